@@ -1,0 +1,228 @@
+/**
+ * The store contract: what writers (collector, `mlmon ingest`, `mlmon simulate`, `mlmon baseline`) and
+ * readers (the backend's query handlers) agree on. Two implementations: the embedded Parquet data
+ * directory read by DuckDB, and ClickHouse. Writers and readers meet only here.
+ *
+ * Conventions
+ * - Times are epoch milliseconds (integers) everywhere in this interface.
+ * - Model and feature names are validated by `validateIdentifier` before they reach any SQL.
+ * - A prediction's `id` is the request id; re-sent records with the same id are counted once.
+ */
+
+import type { CategoricalBaseline, NumericBaseline } from '../../core/stats';
+import type { Params } from './sql-params';
+
+export type FeatureKind = 'numeric' | 'categorical';
+export type FeatureValue = number | string | boolean | null;
+
+/** One logged prediction, as the collector accepted it. */
+export interface PredictionRecord {
+  id: string;
+  /** Epoch milliseconds. */
+  ts: number;
+  version: string;
+  features: Record<string, FeatureValue>;
+  prediction: number | string | null;
+  score?: number | null;
+  latencyMs?: number | null;
+  /** Error message when the model failed to answer; null or absent when it succeeded. */
+  error?: string | null;
+  /** Fraction of traffic kept at ingestion (1 = everything); counts are divided by it. */
+  samplingRate: number;
+}
+
+/** A ground-truth label, arriving (often days) after its prediction; joined by request id. */
+export interface LabelRecord {
+  id: string;
+  label: number | string;
+  /** Epoch milliseconds when the label was recorded. */
+  ts: number;
+}
+
+/** What the store knows of one feature of a model. */
+export interface FeatureSchema {
+  name: string;
+  kind: FeatureKind;
+  /** Declared range for numeric features (from the baseline or the user). */
+  min?: number;
+  max?: number;
+  /** Declared categories for categorical features. */
+  categories?: string[];
+}
+
+/** A feature that appeared in or disappeared from a model's traffic. */
+export interface SchemaChange {
+  ts: number;
+  feature: string;
+  change: 'added' | 'removed' | 'kind_changed';
+  kind?: FeatureKind;
+}
+
+/**
+ * The write side the collector and the CLI use. Both stores implement it; the full store interface
+ * (schema, baselines, reads for the query handlers, compaction, retention) extends it.
+ */
+export interface PredictionWriter {
+  /** Makes the records durable in the store. Records whose id is already stored are not counted twice. */
+  writePredictions(model: string, records: PredictionRecord[]): Promise<void>;
+  writeLabels(model: string, records: LabelRecord[]): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Full store contract (read side, schema, baselines, maintenance). Owned by the store; read by the backend.
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * Stored columns of a model's predictions relation (both stores):
+ *   ts (Int64 epoch ms), id, version, prediction_num (Float64, numeric predictions), prediction_cat (String,
+ *   class labels), score, latency_ms, is_error (UInt8 0/1), error_message, sampling_rate, type_errors (comma-separated
+ *   names of features whose value had the wrong type and was stored NULL; '' when none), ingested_at (Int64 epoch ms),
+ *   and one column per feature named `f_<feature>` (Float64 numeric, String categorical; booleans stored 'true'/'false').
+ * Labels relation: id, label_num, label_cat, ts, ingested_at.
+ */
+export const PREDICTION_SYSTEM_COLUMNS = [
+  'ts',
+  'id',
+  'version',
+  'prediction_num',
+  'prediction_cat',
+  'score',
+  'latency_ms',
+  'is_error',
+  'error_message',
+  'sampling_rate',
+  'type_errors',
+  'ingested_at',
+] as const;
+
+export type StoreDialect = 'duckdb' | 'clickhouse';
+
+/** A time range in epoch ms, start inclusive, end exclusive. */
+export interface TimeRange {
+  from: number;
+  to: number;
+}
+
+export interface VersionSummary {
+  version: string;
+  /** Stored rows (after dedup by id). */
+  count: number;
+  firstTs: number;
+  lastTs: number;
+}
+
+/** What the store knows of a feature, with its lifecycle. */
+export interface FeatureState extends FeatureSchema {
+  /** False once the feature stopped arriving (a 'removed' schema change was recorded). */
+  active: boolean;
+  firstSeen: number;
+  lastSeen: number;
+}
+
+export interface PredictionCounts {
+  /** Stored rows in the range (after dedup by id). */
+  rows: number;
+  /** Rows scaled back by the sampling rate: Σ 1/sampling_rate. */
+  estimatedTotal: number;
+  errors: number;
+}
+
+/**
+ * A numeric column of a baseline: the stats core's NumericBaseline (edges and counts of the `reference-deciles`
+ * bins, count, missing, mean, population std, min/max = observed range, spread, and a quantile sketch of 1 001
+ * quantiles for KS and Wasserstein, whose CDF is within `ksCdfError` = 1/1000 + 1/n of the reference's) plus
+ * the reference proportions and the declared range, if any.
+ */
+export type NumericReference = NumericBaseline & {
+  proportions: number[];
+  binning: string;
+  ksCdfError: number;
+  declaredMin?: number;
+  declaredMax?: number;
+};
+
+/** A categorical column of a baseline: the stats core's CategoricalBaseline plus proportions and declared categories. */
+export type CategoricalReference = CategoricalBaseline & {
+  proportions: Record<string, number>;
+  declaredCategories?: string[];
+};
+
+export type ColumnReference = NumericReference | CategoricalReference;
+
+export type ClassifierPerformance = {
+  task: 'classification';
+  accuracy: number;
+  precision: number;
+  recall: number;
+  f1: number;
+  /** Null when labels hold a single class or scores are missing. */
+  auc: number | null;
+  /** 'binary': metrics of `positiveLabel`; 'macro': unweighted mean over classes (AUC null). */
+  averaging: 'binary' | 'macro';
+  positiveLabel: string | null;
+  count: number;
+};
+export type RegressorPerformance = { task: 'regression'; mae: number; rmse: number; mape: number | null; count: number };
+
+/** A stored baseline: the reference a model version's traffic is compared with. */
+export interface Baseline {
+  model: string;
+  version: string;
+  createdAt: number;
+  /** Where the reference came from: a file path or "store:<from ISO>/<to ISO>". */
+  source: string;
+  rows: number;
+  features: Record<string, ColumnReference>;
+  /** Columns left out, with the reason (e.g. no non-missing value). */
+  skipped: Record<string, string>;
+  prediction?: ColumnReference;
+  performance?: ClassifierPerformance | RegressorPerformance;
+  /** Convention notes (binning, quantile type, KS error) so readers know how the numbers were made. */
+  conventions: Record<string, string>;
+}
+
+export interface BaselineSummary {
+  model: string;
+  version: string;
+  createdAt: number;
+  source: string;
+  rows: number;
+  features: number;
+}
+
+/** The full store: the write side plus what the backend and the CLI read. */
+export interface PredictionStore extends PredictionWriter {
+  readonly dialect: StoreDialect;
+  /** A short description for logs (never contains secrets). */
+  readonly description: string;
+
+  listModels(): Promise<string[]>;
+  listVersions(model: string): Promise<VersionSummary[]>;
+  getFeatures(model: string): Promise<FeatureState[]>;
+  getSchemaChanges(model: string, range?: TimeRange): Promise<SchemaChange[]>;
+  countPredictions(model: string, range: TimeRange, version?: string): Promise<PredictionCounts>;
+
+  /**
+   * A SQL relation (usable after FROM) over the model's predictions in the range, one row per id (dedup).
+   * Columns as in PREDICTION_SYSTEM_COLUMNS plus `f_<feature>` for the model's known features.
+   */
+  predictionsRelation(model: string, range?: TimeRange): Promise<string>;
+  /** A SQL relation over the model's labels, one row per id (the latest label wins). */
+  labelsRelation(model: string): Promise<string>;
+  /**
+   * Runs SQL produced by a query handler. Values are never spliced by the caller: write `{name}` placeholders
+   * and pass `params` (see sql-params.ts). Int64 results come back as JS numbers.
+   */
+  query<T = Record<string, unknown>>(sql: string, params?: Params): Promise<T[]>;
+
+  saveBaseline(baseline: Baseline): Promise<void>;
+  getBaseline(model: string, version: string): Promise<Baseline | undefined>;
+  listBaselines(model: string): Promise<BaselineSummary[]>;
+
+  /** Merges small files / parts and removes duplicate ids. Returns rows kept. */
+  compact(model: string): Promise<{ rowsKept: number }>;
+  /** Drops whole days older than `beforeTs` (predictions by ts, labels by label ts). Returns the days dropped. */
+  applyRetention(model: string, beforeTs: number): Promise<{ daysDropped: string[] }>;
+
+  close(): Promise<void>;
+}
