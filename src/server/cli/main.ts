@@ -36,7 +36,10 @@ export async function main(argv: string[]): Promise<number> {
 async function usage(): Promise<string> {
   const lines = ['Usage: mlmon <command> [options]', '', 'Commands:'];
   for (const [name, load] of Object.entries(commands)) {
-    const summary = await load().then((c) => c.summary, () => '(not available in this build)');
+    const summary = await load().then(
+      (c) => c.summary,
+      () => '(not available in this build)'
+    );
     lines.push(`  ${name.padEnd(10)} ${summary}`);
   }
   lines.push('', "Run 'mlmon <command> --help' for a command's options.", '');
