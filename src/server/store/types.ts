@@ -162,7 +162,13 @@ export type ClassifierPerformance = {
   positiveLabel: string | null;
   count: number;
 };
-export type RegressorPerformance = { task: 'regression'; mae: number; rmse: number; mape: number | null; count: number };
+export type RegressorPerformance = {
+  task: 'regression';
+  mae: number;
+  rmse: number;
+  mape: number | null;
+  count: number;
+};
 
 /** A stored baseline: the reference a model version's traffic is compared with. */
 export interface Baseline {

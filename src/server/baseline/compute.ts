@@ -1,0 +1,204 @@
+/**
+ * Builds a stored baseline from reference columns, with the statistics core (src/core/stats) so that the numbers
+ * are the ones every other part computes: reference-decile edges and counts, a 1 001-quantile sketch for KS and
+ * Wasserstein, summary statistics (population std), categories with proportions, the prediction distribution and
+ * the validation performance when labels are given.
+ */
+import {
+  BINNING_CONVENTION,
+  DEFAULT_BINS,
+  DEFAULT_SKETCH_SIZE,
+  buildCategoricalBaseline,
+  buildNumericBaseline,
+  prepareCategorical,
+  prepareNumeric,
+  proportions,
+  sketchCdfErrorBound,
+} from '../../core/stats';
+import { validateIdentifier, validateVersion } from '../store/identifiers';
+import type { Baseline, CategoricalReference, ColumnReference, FeatureKind, NumericReference } from '../store/types';
+import { classifierPerformance, detectTask, pairs, regressorPerformance } from './performance';
+
+export type ReferenceValue = number | string | boolean | null | undefined;
+
+/** One column of the reference data; `kind` undefined means a type the baseline cannot use (it is skipped). */
+export interface ReferenceColumn {
+  name: string;
+  kind: FeatureKind | undefined;
+  values: ReferenceValue[];
+}
+
+/** What a user declares of a feature: its valid range or its valid categories. */
+export interface DeclaredFeature {
+  min?: number;
+  max?: number;
+  categories?: string[];
+}
+
+export interface BaselineInput {
+  model: string;
+  version: string;
+  source: string;
+  columns: ReferenceColumn[];
+  predictionColumn?: string;
+  labelColumn?: string;
+  scoreColumn?: string;
+  positiveLabel?: string;
+  /** Columns that are neither features nor outputs (ids, timestamps). */
+  exclude?: string[];
+  /** Features to treat as categorical whatever their type. */
+  categorical?: string[];
+  bins?: number;
+  /** Declared ranges (numeric) and categories (categorical) per feature, kept beside the observed ones. */
+  declared?: Record<string, DeclaredFeature>;
+  createdAt?: number;
+  onProgress?: (message: string) => void;
+}
+
+/** Reference of a numeric column (throws when it has no non-missing value). */
+export function numericReference(values: ReferenceValue[], bins: number = DEFAULT_BINS): NumericReference {
+  const sample = prepareNumeric(values);
+  if (sample.sorted.length === 0) {
+    throw new Error('no non-missing value');
+  }
+  const base = buildNumericBaseline(sample, { bins, sketchSize: DEFAULT_SKETCH_SIZE });
+  return {
+    ...base,
+    proportions: proportions(base.counts),
+    binning: BINNING_CONVENTION,
+    ksCdfError: sketchCdfErrorBound(base.sketch),
+  };
+}
+
+/** Reference of a categorical column: categories (booleans and numbers as text) with counts and proportions. */
+export function categoricalReference(values: ReferenceValue[]): CategoricalReference {
+  const base = buildCategoricalBaseline(prepareCategorical(values));
+  if (base.count === 0) {
+    throw new Error('no non-missing value');
+  }
+  const shares = Object.fromEntries(Object.entries(base.counts).map(([value, count]) => [value, count / base.count]));
+  return { ...base, proportions: shares };
+}
+
+function columnReference(kind: FeatureKind, values: ReferenceValue[], bins: number): ColumnReference {
+  return kind === 'numeric' ? numericReference(values, bins) : categoricalReference(values);
+}
+
+/** Adds declared ranges and categories to the feature references; a declaration that fits no feature is an error. */
+export function applyDeclarations(
+  features: Record<string, ColumnReference>,
+  declared: Record<string, DeclaredFeature>
+): void {
+  for (const [name, declaration] of Object.entries(declared)) {
+    const reference = features[name];
+    if (!reference) {
+      throw new Error(
+        `Declared feature ${JSON.stringify(name)} is not a feature of the reference (${Object.keys(features).join(', ')})`
+      );
+    }
+    const hasRange = declaration.min !== undefined || declaration.max !== undefined;
+    if (reference.kind === 'numeric' && declaration.categories === undefined) {
+      if (declaration.min !== undefined && declaration.max !== undefined && declaration.min > declaration.max) {
+        throw new Error(`Declared range of ${name} is empty: min ${declaration.min} > max ${declaration.max}`);
+      }
+      Object.assign(reference, { declaredMin: declaration.min, declaredMax: declaration.max });
+    } else if (reference.kind === 'categorical' && !hasRange && Array.isArray(declaration.categories)) {
+      reference.declaredCategories = declaration.categories.map(String);
+    } else {
+      throw new Error(
+        `Declaration of ${name} does not fit its kind ${reference.kind}: give min/max for numeric, categories for categorical`
+      );
+    }
+  }
+}
+
+function findColumn(columns: ReferenceColumn[], name: string | undefined, flag: string): ReferenceColumn | undefined {
+  if (name === undefined) {
+    return undefined;
+  }
+  const column = columns.find((c) => c.name === name);
+  if (!column) {
+    throw new Error(`${flag} ${name}: no such column; the columns are ${columns.map((c) => c.name).join(', ')}`);
+  }
+  return column;
+}
+
+/** Computes a baseline; see the module comment. Feature names must be valid identifiers. */
+export function computeBaseline(input: BaselineInput): Baseline {
+  validateIdentifier(input.model, 'model name');
+  validateVersion(input.version);
+  const bins = input.bins ?? DEFAULT_BINS;
+  const progress = input.onProgress ?? (() => undefined);
+  const prediction = findColumn(input.columns, input.predictionColumn, '--prediction');
+  const label = findColumn(input.columns, input.labelColumn, '--label');
+  const score = findColumn(input.columns, input.scoreColumn, '--score');
+  const notFeatures = new Set([
+    ...(input.exclude ?? []),
+    ...[prediction, label, score].filter((c) => c).map((c) => c!.name),
+  ]);
+  const categorical = new Set(input.categorical ?? []);
+  const rows = input.columns[0]?.values.length ?? 0;
+
+  const features: Record<string, ColumnReference> = {};
+  const skipped: Record<string, string> = {};
+  const featureColumns = input.columns.filter((c) => !notFeatures.has(c.name));
+  featureColumns.forEach((column, index) => {
+    validateIdentifier(column.name, 'feature name');
+    progress(`feature ${index + 1}/${featureColumns.length}: ${column.name}`);
+    const kind = categorical.has(column.name) ? 'categorical' : column.kind;
+    if (!kind) {
+      skipped[column.name] = 'unsupported column type (use numbers, text or booleans)';
+      return;
+    }
+    try {
+      features[column.name] = columnReference(kind, column.values, bins);
+    } catch (error) {
+      skipped[column.name] = (error as Error).message;
+    }
+  });
+
+  applyDeclarations(features, input.declared ?? {});
+  const baseline: Baseline = {
+    model: input.model,
+    version: input.version,
+    createdAt: input.createdAt ?? Date.now(),
+    source: input.source,
+    rows,
+    features,
+    skipped,
+    conventions: {
+      binning: `${BINNING_CONVENTION}, ${bins} bins, right-closed, outer bins open (METRICS.md)`,
+      quantiles: 'Hyndman-Fan type 7 (numpy linear)',
+      ksReference: `quantile sketch of ${DEFAULT_SKETCH_SIZE + 1} quantiles; |G(x) - F_ref(x)| <= 1/${DEFAULT_SKETCH_SIZE} + 1/n (ksCdfError per feature)`,
+      std: 'population (ddof 0)',
+      missing: 'null, NaN and empty strings are missing, counted in summary.missing, excluded from distributions',
+    },
+  };
+  if (prediction) {
+    progress(`prediction: ${prediction.name}`);
+    if (!prediction.kind) {
+      throw new Error(`--prediction ${prediction.name}: unsupported column type; use numbers, text or booleans`);
+    }
+    baseline.prediction = columnReference(prediction.kind, prediction.values, bins);
+  }
+  if (label) {
+    if (!prediction) {
+      throw new Error('--label needs --prediction: performance compares the labels with the predictions');
+    }
+    const kept = pairs(label.values, prediction.values, score?.values);
+    if (kept.length === 0) {
+      throw new Error(`--label ${label.name}: no row has both a label and a prediction`);
+    }
+    const task = detectTask(
+      kept.map((r) => r.label),
+      kept.map((r) => r.prediction)
+    );
+    baseline.performance =
+      task === 'classification' ? classifierPerformance(kept, input.positiveLabel) : regressorPerformance(kept);
+    baseline.conventions.performance =
+      task === 'classification'
+        ? 'accuracy; precision/recall/F1 of the positive class (binary) or macro mean; ROC AUC by Mann-Whitney with ties halved'
+        : 'MAE, RMSE, MAPE as a fraction over rows with a non-zero label';
+  }
+  return baseline;
+}

@@ -1,0 +1,276 @@
+/**
+ * `mlmon baseline`: compute and store a model version's baseline from reference data, list and show baselines.
+ *
+ *   mlmon baseline --model M --version V --from FILE [--prediction COL] [--label COL] [--score COL]
+ *   mlmon baseline --model M --version V --from-store --start ISO --end ISO
+ *   mlmon baseline list --model M [--format table|json]
+ *   mlmon baseline show --model M --version V [--format table|json]
+ */
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { computeBaseline, type BaselineInput, type DeclaredFeature } from '../baseline/compute';
+import { readReferenceFile, readReferenceFromStore } from '../baseline/sources';
+import { openStore, STORE_FLAGS, STORE_FLAGS_HELP, storeOptionsFromFlags } from '../store/open';
+import type { Baseline, BaselineSummary, ColumnReference, PredictionStore } from '../store/types';
+import type { Command } from './main';
+
+const HELP = `Usage:
+  mlmon baseline --model M --version V --from FILE [options]     compute and store a baseline from a CSV/Parquet/NDJSON file
+  mlmon baseline --model M --version V --from-store --start ISO --end ISO
+                                                                 ... from logged traffic of that version
+  mlmon baseline list --model M [--format table|json]
+  mlmon baseline show --model M --version V [--format table|json]
+
+Options:
+  --prediction COL       column holding the model's output (its distribution is stored too)
+  --label COL            column holding the true label (stores validation performance; needs --prediction)
+  --score COL            column holding the positive-class score (for AUC)
+  --positive-label L     positive class for precision/recall/F1/AUC (default 1 or true when present, else macro)
+  --exclude A,B          columns that are not features (ids, timestamps)
+  --categorical A,B      treat these features as categorical whatever their type
+  --bins N               numeric bins (default 10, 2-100)
+  --declared FILE        JSON of declared ranges and categories, e.g. {"age": {"min": 0, "max": 120}, "plan": {"categories": ["free", "pro"]}}
+  --format table|json    output of list/show (default table)
+
+${STORE_FLAGS_HELP}
+`;
+
+const OPTIONS = {
+  ...STORE_FLAGS,
+  model: { type: 'string' },
+  version: { type: 'string' },
+  from: { type: 'string' },
+  'from-store': { type: 'boolean' },
+  start: { type: 'string' },
+  end: { type: 'string' },
+  prediction: { type: 'string' },
+  label: { type: 'string' },
+  score: { type: 'string' },
+  'positive-label': { type: 'string' },
+  exclude: { type: 'string' },
+  categorical: { type: 'string' },
+  bins: { type: 'string' },
+  declared: { type: 'string' },
+  format: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+class UsageError extends Error {}
+
+function required(values: Values, name: 'model' | 'version'): string {
+  const value = values[name];
+  if (!value) {
+    throw new UsageError(`--${name} is required`);
+  }
+  return value;
+}
+
+function parseTime(text: string | undefined, flag: string): number {
+  const ts = text === undefined ? NaN : Date.parse(text);
+  if (Number.isNaN(ts)) {
+    throw new UsageError(`${flag} needs an ISO time such as 2024-06-01T00:00:00Z, got ${JSON.stringify(text)}`);
+  }
+  return ts;
+}
+
+function parseBins(text: string | undefined): number | undefined {
+  if (text === undefined) {
+    return undefined;
+  }
+  const bins = Number(text);
+  if (!Number.isInteger(bins) || bins < 2 || bins > 100) {
+    throw new UsageError(`--bins must be an integer from 2 to 100, got ${text}`);
+  }
+  return bins;
+}
+
+function readDeclared(path: string): Record<string, DeclaredFeature> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`--declared ${path}: ${(error as Error).message}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new UsageError(`--declared ${path}: expected an object of features, e.g. {"age": {"min": 0, "max": 120}}`);
+  }
+  return parsed as Record<string, DeclaredFeature>;
+}
+
+const list = (text: string | undefined) =>
+  text
+    ? text
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : undefined;
+const progress = (message: string) => process.stderr.write(`mlmon baseline: ${message}\n`);
+
+async function create(values: Values, store: PredictionStore): Promise<number> {
+  const model = required(values, 'model');
+  const version = required(values, 'version');
+  const common: Omit<BaselineInput, 'columns' | 'source'> = {
+    model,
+    version,
+    predictionColumn: values.prediction,
+    labelColumn: values.label,
+    scoreColumn: values.score,
+    positiveLabel: values['positive-label'],
+    exclude: list(values.exclude),
+    categorical: list(values.categorical),
+    bins: parseBins(values.bins),
+    declared: values.declared ? readDeclared(values.declared) : undefined,
+    onProgress: progress,
+  };
+  let baseline: Baseline;
+  if (values['from-store']) {
+    const range = { from: parseTime(values.start, '--start'), to: parseTime(values.end, '--end') };
+    const reference = await readReferenceFromStore(store, model, version, range);
+    const hasLabels = reference.columns.find((c) => c.name === 'label')!.values.some((v) => v !== null);
+    baseline = computeBaseline({
+      ...common,
+      ...reference,
+      labelColumn: hasLabels ? reference.labelColumn : undefined,
+      exclude: [...(common.exclude ?? []), ...(hasLabels ? [] : ['label'])],
+      source: `store:${new Date(range.from).toISOString()}/${new Date(range.to).toISOString()}`,
+    });
+  } else if (values.from) {
+    baseline = computeBaseline({
+      ...common,
+      columns: await readReferenceFile(values.from, progress),
+      source: values.from,
+    });
+  } else {
+    throw new UsageError('give the reference: --from FILE or --from-store --start ISO --end ISO');
+  }
+  await store.saveBaseline(baseline);
+  const skipped = Object.entries(baseline.skipped);
+  progress(
+    `stored baseline ${model} ${version}: ${baseline.rows} rows, ${Object.keys(baseline.features).length} features` +
+      (skipped.length ? `; skipped ${skipped.map(([name, why]) => `${name} (${why})`).join(', ')}` : '')
+  );
+  return 0;
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j].length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, j) => c.padEnd(widths[j]))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n') + '\n';
+}
+
+const fmt = (x: number | null | undefined) =>
+  x === null || x === undefined ? '-' : Number.isInteger(x) ? String(x) : x.toPrecision(4);
+
+function describeColumn(name: string, reference: ColumnReference): string[] {
+  if (reference.kind === 'numeric') {
+    return [
+      name,
+      'numeric',
+      String(reference.count),
+      String(reference.missing),
+      fmt(reference.mean),
+      fmt(reference.std),
+      fmt(reference.min),
+      fmt(reference.max),
+      `${reference.edges.length + 1} bins`,
+    ];
+  }
+  const categories = Object.keys(reference.counts).length;
+  return [
+    name,
+    'categorical',
+    String(reference.count),
+    String(reference.missing),
+    '-',
+    '-',
+    '-',
+    '-',
+    `${categories} categories`,
+  ];
+}
+
+function showBaseline(baseline: Baseline): string {
+  const rows = Object.entries(baseline.features).map(([name, r]) => describeColumn(name, r));
+  if (baseline.prediction) {
+    rows.push(describeColumn('(prediction)', baseline.prediction));
+  }
+  let text = `Baseline ${baseline.model} ${baseline.version} from ${baseline.source}, ${baseline.rows} rows, created ${new Date(baseline.createdAt).toISOString()}\n\n`;
+  text += table(['feature', 'kind', 'count', 'missing', 'mean', 'std', 'min', 'max', 'bins'], rows);
+  if (baseline.performance) {
+    const p = baseline.performance;
+    const metrics =
+      p.task === 'classification'
+        ? `accuracy ${fmt(p.accuracy)}, precision ${fmt(p.precision)}, recall ${fmt(p.recall)}, F1 ${fmt(p.f1)}, AUC ${fmt(p.auc)} (${p.averaging}${p.positiveLabel ? `, positive ${p.positiveLabel}` : ''})`
+        : `MAE ${fmt(p.mae)}, RMSE ${fmt(p.rmse)}, MAPE ${fmt(p.mape)}`;
+    text += `\nValidation performance (${p.count} labelled rows): ${metrics}\n`;
+  }
+  return text;
+}
+
+function listBaselines(summaries: BaselineSummary[]): string {
+  return table(
+    ['version', 'created', 'rows', 'features', 'source'],
+    summaries.map((s) => [s.version, new Date(s.createdAt).toISOString(), String(s.rows), String(s.features), s.source])
+  );
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const action = positionals[0] ?? 'create';
+  if (!['create', 'list', 'show'].includes(action) || positionals.length > 1) {
+    throw new UsageError(`unknown action '${positionals.join(' ')}'; use list, show or none`);
+  }
+  const format = values.format ?? 'table';
+  if (format !== 'table' && format !== 'json') {
+    throw new UsageError(`--format must be table or json, got ${format}`);
+  }
+  const store = await openStore(storeOptionsFromFlags(values));
+  try {
+    if (action === 'create') {
+      return await create(values, store);
+    }
+    const model = required(values, 'model');
+    if (action === 'list') {
+      const summaries = await store.listBaselines(model);
+      process.stdout.write(format === 'json' ? JSON.stringify(summaries, null, 2) + '\n' : listBaselines(summaries));
+      return 0;
+    }
+    const version = required(values, 'version');
+    const baseline = await store.getBaseline(model, version);
+    if (!baseline) {
+      process.stderr.write(
+        `mlmon baseline: no baseline for model ${model} version ${version}; 'mlmon baseline list --model ${model}' shows the stored ones.\n`
+      );
+      return 1;
+    }
+    process.stdout.write(format === 'json' ? JSON.stringify(baseline, null, 2) + '\n' : showBaseline(baseline));
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+export const command: Command = {
+  summary: 'compute, store, list and show baselines (reference distributions and validation performance)',
+  async run(argv) {
+    try {
+      return await run(argv);
+    } catch (error) {
+      const usage = error instanceof UsageError || (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS');
+      process.stderr.write(
+        `mlmon baseline: ${(error as Error).message}${usage ? "\nRun 'mlmon baseline --help' for the options." : ''}\n`
+      );
+      return usage ? 2 : 1;
+    }
+  },
+};

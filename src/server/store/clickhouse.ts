@@ -1,0 +1,517 @@
+/**
+ * The ClickHouse store. Tables (in the configured database):
+ *   mlmon_schema_version                      migrations applied (version, applied_at)
+ *   mlmon_models, mlmon_features, mlmon_schema_changes, mlmon_baselines   metadata (ReplacingMergeTree where updated)
+ *   predictions_<model>   ReplacingMergeTree(ingested_at), PARTITION BY UTC day of ts, ORDER BY (ts, id):
+ *                         re-sent ids (same ts) collapse; reads use FINAL
+ *   labels_<model>        ReplacingMergeTree(ingested_at), PARTITION BY UTC day of the label time, ORDER BY id;
+ *                         reads take the latest label per id (argMax), so corrected labels win
+ * New features become new columns (ALTER TABLE ... ADD COLUMN). Only types that ClickHouse 18.16 has are used
+ * (Int64/UInt64 epoch ms, Float64, String, Nullable, UInt8), and the same SQL runs on current ClickHouse.
+ * Values: inserts travel as JSONEachRow data, never SQL; query values are bound as query parameters on servers
+ * that have them and written by `clickHouseLiteral` on older ones (version detected at connect).
+ */
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import { featureColumn, quoteIdentifier, validateIdentifier, validateVersion } from './identifiers';
+import { featureColumns, planSchema, toRowObjects, toStoredColumns } from './schema';
+import { bindParams, type BindMode, type Params } from './sql-params';
+import type {
+  Baseline,
+  BaselineSummary,
+  FeatureKind,
+  FeatureState,
+  LabelRecord,
+  PredictionCounts,
+  PredictionRecord,
+  PredictionStore,
+  SchemaChange,
+  TimeRange,
+  VersionSummary,
+} from './types';
+
+export interface ClickHouseOptions {
+  url: string;
+  database?: string;
+  username?: string;
+  password?: string;
+  /** Force the value-binding mode (tests use it to run both paths); detected from the server version otherwise. */
+  bindMode?: BindMode;
+}
+
+const DAY_MS = 86_400_000;
+
+/** SQL of the prediction system columns (order as PREDICTION_SYSTEM_COLUMNS). */
+const PREDICTION_COLUMNS_DDL = [
+  '`ts` Int64',
+  '`id` String',
+  '`version` String',
+  '`prediction_num` Nullable(Float64)',
+  '`prediction_cat` Nullable(String)',
+  '`score` Nullable(Float64)',
+  '`latency_ms` Nullable(Float64)',
+  '`is_error` UInt8',
+  '`error_message` Nullable(String)',
+  '`sampling_rate` Float64',
+  '`type_errors` String',
+  '`ingested_at` UInt64',
+];
+
+const UTC_DAY_OF_TS = "toYYYYMMDD(toDateTime(intDiv(ts, 1000), 'UTC'))";
+
+export const SCHEMA_VERSION_DDL =
+  'CREATE TABLE IF NOT EXISTS mlmon_schema_version (version UInt32, applied_at UInt64) ENGINE = MergeTree ORDER BY version';
+
+/** Migrations of the shared tables, applied in order once each; never edit one that shipped, add a new one. */
+export const MIGRATIONS: ReadonlyArray<{ version: number; statements: string[] }> = [
+  {
+    version: 1,
+    statements: [
+      'CREATE TABLE IF NOT EXISTS mlmon_models (model String, created_at UInt64) ENGINE = ReplacingMergeTree(created_at) ORDER BY model',
+      'CREATE TABLE IF NOT EXISTS mlmon_features (model String, name String, kind String, active UInt8, first_seen Int64, ' +
+        'last_seen Int64, updated_at UInt64) ENGINE = ReplacingMergeTree(updated_at) ORDER BY (model, name)',
+      'CREATE TABLE IF NOT EXISTS mlmon_schema_changes (model String, ts Int64, feature String, change String, kind String) ' +
+        'ENGINE = MergeTree ORDER BY (model, ts)',
+      'CREATE TABLE IF NOT EXISTS mlmon_baselines (model String, version String, created_at UInt64, document String) ' +
+        'ENGINE = ReplacingMergeTree(created_at) ORDER BY (model, version)',
+    ],
+  },
+];
+
+/** DDL of a model's predictions table. */
+export function predictionsTableDDL(
+  table: string,
+  features: ReadonlyArray<{ name: string; kind: FeatureKind }>
+): string {
+  const columns = [...PREDICTION_COLUMNS_DDL, ...features.map((f) => `${featureColumnDDL(f)}`)].join(', ');
+  return (
+    `CREATE TABLE IF NOT EXISTS ${table} (${columns}) ENGINE = ReplacingMergeTree(ingested_at) ` +
+    `PARTITION BY ${UTC_DAY_OF_TS} ORDER BY (ts, id)`
+  );
+}
+
+/** DDL of a model's labels table. */
+export function labelsTableDDL(table: string): string {
+  return (
+    `CREATE TABLE IF NOT EXISTS ${table} (id String, label_num Nullable(Float64), label_cat Nullable(String), ts Int64, ` +
+    `ingested_at UInt64) ENGINE = ReplacingMergeTree(ingested_at) PARTITION BY ${UTC_DAY_OF_TS} ORDER BY id`
+  );
+}
+
+function featureColumnDDL(feature: { name: string; kind: FeatureKind }): string {
+  const type = feature.kind === 'numeric' ? 'Nullable(Float64)' : 'Nullable(String)';
+  return `${quoteIdentifier(featureColumn(feature.name), 'clickhouse')} ${type}`;
+}
+
+/** The deduplicated predictions relation over a table (FINAL collapses re-sent ids), limited to the range. */
+export function predictionsRelationSql(
+  table: string,
+  features: ReadonlyArray<{ name: string }>,
+  range?: TimeRange
+): string {
+  const columns = [
+    ...PREDICTION_COLUMNS_DDL.map((ddl) => ddl.slice(0, ddl.indexOf(' '))),
+    ...features.map((f) => quoteIdentifier(featureColumn(f.name), 'clickhouse')),
+  ].join(', ');
+  const where = range ? `WHERE ts >= ${Math.trunc(range.from)} AND ts < ${Math.trunc(range.to)}` : '';
+  return `(SELECT ${columns} FROM ${table} FINAL ${where})`;
+}
+
+/** The labels relation: one row per id, the most recently ingested label (then the latest label time) wins. */
+export function labelsRelationSql(table: string): string {
+  return (
+    `(SELECT id, argMax(l_num, l_order) AS label_num, argMax(l_cat, l_order) AS label_cat, argMax(l_ts, l_order) AS ts, ` +
+    `max(l_ingested) AS ingested_at FROM (SELECT id, label_num AS l_num, label_cat AS l_cat, ts AS l_ts, ` +
+    `ingested_at AS l_ingested, (ingested_at, ts) AS l_order FROM ${table}) GROUP BY id)`
+  );
+}
+
+/** Versions with their row counts and first/last ts. */
+export function versionsSql(relation: string): string {
+  return `SELECT version, count() AS count, min(ts) AS firstTs, max(ts) AS lastTs FROM ${relation} GROUP BY version ORDER BY firstTs`;
+}
+
+/** Rows, rows scaled back by the sampling rate, and errors; `{version}` placeholder when filtered. */
+export function countSql(relation: string, byVersion: boolean): string {
+  const filter = byVersion ? 'WHERE version = {version}' : '';
+  return `SELECT count() AS rows, sum(1 / sampling_rate) AS estimatedTotal, sum(is_error) AS errors FROM ${relation} ${filter}`;
+}
+
+/** ALTER adding a feature's column. */
+export function addFeatureColumnSql(table: string, feature: { name: string; kind: FeatureKind }): string {
+  return `ALTER TABLE ${table} ADD COLUMN ${featureColumnDDL(feature)}`;
+}
+
+/** Binding mode for a server version string: query parameters from 19.16 on (kept conservative), literals before. */
+export function bindModeForVersion(version: string): BindMode {
+  const [major, minor] = version.split('.').map((part) => Number.parseInt(part, 10));
+  return major > 19 || (major === 19 && minor >= 16) ? 'clickhouse-params' : 'clickhouse-literals';
+}
+
+export class ClickHouseStore implements PredictionStore {
+  readonly dialect = 'clickhouse' as const;
+  readonly description: string;
+
+  private constructor(
+    private readonly client: ClickHouseClient,
+    private readonly database: string,
+    readonly serverVersion: string,
+    readonly bindMode: BindMode,
+    url: string
+  ) {
+    this.description = `ClickHouse ${serverVersion} at ${new URL(url).origin}/${database}`;
+  }
+
+  static async open(options: ClickHouseOptions): Promise<ClickHouseStore> {
+    const database = validateIdentifier(options.database ?? 'default', 'ClickHouse database name');
+    const client = createClient({
+      url: options.url,
+      database,
+      username: options.username ?? 'default',
+      password: options.password ?? '',
+      clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+      log: { level: ClickHouseLogLevel.OFF },
+    });
+    let version: string;
+    try {
+      const result = await client.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' });
+      version = ((await result.json()) as Array<{ v: string }>)[0].v;
+    } catch (error) {
+      await client.close();
+      throw new Error(
+        `Cannot reach ClickHouse at ${new URL(options.url).origin} (database ${database}): ${(error as Error).message}. ` +
+          'Check --clickhouse-url, the credentials and that the database exists.'
+      );
+    }
+    const store = new ClickHouseStore(
+      client,
+      database,
+      version,
+      options.bindMode ?? bindModeForVersion(version),
+      options.url
+    );
+    await store.migrate();
+    return store;
+  }
+
+  private table(name: string): string {
+    return `${quoteIdentifier(this.database, 'clickhouse')}.${quoteIdentifier(name, 'clickhouse')}`;
+  }
+
+  private predictionsTable(model: string): string {
+    return this.table(`predictions_${validateIdentifier(model, 'model name')}`);
+  }
+
+  private labelsTable(model: string): string {
+    return this.table(`labels_${validateIdentifier(model, 'model name')}`);
+  }
+
+  private async command(sql: string): Promise<void> {
+    await this.client.command({ query: sql });
+  }
+
+  private async insert(table: string, rows: ReadonlyArray<Record<string, unknown>>): Promise<void> {
+    if (rows.length > 0) {
+      await this.client.insert({ table, values: rows as Array<Record<string, unknown>>, format: 'JSONEachRow' });
+    }
+  }
+
+  /** Applies the migrations the database has not seen yet, recording each in mlmon_schema_version. */
+  async migrate(): Promise<number> {
+    await this.command(SCHEMA_VERSION_DDL);
+    const [row] = await this.query<{ v: number }>('SELECT max(version) AS v FROM mlmon_schema_version');
+    let current = Number(row?.v ?? 0);
+    for (const migration of MIGRATIONS.filter((m) => m.version > current)) {
+      for (const statement of migration.statements) {
+        await this.command(statement);
+      }
+      await this.insert('mlmon_schema_version', [{ version: migration.version, applied_at: Date.now() }]);
+      current = migration.version;
+    }
+    return current;
+  }
+
+  // ----- schema -------------------------------------------------------------------------------------------------
+
+  async getFeatures(model: string): Promise<FeatureState[]> {
+    validateIdentifier(model, 'model name');
+    const rows = await this.query<{
+      name: string;
+      kind: FeatureKind;
+      active: number;
+      first_seen: number;
+      last_seen: number;
+    }>(
+      'SELECT name, kind, active, first_seen, last_seen FROM mlmon_features FINAL WHERE model = {model} ORDER BY first_seen, name',
+      { model }
+    );
+    return rows.map((r) => ({
+      name: r.name,
+      kind: r.kind,
+      active: Number(r.active) === 1,
+      firstSeen: Number(r.first_seen),
+      lastSeen: Number(r.last_seen),
+    }));
+  }
+
+  async getSchemaChanges(model: string, range?: TimeRange): Promise<SchemaChange[]> {
+    validateIdentifier(model, 'model name');
+    const filter = range ? 'AND ts >= {from} AND ts < {to}' : '';
+    const rows = await this.query<{ ts: number; feature: string; change: SchemaChange['change']; kind: string }>(
+      `SELECT ts, feature, change, kind FROM mlmon_schema_changes WHERE model = {model} ${filter} ORDER BY ts, feature`,
+      { model, ...(range ? { from: range.from, to: range.to } : {}) }
+    );
+    return rows.map((r) => ({
+      ts: Number(r.ts),
+      feature: r.feature,
+      change: r.change,
+      kind: (r.kind || undefined) as FeatureKind,
+    }));
+  }
+
+  private async baselineKinds(model: string): Promise<Record<string, FeatureKind>> {
+    const latest = (await this.listBaselines(model)).sort((a, b) => b.createdAt - a.createdAt)[0];
+    const baseline = latest && (await this.getBaseline(model, latest.version));
+    const kinds: Record<string, FeatureKind> = {};
+    for (const [name, reference] of Object.entries(baseline?.features ?? {})) {
+      kinds[name] = reference.kind;
+    }
+    return kinds;
+  }
+
+  /** Creates the model's tables on first use and adds a column per new feature. */
+  private async ensureTables(model: string, features: readonly FeatureState[]): Promise<void> {
+    const predictions = this.predictionsTable(model);
+    await this.command(predictionsTableDDL(predictions, features));
+    await this.command(labelsTableDDL(this.labelsTable(model)));
+    const existing = new Set(
+      (
+        await this.query<{ name: string }>(
+          'SELECT name FROM system.columns WHERE database = {db} AND table = {table}',
+          {
+            db: this.database,
+            table: `predictions_${model}`,
+          }
+        )
+      ).map((r) => r.name)
+    );
+    for (const feature of features.filter((f) => !existing.has(featureColumn(f.name)))) {
+      try {
+        await this.command(addFeatureColumnSql(predictions, feature));
+      } catch (error) {
+        // Another writer may have added it between our check and our ALTER; anything else is a real failure.
+        if (!/already exists/i.test((error as Error).message)) {
+          throw error;
+        }
+      }
+    }
+  }
+
+  private async updateSchema(model: string, records: readonly PredictionRecord[]): Promise<FeatureState[]> {
+    const known = await this.getFeatures(model);
+    let plan = planSchema(known, records);
+    if (plan.newFeatures.length > 0) {
+      plan = planSchema(known, records, await this.baselineKinds(model));
+    }
+    if (known.length === 0 || plan.newFeatures.length > 0) {
+      await this.ensureTables(model, plan.features);
+      await this.insert('mlmon_models', [{ model, created_at: Date.now() }]);
+    }
+    const now = Date.now();
+    await this.insert(
+      'mlmon_features',
+      plan.features.map((f) => ({
+        model,
+        name: f.name,
+        kind: f.kind,
+        active: f.active ? 1 : 0,
+        first_seen: f.firstSeen,
+        last_seen: f.lastSeen,
+        updated_at: now,
+      }))
+    );
+    await this.insert(
+      'mlmon_schema_changes',
+      plan.changes.map((c) => ({ model, ts: c.ts, feature: c.feature, change: c.change, kind: c.kind ?? '' }))
+    );
+    return plan.features;
+  }
+
+  // ----- writes -------------------------------------------------------------------------------------------------
+
+  async writePredictions(model: string, records: PredictionRecord[]): Promise<void> {
+    validateIdentifier(model, 'model name');
+    if (records.length === 0) {
+      return;
+    }
+    const features = await this.updateSchema(model, records);
+    await this.insert(
+      this.predictionsTable(model),
+      toRowObjects(toStoredColumns(records, featureColumns(features), Date.now()))
+    );
+  }
+
+  async writeLabels(model: string, records: LabelRecord[]): Promise<void> {
+    validateIdentifier(model, 'model name');
+    if (records.length === 0) {
+      return;
+    }
+    await this.command(labelsTableDDL(this.labelsTable(model)));
+    const ingestedAt = Date.now();
+    await this.insert(
+      this.labelsTable(model),
+      records.map((r) => ({
+        id: r.id,
+        label_num: typeof r.label === 'number' ? r.label : null,
+        label_cat: typeof r.label === 'string' ? r.label : null,
+        ts: r.ts,
+        ingested_at: ingestedAt,
+      }))
+    );
+  }
+
+  // ----- reads --------------------------------------------------------------------------------------------------
+
+  async listModels(): Promise<string[]> {
+    return (await this.query<{ model: string }>('SELECT DISTINCT model FROM mlmon_models ORDER BY model')).map(
+      (r) => r.model
+    );
+  }
+
+  private async hasModel(model: string): Promise<boolean> {
+    const rows = await this.query<{ n: number }>(
+      'SELECT count() AS n FROM system.tables WHERE database = {db} AND name = {table}',
+      { db: this.database, table: `predictions_${validateIdentifier(model, 'model name')}` }
+    );
+    return Number(rows[0]?.n) > 0;
+  }
+
+  async predictionsRelation(model: string, range?: TimeRange): Promise<string> {
+    const features = await this.getFeatures(model);
+    if (!(await this.hasModel(model))) {
+      await this.ensureTables(model, features);
+    }
+    return predictionsRelationSql(this.predictionsTable(model), features, range);
+  }
+
+  async labelsRelation(model: string): Promise<string> {
+    const table = this.labelsTable(model);
+    await this.command(labelsTableDDL(table));
+    return labelsRelationSql(table);
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, params: Params = {}): Promise<T[]> {
+    const bound = bindParams(sql, params, this.bindMode);
+    const result = await this.client.query({
+      query: bound.sql,
+      format: 'JSONEachRow',
+      ...(Object.keys(bound.values).length ? { query_params: bound.values } : {}),
+    });
+    return (await result.json()) as T[];
+  }
+
+  async listVersions(model: string): Promise<VersionSummary[]> {
+    const relation = await this.predictionsRelation(model);
+    const rows = await this.query<VersionSummary>(versionsSql(relation));
+    return rows.map((r) => ({
+      version: r.version,
+      count: Number(r.count),
+      firstTs: Number(r.firstTs),
+      lastTs: Number(r.lastTs),
+    }));
+  }
+
+  async countPredictions(model: string, range: TimeRange, version?: string): Promise<PredictionCounts> {
+    const relation = await this.predictionsRelation(model, range);
+    const [row] = await this.query<PredictionCounts>(
+      countSql(relation, version !== undefined),
+      version === undefined ? {} : { version }
+    );
+    return { rows: Number(row.rows), estimatedTotal: Number(row.estimatedTotal), errors: Number(row.errors) };
+  }
+
+  // ----- baselines ----------------------------------------------------------------------------------------------
+
+  async saveBaseline(baseline: Baseline): Promise<void> {
+    validateIdentifier(baseline.model, 'model name');
+    validateVersion(baseline.version);
+    await this.insert('mlmon_baselines', [
+      {
+        model: baseline.model,
+        version: baseline.version,
+        created_at: baseline.createdAt,
+        document: JSON.stringify(baseline),
+      },
+    ]);
+  }
+
+  async getBaseline(model: string, version: string): Promise<Baseline | undefined> {
+    validateIdentifier(model, 'model name');
+    validateVersion(version);
+    const rows = await this.query<{ document: string }>(
+      'SELECT document FROM mlmon_baselines FINAL WHERE model = {model} AND version = {version}',
+      { model, version }
+    );
+    return rows.length ? (JSON.parse(rows[0].document) as Baseline) : undefined;
+  }
+
+  async listBaselines(model: string): Promise<BaselineSummary[]> {
+    validateIdentifier(model, 'model name');
+    const rows = await this.query<{ document: string }>(
+      'SELECT document FROM mlmon_baselines FINAL WHERE model = {model} ORDER BY version',
+      { model }
+    );
+    return rows.map((r) => {
+      const b = JSON.parse(r.document) as Baseline;
+      return {
+        model: b.model,
+        version: b.version,
+        createdAt: b.createdAt,
+        source: b.source,
+        rows: b.rows,
+        features: Object.keys(b.features).length,
+      };
+    });
+  }
+
+  // ----- maintenance --------------------------------------------------------------------------------------------
+
+  /** OPTIMIZE ... FINAL: merges parts and physically removes re-sent ids. */
+  async compact(model: string): Promise<{ rowsKept: number }> {
+    if (!(await this.hasModel(model))) {
+      return { rowsKept: 0 };
+    }
+    await this.command(`OPTIMIZE TABLE ${this.predictionsTable(model)} FINAL`);
+    await this.command(`OPTIMIZE TABLE ${this.labelsTable(model)} FINAL`);
+    const [row] = await this.query<{ n: number }>(`SELECT count() AS n FROM ${this.predictionsTable(model)}`);
+    return { rowsKept: Number(row.n) };
+  }
+
+  /** Drops the day partitions (YYYYMMDD, UTC) of predictions and labels that end at or before `beforeTs`. */
+  async applyRetention(model: string, beforeTs: number): Promise<{ daysDropped: string[] }> {
+    const daysDropped: string[] = [];
+    for (const kind of ['predictions', 'labels'] as const) {
+      const table = `${kind}_${validateIdentifier(model, 'model name')}`;
+      const partitions = await this.query<{ partition: string }>(
+        'SELECT DISTINCT partition FROM system.parts WHERE database = {db} AND table = {table} AND active ORDER BY partition',
+        { db: this.database, table }
+      );
+      for (const { partition } of partitions) {
+        if (!/^\d{8}$/.test(partition)) {
+          continue;
+        }
+        const day = `${partition.slice(0, 4)}-${partition.slice(4, 6)}-${partition.slice(6)}`;
+        if (Date.parse(`${day}T00:00:00Z`) + DAY_MS <= beforeTs) {
+          await this.command(`ALTER TABLE ${this.table(table)} DROP PARTITION ${partition}`);
+          if (kind === 'predictions') {
+            daysDropped.push(day);
+          }
+        }
+      }
+    }
+    return { daysDropped };
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}

@@ -1,0 +1,552 @@
+/**
+ * The embedded store: a data directory of Parquet files read in-process by DuckDB.
+ *
+ *   <dir>/models/<model>/predictions/day=YYYY-MM-DD/<uuid>.parquet   one file per write and day (UTC, by ts)
+ *   <dir>/models/<model>/labels/day=YYYY-MM-DD/<uuid>.parquet        by label time
+ *   <dir>/models/<model>/schema.json                                 features with kind and lifecycle
+ *   <dir>/models/<model>/schema_changes.ndjson                       one SchemaChange per line
+ *   <dir>/models/<model>/baselines/<version>.json                    one Baseline per model version
+ *
+ * Every file is written under a temporary name in its final directory, fsynced and renamed, so a reader sees a
+ * whole file or none (temporary names end in `.part` and never match `*.parquet`). Readers expand the day globs
+ * when a query runs and deduplicate by id (the latest ingested row wins), so a reader that catches a compaction
+ * between its rename and its deletes still counts every id once. Several processes may read and write the same
+ * directory; schema updates take a lock file (`schema.lock`).
+ */
+import { randomUUID } from 'node:crypto';
+import { appendFile, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DuckDBAppender, DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { featureColumn, isIdentifier, quoteIdentifier, validateIdentifier, validateVersion } from './identifiers';
+import { duckdbStringLiteral, openMemoryDuckDB, runQuery } from './duckdb-sql';
+import { featureColumns, planSchema, toStoredColumns, utcDay, type StoredColumns, type StoredValue } from './schema';
+import { bindParams, type Params } from './sql-params';
+import type {
+  Baseline,
+  BaselineSummary,
+  FeatureKind,
+  FeatureState,
+  LabelRecord,
+  PredictionCounts,
+  PredictionRecord,
+  PredictionStore,
+  SchemaChange,
+  TimeRange,
+  VersionSummary,
+} from './types';
+
+type ColumnType = 'BIGINT' | 'DOUBLE' | 'VARCHAR' | 'UTINYINT';
+
+const PREDICTION_COLUMNS: ReadonlyArray<[string, ColumnType]> = [
+  ['ts', 'BIGINT'],
+  ['id', 'VARCHAR'],
+  ['version', 'VARCHAR'],
+  ['prediction_num', 'DOUBLE'],
+  ['prediction_cat', 'VARCHAR'],
+  ['score', 'DOUBLE'],
+  ['latency_ms', 'DOUBLE'],
+  ['is_error', 'UTINYINT'],
+  ['error_message', 'VARCHAR'],
+  ['sampling_rate', 'DOUBLE'],
+  ['type_errors', 'VARCHAR'],
+  ['ingested_at', 'BIGINT'],
+];
+
+const LABEL_COLUMNS: ReadonlyArray<[string, ColumnType]> = [
+  ['id', 'VARCHAR'],
+  ['label_num', 'DOUBLE'],
+  ['label_cat', 'VARCHAR'],
+  ['ts', 'BIGINT'],
+  ['ingested_at', 'BIGINT'],
+];
+
+const DAY_MS = 86_400_000;
+const LOCK_STALE_MS = 30_000;
+const VANISHED_FILE_RETRIES = 5;
+
+/** Default data directory: $MLMON_DATA_DIR or ./mlmon-data. */
+export function defaultDataDir(): string {
+  return process.env.MLMON_DATA_DIR || './mlmon-data';
+}
+
+function predictionColumns(features: readonly FeatureState[]): Array<[string, ColumnType]> {
+  return [
+    ...PREDICTION_COLUMNS,
+    ...features.map((f): [string, ColumnType] => [featureColumn(f.name), f.kind === 'numeric' ? 'DOUBLE' : 'VARCHAR']),
+  ];
+}
+
+/** An empty relation with the given columns and types (the shape readers expect even before any file exists). */
+function emptyRelation(columns: ReadonlyArray<[string, ColumnType]>): string {
+  const list = columns.map(([name, type]) => `CAST(NULL AS ${type}) AS ${quoteIdentifier(name, 'duckdb')}`).join(', ');
+  return `SELECT ${list} WHERE false`;
+}
+
+/** One appender call per column type, chosen once per column rather than once per value. */
+function columnAppender(appender: DuckDBAppender, type: ColumnType): (value: StoredValue) => void {
+  const append: Record<ColumnType, (value: never) => void> = {
+    BIGINT: (value: number) => appender.appendBigInt(BigInt(Math.trunc(value))),
+    DOUBLE: (value: number) => appender.appendDouble(value),
+    UTINYINT: (value: number) => appender.appendUTinyInt(value),
+    VARCHAR: (value: string | number) => appender.appendVarchar(String(value)),
+  };
+  const typed = append[type] as (value: StoredValue) => void;
+  return (value) => (value === null || value === undefined ? appender.appendNull() : typed(value));
+}
+
+/** Keeps the last record of each id within one batch. */
+function lastPerId<T extends { id: string }>(records: readonly T[]): T[] {
+  const byId = new Map<string, T>();
+  for (const record of records) {
+    byId.set(record.id, record);
+  }
+  return [...byId.values()];
+}
+
+function groupByDay<T extends { ts: number }>(records: readonly T[]): Map<string, T[]> {
+  const groups = new Map<number, T[]>();
+  for (const record of records) {
+    const day = Math.floor(record.ts / DAY_MS);
+    const group = groups.get(day);
+    if (group) {
+      group.push(record);
+    } else {
+      groups.set(day, [record]);
+    }
+  }
+  return new Map([...groups].map(([day, group]) => [utcDay(day * DAY_MS), group]));
+}
+
+async function fsyncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes a small file atomically: temporary name in the same directory, fsync, rename. */
+export async function writeFileAtomic(path: string, content: string): Promise<void> {
+  const dir = join(path, '..');
+  await mkdir(dir, { recursive: true });
+  const temporary = join(dir, `.${randomUUID()}.part`);
+  await writeFile(temporary, content);
+  await fsyncPath(temporary);
+  await rename(temporary, path);
+}
+
+async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      return undefined;
+    }
+    throw new Error(`Cannot read ${path}: ${(error as Error).message}`);
+  }
+}
+
+async function listDir(path: string): Promise<string[]> {
+  try {
+    return (await readdir(path)).sort();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      return [];
+    }
+    throw error;
+  }
+}
+
+function dayStart(day: string): number {
+  return Date.parse(`${day}T00:00:00Z`);
+}
+
+export class EmbeddedStore implements PredictionStore {
+  readonly dialect = 'duckdb' as const;
+  readonly description: string;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    readonly dataDir: string,
+    private readonly instance: DuckDBInstance,
+    private readonly connection: DuckDBConnection
+  ) {
+    this.description = `embedded Parquet store at ${dataDir}`;
+  }
+
+  static async open(dataDir: string): Promise<EmbeddedStore> {
+    await mkdir(join(dataDir, 'models'), { recursive: true });
+    const { instance, connection } = await openMemoryDuckDB();
+    return new EmbeddedStore(dataDir, instance, connection);
+  }
+
+  /** Serialises work on the single DuckDB connection. */
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(work, work);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private modelDir(model: string): string {
+    return join(this.dataDir, 'models', validateIdentifier(model, 'model name'));
+  }
+
+  // ----- schema -------------------------------------------------------------------------------------------------
+
+  async getFeatures(model: string): Promise<FeatureState[]> {
+    return (await readJson<{ features: FeatureState[] }>(join(this.modelDir(model), 'schema.json')))?.features ?? [];
+  }
+
+  async getSchemaChanges(model: string, range?: TimeRange): Promise<SchemaChange[]> {
+    let text = '';
+    try {
+      text = await readFile(join(this.modelDir(model), 'schema_changes.ndjson'), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw error;
+      }
+    }
+    const changes = text
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line) as SchemaChange);
+    const inRange = range ? changes.filter((c) => c.ts >= range.from && c.ts < range.to) : changes;
+    return inRange.sort((a, b) => a.ts - b.ts || (a.feature < b.feature ? -1 : a.feature > b.feature ? 1 : 0));
+  }
+
+  /** Runs `work` holding the model's schema lock (a file created exclusively; taken over when stale). */
+  private async withSchemaLock<T>(model: string, work: () => Promise<T>): Promise<T> {
+    const dir = this.modelDir(model);
+    await mkdir(dir, { recursive: true });
+    const lock = join(dir, 'schema.lock');
+    const started = Date.now();
+    for (;;) {
+      try {
+        await (await open(lock, 'wx')).close();
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+          throw error;
+        }
+        const age = await stat(lock).then(
+          (s) => Date.now() - s.mtimeMs,
+          () => 0
+        );
+        if (age > LOCK_STALE_MS) {
+          await unlink(lock).catch(() => undefined);
+        } else if (Date.now() - started > 2 * LOCK_STALE_MS) {
+          throw new Error(`Timed out waiting for ${lock}; if no mlmon process is writing, delete the file.`);
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    try {
+      return await work();
+    } finally {
+      await unlink(lock).catch(() => undefined);
+    }
+  }
+
+  /** Kinds declared by the model's most recent baseline (they win over kinds guessed from traffic). */
+  private async baselineKinds(model: string): Promise<Record<string, FeatureKind>> {
+    const latest = (await this.listBaselines(model)).sort((a, b) => b.createdAt - a.createdAt)[0];
+    const baseline = latest && (await this.getBaseline(model, latest.version));
+    const kinds: Record<string, FeatureKind> = {};
+    for (const [name, reference] of Object.entries(baseline?.features ?? {})) {
+      kinds[name] = reference.kind;
+    }
+    return kinds;
+  }
+
+  private async updateSchema(model: string, records: readonly PredictionRecord[]): Promise<FeatureState[]> {
+    return this.withSchemaLock(model, async () => {
+      const known = await this.getFeatures(model);
+      let plan = planSchema(known, records);
+      if (plan.newFeatures.length > 0) {
+        plan = planSchema(known, records, await this.baselineKinds(model));
+      }
+      if (plan.changes.length > 0 || plan.newFeatures.length > 0 || records.length > 0) {
+        await writeFileAtomic(
+          join(this.modelDir(model), 'schema.json'),
+          JSON.stringify({ features: plan.features }, null, 1)
+        );
+      }
+      if (plan.changes.length > 0) {
+        const lines = plan.changes.map((c) => JSON.stringify(c) + '\n').join('');
+        await appendFile(join(this.modelDir(model), 'schema_changes.ndjson'), lines);
+      }
+      return plan.features;
+    });
+  }
+
+  // ----- writes -------------------------------------------------------------------------------------------------
+
+  async writePredictions(model: string, records: PredictionRecord[]): Promise<void> {
+    validateIdentifier(model, 'model name');
+    if (records.length === 0) {
+      return;
+    }
+    const features = await this.updateSchema(model, records);
+    const columns = predictionColumns(features);
+    const plan = featureColumns(features);
+    const ingestedAt = Date.now();
+    for (const [day, group] of groupByDay(lastPerId(records))) {
+      const stored = toStoredColumns(group, plan, ingestedAt);
+      await this.writeParquet(join(this.modelDir(model), 'predictions', `day=${day}`), columns, stored);
+    }
+  }
+
+  async writeLabels(model: string, records: LabelRecord[]): Promise<void> {
+    validateIdentifier(model, 'model name');
+    const ingestedAt = Date.now();
+    for (const [day, group] of groupByDay(lastPerId(records))) {
+      const stored: StoredColumns = {
+        columns: LABEL_COLUMNS.map(([name]) => name),
+        values: [
+          group.map((r) => r.id),
+          group.map((r) => (typeof r.label === 'number' ? r.label : null)),
+          group.map((r) => (typeof r.label === 'string' ? r.label : null)),
+          group.map((r) => r.ts),
+          group.map(() => ingestedAt),
+        ],
+        rowCount: group.length,
+      };
+      await this.writeParquet(join(this.modelDir(model), 'labels', `day=${day}`), LABEL_COLUMNS, stored);
+    }
+  }
+
+  /** Appends rows to a temporary DuckDB table, COPYs it to a temporary Parquet file, fsyncs and renames it. */
+  private async writeParquet(
+    dir: string,
+    columns: ReadonlyArray<[string, ColumnType]>,
+    stored: StoredColumns
+  ): Promise<string> {
+    if (columns.some(([name], j) => stored.columns[j] !== name) || columns.length !== stored.columns.length) {
+      throw new Error(
+        `Internal error: stored columns [${stored.columns}] do not match the table [${columns.map(([n]) => n)}]`
+      );
+    }
+    await mkdir(dir, { recursive: true });
+    const id = randomUUID();
+    const temporary = join(dir, `.${id}.parquet.part`);
+    const target = join(dir, `${id}.parquet`);
+    await this.exclusive(async () => {
+      const table = `batch_${id.replace(/-/g, '')}`;
+      const ddl = columns.map(([name, type]) => `${quoteIdentifier(name, 'duckdb')} ${type}`).join(', ');
+      await this.connection.run(`CREATE TEMP TABLE ${table} (${ddl})`);
+      try {
+        const appender = await this.connection.createAppender(table);
+        const appenders = columns.map(([, type]) => columnAppender(appender, type));
+        for (let i = 0; i < stored.rowCount; i++) {
+          for (let j = 0; j < appenders.length; j++) {
+            appenders[j](stored.values[j][i]);
+          }
+          appender.endRow();
+        }
+        appender.closeSync();
+        await this.connection.run(
+          `COPY (SELECT * FROM ${table} ORDER BY ts) TO ${duckdbStringLiteral(temporary)} (FORMAT parquet, COMPRESSION snappy)`
+        );
+      } finally {
+        await this.connection.run(`DROP TABLE IF EXISTS ${table}`);
+      }
+    });
+    await fsyncPath(temporary);
+    await rename(temporary, target);
+    await fsyncPath(dir);
+    return target;
+  }
+
+  // ----- reads --------------------------------------------------------------------------------------------------
+
+  async listModels(): Promise<string[]> {
+    return (await listDir(join(this.dataDir, 'models'))).filter(isIdentifier);
+  }
+
+  /** Day directories of a model's predictions or labels overlapping the range. */
+  private async dayDirs(model: string, kind: 'predictions' | 'labels', range?: TimeRange): Promise<string[]> {
+    const base = join(this.modelDir(model), kind);
+    return (await listDir(base))
+      .filter((name) => /^day=\d{4}-\d{2}-\d{2}$/.test(name))
+      .filter((name) => {
+        const start = dayStart(name.slice(4));
+        return !range || (start < range.to && start + DAY_MS > range.from);
+      })
+      .map((name) => join(base, name));
+  }
+
+  /**
+   * Day directories holding at least one complete file: a directory whose first file is still being written
+   * (only a `.part`) would make DuckDB's glob fail. Compaction never empties a directory, so the glob expanded
+   * later still matches.
+   */
+  private async readableDayDirs(model: string, kind: 'predictions' | 'labels', range?: TimeRange): Promise<string[]> {
+    const dirs = await this.dayDirs(model, kind, range);
+    const readable = await Promise.all(dirs.map(async (d) => (await listDir(d)).some((f) => f.endsWith('.parquet'))));
+    return dirs.filter((_, i) => readable[i]);
+  }
+
+  /**
+   * `read_parquet` over the day globs (expanded when the query runs), unioned by name with an empty relation of
+   * every known column, so all columns exist even when no file has them yet.
+   */
+  private async parquetSource(dirs: string[], columns: ReadonlyArray<[string, ColumnType]>): Promise<string> {
+    const empty = emptyRelation(columns);
+    if (dirs.length === 0) {
+      return empty;
+    }
+    const globs = dirs.map((d) => duckdbStringLiteral(join(d, '*.parquet'))).join(', ');
+    return `SELECT * FROM read_parquet([${globs}], union_by_name = true) UNION ALL BY NAME ${empty}`;
+  }
+
+  async predictionsRelation(model: string, range?: TimeRange): Promise<string> {
+    const columns = predictionColumns(await this.getFeatures(model));
+    const source = await this.parquetSource(await this.readableDayDirs(model, 'predictions', range), columns);
+    const where = range ? `WHERE ts >= ${Math.trunc(range.from)} AND ts < ${Math.trunc(range.to)}` : '';
+    const list = columns.map(([name]) => quoteIdentifier(name, 'duckdb')).join(', ');
+    return (
+      `(SELECT ${list} FROM (${source}) ${where} ` +
+      `QUALIFY row_number() OVER (PARTITION BY id ORDER BY ingested_at DESC) = 1)`
+    );
+  }
+
+  async labelsRelation(model: string): Promise<string> {
+    const source = await this.parquetSource(await this.readableDayDirs(model, 'labels'), LABEL_COLUMNS);
+    const list = LABEL_COLUMNS.map(([name]) => quoteIdentifier(name, 'duckdb')).join(', ');
+    return `(SELECT ${list} FROM (${source}) QUALIFY row_number() OVER (PARTITION BY id ORDER BY ingested_at DESC, ts DESC) = 1)`;
+  }
+
+  /**
+   * Runs a query; when a file vanished between the glob's expansion and its opening (a concurrent compaction
+   * replaced it), runs it again: the globs then expand to the merged file, which holds the same rows.
+   */
+  async query<T = Record<string, unknown>>(sql: string, params: Params = {}): Promise<T[]> {
+    const bound = bindParams(sql, params, 'duckdb');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.exclusive(() => runQuery<T>(this.connection, bound.sql, bound.values));
+      } catch (error) {
+        if (
+          attempt >= VANISHED_FILE_RETRIES ||
+          !/No such file or directory|No files found that match/.test((error as Error).message)
+        ) {
+          throw error;
+        }
+        await new Promise((r) => setTimeout(r, 10 * attempt));
+      }
+    }
+  }
+
+  async listVersions(model: string): Promise<VersionSummary[]> {
+    const relation = await this.predictionsRelation(model);
+    return this.query<VersionSummary>(
+      `SELECT version, count(*) AS count, min(ts) AS "firstTs", max(ts) AS "lastTs" FROM ${relation} GROUP BY version ORDER BY min(ts)`
+    );
+  }
+
+  async countPredictions(model: string, range: TimeRange, version?: string): Promise<PredictionCounts> {
+    const relation = await this.predictionsRelation(model, range);
+    const filter = version === undefined ? '' : 'WHERE version = {version}';
+    const [row] = await this.query<PredictionCounts>(
+      `SELECT count(*) AS rows, coalesce(sum(1.0 / sampling_rate), 0) AS "estimatedTotal", coalesce(sum(is_error), 0) AS errors FROM ${relation} ${filter}`,
+      version === undefined ? {} : { version }
+    );
+    return row;
+  }
+
+  // ----- baselines ----------------------------------------------------------------------------------------------
+
+  private baselinePath(model: string, version: string): string {
+    return join(this.modelDir(model), 'baselines', `${validateVersion(version)}.json`);
+  }
+
+  async saveBaseline(baseline: Baseline): Promise<void> {
+    await writeFileAtomic(this.baselinePath(baseline.model, baseline.version), JSON.stringify(baseline));
+  }
+
+  async getBaseline(model: string, version: string): Promise<Baseline | undefined> {
+    return readJson<Baseline>(this.baselinePath(model, version));
+  }
+
+  async listBaselines(model: string): Promise<BaselineSummary[]> {
+    const dir = join(this.modelDir(model), 'baselines');
+    const summaries: BaselineSummary[] = [];
+    for (const name of (await listDir(dir)).filter((n) => n.endsWith('.json') && !n.startsWith('.'))) {
+      const baseline = await readJson<Baseline>(join(dir, name));
+      if (baseline) {
+        summaries.push({
+          model: baseline.model,
+          version: baseline.version,
+          createdAt: baseline.createdAt,
+          source: baseline.source,
+          rows: baseline.rows,
+          features: Object.keys(baseline.features).length,
+        });
+      }
+    }
+    return summaries;
+  }
+
+  // ----- maintenance --------------------------------------------------------------------------------------------
+
+  /**
+   * Merges every day directory holding more than one file into one file (dedup by id, latest ingested wins),
+   * atomically: the merged file is renamed in before the merged inputs are deleted; files written meanwhile stay.
+   * Returns the prediction rows stored afterwards.
+   */
+  async compact(model: string): Promise<{ rowsKept: number }> {
+    const columns = predictionColumns(await this.getFeatures(model));
+    for (const [kind, kindColumns] of [
+      ['predictions', columns],
+      ['labels', LABEL_COLUMNS],
+    ] as const) {
+      for (const dir of await this.dayDirs(model, kind)) {
+        const files = (await listDir(dir)).filter((n) => n.endsWith('.parquet')).map((n) => join(dir, n));
+        if (files.length < 2) {
+          continue;
+        }
+        const list = kindColumns.map(([name]) => quoteIdentifier(name, 'duckdb')).join(', ');
+        const source = `SELECT * FROM read_parquet([${files.map(duckdbStringLiteral).join(', ')}], union_by_name = true) UNION ALL BY NAME ${emptyRelation(kindColumns)}`;
+        const id = randomUUID();
+        const temporary = join(dir, `.${id}.parquet.part`);
+        await this.exclusive(() =>
+          this.connection.run(
+            `COPY (SELECT ${list} FROM (${source}) QUALIFY row_number() OVER (PARTITION BY id ORDER BY ingested_at DESC) = 1 ORDER BY ts) ` +
+              `TO ${duckdbStringLiteral(temporary)} (FORMAT parquet, COMPRESSION zstd)`
+          )
+        );
+        await fsyncPath(temporary);
+        await rename(temporary, join(dir, `${id}.parquet`));
+        await fsyncPath(dir);
+        await Promise.all(files.map((f) => unlink(f)));
+      }
+    }
+    const stored = await this.parquetSource(await this.readableDayDirs(model, 'predictions'), columns);
+    const [{ n }] = await this.query<{ n: number }>(`SELECT count(*) AS n FROM (${stored})`);
+    return { rowsKept: n };
+  }
+
+  /** Removes prediction and label day directories that end at or before `beforeTs`. */
+  async applyRetention(model: string, beforeTs: number): Promise<{ daysDropped: string[] }> {
+    const daysDropped: string[] = [];
+    for (const kind of ['predictions', 'labels'] as const) {
+      for (const dir of await this.dayDirs(model, kind)) {
+        const day = dir.slice(dir.lastIndexOf('day=') + 4);
+        if (dayStart(day) + DAY_MS <= beforeTs) {
+          await rm(dir, { recursive: true, force: true });
+          if (kind === 'predictions') {
+            daysDropped.push(day);
+          }
+        }
+      }
+    }
+    return { daysDropped };
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The one gate for names that reach SQL (models, features, columns, tables) and for model versions that reach
+ * file names. A name is accepted only when it matches `^[A-Za-z_][A-Za-z0-9_]{0,63}$`; everything else — spaces,
+ * quotes, backticks, semicolons, dots — is rejected with an error naming the bad value, before any SQL is built.
+ * Accepted names are still quoted per dialect (`quoteIdentifier`), so a reserved word such as `select` is safe too.
+ */
+
+export type SqlDialect = 'duckdb' | 'clickhouse';
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+const VERSION = /^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}$/;
+
+/** Thrown for a name or value that may not reach SQL or a file path. */
+export class InvalidIdentifierError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidIdentifierError';
+  }
+}
+
+/** True when `name` is a safe identifier (see the module comment). */
+export function isIdentifier(name: unknown): name is string {
+  return typeof name === 'string' && IDENTIFIER.test(name);
+}
+
+/**
+ * Returns `name` when it is a safe identifier, else throws naming it. `what` says what the name is for
+ * (e.g. "model name", "feature name") so the message tells the user which input to fix.
+ */
+export function validateIdentifier(name: unknown, what = 'identifier'): string {
+  if (!isIdentifier(name)) {
+    throw new InvalidIdentifierError(
+      `Invalid ${what} ${JSON.stringify(name)}: use 1-64 characters from A-Z, a-z, 0-9 and _, not starting with a digit ` +
+        `(for example rename "petal width (cm)" to "petal_width_cm").`
+    );
+  }
+  return name;
+}
+
+/** Returns `version` when it is a safe model version (also used as a file name), else throws naming it. */
+export function validateVersion(version: unknown): string {
+  if (typeof version !== 'string' || !VERSION.test(version)) {
+    throw new InvalidIdentifierError(
+      `Invalid model version ${JSON.stringify(version)}: use 1-128 characters from A-Z, a-z, 0-9, _ . + -, ` +
+        `starting with a letter, digit or _ (for example "v3" or "2024.06.1").`
+    );
+  }
+  return version;
+}
+
+/**
+ * Quotes a validated identifier for the dialect: "name" for DuckDB (SQL standard), `name` for ClickHouse.
+ * Validation first guarantees no quote character needs escaping.
+ */
+export function quoteIdentifier(name: string, dialect: SqlDialect, what = 'identifier'): string {
+  validateIdentifier(name, what);
+  return dialect === 'duckdb' ? `"${name}"` : `\`${name}\``;
+}
+
+/** Prefix of feature columns, so feature names never collide with system columns such as `ts` or `id`. */
+export const FEATURE_COLUMN_PREFIX = 'f_';
+
+/** The stored column of a feature: `f_<name>` (validated). */
+export function featureColumn(feature: string): string {
+  return FEATURE_COLUMN_PREFIX + validateIdentifier(feature, 'feature name');
+}
+
+/** The feature name of a stored feature column, or undefined for a system column. */
+export function featureFromColumn(column: string): string | undefined {
+  return column.startsWith(FEATURE_COLUMN_PREFIX) ? column.slice(FEATURE_COLUMN_PREFIX.length) : undefined;
+}

@@ -1,0 +1,81 @@
+/**
+ * Store selection shared by every command that opens the store (`serve`, `simulate`, `ingest`, `baseline`, ...).
+ *
+ *   import { parseArgs } from 'node:util';
+ *   const { values } = parseArgs({ args: argv, options: { ...STORE_FLAGS, ...myFlags } });
+ *   const store = await openStore(storeOptionsFromFlags(values));
+ *
+ * Embedded (default): --data-dir DIR, else $MLMON_DATA_DIR, else ./mlmon-data.
+ * ClickHouse: --clickhouse URL (or $MLMON_CLICKHOUSE_URL), --clickhouse-database (default "default"),
+ * --clickhouse-user (default "default"), password from $MLMON_CLICKHOUSE_PASSWORD or --clickhouse-password-file
+ * (never a command-line value, which other users could read in the process list).
+ */
+import { readFileSync } from 'node:fs';
+import { ClickHouseStore, type ClickHouseOptions } from './clickhouse';
+import { EmbeddedStore, defaultDataDir } from './embedded';
+import type { PredictionStore } from './types';
+
+export type StoreOptions = { kind: 'embedded'; dataDir: string } | ({ kind: 'clickhouse' } & ClickHouseOptions);
+
+/** `node:util` parseArgs option specs of the store flags; spread them into a command's own. */
+export const STORE_FLAGS = {
+  'data-dir': { type: 'string' },
+  clickhouse: { type: 'string' },
+  'clickhouse-database': { type: 'string' },
+  'clickhouse-user': { type: 'string' },
+  'clickhouse-password-file': { type: 'string' },
+} as const;
+
+/** Help text of the store flags, for a command's --help. */
+export const STORE_FLAGS_HELP = `Store (default: embedded Parquet directory):
+  --data-dir DIR                 embedded store directory (default $MLMON_DATA_DIR or ./mlmon-data)
+  --clickhouse URL               use ClickHouse instead, e.g. http://127.0.0.1:8123 (or $MLMON_CLICKHOUSE_URL)
+  --clickhouse-database DB       database (default "default")
+  --clickhouse-user USER         user (default "default")
+  --clickhouse-password-file F   file holding the password (or set $MLMON_CLICKHOUSE_PASSWORD)`;
+
+type FlagValues = Partial<Record<keyof typeof STORE_FLAGS, string | boolean | undefined>>;
+
+function stringFlag(values: FlagValues, name: keyof typeof STORE_FLAGS): string | undefined {
+  const value = values[name];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** Resolves the store to open from parsed flags and the environment (no I/O except a password file). */
+export function storeOptionsFromFlags(values: FlagValues, env: NodeJS.ProcessEnv = process.env): StoreOptions {
+  const url = stringFlag(values, 'clickhouse') ?? env.MLMON_CLICKHOUSE_URL;
+  const dataDir = stringFlag(values, 'data-dir');
+  if (url && dataDir) {
+    throw new Error('Choose one store: --data-dir (embedded) or --clickhouse URL, not both.');
+  }
+  if (!url) {
+    return { kind: 'embedded', dataDir: dataDir ?? (env.MLMON_DATA_DIR || defaultDataDir()) };
+  }
+  const passwordFile = stringFlag(values, 'clickhouse-password-file');
+  let password = env.MLMON_CLICKHOUSE_PASSWORD ?? '';
+  if (passwordFile) {
+    try {
+      password = readFileSync(passwordFile, 'utf8').trim();
+    } catch (error) {
+      throw new Error(
+        `Cannot read --clickhouse-password-file ${passwordFile}: ${(error as NodeJS.ErrnoException).code}`
+      );
+    }
+  }
+  return {
+    kind: 'clickhouse',
+    url,
+    database: stringFlag(values, 'clickhouse-database') ?? 'default',
+    username: stringFlag(values, 'clickhouse-user') ?? 'default',
+    password,
+  };
+}
+
+/** Opens the selected store. The caller closes it. */
+export async function openStore(options: StoreOptions): Promise<PredictionStore> {
+  if (options.kind === 'embedded') {
+    return EmbeddedStore.open(options.dataDir);
+  }
+  const { kind: _kind, ...clickhouse } = options;
+  return ClickHouseStore.open(clickhouse);
+}

@@ -1,0 +1,185 @@
+/**
+ * Pure logic shared by both stores: how a batch of records changes a model's feature schema, and how one record
+ * becomes a stored row (feature values checked against their kind; wrong types stored NULL and named in
+ * `type_errors`).
+ */
+import { featureColumn, validateIdentifier } from './identifiers';
+import type { FeatureKind, FeatureState, FeatureValue, PredictionRecord, SchemaChange } from './types';
+
+/** Kind of a value seen in traffic: number → numeric; string or boolean → categorical; null → unknown. */
+export function inferKind(value: FeatureValue): FeatureKind | undefined {
+  if (typeof value === 'number') {
+    return 'numeric';
+  }
+  return typeof value === 'string' || typeof value === 'boolean' ? 'categorical' : undefined;
+}
+
+export interface SchemaPlan {
+  /** The model's features after the batch. */
+  features: FeatureState[];
+  /** Features seen for the first time (their columns must be created). */
+  newFeatures: FeatureState[];
+  changes: SchemaChange[];
+}
+
+/**
+ * Applies a batch to the known schema. A feature is 'added' when it appears for the first time (kind from
+ * `kindHints` — the baseline — else from its first non-null value; a feature with only nulls so far is not
+ * registered, reading it yields NULL anyway) or reappears after removal; 'removed' when an active feature is
+ * absent from every record of the batch. Change times are data times (record ts), so they line up with the
+ * traffic they describe.
+ */
+export function planSchema(
+  known: readonly FeatureState[],
+  records: readonly PredictionRecord[],
+  kindHints: Readonly<Record<string, FeatureKind>> = {}
+): SchemaPlan {
+  const byName = new Map(known.map((f) => [f.name, { ...f }]));
+  const seen = new Map<string, { firstTs: number; lastTs: number; kind?: FeatureKind }>();
+  let batchStart = Infinity;
+  for (const record of records) {
+    batchStart = Math.min(batchStart, record.ts);
+    for (const name in record.features) {
+      let entry = seen.get(name);
+      if (!entry) {
+        validateIdentifier(name, 'feature name');
+        entry = { firstTs: record.ts, lastTs: record.ts };
+        seen.set(name, entry);
+      }
+      entry.firstTs = Math.min(entry.firstTs, record.ts);
+      entry.lastTs = Math.max(entry.lastTs, record.ts);
+      entry.kind ??= inferKind(record.features[name]);
+    }
+  }
+  const changes: SchemaChange[] = [];
+  const newFeatures: FeatureState[] = [];
+  for (const [name, entry] of seen) {
+    const existing = byName.get(name);
+    if (existing) {
+      existing.lastSeen = Math.max(existing.lastSeen, entry.lastTs);
+      if (!existing.active) {
+        existing.active = true;
+        changes.push({ ts: entry.firstTs, feature: name, change: 'added', kind: existing.kind });
+      }
+      continue;
+    }
+    const kind = kindHints[name] ?? entry.kind;
+    if (!kind) {
+      continue;
+    }
+    const state: FeatureState = { name, kind, active: true, firstSeen: entry.firstTs, lastSeen: entry.lastTs };
+    byName.set(name, state);
+    newFeatures.push(state);
+    changes.push({ ts: entry.firstTs, feature: name, change: 'added', kind });
+  }
+  if (records.length > 0) {
+    for (const state of byName.values()) {
+      if (state.active && !seen.has(state.name)) {
+        state.active = false;
+        changes.push({ ts: batchStart, feature: state.name, change: 'removed', kind: state.kind });
+      }
+    }
+  }
+  return { features: [...byName.values()], newFeatures, changes };
+}
+
+export type StoredValue = string | number | null;
+
+/** Stored rows in column-major form: `values[j][i]` is column `columns[j]` of row i. */
+export interface StoredColumns {
+  columns: string[];
+  values: StoredValue[][];
+  rowCount: number;
+}
+
+/** A feature with its stored column name, computed (and validated) once per batch rather than once per row. */
+export interface FeatureColumn {
+  name: string;
+  column: string;
+  kind: FeatureKind;
+}
+
+export function featureColumns(features: ReadonlyArray<{ name: string; kind: FeatureKind }>): FeatureColumn[] {
+  return features.map((f) => ({ name: f.name, column: featureColumn(f.name), kind: f.kind }));
+}
+
+/**
+ * Flattens records into stored columns: the system columns of PREDICTION_SYSTEM_COLUMNS, then one `f_<feature>`
+ * column per feature. A feature value of the wrong kind is stored NULL and its feature named in `type_errors`.
+ * Column-major because both writers consume columns and it avoids one wide object per row.
+ */
+export function toStoredColumns(
+  records: readonly PredictionRecord[],
+  features: readonly FeatureColumn[],
+  ingestedAt: number
+): StoredColumns {
+  const n = records.length;
+  const column = (pick: (r: PredictionRecord) => StoredValue): StoredValue[] => records.map(pick);
+  const typeErrors: string[][] = records.map(() => []);
+  const featureValues = features.map((feature) =>
+    records.map((record, i) => {
+      const stored = coerceFeature(record.features[feature.name], feature.kind);
+      if (stored === undefined) {
+        typeErrors[i].push(feature.name);
+        return null;
+      }
+      return stored;
+    })
+  );
+  const system: Array<[string, StoredValue[]]> = [
+    ['ts', column((r) => r.ts)],
+    ['id', column((r) => r.id)],
+    ['version', column((r) => r.version)],
+    ['prediction_num', column((r) => (typeof r.prediction === 'number' ? finiteOrNull(r.prediction) : null))],
+    ['prediction_cat', column((r) => (typeof r.prediction === 'string' ? r.prediction : null))],
+    ['score', column((r) => finiteOrNull(r.score))],
+    ['latency_ms', column((r) => finiteOrNull(r.latencyMs))],
+    ['is_error', column((r) => (r.error ? 1 : 0))],
+    ['error_message', column((r) => (r.error ? r.error : null))],
+    ['sampling_rate', column((r) => r.samplingRate)],
+    ['type_errors', typeErrors.map((names) => names.join(','))],
+    ['ingested_at', column(() => ingestedAt)],
+  ];
+  return {
+    columns: [...system.map(([name]) => name), ...features.map((f) => f.column)],
+    values: [...system.map(([, values]) => values), ...featureValues],
+    rowCount: n,
+  };
+}
+
+/** Row objects of stored columns (for JSONEachRow inserts). */
+export function toRowObjects(stored: StoredColumns): Array<Record<string, StoredValue>> {
+  const rows: Array<Record<string, StoredValue>> = [];
+  for (let i = 0; i < stored.rowCount; i++) {
+    const row: Record<string, StoredValue> = {};
+    stored.columns.forEach((name, j) => (row[name] = stored.values[j][i]));
+    rows.push(row);
+  }
+  return rows;
+}
+
+/**
+ * The value stored for a feature of the given kind, or `undefined` when the value has the wrong type
+ * (then NULL is stored and the feature is named in `type_errors`). Non-finite numbers are type errors too.
+ */
+export function coerceFeature(value: FeatureValue | undefined, kind: FeatureKind): StoredValue | undefined {
+  if (value === null || value === undefined) {
+    return null;
+  }
+  if (kind === 'numeric') {
+    return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+  }
+  if (typeof value === 'string') {
+    return value;
+  }
+  return typeof value === 'boolean' ? String(value) : undefined;
+}
+
+function finiteOrNull(value: number | null | undefined): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+/** UTC day (YYYY-MM-DD) of an epoch-ms time: the partition of a record. */
+export function utcDay(ts: number): string {
+  return new Date(ts).toISOString().slice(0, 10);
+}
