@@ -14,3 +14,22 @@ if (typeof globalThis.MessageChannel === 'undefined') {
     }
   };
 }
+
+// @grafana/ui measures text on a 2D canvas (auto-width comboboxes); jsdom has no canvas, and the scaffold's stub
+// returns nothing. Measure 7 px per character, enough for layout code to run.
+HTMLCanvasElement.prototype.getContext = () => ({
+  font: '',
+  measureText: (text) => ({ width: String(text).length * 7 }),
+});
+
+// Combobox menus observe their scroll position; jsdom lacks IntersectionObserver.
+if (typeof globalThis.IntersectionObserver === 'undefined') {
+  globalThis.IntersectionObserver = class IntersectionObserver {
+    observe() {}
+    unobserve() {}
+    disconnect() {}
+    takeRecords() {
+      return [];
+    }
+  };
+}

@@ -1,0 +1,4 @@
+export * from './queryTypes';
+export * from './frames';
+export * from './resources';
+export * from './settings';

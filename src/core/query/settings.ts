@@ -1,0 +1,82 @@
+/**
+ * Datasource settings: what the config editor writes to `jsonData` and `secureJsonData` and the backend reads.
+ * The ClickHouse password lives only in `secureJsonData` (encrypted by Grafana, never sent back to the browser).
+ */
+
+export const STORE_KINDS = ['embedded', 'clickhouse'] as const;
+export type StoreKind = (typeof STORE_KINDS)[number];
+
+/** Default thresholds; each model can override them. Sources: DESIGN.md "Severity and alerting". */
+export interface Thresholds {
+  /** PSI at or above which drift is a warning / critical (also needs to clear the noise floor). */
+  psiWarning: number;
+  psiCritical: number;
+  /** Data-quality rate (fraction of rows) above which quality is a warning. */
+  qualityRate: number;
+  /** Latency p95 in milliseconds above which latency is a warning. */
+  latencyP95Ms: number;
+  /** Error rate (fraction of requests) above which errors are a warning. */
+  errorRate: number;
+  /** Relative drop of accuracy below the baseline's validation score that is a warning. */
+  accuracyDrop: number;
+  /** Consecutive buckets a level must persist to count (1 = no persistence). */
+  persistence: number;
+}
+
+export const DEFAULT_THRESHOLDS: Thresholds = {
+  psiWarning: 0.1,
+  psiCritical: 0.2,
+  qualityRate: 0.02,
+  latencyP95Ms: 200,
+  errorRate: 0.005,
+  accuracyDrop: 0.05,
+  persistence: 1,
+};
+
+export interface MonitorJsonData {
+  storeKind?: StoreKind;
+  /** Embedded store: the data directory of Parquet files, as seen by the Grafana server. */
+  dataDirectory?: string;
+  /** ClickHouse: HTTP(S) URL, e.g. http://127.0.0.1:8123. */
+  clickhouseUrl?: string;
+  database?: string;
+  user?: string;
+  thresholds?: Partial<Thresholds>;
+}
+
+export interface MonitorSecureJsonData {
+  password?: string;
+}
+
+/** The thresholds in force: defaults overridden by the settings' valid (finite, non-negative) values. */
+export function effectiveThresholds(overrides: Partial<Thresholds> = {}): Thresholds {
+  const result = { ...DEFAULT_THRESHOLDS };
+  for (const key of Object.keys(DEFAULT_THRESHOLDS) as Array<keyof Thresholds>) {
+    const value = overrides[key];
+    if (typeof value === 'number' && Number.isFinite(value) && value >= 0) {
+      result[key] = value;
+    }
+  }
+  return result;
+}
+
+/** What is missing in the settings of a store kind, as messages a user can act on (empty when complete). */
+export function settingsProblems(jsonData: MonitorJsonData, passwordConfigured: boolean): string[] {
+  const kind = jsonData.storeKind ?? 'embedded';
+  if (kind === 'embedded') {
+    return jsonData.dataDirectory
+      ? []
+      : ['Set the data directory of the embedded store (where `mlmon ingest` writes).'];
+  }
+  const problems: string[] = [];
+  if (!jsonData.clickhouseUrl || !/^https?:\/\/[^/\s]+/.test(jsonData.clickhouseUrl)) {
+    problems.push('Set the ClickHouse URL, e.g. http://127.0.0.1:8123.');
+  }
+  if (!jsonData.database) {
+    problems.push('Set the ClickHouse database.');
+  }
+  if (jsonData.user && !passwordConfigured) {
+    problems.push(`Set the password of ClickHouse user "${jsonData.user}" (leave the user empty for "default").`);
+  }
+  return problems;
+}

@@ -1,0 +1,74 @@
+import React from 'react';
+import { fireEvent, render, screen } from '@testing-library/react';
+import type { DataSourceSettings } from '@grafana/data';
+import { ConfigEditor } from './ConfigEditor';
+import type { MonitorOptions } from '../types';
+import type { MonitorSecureJsonData } from '../../core/query';
+
+type Settings = DataSourceSettings<MonitorOptions, MonitorSecureJsonData>;
+
+function settings(jsonData: MonitorOptions, secureJsonFields: Record<string, boolean> = {}): Settings {
+  return { id: 1, uid: 'mlmon', name: 'Model Monitor', jsonData, secureJsonFields } as unknown as Settings;
+}
+
+function renderEditor(options: Settings) {
+  const onOptionsChange = jest.fn();
+  const view = render(<ConfigEditor options={options} onOptionsChange={onOptionsChange} />);
+  return { onOptionsChange, view };
+}
+
+describe('ConfigEditor', () => {
+  it('defaults to the embedded store and writes the data directory to jsonData', () => {
+    const { onOptionsChange } = renderEditor(settings({}));
+    expect(screen.getByText('To finish the setup')).toBeInTheDocument();
+    fireEvent.change(screen.getByLabelText(/^Data directory/), { target: { value: '/var/lib/mlmon' } });
+    expect(onOptionsChange).toHaveBeenLastCalledWith(
+      expect.objectContaining({ jsonData: { dataDirectory: '/var/lib/mlmon' } })
+    );
+    expect(screen.queryByLabelText(/^ClickHouse URL/)).not.toBeInTheDocument();
+  });
+
+  it('switches the store kind to ClickHouse', () => {
+    const { onOptionsChange } = renderEditor(settings({ dataDirectory: '/d' }));
+    fireEvent.click(screen.getByLabelText('ClickHouse'));
+    expect(onOptionsChange).toHaveBeenLastCalledWith(
+      expect.objectContaining({ jsonData: { dataDirectory: '/d', storeKind: 'clickhouse' } })
+    );
+  });
+
+  it('keeps the ClickHouse password in secureJsonData only', () => {
+    const { onOptionsChange } = renderEditor(
+      settings({ storeKind: 'clickhouse', clickhouseUrl: 'http://127.0.0.1:8123', database: 'mlmon', user: 'mlmon' })
+    );
+    expect(screen.getByText(/password of ClickHouse user "mlmon"/)).toBeInTheDocument();
+    fireEvent.change(screen.getByLabelText(/^Password/), { target: { value: 's3cret' } });
+    const saved = onOptionsChange.mock.lastCall[0] as Settings;
+    expect(saved.secureJsonData).toEqual({ password: 's3cret' });
+    expect(JSON.stringify(saved.jsonData)).not.toContain('s3cret');
+  });
+
+  it('shows a configured password as configured and resets it', () => {
+    const { onOptionsChange } = renderEditor(
+      settings(
+        { storeKind: 'clickhouse', clickhouseUrl: 'http://h:8123', database: 'm', user: 'u' },
+        { password: true }
+      )
+    );
+    expect(screen.queryByText('To finish the setup')).not.toBeInTheDocument();
+    expect(screen.getByDisplayValue('configured')).toBeInTheDocument();
+    fireEvent.click(screen.getByRole('button', { name: 'Reset' }));
+    const saved = onOptionsChange.mock.lastCall[0] as Settings;
+    expect(saved.secureJsonFields.password).toBe(false);
+    expect(saved.secureJsonData).toEqual({ password: '' });
+  });
+
+  it('writes thresholds as numbers and removes a cleared one (back to the default)', () => {
+    const { onOptionsChange } = renderEditor(settings({ dataDirectory: '/d', thresholds: { psiWarning: 0.15 } }));
+    const critical = screen.getByLabelText(/^PSI critical/);
+    expect(critical).toHaveAttribute('placeholder', '0.2');
+    fireEvent.change(critical, { target: { value: '0.3' } });
+    expect(onOptionsChange.mock.lastCall[0].jsonData.thresholds).toEqual({ psiWarning: 0.15, psiCritical: 0.3 });
+    fireEvent.change(screen.getByLabelText(/^PSI warning/), { target: { value: '' } });
+    expect(onOptionsChange.mock.lastCall[0].jsonData.thresholds).toEqual({});
+  });
+});

@@ -1,0 +1,242 @@
+import React from 'react';
+import type { QueryEditorProps } from '@grafana/data';
+import { getTemplateSrv } from '@grafana/runtime';
+import { Combobox, ComboboxOption, InlineField, InlineFieldRow, Input, MultiCombobox } from '@grafana/ui';
+import { defaultQuery, ModelScope, QUERY_TYPES, QUERY_TYPE_SPECS, QueryType } from '../../core/query';
+import type { MonitorDataSource } from '../datasource';
+import type { MonitorDataQuery, MonitorOptions } from '../types';
+import { SegmentEditor } from './SegmentEditor';
+import { useAsyncOptions } from './useAsyncOptions';
+
+type Props = QueryEditorProps<MonitorDataSource, MonitorDataQuery, MonitorOptions>;
+
+/** The fields a query of any type may carry; which ones apply is decided by QUERY_TYPE_SPECS. */
+type EditableQuery = MonitorDataQuery &
+  Partial<ModelScope> & { features?: string[]; metric?: string; persistence?: number };
+
+const LABEL_WIDTH = 14;
+
+const TYPE_OPTIONS: Array<ComboboxOption<QueryType>> = QUERY_TYPES.map((type) => ({
+  value: type,
+  label: QUERY_TYPE_SPECS[type].label,
+  description: QUERY_TYPE_SPECS[type].description,
+}));
+
+/** Dashboard variables offered in every picker, so a dashboard can switch model, version or feature. */
+function variableOptions(): Array<ComboboxOption<string>> {
+  return getTemplateSrv()
+    .getVariables()
+    .map((variable) => ({ value: `$${variable.name}`, label: `$${variable.name}`, description: 'Dashboard variable' }));
+}
+
+const toOptions = (values: string[]): Array<ComboboxOption<string>> => values.map((value) => ({ value, label: value }));
+
+function numberOrUndefined(text: string): number | undefined {
+  return text.trim() === '' || !Number.isFinite(Number(text)) ? undefined : Number(text);
+}
+
+/**
+ * One editor for every query type: the type picker, then the sections the type's spec asks for — model scope
+ * (model, version, baseline), features, metric, bucket, sample fraction, segment filter and persistence.
+ */
+export function QueryEditor({ query: rawQuery, datasource, onChange, onRunQuery }: Props) {
+  const query = rawQuery as EditableQuery;
+  const spec = QUERY_TYPE_SPECS[query.queryType] ?? QUERY_TYPE_SPECS.drift;
+  const model = query.model ?? '';
+  const showVersion = spec.scoped || query.queryType === 'features';
+
+  const models = useAsyncOptions(spec.needsModel ? 'models' : null, async () =>
+    toOptions((await datasource.getModels()).models.map((summary) => summary.name))
+  );
+  const versions = useAsyncOptions(showVersion && model ? `versions:${model}` : null, async () =>
+    toOptions(await datasource.getVersions(model))
+  );
+  const baselines = useAsyncOptions(spec.scoped && model ? `baselines:${model}` : null, async () =>
+    (await datasource.getBaselines(model)).map((baseline) => ({
+      value: baseline.id,
+      label: baseline.id,
+      description: `created ${baseline.createdAt}${baseline.version ? `, version ${baseline.version}` : ''}`,
+    }))
+  );
+  const features = useAsyncOptions(
+    spec.features && model ? `features:${model}:${query.version ?? ''}` : null,
+    async () =>
+      (await datasource.getFeatures(model, query.version)).map((feature) => ({
+        value: feature.name,
+        label: feature.name,
+        description: feature.kind,
+      }))
+  );
+
+  const update = (changes: Partial<EditableQuery>, run = true) => {
+    onChange({ ...query, ...changes } as MonitorDataQuery);
+    if (run) {
+      onRunQuery();
+    }
+  };
+  const changeType = (type: QueryType) => {
+    const next = defaultQuery(type, { ...query, refId: query.refId });
+    onChange({ ...next, datasource: query.datasource } as MonitorDataQuery);
+    onRunQuery();
+  };
+
+  return (
+    <div data-testid="mlmon-query-editor">
+      <InlineFieldRow>
+        <InlineField label="Query type" labelWidth={LABEL_WIDTH} tooltip={spec.description}>
+          <Combobox
+            id="mlmon-query-type"
+            width={26}
+            options={TYPE_OPTIONS}
+            value={query.queryType}
+            onChange={(option) => changeType(option.value)}
+          />
+        </InlineField>
+        {spec.needsModel && (
+          <InlineField label="Model" labelWidth={LABEL_WIDTH} invalid={!model} error={models.error}>
+            <Combobox
+              id="mlmon-model"
+              width={26}
+              createCustomValue
+              loading={models.loading}
+              options={[...models.options, ...variableOptions()]}
+              value={model || null}
+              placeholder="Choose a model"
+              onChange={(option) => update({ model: option.value, features: undefined }, false)}
+            />
+          </InlineField>
+        )}
+        {showVersion && (
+          <InlineField
+            label="Version"
+            labelWidth={LABEL_WIDTH}
+            error={versions.error}
+            invalid={Boolean(versions.error)}
+          >
+            <Combobox
+              id="mlmon-version"
+              width={20}
+              isClearable
+              createCustomValue
+              loading={versions.loading}
+              options={[...versions.options, ...variableOptions()]}
+              value={query.version || null}
+              placeholder="All versions"
+              onChange={(option) => update({ version: option?.value || undefined })}
+            />
+          </InlineField>
+        )}
+        {spec.scoped && (
+          <InlineField
+            label="Baseline"
+            labelWidth={LABEL_WIDTH}
+            error={baselines.error}
+            invalid={Boolean(baselines.error)}
+          >
+            <Combobox
+              id="mlmon-baseline"
+              width={20}
+              isClearable
+              loading={baselines.loading}
+              options={baselines.options}
+              value={query.baseline || null}
+              placeholder="Latest"
+              onChange={(option) => update({ baseline: option?.value || undefined })}
+            />
+          </InlineField>
+        )}
+      </InlineFieldRow>
+      {(spec.features || spec.metrics) && (
+        <InlineFieldRow>
+          {spec.features && (
+            <InlineField
+              label="Features"
+              labelWidth={LABEL_WIDTH}
+              error={features.error}
+              invalid={Boolean(features.error)}
+            >
+              <MultiCombobox
+                id="mlmon-features"
+                width="auto"
+                minWidth={26}
+                createCustomValue
+                loading={features.loading}
+                options={[...features.options, ...variableOptions()]}
+                value={query.features ?? []}
+                placeholder="All features"
+                onChange={(options) => {
+                  const names = options.map((option) => option.value);
+                  update({ features: names.length > 0 ? names : undefined });
+                }}
+              />
+            </InlineField>
+          )}
+          {spec.metrics && (
+            <InlineField label="Metric" labelWidth={LABEL_WIDTH}>
+              <Combobox
+                id="mlmon-metric"
+                width={20}
+                options={toOptions([...spec.metrics])}
+                value={query.metric ?? spec.defaultMetric}
+                onChange={(option) => update({ metric: option.value })}
+              />
+            </InlineField>
+          )}
+        </InlineFieldRow>
+      )}
+      {spec.scoped && (
+        <InlineFieldRow>
+          <InlineField
+            label="Bucket"
+            labelWidth={LABEL_WIDTH}
+            tooltip="e.g. 5m, 1h, 1d; empty uses the panel's interval"
+          >
+            <Input
+              id="mlmon-bucket"
+              width={12}
+              placeholder="auto"
+              defaultValue={query.bucket ?? ''}
+              onBlur={(event) => update({ bucket: event.currentTarget.value.trim() || undefined })}
+            />
+          </InlineField>
+          <InlineField label="Sample" labelWidth={LABEL_WIDTH} tooltip="Fraction of rows read, in (0, 1]">
+            <Input
+              id="mlmon-sample-fraction"
+              type="number"
+              width={10}
+              min={0}
+              max={1}
+              step={0.05}
+              placeholder="1"
+              defaultValue={query.sampleFraction ?? ''}
+              onBlur={(event) => update({ sampleFraction: numberOrUndefined(event.currentTarget.value) })}
+            />
+          </InlineField>
+          {spec.persistence && (
+            <InlineField
+              label="Persistence"
+              labelWidth={LABEL_WIDTH}
+              tooltip="A level counts only when reached in this many consecutive buckets"
+            >
+              <Input
+                id="mlmon-persistence"
+                type="number"
+                width={10}
+                min={1}
+                step={1}
+                defaultValue={query.persistence ?? 1}
+                onBlur={(event) => update({ persistence: numberOrUndefined(event.currentTarget.value) ?? 1 })}
+              />
+            </InlineField>
+          )}
+        </InlineFieldRow>
+      )}
+      {spec.scoped && (
+        <SegmentEditor
+          segment={query.segment ?? []}
+          onChange={(segment) => update({ segment: segment.length ? segment : undefined })}
+        />
+      )}
+    </div>
+  );
+}
