@@ -1,0 +1,78 @@
+/**
+ * Writes a small, deterministic prediction log into an embedded data directory through the real store,
+ * for the conformance suite: model "credit", versions v1 and v2, a numeric and a categorical feature,
+ * one prediction per minute over the `hours` hours before `endMs`, and a baseline for v1 computed from a
+ * reference sample of the same distribution.
+ *
+ * Usage: tsx conformance/testdata/seed.ts <dataDir> <endMs> <hours>
+ */
+import { computeBaseline } from '../../src/server/baseline/compute';
+import { EmbeddedStore } from '../../src/server/store/embedded';
+import type { PredictionRecord } from '../../src/server/store/types';
+
+const REGIONS = ['north', 'south', 'east', 'west'];
+
+/** A fixed pseudo-random sequence (mulberry32), so every run writes the same data. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+async function main(): Promise<void> {
+  const [dataDir, endArg, hoursArg] = process.argv.slice(2);
+  if (!dataDir || !endArg || !hoursArg) {
+    throw new Error('usage: seed.ts <dataDir> <endMs> <hours>');
+  }
+  const end = Number(endArg);
+  const minutes = Number(hoursArg) * 60;
+  const next = random(42);
+  const records: PredictionRecord[] = [];
+  for (let i = 0; i < minutes; i++) {
+    const ts = end - (minutes - i) * 60_000;
+    const income = 30_000 + 40_000 * next();
+    records.push({
+      id: `req-${i}`,
+      ts,
+      version: i < minutes / 2 ? 'v1' : 'v2',
+      features: { income, region: REGIONS[Math.floor(next() * REGIONS.length)] },
+      prediction: income > 50_000 ? 1 : 0,
+      score: next(),
+      latencyMs: 5 + 20 * next(),
+      error: null,
+      samplingRate: 1,
+    });
+  }
+  const reference = Array.from({ length: 1000 }, () => ({
+    income: 30_000 + 40_000 * next(),
+    region: REGIONS[Math.floor(next() * REGIONS.length)],
+  }));
+  const store = await EmbeddedStore.open(dataDir);
+  try {
+    await store.writePredictions('credit', records);
+    await store.saveBaseline(
+      computeBaseline({
+        model: 'credit',
+        version: 'v1',
+        source: 'conformance seed',
+        createdAt: end - minutes * 60_000,
+        columns: [
+          { name: 'income', kind: 'numeric', values: reference.map((r) => r.income) },
+          { name: 'region', kind: 'categorical', values: reference.map((r) => r.region) },
+        ],
+      })
+    );
+  } finally {
+    await store.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`seed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,197 @@
+/**
+ * The Model Monitor datasource backend: turns the protocol layer's calls into query handler calls,
+ * health checks and resource routes. Everything monitoring-specific behind gRPC starts here.
+ */
+import { isQueryType, parseQuery, QueryError, type QueryType } from '../../core/query/queryTypes';
+import { badRequest, mapError, PluginError } from '../grafana/errors';
+import type { Logger } from '../grafana/logger';
+import type { QueryCall } from '../grafana/queryRunner';
+import type { ResourceRoute } from '../grafana/resources';
+import type { PluginHandlers } from '../grafana/server';
+import type { DataQuery } from '../grafana/types';
+import { InvalidIdentifierError } from '../store/identifiers';
+import { checkHealth } from './health';
+import { InstanceManager, type DatasourceInstance, type StoreOpener } from './instances';
+import {
+  featuresQuery,
+  listFeatures,
+  modelsQuery,
+  requireModel,
+  sortVersions,
+  summarizeModels,
+  versionsQuery,
+} from '../queries/metadata';
+import { distributionQuery } from '../queries/distribution';
+import { driftQuery } from '../queries/drift';
+import { predictionDriftQuery } from '../queries/prediction_drift';
+import { severityQuery } from '../queries/severity';
+import { rankingQuery } from '../queries/ranking';
+import type { QueryHandlerRegistry } from './registry';
+import { toWireFrame } from './toWireFrame';
+
+const DAY_MS = 24 * 3600 * 1000;
+
+/** Parses the query JSON of a DataQuery; the DataQuery's own queryType wins when the JSON lacks one. */
+export function parseDataQuery(query: DataQuery) {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(query.json.toString('utf8') || '{}');
+  } catch (error) {
+    throw badRequest(`query ${query.refId} is not valid JSON (${(error as Error).message})`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw badRequest(`query ${query.refId} must be a JSON object`);
+  }
+  const withType = { ...(raw as Record<string, unknown>) };
+  withType.queryType ??= query.queryType || undefined;
+  withType.refId = query.refId;
+  try {
+    return parseQuery(withType);
+  } catch (error) {
+    throw error instanceof QueryError ? badRequest(error.message) : error;
+  }
+}
+
+/** Runs an instance operation and strips the instance's secrets from any error it raises. */
+async function guarded<T>(instance: DatasourceInstance, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof QueryError || error instanceof InvalidIdentifierError) {
+      throw badRequest(instance.redact(error.message));
+    }
+    if (error instanceof PluginError) {
+      throw new PluginError(instance.redact(error.message), error.status, error.source);
+    }
+    throw new PluginError(instance.redact(mapError(error).message), 500, 'plugin');
+  }
+}
+
+export interface DatasourceOptions {
+  registry: QueryHandlerRegistry;
+  openStore: StoreOpener;
+  logger: Logger;
+  now?: () => number;
+}
+
+/** Registers the handlers served by this module: metadata (models, versions, features) and distribution. */
+export function registerBuiltInHandlers(registry: QueryHandlerRegistry): void {
+  registry.register('models', (request) => modelsQuery(request, registry));
+  registry.register('versions', versionsQuery);
+  registry.register('features', featuresQuery);
+  registry.register('distribution', distributionQuery);
+  registry.register('drift', driftQuery);
+  registry.register('prediction_drift', predictionDriftQuery);
+  registry.register('severity', severityQuery);
+  registry.register('ranking', rankingQuery);
+}
+
+export function createDatasource({ registry, openStore, logger, now = Date.now }: DatasourceOptions): PluginHandlers {
+  const instances = new InstanceManager(openStore, logger);
+
+  async function execute(call: QueryCall) {
+    const query = parseDataQuery(call.query);
+    const handler = registry.get(query.queryType);
+    if (!handler) {
+      throw badRequest(
+        `query type '${query.queryType}' is not available in this backend; available: ${registry.types().join(', ')}`
+      );
+    }
+    const instance = instances.get(call.pluginContext);
+    const range = {
+      from: call.query.timeRange?.fromEpochMS ?? now() - DAY_MS,
+      to: call.query.timeRange?.toEpochMS ?? now(),
+    };
+    const frames = await guarded(instance, () =>
+      handler({
+        query: query as never,
+        range,
+        intervalMs: call.query.intervalMS,
+        maxDataPoints: call.query.maxDataPoints,
+        instance,
+        signal: call.signal,
+      })
+    );
+    return frames.map(toWireFrame);
+  }
+
+  const resources: ResourceRoute[] = [
+    {
+      method: 'GET',
+      pattern: 'query-types',
+      handler: async () => ({ queryTypes: registry.types() }),
+    },
+    {
+      method: 'GET',
+      pattern: 'models',
+      handler: async ({ pluginContext }) => {
+        const instance = instances.get(pluginContext);
+        const to = now();
+        const models = await guarded(instance, () =>
+          summarizeModels(registry, instance, { from: to - DAY_MS, to }, AbortSignal.timeout(30_000))
+        );
+        return { models };
+      },
+    },
+    {
+      method: 'GET',
+      pattern: 'models/:model/versions',
+      handler: async ({ pluginContext, params }) => {
+        const instance = instances.get(pluginContext);
+        return guarded(instance, async () => {
+          const store = await instance.store();
+          await requireModel(store, params.model);
+          return { versions: sortVersions(await store.listVersions(params.model)).map((v) => v.version) };
+        });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: 'models/:model/features',
+      handler: async ({ pluginContext, params, query }) => {
+        const instance = instances.get(pluginContext);
+        const version = query.get('version') || undefined;
+        return { features: await guarded(instance, () => listFeatures(instance, { model: params.model, version })) };
+      },
+    },
+    {
+      method: 'GET',
+      pattern: 'models/:model/baselines',
+      handler: async ({ pluginContext, params }) => {
+        const instance = instances.get(pluginContext);
+        return guarded(instance, async () => {
+          const store = await instance.store();
+          await requireModel(store, params.model);
+          const baselines = await store.listBaselines(params.model);
+          return {
+            baselines: baselines.map((b) => ({
+              id: b.version,
+              version: b.version,
+              createdAt: new Date(b.createdAt).toISOString(),
+            })),
+          };
+        });
+      },
+    },
+  ];
+
+  return {
+    execute,
+    metricLabel: (query) => {
+      const type: unknown = query.queryType || safeQueryType(query.json);
+      return isQueryType(type) ? (type as QueryType) : 'invalid';
+    },
+    checkHealth: (request) => checkHealth(instances, request, now()),
+    resources,
+    dispose: () => instances.disposeAll(),
+  };
+}
+
+/** The queryType of a query's JSON, or undefined when it cannot be read (metrics labels only). */
+function safeQueryType(json: Buffer): unknown {
+  try {
+    return (JSON.parse(json.toString('utf8')) as { queryType?: unknown }).queryType;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * Opens the store a datasource's settings describe, through the store's own opener. The store module (and
+ * with it DuckDB's native library) is loaded on first use, so the handshake does not wait for it.
+ */
+import type { PredictionStore } from '../store/types';
+import type { StoreSettings } from './settings';
+
+export async function openStore(settings: StoreSettings): Promise<PredictionStore> {
+  const { openStore: openStoreOf } = await import('../store/open');
+  if (settings.kind === 'embedded') {
+    return openStoreOf({ kind: 'embedded', dataDir: settings.dataDirectory });
+  }
+  return openStoreOf({
+    kind: 'clickhouse',
+    url: settings.url,
+    database: settings.database,
+    username: settings.user || 'default',
+    password: settings.password.reveal(),
+  });
+}

@@ -1,0 +1,94 @@
+import { inspect } from 'node:util';
+import { DEFAULT_THRESHOLDS } from '../../core/query/settings';
+import type { DataSourceInstanceSettings } from '../grafana/types';
+import { parseJsonData, parseSettings, redactSecrets, Secret } from './settings';
+
+const PASSWORD = 'hunter2-Secret!';
+
+function instance(jsonData: unknown, secure: Record<string, string> = {}): DataSourceInstanceSettings {
+  return {
+    id: 1,
+    uid: 'ds1',
+    name: 'Monitor',
+    url: '',
+    user: '',
+    database: '',
+    basicAuthEnabled: false,
+    basicAuthUser: '',
+    jsonData: Buffer.from(typeof jsonData === 'string' ? jsonData : JSON.stringify(jsonData)),
+    decryptedSecureJsonData: secure,
+    lastUpdatedMS: 42,
+    apiVersion: '',
+  };
+}
+
+describe('parseSettings', () => {
+  it('reads an embedded store with default thresholds', () => {
+    const settings = parseSettings(instance({ dataDirectory: '/var/lib/mlmon' }));
+    expect(settings.store).toEqual({ kind: 'embedded', dataDirectory: '/var/lib/mlmon' });
+    expect(settings.thresholds).toEqual(DEFAULT_THRESHOLDS);
+    expect(settings).toMatchObject({ uid: 'ds1', lastUpdatedMS: 42 });
+  });
+
+  it('reads ClickHouse settings, the password from secureJsonData, and threshold overrides', () => {
+    const settings = parseSettings(
+      instance(
+        {
+          storeKind: 'clickhouse',
+          clickhouseUrl: 'http://ch:8123/',
+          database: 'mlmon',
+          user: 'monitor',
+          thresholds: { psiWarning: 0.15, psiCritical: -1 },
+        },
+        { password: PASSWORD }
+      )
+    );
+    expect(settings.store).toMatchObject({
+      kind: 'clickhouse',
+      url: 'http://ch:8123',
+      database: 'mlmon',
+      user: 'monitor',
+    });
+    expect(settings.store.kind === 'clickhouse' && settings.store.password.reveal()).toBe(PASSWORD);
+    expect(settings.thresholds.psiWarning).toBe(0.15);
+    expect(settings.thresholds.psiCritical).toBe(DEFAULT_THRESHOLDS.psiCritical);
+  });
+
+  it('says what to fix when settings are incomplete or malformed', () => {
+    expect(() => parseSettings(instance({}))).toThrow(/not fully configured: Set the data directory/);
+    expect(() => parseSettings(instance({ storeKind: 'clickhouse', user: 'u' }))).toThrow(
+      /ClickHouse URL.*database.*password of ClickHouse user "u"/
+    );
+    expect(() => parseSettings(instance({ storeKind: 'sqlite' }))).toThrow(/choose "embedded" or "clickhouse"/);
+    expect(() => parseJsonData(Buffer.from('{oops'))).toThrow(/not valid JSON; open the datasource and save it again/);
+    expect(() => parseJsonData(Buffer.from('[1]'))).toThrow(/must be a JSON object/);
+    expect(parseJsonData(Buffer.alloc(0))).toEqual({});
+  });
+
+  it('never prints the password: JSON, string, template or inspect', () => {
+    const settings = parseSettings(
+      instance(
+        { storeKind: 'clickhouse', clickhouseUrl: 'http://ch:8123', database: 'd', user: 'u' },
+        { password: PASSWORD }
+      )
+    );
+    const renderings = [
+      JSON.stringify(settings),
+      String(settings.store.kind === 'clickhouse' && settings.store.password),
+      `${settings.store.kind === 'clickhouse' ? settings.store.password : ''}`,
+      inspect(settings, { depth: 10 }),
+    ];
+    for (const text of renderings) {
+      expect(text).not.toContain(PASSWORD);
+    }
+    expect(JSON.stringify(settings)).toContain('[redacted]');
+  });
+});
+
+describe('redactSecrets', () => {
+  it('removes every occurrence of every non-empty secret', () => {
+    expect(redactSecrets(`http://u:${PASSWORD}@ch refused ${PASSWORD}`, [new Secret(PASSWORD), new Secret('')])).toBe(
+      'http://u:[redacted]@ch refused [redacted]'
+    );
+  });
+});

@@ -1,0 +1,133 @@
+/**
+ * Datasource settings as Grafana sends them (DataSourceInstanceSettings: jsonData bytes and the already
+ * decrypted secureJsonData), parsed into what the backend needs. The password is wrapped in a Secret
+ * that prints as "[redacted]" wherever it ends up (logs, JSON, errors).
+ */
+import {
+  effectiveThresholds,
+  settingsProblems,
+  type MonitorJsonData,
+  type Thresholds,
+} from '../../core/query/settings';
+import { badRequest } from '../grafana/errors';
+import type { DataSourceInstanceSettings } from '../grafana/types';
+
+const REDACTED = '[redacted]';
+
+/** A secret value: only `reveal()` returns it; every other way of printing it gives "[redacted]". */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  get isSet(): boolean {
+    return this.#value !== '';
+  }
+  toString(): string {
+    return REDACTED;
+  }
+  toJSON(): string {
+    return REDACTED;
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return REDACTED;
+  }
+}
+
+export interface EmbeddedStoreSettings {
+  kind: 'embedded';
+  dataDirectory: string;
+}
+
+export interface ClickHouseStoreSettings {
+  kind: 'clickhouse';
+  url: string;
+  database: string;
+  /** Empty means ClickHouse's `default` user. */
+  user: string;
+  password: Secret;
+}
+
+export type StoreSettings = EmbeddedStoreSettings | ClickHouseStoreSettings;
+
+export interface DatasourceSettings {
+  uid: string;
+  name: string;
+  lastUpdatedMS: number;
+  store: StoreSettings;
+  thresholds: Thresholds;
+}
+
+/** The jsonData object; empty bytes mean `{}`. Throws a message a user can act on when it is not a JSON object. */
+export function parseJsonData(bytes: Uint8Array): MonitorJsonData {
+  const text = Buffer.from(bytes).toString('utf8').trim();
+  if (text === '') {
+    return {};
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw badRequest('the datasource settings (jsonData) are not valid JSON; open the datasource and save it again');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw badRequest('the datasource settings (jsonData) must be a JSON object; open the datasource and save it again');
+  }
+  return value as MonitorJsonData;
+}
+
+/** Parses and checks the settings; throws one message listing everything to fix. */
+export function parseSettings(instance: DataSourceInstanceSettings): DatasourceSettings {
+  const jsonData = parseJsonData(instance.jsonData);
+  const password = new Secret(instance.decryptedSecureJsonData?.password ?? '');
+  const kind = jsonData.storeKind ?? 'embedded';
+  if (kind !== 'embedded' && kind !== 'clickhouse') {
+    throw badRequest(
+      `store kind "${String(kind)}" is unknown; choose "embedded" or "clickhouse" in the datasource settings`
+    );
+  }
+  const problems = settingsProblems(jsonData, password.isSet);
+  if (problems.length > 0) {
+    throw badRequest(`the datasource "${instance.name}" is not fully configured: ${problems.join(' ')}`);
+  }
+  const store: StoreSettings =
+    kind === 'embedded'
+      ? { kind, dataDirectory: jsonData.dataDirectory! }
+      : {
+          kind,
+          url: jsonData.clickhouseUrl!.replace(/\/+$/, ''),
+          database: jsonData.database!,
+          user: jsonData.user ?? '',
+          password,
+        };
+  return {
+    uid: instance.uid,
+    name: instance.name,
+    lastUpdatedMS: instance.lastUpdatedMS,
+    store,
+    thresholds: effectiveThresholds(jsonData.thresholds),
+  };
+}
+
+/** Replaces every occurrence of the secrets in a text (error messages of drivers can echo URLs or credentials). */
+export function redactSecrets(text: string, secrets: Secret[]): string {
+  return secrets
+    .map((secret) => secret.reveal())
+    .filter((value) => value.length > 0)
+    .reduce((result, value) => result.split(value).join(REDACTED), text);
+}
+
+/** The secrets held by the settings. */
+export function secretsOf(settings: DatasourceSettings): Secret[] {
+  return settings.store.kind === 'clickhouse' ? [settings.store.password] : [];
+}
+
+/** Where the data is, in words, without secrets: for logs and health messages. */
+export function describeStore(store: StoreSettings): string {
+  return store.kind === 'embedded'
+    ? `data directory ${store.dataDirectory}`
+    : `ClickHouse at ${store.url} (database ${store.database}, user ${store.user || 'default'})`;
+}
