@@ -1,0 +1,202 @@
+/**
+ * `mlmon serve`: runs the collector until SIGTERM or SIGINT, then stops accepting, flushes the write-ahead log
+ * into the store and exits 0.
+ */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startCollector } from '../collector/collector';
+import { openStore, STORE_FLAGS, STORE_FLAGS_HELP, storeOptionsFromFlags, type StoreOptions } from '../store/open';
+import type { Command } from './main';
+
+const HELP = `Usage: mlmon serve [options]
+
+Runs the collector: model servers POST prediction logs and late labels to it.
+  POST /api/v1/models/{model}/predictions   JSON array or NDJSON (Content-Type application/x-ndjson)
+  POST /api/v1/models/{model}/labels        records {"id", "label", "ts"?}
+  GET  /healthz, GET /metrics (Prometheus)
+
+Options:
+  --listen HOST:PORT        address to listen on (default 127.0.0.1:8787)
+  --token T                 accepted bearer token (visible in the process list: prefer --tokens-file
+                            or $MLMON_COLLECTOR_TOKEN)
+  --tokens-file F           file with one accepted token per line (# comments allowed)
+  --demo                    no authentication (loopback only, for demos)
+  --sample-rate R           keep this fraction of requests, chosen by a hash of the request id (default 1)
+  --models A,B              accept only these models (others get 404)
+  --state-dir DIR           write-ahead log and dead-letter area (default <data-dir>/collector for the embedded
+                            store, ./mlmon-collector for ClickHouse, or $MLMON_STATE_DIR)
+  --max-body-bytes N        largest request body (default 16777216)
+  --max-batch N             most records per request (default 10000)
+  --flush-interval-ms N     how often the WAL is moved into the store (default 1000)
+
+${STORE_FLAGS_HELP}
+`;
+
+const FLAGS = {
+  ...STORE_FLAGS,
+  listen: { type: 'string' },
+  token: { type: 'string', multiple: true },
+  'tokens-file': { type: 'string' },
+  demo: { type: 'boolean' },
+  'sample-rate': { type: 'string' },
+  models: { type: 'string' },
+  'state-dir': { type: 'string' },
+  'max-body-bytes': { type: 'string' },
+  'max-batch': { type: 'string' },
+  'flush-interval-ms': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Parses HOST:PORT (IPv6 hosts in brackets). */
+export function parseListen(text: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) {
+    throw new Error(`--listen ${JSON.stringify(text)} is not HOST:PORT (e.g. 127.0.0.1:8787)`);
+  }
+  return { host: match[1] ?? (match[2] || '127.0.0.1'), port };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/** Tokens from --token, --tokens-file and $MLMON_COLLECTOR_TOKEN; `null` in demo mode. */
+function resolveTokens(
+  values: { token?: string[]; 'tokens-file'?: string; demo?: boolean },
+  env: NodeJS.ProcessEnv
+): string[] | null {
+  const tokens = [...(values.token ?? [])];
+  if (values['tokens-file']) {
+    let text: string;
+    try {
+      text = readFileSync(values['tokens-file'], 'utf8');
+    } catch (err) {
+      throw new Error(`cannot read --tokens-file ${values['tokens-file']}: ${(err as NodeJS.ErrnoException).code}`);
+    }
+    tokens.push(
+      ...text
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line && !line.startsWith('#'))
+    );
+  }
+  if (env.MLMON_COLLECTOR_TOKEN) {
+    tokens.push(env.MLMON_COLLECTOR_TOKEN);
+  }
+  if (values.demo) {
+    if (tokens.length) {
+      throw new Error('--demo turns authentication off; do not combine it with tokens');
+    }
+    return null;
+  }
+  if (!tokens.length) {
+    throw new Error(
+      'the collector needs a bearer token: give --tokens-file F, --token T or $MLMON_COLLECTOR_TOKEN (or --demo for a local demo without authentication)'
+    );
+  }
+  if (tokens.some((t) => /\s/.test(t) || t.length < 8)) {
+    throw new Error('bearer tokens must be at least 8 characters without spaces');
+  }
+  return tokens;
+}
+
+function positiveInteger(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) {
+    return undefined;
+  }
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new Error(`--${flag} ${text} is not a positive integer`);
+  }
+  return value;
+}
+
+function defaultStateDir(store: StoreOptions, env: NodeJS.ProcessEnv): string {
+  if (env.MLMON_STATE_DIR) {
+    return env.MLMON_STATE_DIR;
+  }
+  return store.kind === 'embedded' ? path.join(store.dataDir, 'collector') : './mlmon-collector';
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: FLAGS, strict: true, allowPositionals: false });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const env = process.env;
+  const { host, port } = parseListen(values.listen ?? '127.0.0.1:8787');
+  const tokens = resolveTokens(values, env);
+  if (tokens === null && !isLoopback(host)) {
+    throw new Error(
+      `--demo (no authentication) only listens on loopback, not on ${host}; configure tokens to listen there`
+    );
+  }
+  const storeOptions = storeOptionsFromFlags(values, env);
+  const log = (line: string) => process.stderr.write(line + '\n');
+  // Signal handlers first: a SIGTERM that arrives while the WAL is replayed, or just after "listening" is printed,
+  // must also end in a clean stop, not in the default "terminate now".
+  let signalled: (signal: string) => void = () => undefined;
+  const signal = new Promise<string>((resolve) => (signalled = resolve));
+  let signals = 0;
+  const onSignal = (name: string) => {
+    signals += 1;
+    if (signals > 1) {
+      log(`mlmon serve: ${name} again, exiting without finishing the flush (the WAL is replayed on the next start)`);
+      process.exit(1);
+    }
+    signalled(name);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  const store = await openStore(storeOptions);
+  const collector = await startCollector({
+    store,
+    stateDir: values['state-dir'] ?? defaultStateDir(storeOptions, env),
+    host,
+    port,
+    tokens,
+    samplingRate: values['sample-rate'] === undefined ? 1 : Number(values['sample-rate']),
+    models: values.models
+      ?.split(',')
+      .map((m) => m.trim())
+      .filter(Boolean),
+    maxBodyBytes: positiveInteger(values['max-body-bytes'], 'max-body-bytes'),
+    maxBatchRecords: positiveInteger(values['max-batch'], 'max-batch'),
+    flushIntervalMs: positiveInteger(values['flush-interval-ms'], 'flush-interval-ms'),
+    log,
+  }).catch(async (err) => {
+    await store.close();
+    throw err;
+  });
+  if (tokens === null) {
+    log('mlmon serve: WARNING: --demo: AUTHENTICATION IS OFF. Anyone who can reach this address can write data.');
+  }
+  log(`mlmon serve: collector listening on ${collector.url}, writing to the ${store.description}`);
+
+  const name = await signal;
+  log(`mlmon serve: ${name}: no longer accepting, flushing the write-ahead log into the store`);
+  try {
+    await collector.stop();
+    await store.close();
+  } catch (err) {
+    log(
+      `mlmon serve: could not finish the flush (${(err as Error).message}); the WAL is kept and replayed on the next start`
+    );
+    return 1;
+  }
+  log('mlmon serve: stopped cleanly');
+  return 0;
+}
+
+export const command: Command = {
+  summary: 'run the collector: HTTP ingestion of prediction logs and late labels',
+  run: (argv) =>
+    run(argv).catch((err: Error) => {
+      process.stderr.write(`mlmon serve: ${err.message}\n`);
+      return 2;
+    }),
+};
