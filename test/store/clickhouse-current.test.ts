@@ -8,10 +8,6 @@
  * tried by default. Without one the test is skipped and says why — unless MLMON_CHDB_PYTHON is set (as CI sets
  * it), in which case a missing chdb is a failure, never a silent skip.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   MIGRATIONS,
   SCHEMA_VERSION_DDL,
@@ -24,70 +20,12 @@ import {
   versionsSql,
 } from '../../src/server/store/clickhouse';
 import { featureColumns, toRowObjects, toStoredColumns } from '../../src/server/store/schema';
-import { bindParams, clickHouseLiteral, type BindMode, type Params } from '../../src/server/store/sql-params';
+import type { BindMode } from '../../src/server/store/sql-params';
+import { boundStep, chdbTest, insertSql, runSteps as runChdb, type Step } from '../support/chdb';
 import type { PredictionRecord } from '../../src/server/store/types';
 
-function findChdbPython(): { python?: string; reason?: string } {
-  const candidates = [process.env.MLMON_CHDB_PYTHON, '/tmp/mlmon-chdb-venv/bin/python'].filter((c): c is string =>
-    Boolean(c)
-  );
-  for (const python of candidates) {
-    try {
-      execFileSync(python, ['-c', 'import chdb'], { stdio: 'ignore', timeout: 60_000 });
-      return { python };
-    } catch {
-      // try the next one
-    }
-  }
-  return { reason: `no Python that can import chdb (tried ${candidates.join(', ')}); set MLMON_CHDB_PYTHON` };
-}
-
-const { python, reason } = findChdbPython();
-if (!python && process.env.MLMON_CHDB_PYTHON) {
-  test('chdb is importable from MLMON_CHDB_PYTHON', () => {
-    throw new Error(reason);
-  });
-} else if (!python) {
-  // Visible in the test output, so a skipped run is never mistaken for a pass.
-  console.warn(`SKIPPED clickhouse-current.test.ts: ${reason}`);
-}
-const testWithChdb = python ? test : test.skip;
-
-const RUNNER = `import sys, json
-from chdb import session
-steps = json.load(open(sys.argv[1]))
-s = session.Session(sys.argv[2])
-out = []
-for step in steps:
-    try:
-        res = s.query(step['sql'], 'JSONEachRow', params=step.get('params') or None)
-        text = res.bytes().decode() if hasattr(res, 'bytes') else str(res)
-        out.append({'rows': [json.loads(line) for line in text.splitlines() if line.strip()]})
-    except Exception as e:
-        out.append({'error': str(e)[:500]})
-print(json.dumps(out))
-`;
-
-interface Step {
-  sql: string;
-  params?: Params;
-}
-
-function runSteps(steps: Step[]): Array<{ rows?: Array<Record<string, unknown>>; error?: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'mlmon-chdb-'));
-  try {
-    writeFileSync(join(dir, 'runner.py'), RUNNER);
-    writeFileSync(join(dir, 'steps.json'), JSON.stringify(steps));
-    const output = execFileSync(python!, [join(dir, 'runner.py'), join(dir, 'steps.json'), join(dir, 'db')], {
-      encoding: 'utf8',
-      timeout: 120_000,
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    return JSON.parse(output);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const { python, testWithChdb } = chdbTest('clickhouse-current.test.ts');
+const runSteps = (steps: Step[]) => runChdb(python!, steps);
 
 const T0 = Date.parse('2024-06-01T00:00:00Z');
 const record = (i: number, overrides: Partial<PredictionRecord> = {}): PredictionRecord => ({
@@ -101,10 +39,6 @@ const record = (i: number, overrides: Partial<PredictionRecord> = {}): Predictio
   samplingRate: i < 10 ? 0.5 : 1,
   ...overrides,
 });
-
-function insertSql(table: string, rows: Array<Record<string, unknown>>): string {
-  return `INSERT INTO ${table} FORMAT JSONEachRow ${rows.map((r) => JSON.stringify(r)).join('\n')}`;
-}
 
 testWithChdb('generated DDL and queries run on current ClickHouse in both binding modes', () => {
   const features = [
@@ -124,24 +58,16 @@ testWithChdb('generated DDL and queries run on current ClickHouse in both bindin
   const withNew = [...features, { name: 'new_f', kind: 'numeric' as const }];
   const relation = predictionsRelationSql(predictions, withNew);
   const dayRelation = predictionsRelationSql(predictions, withNew, { from: T0, to: T0 + 86_400_000 });
-  const bound = (sql: string, params: Params, mode: BindMode): Step => {
-    const b = bindParams(sql, params, mode);
-    // Parameter values travel as text; arrays in ClickHouse's quoted form, as @clickhouse/client sends them.
-    const asText = Object.fromEntries(
-      Object.entries(b.values).map(([k, v]) => [k, Array.isArray(v) ? clickHouseLiteral(v) : v])
-    );
-    return { sql: b.sql, params: mode === 'clickhouse-params' ? asText : undefined };
-  };
   const queries = (mode: BindMode): Step[] => [
-    bound(countSql(relation, false), {}, mode),
-    bound(countSql(dayRelation, true), { version: 'v1' }, mode),
-    bound(versionsSql(relation), {}, mode),
-    bound(
+    boundStep(countSql(relation, false), {}, mode),
+    boundStep(countSql(dayRelation, true), { version: 'v1' }, mode),
+    boundStep(versionsSql(relation), {}, mode),
+    boundStep(
       `SELECT id, f_city, f_new_f FROM ${relation} WHERE f_city = {city} AND id IN {ids} ORDER BY id`,
       { city: "o'hare", ids: ['r0', 'r2', 'r3'] },
       mode
     ),
-    bound(
+    boundStep(
       `SELECT p.id AS id, l.label_cat AS label FROM ${relation} AS p INNER JOIN ${labelsRelationSql(labels)} AS l ON p.id = l.id ORDER BY id`,
       {},
       mode

@@ -6,7 +6,8 @@ import type { PredictionStore } from '../store/types';
 import type { StoreSettings } from './settings';
 
 export async function openStore(settings: StoreSettings): Promise<PredictionStore> {
-  const { openStore: openStoreOf } = await import('../store/open');
+  // require, not import(): loaded on first use, and resolvable both in the bundle and under tsx (the demo, tests).
+  const { openStore: openStoreOf } = require('../store/open') as typeof import('../store/open');
   if (settings.kind === 'embedded') {
     return openStoreOf({ kind: 'embedded', dataDir: settings.dataDirectory });
   }

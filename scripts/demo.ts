@@ -1,0 +1,155 @@
+/**
+ * `npm run demo`: the product end to end on this machine.
+ *  1. builds the plugin (frontend bundles and the backend executable) when dist/ lacks it;
+ *  2. writes 14 days of demo traffic with scripted incidents for two models into ./mlmon-data
+ *     (`mlmon simulate`, docs/SIMULATION.md) unless the directory already holds data (`--fresh` rewrites it);
+ *  3. asks the datasource backend's own query handlers for each model's severity matrix (features × days) and
+ *     prints it, which is what the severity heatmap panel draws in Grafana;
+ *  4. keeps the collector (`mlmon serve --demo`, loopback only) running so that more traffic can be sent, and
+ *     starts Grafana with the plugin and provisioning through `docker compose` when a Docker engine is there.
+ * Ctrl-C stops everything.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { readSeverityFrame, type SeverityGrid, type SeverityLevel } from '../src/core/query/frames';
+import { parseQuery } from '../src/core/query/queryTypes';
+import { createInstance } from '../src/server/backend/instances';
+import { openStore } from '../src/server/backend/openStore';
+import { parseSettings } from '../src/server/backend/settings';
+import { severityQuery } from '../src/server/queries/severity';
+
+const root = resolve(__dirname, '..');
+const dataDir = resolve(root, process.env.MLMON_DATA_DIR ?? 'mlmon-data');
+const executable = resolve(root, 'dist/datasource/gpx_modelmonitor_linux_amd64');
+const mlmon = resolve(root, 'bin/mlmon.js');
+const DAY_MS = 24 * 3600 * 1000;
+
+function say(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+function runOrExit(command: string, args: string[], what: string): void {
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit' });
+  if (result.status !== 0) {
+    say(`\n${what} failed (exit ${result.status}); fix the error above and run \`npm run demo\` again.`);
+    process.exit(1);
+  }
+}
+
+/** Severity levels as one terminal character each, coloured when stdout is a terminal. */
+function cell(level: SeverityLevel): string {
+  const [mark, colour] =
+    level === null ? ['·', 90] : [['ok', 'in', 'WA', 'CR'][level], [32, 34, 33, 31][level]];
+  const text = mark.padEnd(3);
+  return process.stdout.isTTY ? `\u001b[${colour}m${text}\u001b[0m` : text;
+}
+
+function printGrid(grid: SeverityGrid): void {
+  const days = [...new Set(grid.cells.map((c) => c.time))].sort((a, b) => a - b);
+  const features = [...new Set(grid.cells.map((c) => c.feature))];
+  const width = Math.max(...features.map((f) => f.length), 8);
+  const header = days.map((t) => new Date(t).toISOString().slice(8, 10).padEnd(3)).join('');
+  say(`\n${grid.meta.model}: ${grid.meta.metric.toUpperCase()} per day (warning ≥ ${grid.meta.thresholds.warning}, critical ≥ ${grid.meta.thresholds.critical}, and above the noise floor)`);
+  say(`${'day of month'.padEnd(width)}  ${header}`);
+  for (const feature of features) {
+    const byTime = new Map(grid.cells.filter((c) => c.feature === feature).map((c) => [c.time, c.level]));
+    say(`${feature.padEnd(width)}  ${days.map((t) => cell(byTime.has(t) ? byTime.get(t)! : null)).join('')}`);
+  }
+}
+
+async function printSeverity(): Promise<void> {
+  const instance = createInstance(
+    parseSettings({
+      id: 0,
+      uid: 'demo',
+      name: 'demo',
+      url: '',
+      user: '',
+      database: '',
+      basicAuthEnabled: false,
+      basicAuthUser: '',
+      jsonData: Buffer.from(JSON.stringify({ storeKind: 'embedded', dataDirectory: dataDir })),
+      decryptedSecureJsonData: {},
+      lastUpdatedMS: 0,
+      apiVersion: '',
+    }),
+    openStore
+  );
+  const store = await instance.store();
+  try {
+    const to = Math.ceil(Date.now() / DAY_MS) * DAY_MS;
+    for (const model of (await store.listModels()).sort()) {
+      const query = parseQuery({ refId: 'A', queryType: 'severity', model, bucket: '1d' });
+      const frames = await severityQuery({
+        query: query as never,
+        range: { from: to - 15 * DAY_MS, to },
+        intervalMs: DAY_MS,
+        maxDataPoints: 100,
+        instance,
+        signal: new AbortController().signal,
+      });
+      printGrid(readSeverityFrame(frames[0]));
+    }
+    say('\nok / in(fo) / WA(rning) / CR(itical); · = too few rows to rate. docs/SIMULATION.md lists the incidents.');
+  } finally {
+    await instance.dispose();
+  }
+}
+
+function dockerEngineRunning(): boolean {
+  return spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0;
+}
+
+async function main(): Promise<void> {
+  const fresh = process.argv.includes('--fresh');
+  if (!existsSync(executable)) {
+    say('Building the plugin (npm run build)…');
+    runOrExit('npm', ['run', 'build'], 'The build');
+  }
+  if (fresh) {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  if (!existsSync(resolve(dataDir, 'models'))) {
+    say(`Writing 14 days of demo traffic for two models into ${dataDir} (mlmon simulate)…`);
+    runOrExit(process.execPath, [mlmon, 'simulate', '--data-dir', dataDir], 'mlmon simulate');
+  }
+  await printSeverity();
+
+  const children: ChildProcess[] = [];
+  const stop = () => {
+    children.forEach((child) => child.kill('SIGTERM'));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+
+  say('\nStarting the collector on http://127.0.0.1:8787 (demo mode: no token, loopback only).');
+  children.push(spawn(process.execPath, [mlmon, 'serve', '--demo', '--data-dir', dataDir], { cwd: root, stdio: 'inherit' }));
+  say(
+    'Send a prediction:\n' +
+      `  curl -s -X POST http://127.0.0.1:8787/api/v1/models/credit_risk/predictions -H 'Content-Type: application/json' \\\n` +
+      `    -d '[{"id":"demo-1","ts":${Date.now()},"version":"v1","features":{"income":52000},"prediction":0,"score":0.12}]'`
+  );
+  if (dockerEngineRunning()) {
+    say('\nStarting Grafana with the plugin on http://localhost:3000 (docker compose up).');
+    children.push(
+      spawn('docker', ['compose', 'up', '--build'], {
+        cwd: root,
+        stdio: 'inherit',
+        env: { ...process.env, MLMON_DATA_DIR: dataDir },
+      })
+    );
+  } else {
+    say(
+      '\nNo Docker engine here, so Grafana is not started. To see the dashboards, install dist/ into a Grafana 13 ' +
+        `(README, "Install into Grafana") and point the Model Monitor datasource at ${dataDir}.`
+    );
+  }
+  say('Ctrl-C stops the demo.');
+  await Promise.all(children.map((child) => new Promise((done) => child.on('exit', done))));
+}
+
+main().catch((error: unknown) => {
+  say(`demo failed: ${(error as Error).message}`);
+  process.exit(1);
+});
