@@ -12,7 +12,7 @@ import { computeBaseline, type BaselineInput, type DeclaredFeature } from '../ba
 import { readReferenceFile, readReferenceFromStore } from '../baseline/sources';
 import { openStore, STORE_FLAGS, STORE_FLAGS_HELP, storeOptionsFromFlags } from '../store/open';
 import type { Baseline, BaselineSummary, ColumnReference, PredictionStore } from '../store/types';
-import type { Command } from './main';
+import { handleErrors, UsageError, type Command } from './command';
 
 const HELP = `Usage:
   mlmon baseline --model M --version V --from FILE [options]     compute and store a baseline from a CSV/Parquet/NDJSON file
@@ -56,8 +56,6 @@ const OPTIONS = {
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
-
-class UsageError extends Error {}
 
 function required(values: Values, name: 'model' | 'version'): string {
   const value = values[name];
@@ -262,15 +260,5 @@ async function run(argv: string[]): Promise<number> {
 
 export const command: Command = {
   summary: 'compute, store, list and show baselines (reference distributions and validation performance)',
-  async run(argv) {
-    try {
-      return await run(argv);
-    } catch (error) {
-      const usage = error instanceof UsageError || (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS');
-      process.stderr.write(
-        `mlmon baseline: ${(error as Error).message}${usage ? "\nRun 'mlmon baseline --help' for the options." : ''}\n`
-      );
-      return usage ? 2 : 1;
-    }
-  },
+  run: handleErrors('baseline', run),
 };

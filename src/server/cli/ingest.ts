@@ -12,7 +12,7 @@ import { validateIdentifier } from '../store/identifiers';
 import { openStore, STORE_FLAGS, STORE_FLAGS_HELP, storeOptionsFromFlags } from '../store/open';
 import { recordFromRow, toEpochMs } from '../store/records-from-rows';
 import type { LabelRecord, PredictionRecord, PredictionStore } from '../store/types';
-import type { Command } from './main';
+import { handleErrors, UsageError, type Command } from './command';
 
 const HELP = `Usage: mlmon ingest FILE --model M [--version V] [options]
 
@@ -40,8 +40,6 @@ const OPTIONS = {
   'batch-size': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-class UsageError extends Error {}
 
 const MAX_REASONS_SHOWN = 5;
 
@@ -185,15 +183,5 @@ async function run(argv: string[]): Promise<number> {
 
 export const command: Command = {
   summary: 'bulk-load prediction records or late labels from CSV, Parquet or NDJSON into the store',
-  async run(argv) {
-    try {
-      return await run(argv);
-    } catch (error) {
-      const usage = error instanceof UsageError || (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS');
-      process.stderr.write(
-        `mlmon ingest: ${(error as Error).message}${usage ? "\nRun 'mlmon ingest --help' for the options." : ''}\n`
-      );
-      return usage ? 2 : 1;
-    }
-  },
+  run: handleErrors('ingest', run),
 };

@@ -2,12 +2,7 @@
  * Entry point of the `mlmon` command line. Each sub-command lives in its own module and is loaded
  * only when it is called, so `mlmon report` does not pay for the collector's start-up.
  */
-export interface Command {
-  /** One line for `mlmon help`. */
-  summary: string;
-  /** Runs the command; resolves to the process exit code. */
-  run(argv: string[]): Promise<number>;
-}
+import type { Command } from './command';
 
 // `require`, not `import()`: bin/mlmon.js runs the sources through tsx's CommonJS hook, which leaves a dynamic
 // import() to Node's ESM loader, and that cannot resolve './report' (no extension, TypeScript).

@@ -4,7 +4,7 @@
  * 2 bad input (one line on stderr naming the file and column).
  */
 import { InputError } from '../files/input-error';
-import type { Command } from './main';
+import type { Command } from './command';
 import { terminalProgress } from './progress';
 import { parseReportArgs, REPORT_USAGE, wantsHelp } from './report-args';
 import { buildReport } from './report-build';

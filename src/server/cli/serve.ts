@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startCollector } from '../collector/collector';
 import { openStore, STORE_FLAGS, STORE_FLAGS_HELP, storeOptionsFromFlags, type StoreOptions } from '../store/open';
-import type { Command } from './main';
+import { handleErrors, UsageError, type Command } from './command';
 
 const HELP = `Usage: mlmon serve [options]
 
@@ -53,7 +53,7 @@ export function parseListen(text: string): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
   const port = match ? Number(match[3]) : NaN;
   if (!match || port > 65535) {
-    throw new Error(`--listen ${JSON.stringify(text)} is not HOST:PORT (e.g. 127.0.0.1:8787)`);
+    throw new UsageError(`--listen ${JSON.stringify(text)} is not HOST:PORT (e.g. 127.0.0.1:8787)`);
   }
   return { host: match[1] ?? (match[2] || '127.0.0.1'), port };
 }
@@ -87,17 +87,17 @@ function resolveTokens(
   }
   if (values.demo) {
     if (tokens.length) {
-      throw new Error('--demo turns authentication off; do not combine it with tokens');
+      throw new UsageError('--demo turns authentication off; do not combine it with tokens');
     }
     return null;
   }
   if (!tokens.length) {
-    throw new Error(
+    throw new UsageError(
       'the collector needs a bearer token: give --tokens-file F, --token T or $MLMON_COLLECTOR_TOKEN (or --demo for a local demo without authentication)'
     );
   }
   if (tokens.some((t) => /\s/.test(t) || t.length < 8)) {
-    throw new Error('bearer tokens must be at least 8 characters without spaces');
+    throw new UsageError('bearer tokens must be at least 8 characters without spaces');
   }
   return tokens;
 }
@@ -108,7 +108,7 @@ function positiveInteger(text: string | undefined, flag: string): number | undef
   }
   const value = Number(text);
   if (!Number.isInteger(value) || value <= 0) {
-    throw new Error(`--${flag} ${text} is not a positive integer`);
+    throw new UsageError(`--${flag} ${text} is not a positive integer`);
   }
   return value;
 }
@@ -130,7 +130,7 @@ async function run(argv: string[]): Promise<number> {
   const { host, port } = parseListen(values.listen ?? '127.0.0.1:8787');
   const tokens = resolveTokens(values, env);
   if (tokens === null && !isLoopback(host)) {
-    throw new Error(
+    throw new UsageError(
       `--demo (no authentication) only listens on loopback, not on ${host}; configure tokens to listen there`
     );
   }
@@ -194,9 +194,5 @@ async function run(argv: string[]): Promise<number> {
 
 export const command: Command = {
   summary: 'run the collector: HTTP ingestion of prediction logs and late labels',
-  run: (argv) =>
-    run(argv).catch((err: Error) => {
-      process.stderr.write(`mlmon serve: ${err.message}\n`);
-      return 2;
-    }),
+  run: handleErrors('serve', run),
 };

@@ -8,7 +8,7 @@ import { DAY_MS, HOUR_MS, SIMULATED_MODELS, type SimulatedModel } from '../simul
 import { referenceRows, simulateTraffic, type TrafficItem } from '../simulate/traffic';
 import { openStore, STORE_FLAGS, STORE_FLAGS_HELP, storeOptionsFromFlags } from '../store/open';
 import type { LabelRecord, PredictionRecord, PredictionStore } from '../store/types';
-import type { Command } from './main';
+import { handleErrors, UsageError, type Command } from './command';
 
 const HELP = `Usage: mlmon simulate [options]
 
@@ -176,7 +176,7 @@ function numberFlag(text: string | undefined, fallback: number, flag: string, ch
   }
   const value = Number(text);
   if (!Number.isFinite(value) || !check(value)) {
-    throw new Error(`--${flag} ${text} is not valid`);
+    throw new UsageError(`--${flag} ${text} is not valid`);
   }
   return value;
 }
@@ -199,14 +199,14 @@ async function run(argv: string[]): Promise<number> {
   );
   const end = values.end === undefined ? Math.floor(Date.now() / HOUR_MS) * HOUR_MS : Date.parse(values.end);
   if (!Number.isFinite(end)) {
-    throw new Error(`--end ${values.end} is not an ISO 8601 time (e.g. 2026-03-15T00:00:00Z)`);
+    throw new UsageError(`--end ${values.end} is not an ISO 8601 time (e.g. 2026-03-15T00:00:00Z)`);
   }
   const start = end - days * DAY_MS;
   const wanted = values.models?.split(',').map((m) => m.trim()) ?? SIMULATED_MODELS.map((m) => m.name);
   const models = wanted.map((name) => {
     const model = SIMULATED_MODELS.find((m) => m.name === name);
     if (!model) {
-      throw new Error(
+      throw new UsageError(
         `--models: unknown model ${name}; the simulated models are ${SIMULATED_MODELS.map((m) => m.name).join(', ')}`
       );
     }
@@ -216,7 +216,7 @@ async function run(argv: string[]): Promise<number> {
   const viaCollector = values['via-collector'];
   const token = values.token ?? process.env.MLMON_COLLECTOR_TOKEN;
   if (viaCollector && !token) {
-    throw new Error('--via-collector needs a token: --token T or $MLMON_COLLECTOR_TOKEN');
+    throw new UsageError('--via-collector needs a token: --token T or $MLMON_COLLECTOR_TOKEN');
   }
   const needStore = !viaCollector || !values['no-baseline'];
   const store = needStore ? await openStore(storeOptionsFromFlags(values)) : undefined;
@@ -248,9 +248,5 @@ async function run(argv: string[]): Promise<number> {
 
 export const command: Command = {
   summary: 'write realistic demo traffic with scripted incidents (and baselines) for two models',
-  run: (argv) =>
-    run(argv).catch((err: Error) => {
-      process.stderr.write(`mlmon simulate: ${err.message}\n`);
-      return 2;
-    }),
+  run: handleErrors('simulate', run),
 };
