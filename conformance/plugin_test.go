@@ -264,19 +264,46 @@ func TestQueryData(t *testing.T) {
 				t.Errorf("query type %q is served but not known to the conformance suite", queryType)
 				continue
 			}
-			body := fmt.Sprintf(`{"refId":"A","queryType":%q,"model":"credit"}`, queryType)
-			res, err := p.clients.data.QueryData(ctx(t), &pluginv2.QueryDataRequest{PluginContext: pc, Queries: []*pluginv2.DataQuery{
-				{RefId: "A", QueryType: queryType, Json: []byte(body), TimeRange: timeRange, IntervalMS: 3600_000, MaxDataPoints: 500},
-			}})
-			if err != nil {
-				t.Fatalf("%s: %v", queryType, err)
-			}
-			frames := decodeFrames(t, "A", res.Responses["A"])
-			if len(frames) == 0 {
-				t.Errorf("%s: no frames", queryType)
-			}
-			for _, f := range frames {
-				checkDataplane(t, f, want, from, end)
+			t.Run(queryType, func(t *testing.T) {
+				body := fmt.Sprintf(`{"refId":"A","queryType":%q,"model":"credit"}`, queryType)
+				res, err := p.clients.data.QueryData(ctx(t), &pluginv2.QueryDataRequest{PluginContext: pc, Queries: []*pluginv2.DataQuery{
+					{RefId: "A", QueryType: queryType, Json: []byte(body), TimeRange: timeRange, IntervalMS: 3600_000, MaxDataPoints: 500},
+				}})
+				if err != nil {
+					t.Fatalf("%s: %v", queryType, err)
+				}
+				frames := decodeFrames(t, "A", res.Responses["A"])
+				if len(frames) == 0 {
+					t.Errorf("%s: no frames", queryType)
+				}
+				for _, f := range frames {
+					checkDataplane(t, f, want, from, end)
+				}
+			})
+		}
+	})
+
+	t.Run("every quality, performance and operational metric", func(t *testing.T) {
+		metrics := map[string][]string{
+			"quality":     {"null_rate", "out_of_range_rate", "unseen_category_rate", "type_error_rate", "schema_changes"},
+			"performance": {"accuracy", "precision", "recall", "f1", "auc", "label_coverage"},
+			"operational": {"latency_p50", "latency_p95", "latency_p99", "throughput", "error_rate"},
+		}
+		for queryType, names := range metrics {
+			for _, metric := range names {
+				body := fmt.Sprintf(`{"queryType":%q,"model":"credit","metric":%q}`, queryType, metric)
+				res, err := p.clients.data.QueryData(ctx(t), &pluginv2.QueryDataRequest{PluginContext: pc, Queries: []*pluginv2.DataQuery{
+					{RefId: "A", Json: []byte(body), TimeRange: timeRange, IntervalMS: 3600_000, MaxDataPoints: 500},
+				}})
+				if err != nil {
+					t.Fatalf("%s %s: %v", queryType, metric, err)
+				}
+				for _, f := range decodeFrames(t, "A", res.Responses["A"]) {
+					if f.Meta != nil && f.Meta.DataTopic == data.DataTopicAnnotations {
+						continue // schema changes as events: an annotation frame beside the counts
+					}
+					checkDataplane(t, f, data.FrameTypeTimeSeriesMulti, from, end)
+				}
 			}
 		}
 	})
@@ -309,6 +336,37 @@ func TestQueryData(t *testing.T) {
 		}
 		if kinds["income"] != "numeric" || kinds["region"] != "categorical" || len(kinds) != 2 {
 			t.Errorf("features: want income numeric, region categorical, got %v", kinds)
+		}
+	})
+
+	t.Run("drift alert instances", func(t *testing.T) {
+		res, err := p.clients.data.QueryData(ctx(t), &pluginv2.QueryDataRequest{PluginContext: pc, Queries: []*pluginv2.DataQuery{
+			{RefId: "D", Json: []byte(`{"queryType":"drift","model":"credit","bucket":"1h","persistence":3}`), TimeRange: timeRange, MaxDataPoints: 500},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames := decodeFrames(t, "D", res.Responses["D"])
+		if len(frames) != 2 || frames[0].Name != "income" || frames[1].Name != "region" {
+			t.Fatalf("want one frame per feature (income, region), got %d", len(frames))
+		}
+		for _, f := range frames {
+			value, _ := f.FieldByName("value")
+			level, _ := f.FieldByName("level")
+			if value == nil || level == nil || value.Labels["feature"] != f.Name || value.Labels["metric"] != "psi" || value.Labels["model"] != "credit" {
+				t.Fatalf("frame %q: value and level fields need labels model/feature/metric, got %+v", f.Name, value)
+			}
+			if value.Config == nil || value.Config.Thresholds == nil || len(value.Config.Thresholds.Steps) != 3 {
+				t.Errorf("frame %q: value field needs the warning/critical thresholds in its config, got %+v", f.Name, value.Config)
+			}
+			if value.Len() != 24 && value.Len() != 25 {
+				t.Errorf("frame %q: want the hourly buckets of 24 h (24 or 25 with a cut one), got %d", f.Name, value.Len())
+			}
+			for i := 0; i < level.Len(); i++ {
+				if l := level.At(i).(*float64); l != nil && (*l < 0 || *l > 3) {
+					t.Errorf("frame %q row %d: level %v is outside 0..3", f.Name, i, *l)
+				}
+			}
 		}
 	})
 
@@ -346,6 +404,41 @@ func TestQueryData(t *testing.T) {
 			}
 			if counts := custom["counts"].(map[string]any); counts["current"] != float64(1440) {
 				t.Errorf("frame %q: current count %v, want 1440 (one a minute over 24 h)", f.Name, counts["current"])
+			}
+		}
+	})
+
+	t.Run("operational and quality values", func(t *testing.T) {
+		res, err := p.clients.data.QueryData(ctx(t), &pluginv2.QueryDataRequest{PluginContext: pc, Queries: []*pluginv2.DataQuery{
+			{RefId: "T", Json: []byte(`{"queryType":"operational","model":"credit","metric":"throughput","bucket":"1h"}`), TimeRange: timeRange},
+			{RefId: "L", Json: []byte(`{"queryType":"operational","model":"credit","metric":"latency_p95","bucket":"1h"}`), TimeRange: timeRange},
+			{RefId: "Q", Json: []byte(`{"queryType":"quality","model":"credit","metric":"null_rate","bucket":"1h"}`), TimeRange: timeRange},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		throughput := decodeFrames(t, "T", res.Responses["T"])[0]
+		values, _ := throughput.FieldByName("value")
+		for i := 1; i+1 < values.Len(); i++ { // whole hours: 60 predictions in 3600 s
+			if v := *values.At(i).(*float64); v < 1.0/60-1e-12 || v > 1.0/60+1e-12 {
+				t.Errorf("throughput bucket %d: %v, want 1/60 per second", i, v)
+			}
+		}
+		latency := decodeFrames(t, "L", res.Responses["L"])[0]
+		p95, _ := latency.FieldByName("value")
+		level, _ := latency.FieldByName("level")
+		if p95.Config == nil || p95.Config.Thresholds == nil || len(p95.Config.Thresholds.Steps) != 3 ||
+			float64(p95.Config.Thresholds.Steps[1].Value) != 200 || level == nil || p95.Config.Unit != "ms" {
+			t.Errorf("latency_p95: want unit ms, thresholds 200/400 in the field config and a level field, got %+v", p95.Config)
+		}
+		quality := decodeFrames(t, "Q", res.Responses["Q"])
+		if len(quality) != 2 {
+			t.Fatalf("quality: want one frame per feature, got %d", len(quality))
+		}
+		for _, f := range quality {
+			rate, _ := f.FieldByName("value")
+			if rate.Labels["metric"] != "null_rate" || rate.Labels["feature"] != f.Name || *rate.At(1).(*float64) != 0 {
+				t.Errorf("quality frame %q: want labels feature/metric and a null rate of 0, got %v %v", f.Name, rate.Labels, rate.At(1))
 			}
 		}
 	})

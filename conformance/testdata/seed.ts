@@ -61,9 +61,11 @@ async function main(): Promise<void> {
         version: 'v1',
         source: 'conformance seed',
         createdAt: end - minutes * 60_000,
+        predictionColumn: 'prediction',
         columns: [
           { name: 'income', kind: 'numeric', values: reference.map((r) => r.income) },
           { name: 'region', kind: 'categorical', values: reference.map((r) => r.region) },
+          { name: 'prediction', kind: 'numeric', values: reference.map((r) => (r.income > 50_000 ? 1 : 0)) },
         ],
       })
     );

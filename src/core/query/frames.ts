@@ -20,7 +20,9 @@
  * | versions          | one                                   | (table)             | version                                                          |
  * | features          | one                                   | (table)             | name, kind                                                       |
  *
- * Levels are numbers: 0 ok, 1 info, 2 warning, 3 critical; null means insufficient data.
+ * Levels are numbers: 0 ok, 1 info, 2 warning, 3 critical; null means insufficient data. Quality, performance and
+ * operational frames carry `level` only for metrics that have a threshold (then also in the value field's
+ * `config.thresholds`); `count`, `change`, `coverage` and `labelled` are per-bucket extras (src/server/queries/series.ts).
  */
 import type { DriftMetric, OperationalMetric, PerformanceMetric, QualityMetric, QueryType } from './queryTypes';
 

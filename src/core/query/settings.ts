@@ -42,15 +42,20 @@ export interface MonitorJsonData {
   database?: string;
   user?: string;
   thresholds?: Partial<Thresholds>;
+  /** Per-model overrides of `thresholds`, keyed by model name. */
+  modelThresholds?: Record<string, Partial<Thresholds>>;
 }
 
 export interface MonitorSecureJsonData {
   password?: string;
 }
 
-/** The thresholds in force: defaults overridden by the settings' valid (finite, non-negative) values. */
-export function effectiveThresholds(overrides: Partial<Thresholds> = {}): Thresholds {
-  const result = { ...DEFAULT_THRESHOLDS };
+/** The thresholds in force: `base` (the defaults) overridden by the settings' valid (finite, non-negative) values. */
+export function effectiveThresholds(
+  overrides: Partial<Thresholds> = {},
+  base: Thresholds = DEFAULT_THRESHOLDS
+): Thresholds {
+  const result = { ...base };
   for (const key of Object.keys(DEFAULT_THRESHOLDS) as Array<keyof Thresholds>) {
     const value = overrides[key];
     if (typeof value === 'number' && Number.isFinite(value) && value >= 0) {

@@ -152,9 +152,26 @@ describe('metadata queries', () => {
     expect(responses.json).toMatchObject({ status: 400, errorSource: 'downstream' });
     expect(responses.json.error).toMatch(/query json is not valid JSON/);
     expect(responses.type.error).toMatch(/unknown queryType "astrology"/);
-    expect(responses.missing.error).toMatch(
-      /query type 'drift' is not available in this backend; available: models, versions, features, distribution/
-    );
+    // drift is served now: its own error (no baseline for churn) answers for its refId only
+    expect(responses.missing).toMatchObject({ status: 404 });
+    expect(responses.missing.error).toMatch(/model "churn" has no baseline yet/);
+    const bare = new QueryHandlerRegistry();
+    bare.register('models', (request) => registry.get('models')!(request));
+    const partial = createDatasource({
+      registry: bare,
+      openStore,
+      logger: createLogger(() => undefined),
+      now: () => NOW,
+    });
+    await expect(
+      partial.execute({
+        query: query('D', '{"queryType":"drift","model":"churn"}'),
+        pluginContext: context({ dataDirectory: dir }),
+        headers: {},
+        signal: new AbortController().signal,
+      })
+    ).rejects.toThrow(/query type 'drift' is not available in this backend; available: models$/);
+    await partial.dispose?.();
   });
 
   it('takes the query type from the DataQuery when the JSON has none', async () => {

@@ -26,6 +26,9 @@ import { driftQuery } from '../queries/drift';
 import { predictionDriftQuery } from '../queries/prediction_drift';
 import { severityQuery } from '../queries/severity';
 import { rankingQuery } from '../queries/ranking';
+import { qualityQuery } from '../queries/quality';
+import { performanceQuery } from '../queries/performance';
+import { operationalQuery } from '../queries/operational';
 import type { QueryHandlerRegistry } from './registry';
 import { toWireFrame } from './toWireFrame';
 
@@ -84,6 +87,9 @@ export function registerBuiltInHandlers(registry: QueryHandlerRegistry): void {
   registry.register('prediction_drift', predictionDriftQuery);
   registry.register('severity', severityQuery);
   registry.register('ranking', rankingQuery);
+  registry.register('quality', qualityQuery);
+  registry.register('performance', performanceQuery);
+  registry.register('operational', operationalQuery);
 }
 
 export function createDatasource({ registry, openStore, logger, now = Date.now }: DatasourceOptions): PluginHandlers {

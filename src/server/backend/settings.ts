@@ -59,6 +59,15 @@ export interface DatasourceSettings {
   lastUpdatedMS: number;
   store: StoreSettings;
   thresholds: Thresholds;
+  /** Thresholds of the models that override the datasource's (see `thresholdsFor`). */
+  modelThresholds: Record<string, Thresholds>;
+}
+
+/** The thresholds in force for a model: its overrides when the settings have some, else the datasource's. */
+export function thresholdsFor(settings: DatasourceSettings, model: string): Thresholds {
+  return Object.prototype.hasOwnProperty.call(settings.modelThresholds, model)
+    ? settings.modelThresholds[model]
+    : settings.thresholds;
 }
 
 /** The jsonData object; empty bytes mean `{}`. Throws a message a user can act on when it is not a JSON object. */
@@ -93,6 +102,7 @@ export function parseSettings(instance: DataSourceInstanceSettings): DatasourceS
   if (problems.length > 0) {
     throw badRequest(`the datasource "${instance.name}" is not fully configured: ${problems.join(' ')}`);
   }
+  const thresholds = effectiveThresholds(jsonData.thresholds);
   const store: StoreSettings =
     kind === 'embedded'
       ? { kind, dataDirectory: jsonData.dataDirectory! }
@@ -108,7 +118,13 @@ export function parseSettings(instance: DataSourceInstanceSettings): DatasourceS
     name: instance.name,
     lastUpdatedMS: instance.lastUpdatedMS,
     store,
-    thresholds: effectiveThresholds(jsonData.thresholds),
+    thresholds,
+    modelThresholds: Object.fromEntries(
+      Object.entries(jsonData.modelThresholds ?? {}).map(([model, overrides]) => [
+        model,
+        effectiveThresholds(overrides ?? {}, thresholds),
+      ])
+    ),
   };
 }
 

@@ -15,7 +15,8 @@ import type { PredictionRecord } from '../store/types';
 import { createInstance, type DatasourceInstance } from '../backend/instances';
 import { openStore } from '../backend/openStore';
 import { parseSettings } from '../backend/settings';
-import { distributionQuery, numericBinCountSql } from './distribution';
+import { distributionQuery } from './distribution';
+import { binExpression } from './binned-counts';
 
 const NOW = Date.UTC(2026, 10, 25, 12);
 const RANGE = { from: NOW - 10 * 3600_000, to: NOW };
@@ -162,8 +163,14 @@ describe('distribution query', () => {
   });
 
   it('writes right-closed bins with bound edges', () => {
-    expect(numericBinCountSql('rel', '"f_x"', 2, '')).toBe(
-      'SELECT CASE WHEN "f_x" IS NULL THEN -1 WHEN "f_x" <= {edge_0} THEN 0 WHEN "f_x" <= {edge_1} THEN 1 ELSE 2 END AS bin, count(*) AS n FROM rel AS current_window  GROUP BY bin'
+    expect(binExpression('"f_x"', 2, 'c0')).toBe(
+      'CASE WHEN "f_x" IS NULL THEN -1 WHEN "f_x" <= {c0_0} THEN 0 WHEN "f_x" <= {c0_1} THEN 1 ELSE 2 END'
     );
+  });
+
+  it('says when it read a sample of the rows', async () => {
+    const [amount] = await run({ features: ['amount'], sampleFraction: 0.25 });
+    expect(amount.meta?.notices?.[0].text).toMatch(/25% sample/);
+    expect(view([amount], 'amount').readouts.counts.current).toBeLessThan(200);
   });
 });

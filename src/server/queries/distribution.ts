@@ -1,9 +1,9 @@
 /**
  * `distribution`: per feature, the baseline's bins (numeric, reference-decile edges stored with the baseline) or
  * categories against the current window's, with both CDFs and the drift readouts (METRICS.md). Counting is pushed
- * down to the store: one GROUP BY per feature returns at most one row per bin or category.
+ * down to the store: the shared single-scan plan (binned-counts.ts) returns one row per feature and bin or category.
  */
-import { compareCounts, alignCategories, binLabels, BINNING_CONVENTION } from '../../core/stats';
+import { compareCounts, BINNING_CONVENTION } from '../../core/stats';
 import {
   distributionFrame,
   type DistributionBin,
@@ -11,32 +11,14 @@ import {
   type FrameLike,
 } from '../../core/query/frames';
 import { notFound } from '../grafana/errors';
-import { featureColumn, quoteIdentifier, type SqlDialect } from '../store/identifiers';
-import type {
-  Baseline,
-  CategoricalReference,
-  ColumnReference,
-  NumericReference,
-  PredictionStore,
-} from '../store/types';
+import type { Baseline, ColumnReference, PredictionStore } from '../store/types';
 import type { Thresholds } from '../../core/query/settings';
 import { requireModel } from './metadata';
 import type { QueryRequest } from '../backend/registry';
-import { scopeWhere } from './scope';
-
-/** SQL counting a numeric column per right-closed bin of `edgeCount` inner edges (bin -1 = missing). */
-export function numericBinCountSql(relation: string, column: string, edgeCount: number, where: string): string {
-  const cases = Array.from({ length: edgeCount }, (_, k) => `WHEN ${column} <= {edge_${k}} THEN ${k}`).join(' ');
-  return (
-    `SELECT CASE WHEN ${column} IS NULL THEN -1 ${cases} ELSE ${edgeCount} END AS bin, count(*) AS n ` +
-    `FROM ${relation} AS current_window ${where} GROUP BY bin`
-  );
-}
-
-/** SQL counting a categorical column per category (NULL = missing). */
-export function categoryCountSql(relation: string, column: string, where: string): string {
-  return `SELECT ${column} AS category, count(*) AS n FROM ${relation} AS current_window ${where} GROUP BY ${column}`;
-}
+import { thresholdsFor } from '../backend/settings';
+import { alignedCells, binnedCountsPlan, groupCells, runBinnedCounts, type AlignedCells } from './binned-counts';
+import { featureTargets } from './targets';
+import { sampleNotices, windowWhere } from './window';
 
 /** Running sums of proportions: the CDF at each bin's upper edge. */
 export function cumulative(proportions: number[]): number[] {
@@ -89,66 +71,17 @@ interface Counted {
   currentMissing: number;
 }
 
-async function countNumeric(
-  store: PredictionStore,
-  relation: string,
-  column: string,
-  reference: NumericReference,
-  where: { sql: string; params: Record<string, unknown> }
-): Promise<Counted> {
-  const params = { ...where.params } as Record<string, number | string>;
-  reference.edges.forEach((edge, k) => (params[`edge_${k}`] = edge));
-  const rows = await store.query<{ bin: number; n: number }>(
-    numericBinCountSql(relation, column, reference.edges.length, where.sql),
-    params
-  );
-  const current = reference.counts.map(() => 0);
-  let currentMissing = 0;
-  for (const row of rows) {
-    if (Number(row.bin) < 0) {
-      currentMissing = Number(row.n);
-    } else {
-      current[Number(row.bin)] = Number(row.n);
-    }
-  }
-  return {
-    labels: binLabels(reference.edges),
-    lower: reference.counts.map((_, k) => (k === 0 ? null : reference.edges[k - 1])),
-    upper: reference.counts.map((_, k) => (k === reference.edges.length ? null : reference.edges[k])),
-    reference: [...reference.counts],
-    current,
-    currentMissing,
-  };
-}
-
-async function countCategorical(
-  store: PredictionStore,
-  relation: string,
-  column: string,
-  reference: CategoricalReference,
-  where: { sql: string; params: Record<string, unknown> }
-): Promise<Counted> {
-  const rows = await store.query<{ category: string | null; n: number }>(
-    categoryCountSql(relation, column, where.sql),
-    where.params as never
-  );
-  const currentCounts = new Map<string, number>();
-  let currentMissing = 0;
-  for (const row of rows) {
-    if (row.category === null || row.category === '') {
-      currentMissing += Number(row.n);
-    } else {
-      currentCounts.set(String(row.category), Number(row.n));
-    }
-  }
-  const aligned = alignCategories(reference.counts, currentCounts);
+/** A feature's aligned cells with the bin bounds the frame shows (null for open ends and categories). */
+function countedOf(reference: ColumnReference, aligned: AlignedCells): Counted {
+  const edges = reference.kind === 'numeric' ? reference.edges : [];
+  const numeric = reference.kind === 'numeric';
   return {
     labels: aligned.labels,
-    lower: aligned.labels.map(() => null),
-    upper: aligned.labels.map(() => null),
+    lower: aligned.labels.map((_, k) => (numeric && k > 0 ? edges[k - 1] : null)),
+    upper: aligned.labels.map((_, k) => (numeric && k < edges.length ? edges[k] : null)),
     reference: aligned.reference,
     current: aligned.current,
-    currentMissing,
+    currentMissing: aligned.missing,
   };
 }
 
@@ -211,43 +144,34 @@ export function bins(counted: Counted): DistributionBin[] {
   }));
 }
 
-function quotedFeature(feature: string, dialect: SqlDialect): string {
-  return quoteIdentifier(featureColumn(feature), dialect, 'feature column');
-}
-
 export async function distributionQuery(request: QueryRequest<'distribution'>): Promise<FrameLike[]> {
   const { query, instance, range } = request;
   const store = await instance.store();
   await requireModel(store, query.model);
   const baseline = await chooseBaseline(store, query.model, query.baseline, query.version);
-  const known = new Set((await store.getFeatures(query.model)).map((f) => f.name));
-  const features = query.features ?? Object.keys(baseline.features).filter((name) => known.has(name));
-  const missing = features.filter((name) => !baseline.features[name] || !known.has(name));
-  if (missing.length > 0) {
-    throw notFound(
-      `feature(s) ${missing.join(', ')} of model "${query.model}" are not in both the baseline ${baseline.version} and the stored traffic`
+  const targets = await featureTargets(store, query.model, baseline, query.features);
+  const plan = binnedCountsPlan(
+    store.dialect,
+    await store.predictionsRelation(query.model, range),
+    targets.map(({ column, reference }) => ({
+      column,
+      kind: reference.kind,
+      edges: reference.kind === 'numeric' ? reference.edges : undefined,
+    })),
+    { where: windowWhere(store.dialect, query, 0), bucketMs: 0 }
+  );
+  request.signal.throwIfAborted();
+  const grouped = groupCells(await runBinnedCounts(store, plan));
+  const notices = sampleNotices(query.sampleFraction);
+  return targets.map(({ name, reference }, index) => {
+    const counted = countedOf(reference, alignedCells(reference, grouped.get(`${index}@0`)));
+    const frame = distributionFrame(
+      {
+        bins: bins(counted),
+        readouts: readouts(query.model, name, reference, counted, thresholdsFor(instance.settings, query.model)),
+      },
+      query.refId
     );
-  }
-  const relation = await store.predictionsRelation(query.model, range);
-  const where = scopeWhere(store.dialect, query.version, query.segment);
-  const frames: FrameLike[] = [];
-  for (const feature of features) {
-    request.signal.throwIfAborted();
-    const reference = baseline.features[feature];
-    const column = quotedFeature(feature, store.dialect);
-    const counted =
-      reference.kind === 'numeric'
-        ? await countNumeric(store, relation, column, reference, where)
-        : await countCategorical(store, relation, column, reference, where);
-    frames.push(
-      distributionFrame(
-        {
-          bins: bins(counted),
-          readouts: readouts(query.model, feature, reference, counted, instance.settings.thresholds),
-        },
-        query.refId
-      )
-    );
-  }
-  return frames;
+    return notices.length > 0 ? { ...frame, meta: { ...frame.meta, notices } } : frame;
+  });
 }

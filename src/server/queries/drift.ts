@@ -1,0 +1,385 @@
+/**
+ * `drift`: per feature and time bucket, the chosen drift metric of the current window against the stored baseline,
+ * with its noise floor and severity level (METRICS.md). Also the evaluation the other drift-family handlers share
+ * (prediction_drift, severity, ranking): one binned-counts scan (binned-counts.ts) per query, then the statistics core
+ * on the counts of every column × bucket.
+ *
+ * Metrics: PSI, JS distance, Hellinger and L∞ on the baseline's bins or categories; chi-square of homogeneity on the
+ * same table (its level is PSI's: a test statistic has no effect-size scale); KS and normalised Wasserstein against
+ * the baseline's quantile sketch via counts on its grid (sketch-grid.ts, approximate with a stated bound). KS and
+ * Wasserstein need numbers: a categorical column falls back to PSI, and its frame's `metric` label says so.
+ */
+import {
+  compareCounts,
+  DEFAULT_ALPHA,
+  DEFAULT_MIN_COUNT,
+  DEFAULT_THRESHOLDS,
+  rateDrift,
+  severityLevel as levelOfSeverity,
+  type DriftMetric as CoreMetric,
+  type Thresholds as MetricThresholds,
+} from '../../core/stats';
+import {
+  DATAPLANE_TYPE_VERSION,
+  FIELDS,
+  FRAME_TYPES,
+  type FieldLike,
+  type FrameLike,
+  type FrameNotice,
+  type SeverityLevel,
+} from '../../core/query/frames';
+import type { DriftMetric, ModelScope } from '../../core/query/queryTypes';
+import type { Thresholds } from '../../core/query/settings';
+import type { Baseline, PredictionStore } from '../store/types';
+import type { QueryRequest } from '../backend/registry';
+import { thresholdsFor } from '../backend/settings';
+import {
+  alignedCells,
+  binnedCountsPlan,
+  groupCells,
+  runBinnedCounts,
+  type CellsByKey,
+  type CountedColumn,
+} from './binned-counts';
+import { chooseBaseline } from './distribution';
+import { featureTargets, type DriftTarget } from './targets';
+import { requireModel } from './metadata';
+import { bucketSizeMs, bucketStarts, effectiveSampleFraction, sampleNotices, windowWhere } from './window';
+import { ksOnGrid, sketchGrid, wassersteinOnGrid } from './sketch-grid';
+
+/** One column in one bucket. */
+export interface DriftPoint {
+  /** Bucket start, epoch ms. */
+  time: number;
+  value: number | null;
+  noiseFloor: number | null;
+  /** Level before persistence; null = insufficient data. */
+  rawLevel: SeverityLevel;
+  /** Level after persistence (what alerts use). */
+  level: SeverityLevel;
+  /** Non-missing rows of the window in the bucket. */
+  count: number;
+  /** Bound on |value − exact value against the raw reference| (KS, Wasserstein); 0 when exact. */
+  maxError: number;
+  /** Binned counts of the whole comparison (for attribution). */
+  reference: number[];
+  current: number[];
+  /** Sum of the target's `sumOf` per bin, aligned with `current`. */
+  sums: number[];
+}
+
+export interface DriftSeries {
+  target: DriftTarget;
+  /** The metric actually computed (a categorical column asked for KS/Wasserstein gets PSI). */
+  metric: DriftMetric;
+  points: DriftPoint[];
+}
+
+export interface DriftEvaluation {
+  baseline: Baseline;
+  bucketMs: number;
+  series: DriftSeries[];
+  /** Fraction of the rows read (1 = all; below 1 the frames carry a notice saying so). */
+  sampleFraction: number;
+  /** The metric asked for, its thresholds, and PSI's (for columns that fell back to PSI). */
+  metric: DriftMetric;
+  thresholds: MetricThresholds;
+  psiThresholds: MetricThresholds;
+}
+
+const CORE_METRIC: Record<DriftMetric, CoreMetric> = {
+  psi: 'psi',
+  js: 'jsDistance',
+  hellinger: 'hellinger',
+  linf: 'lInf',
+  chi_square: 'psi',
+  ks: 'ks',
+  wasserstein: 'wasserstein',
+};
+
+/** Thresholds of a metric: PSI's from the settings (datasource, overridden per model), the others the core's. */
+export function metricThresholds(metric: DriftMetric, settings: Thresholds): MetricThresholds {
+  if (metric === 'psi' || metric === 'chi_square') {
+    return { warning: settings.psiWarning, critical: settings.psiCritical };
+  }
+  return DEFAULT_THRESHOLDS[CORE_METRIC[metric]];
+}
+
+/**
+ * Persistence: a level counts at bucket t only when it was reached in each of the `persistence` buckets ending at t,
+ * i.e. the minimum of the raw levels over that window; buckets before the first, or without a rating, count as 0.
+ * Insufficient data stays insufficient.
+ */
+export function applyPersistence(levels: SeverityLevel[], persistence: number): SeverityLevel[] {
+  return levels.map((level, t) => {
+    if (level === null) {
+      return null;
+    }
+    let lowest: number = level;
+    for (let back = 1; back < persistence; back++) {
+      lowest = Math.min(lowest, t - back >= 0 ? (levels[t - back] ?? 0) : 0);
+    }
+    return lowest as SeverityLevel;
+  });
+}
+
+interface Layout {
+  main: number;
+  grid?: { index: number; knots: number[] };
+}
+
+function gridCounts(knots: number[], cells: CellsByKey | undefined) {
+  const bins = Array.from({ length: knots.length + 1 }, (_, k) => cells?.get(`#${k}`));
+  return { counts: bins.map((cell) => cell?.n ?? 0), sums: bins.map((cell) => cell?.sum ?? 0) };
+}
+
+const finiteOrNull = (value: number | undefined): number | null =>
+  value !== undefined && Number.isFinite(value) ? value : null;
+
+/** Value, floor, level and error bound of one target in one bucket; `metric` is the one used for this target. */
+function pointOf(
+  target: DriftTarget,
+  metric: DriftMetric,
+  thresholds: MetricThresholds,
+  time: number,
+  main: CellsByKey | undefined,
+  grid: { knots: number[]; cells: CellsByKey | undefined } | undefined
+): Omit<DriftPoint, 'level'> {
+  const counts = alignedCells(target.reference, main);
+  const rated = CORE_METRIC[metric];
+  const comparison = compareCounts(
+    target.reference.kind,
+    counts.reference,
+    counts.current,
+    { reference: target.reference.missing, current: counts.missing },
+    { primaryMetric: rated, thresholds: { [rated]: thresholds } }
+  );
+  const base = {
+    time,
+    count: comparison.current.count,
+    reference: counts.reference,
+    current: counts.current,
+    sums: counts.sums,
+  };
+  if (grid && target.reference.kind === 'numeric') {
+    const { sketch, std } = target.reference;
+    const counted = gridCounts(grid.knots, grid.cells);
+    const result =
+      metric === 'ks'
+        ? ksOnGrid(sketch, grid.knots, counted, DEFAULT_ALPHA)
+        : wassersteinOnGrid(sketch, grid.knots, counted, std, DEFAULT_ALPHA);
+    const value = 'statistic' in result ? result.statistic : result.normalized;
+    const insufficient = comparison.current.count < DEFAULT_MIN_COUNT || comparison.reference.count === 0;
+    return {
+      ...base,
+      value: finiteOrNull(value),
+      noiseFloor: finiteOrNull(result.noiseFloor),
+      rawLevel: insufficient ? null : levelOfSeverity(rateDrift(value, result.noiseFloor, thresholds)),
+      maxError: Number.isFinite(result.maxError) ? result.maxError : 0,
+    };
+  }
+  const { metrics, noiseFloor } = comparison;
+  const binned: Record<DriftMetric, [number | undefined, number | undefined]> = {
+    psi: [metrics.psi, noiseFloor.psi],
+    js: [metrics.jsDistance, noiseFloor.jsDistance],
+    hellinger: [metrics.hellinger, noiseFloor.hellinger],
+    linf: [metrics.lInf, noiseFloor.lInf],
+    chi_square: [metrics.chiSquare?.statistic, noiseFloor.chiSquare],
+    ks: [undefined, undefined],
+    wasserstein: [undefined, undefined],
+  };
+  const [value, floor] = binned[metric];
+  return {
+    ...base,
+    value: finiteOrNull(value),
+    noiseFloor: finiteOrNull(floor),
+    rawLevel: levelOfSeverity(comparison.severity),
+    maxError: 0,
+  };
+}
+
+/** The scope a drift-family query reads: model, version, baseline, segment, sample fraction. */
+export type DriftScope = ModelScope & { persistence?: number };
+
+/**
+ * Counts every target × bucket in one scan and rates each one. `bucketMs` 0 compares the whole range at once.
+ * `sumOf` is summed per cell of every target (ranking sums the model's output); by default numeric values are.
+ */
+export async function evaluateDrift(
+  request: QueryRequest,
+  scope: DriftScope,
+  metric: DriftMetric,
+  chooseTargets: (store: PredictionStore, baseline: Baseline) => Promise<DriftTarget[]>,
+  options: { bucketMs: number; sumOf?: string }
+): Promise<DriftEvaluation> {
+  const { instance, range } = request;
+  const store = await instance.store();
+  await requireModel(store, scope.model);
+  const baseline = await chooseBaseline(store, scope.model, scope.baseline, scope.version);
+  const targets = await chooseTargets(store, baseline);
+  const columns: CountedColumn[] = [];
+  const layouts: Layout[] = targets.map((target) => {
+    const reference = target.reference;
+    const main = columns.push({
+      column: target.column,
+      kind: reference.kind,
+      edges: reference.kind === 'numeric' ? reference.edges : undefined,
+      sumOf: options.sumOf,
+    });
+    if ((metric !== 'ks' && metric !== 'wasserstein') || reference.kind !== 'numeric') {
+      return { main: main - 1 };
+    }
+    const knots = sketchGrid(reference.sketch);
+    const index = columns.push({ column: target.column, kind: 'numeric', edges: knots }) - 1;
+    return { main: main - 1, grid: { index, knots } };
+  });
+  const relation = await store.predictionsRelation(scope.model, range);
+  const plan = binnedCountsPlan(store.dialect, relation, columns, {
+    where: windowWhere(store.dialect, scope, options.bucketMs),
+    bucketMs: options.bucketMs,
+  });
+  request.signal.throwIfAborted();
+  const grouped = groupCells(await runBinnedCounts(store, plan));
+  const times = options.bucketMs > 0 ? bucketStarts(range, options.bucketMs) : [0];
+  const settings = thresholdsFor(instance.settings, scope.model);
+  const thresholds = metricThresholds(metric, settings);
+  const psiThresholds = metricThresholds('psi', settings);
+  const series = targets.map((target, t) => {
+    const layout = layouts[t];
+    const used: DriftMetric =
+      (metric === 'ks' || metric === 'wasserstein') && target.reference.kind !== 'numeric' ? 'psi' : metric;
+    const raw = times.map((time) =>
+      pointOf(
+        target,
+        used,
+        used === metric ? thresholds : psiThresholds,
+        time,
+        grouped.get(`${layout.main}@${time}`),
+        layout.grid && { knots: layout.grid.knots, cells: grouped.get(`${layout.grid.index}@${time}`) }
+      )
+    );
+    const levels = applyPersistence(
+      raw.map((point) => point.rawLevel),
+      scope.persistence ?? 1
+    );
+    return { target, metric: used, points: raw.map((point, i) => ({ ...point, level: levels[i] })) };
+  });
+  return {
+    baseline,
+    bucketMs: options.bucketMs,
+    series,
+    sampleFraction: effectiveSampleFraction(scope.sampleFraction),
+    metric,
+    thresholds,
+    psiThresholds,
+  };
+}
+
+/** Grafana threshold steps for a metric: green base, orange at warning, red at critical. */
+export function thresholdSteps(thresholds: MetricThresholds) {
+  return {
+    mode: 'absolute' as const,
+    steps: [
+      { value: null, color: 'green' },
+      { value: thresholds.warning, color: 'orange' },
+      { value: thresholds.critical, color: 'red' },
+    ],
+  };
+}
+
+/** What every drift-family frame says about how it was computed. */
+export function evaluationMeta(evaluation: DriftEvaluation, persistence: number) {
+  return {
+    baseline: evaluation.baseline.version,
+    bucketMs: evaluation.bucketMs,
+    persistence,
+    thresholds: evaluation.thresholds,
+    sampled: evaluation.sampleFraction < 1,
+    sampleFraction: evaluation.sampleFraction,
+  };
+}
+
+/** The frame notices of an evaluation: that it was sampled, when it was. */
+export function notices(evaluation: DriftEvaluation): { notices?: FrameNotice[] } {
+  const list = sampleNotices(evaluation.sampleFraction);
+  return list.length > 0 ? { notices: list } : {};
+}
+
+/** One timeseries-multi frame per series: time, value, noise_floor, level, count, labelled model/feature/metric. */
+export function driftFrames(
+  model: string,
+  evaluation: DriftEvaluation,
+  persistence: number,
+  refId: string
+): FrameLike[] {
+  return evaluation.series.map((series) => {
+    const labels = { model, feature: series.target.name, metric: series.metric };
+    const thresholds =
+      series.metric === 'chi_square' ? undefined : thresholdSteps(metricThresholdsOf(series.metric, evaluation));
+    const column = (name: string, values: unknown[], config: FieldLike['config']): FieldLike => ({
+      name,
+      type: 'number',
+      labels,
+      values,
+      config,
+    });
+    const points = series.points;
+    const maxError = Math.max(0, ...points.map((p) => p.maxError));
+    return {
+      name: series.target.name,
+      refId,
+      length: points.length,
+      meta: {
+        type: FRAME_TYPES.timeSeriesMulti,
+        typeVersion: DATAPLANE_TYPE_VERSION,
+        custom: {
+          ...evaluationMeta(evaluation, persistence),
+          metric: series.metric,
+          ...(maxError > 0 ? { approximate: true, maxError, reference: 'quantile-sketch' } : {}),
+        },
+        ...notices(evaluation),
+      },
+      fields: [
+        { name: FIELDS.time, type: 'time', values: points.map((p) => p.time), config: {} },
+        column(
+          FIELDS.value,
+          points.map((p) => p.value),
+          { unit: 'none', ...(thresholds ? { thresholds } : {}) }
+        ),
+        column(
+          FIELDS.noiseFloor,
+          points.map((p) => p.noiseFloor),
+          { unit: 'none' }
+        ),
+        column(
+          FIELDS.level,
+          points.map((p) => p.level),
+          { min: 0, max: 3 }
+        ),
+        column(
+          FIELDS.count,
+          points.map((p) => p.count),
+          { unit: 'short' }
+        ),
+      ],
+    };
+  });
+}
+
+/** Thresholds of a series: the query's metric's, or PSI's for a column that fell back to PSI. */
+function metricThresholdsOf(metric: DriftMetric, evaluation: DriftEvaluation): MetricThresholds {
+  return metric === evaluation.metric ? evaluation.thresholds : evaluation.psiThresholds;
+}
+
+export async function driftQuery(request: QueryRequest<'drift'>): Promise<FrameLike[]> {
+  const { query } = request;
+  const metric = query.metric ?? 'psi';
+  const evaluation = await evaluateDrift(
+    request as QueryRequest,
+    query,
+    metric,
+    (store, baseline) => featureTargets(store, query.model, baseline, query.features),
+    { bucketMs: bucketSizeMs(query.bucket, request.intervalMs, request.maxDataPoints, request.range) }
+  );
+  return driftFrames(query.model, evaluation, query.persistence ?? 1, query.refId);
+}

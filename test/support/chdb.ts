@@ -1,0 +1,98 @@
+/**
+ * Runs SQL on a CURRENT ClickHouse engine in-process through chdb (ClickHouse from PyPI), so that the SQL written
+ * for Debian's ClickHouse 18.16 is also checked on the engine users run.
+ *
+ * chdb is optional: set MLMON_CHDB_PYTHON to a Python that can `import chdb` (for example a venv made with
+ * `python3 -m venv /tmp/mlmon-chdb-venv && /tmp/mlmon-chdb-venv/bin/pip install chdb`); /tmp/mlmon-chdb-venv is
+ * tried by default. Without one the tests using it are skipped and say why — unless MLMON_CHDB_PYTHON is set (as CI
+ * sets it), in which case a missing chdb is a failure, never a silent skip.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bindParams, clickHouseLiteral, type BindMode, type Params } from '../../src/server/store/sql-params';
+
+export function findChdbPython(): { python?: string; reason?: string } {
+  const candidates = [process.env.MLMON_CHDB_PYTHON, '/tmp/mlmon-chdb-venv/bin/python'].filter((c): c is string =>
+    Boolean(c)
+  );
+  for (const python of candidates) {
+    try {
+      execFileSync(python, ['-c', 'import chdb'], { stdio: 'ignore', timeout: 60_000 });
+      return { python };
+    } catch {
+      // try the next one
+    }
+  }
+  return { reason: `no Python that can import chdb (tried ${candidates.join(', ')}); set MLMON_CHDB_PYTHON` };
+}
+
+/**
+ * The `test` to use for chdb checks in `file`: `test` when chdb is there, `test.skip` (with a visible warning)
+ * when not, and a failing test when MLMON_CHDB_PYTHON names a Python without chdb.
+ */
+export function chdbTest(file: string): { python?: string; testWithChdb: typeof test | typeof test.skip } {
+  const { python, reason } = findChdbPython();
+  if (!python && process.env.MLMON_CHDB_PYTHON) {
+    test('chdb is importable from MLMON_CHDB_PYTHON', () => {
+      throw new Error(reason);
+    });
+  } else if (!python) {
+    // Visible in the test output, so a skipped run is never mistaken for a pass.
+    console.warn(`SKIPPED ${file}: ${reason}`);
+  }
+  return { python, testWithChdb: python ? test : test.skip };
+}
+
+const RUNNER = `import sys, json
+from chdb import session
+steps = json.load(open(sys.argv[1]))
+s = session.Session(sys.argv[2])
+out = []
+for step in steps:
+    try:
+        res = s.query(step['sql'], 'JSONEachRow', params=step.get('params') or None)
+        text = res.bytes().decode() if hasattr(res, 'bytes') else str(res)
+        out.append({'rows': [json.loads(line) for line in text.splitlines() if line.strip()]})
+    except Exception as e:
+        out.append({'error': str(e)[:500]})
+print(json.dumps(out))
+`;
+
+export interface Step {
+  sql: string;
+  params?: Params;
+}
+
+export type StepResult = { rows?: Array<Record<string, unknown>>; error?: string };
+
+/** Runs the steps in one fresh chdb session (a temporary directory), in order; each step reports rows or its error. */
+export function runSteps(python: string, steps: Step[]): StepResult[] {
+  const dir = mkdtempSync(join(tmpdir(), 'mlmon-chdb-'));
+  try {
+    writeFileSync(join(dir, 'runner.py'), RUNNER);
+    writeFileSync(join(dir, 'steps.json'), JSON.stringify(steps));
+    const output = execFileSync(python, [join(dir, 'runner.py'), join(dir, 'steps.json'), join(dir, 'db')], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return JSON.parse(output);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A step binding `params` in `mode`; parameter values travel as text, arrays in ClickHouse's quoted form. */
+export function boundStep(sql: string, params: Params, mode: BindMode): Step {
+  const b = bindParams(sql, params, mode);
+  const asText = Object.fromEntries(
+    Object.entries(b.values).map(([k, v]) => [k, Array.isArray(v) ? clickHouseLiteral(v) : v])
+  );
+  return { sql: b.sql, params: mode === 'clickhouse-params' ? asText : undefined };
+}
+
+export function insertSql(table: string, rows: Array<Record<string, unknown>>): string {
+  return `INSERT INTO ${table} FORMAT JSONEachRow ${rows.map((r) => JSON.stringify(r)).join('\n')}`;
+}
