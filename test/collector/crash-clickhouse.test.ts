@@ -40,4 +40,4 @@ test('a collector killed with SIGKILL under load loses no acknowledged record an
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-}, 300_000);
+}, 600_000);

@@ -175,6 +175,19 @@ export function describeDriftFamily(
       expect((amount.meta?.custom as { persistence: number }).persistence).toBe(2);
     });
 
+    it('drift: alertOn level puts the persisted level first, the number field an alert rule evaluates', async () => {
+      const { instance } = state();
+      const query = { bucket: '1h', features: ['amount'], persistence: 2 };
+      const [byValue] = await runQuery(instance, 'drift', query);
+      const [byLevel] = await runQuery(instance, 'drift', { ...query, alertOn: 'level' });
+      const numberFields = (frame: FrameLike) => frame.fields.filter((f) => f.type === 'number').map((f) => f.name);
+      expect(numberFields(byValue)).toEqual(['value', 'noise_floor', 'level', 'count']);
+      expect(numberFields(byLevel)).toEqual(['level', 'value', 'noise_floor', 'count']);
+      expect(numbers(byLevel, 'level')).toEqual(numbers(byValue, 'level'));
+      expect(field(byLevel, 'level').config.thresholds?.steps.map((s) => s.value)).toEqual([null, 2, 3]);
+      await expect(runQuery(instance, 'drift', { ...query, alertOn: 'p-value' })).rejects.toThrow(/alertOn/);
+    });
+
     it('drift: KS and Wasserstein against the sketch grid stay within their stated bound of the exact values', async () => {
       const { instance, fixture } = state();
       const reference = prepareNumeric(fixture.reference.map((r) => r.amount));

@@ -86,9 +86,19 @@ export interface ModelScope {
   sampleFraction?: number;
 }
 
+/**
+ * What the first number field of a drift series holds, and so what a Grafana alert rule evaluates (server-side
+ * expressions read the first number field of a data-plane series): the metric's value, or the severity level 0–3
+ * after persistence.
+ */
+export const ALERT_FIELDS = ['value', 'level'] as const;
+export type AlertField = (typeof ALERT_FIELDS)[number];
+
 /** Persistence: a level counts only when reached in `persistence` consecutive buckets (1 = no persistence). */
 export interface Persistence {
   persistence?: number;
+  /** Default `value`; `level` lets an alert rule fire on the persisted severity ("drifting for three days"). */
+  alertOn?: AlertField;
 }
 
 export interface DriftQuery extends QueryBase<'drift'>, ModelScope, Persistence {
@@ -153,6 +163,8 @@ export interface QueryTypeSpec {
   scoped: boolean;
   features: boolean;
   persistence: boolean;
+  /** Returns one alertable series per feature, whose first number field `alertOn` chooses. */
+  alertable: boolean;
   metrics?: readonly string[];
   defaultMetric?: string;
 }
@@ -165,6 +177,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     scoped: true,
     features: true,
     persistence: true,
+    alertable: true,
     metrics: DRIFT_METRICS,
     defaultMetric: 'psi',
   },
@@ -175,6 +188,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     scoped: true,
     features: false,
     persistence: true,
+    alertable: true,
     metrics: DRIFT_METRICS,
     defaultMetric: 'psi',
   },
@@ -185,6 +199,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     scoped: true,
     features: true,
     persistence: false,
+    alertable: false,
   },
   severity: {
     label: 'Severity',
@@ -193,6 +208,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     scoped: true,
     features: true,
     persistence: true,
+    alertable: false,
     metrics: DRIFT_METRICS,
     defaultMetric: 'psi',
   },
@@ -203,6 +219,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     scoped: true,
     features: true,
     persistence: false,
+    alertable: false,
     metrics: QUALITY_METRICS,
     defaultMetric: 'null_rate',
   },
@@ -213,6 +230,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     scoped: true,
     features: false,
     persistence: false,
+    alertable: false,
     metrics: PERFORMANCE_METRICS,
     defaultMetric: 'accuracy',
   },
@@ -223,6 +241,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     scoped: true,
     features: false,
     persistence: false,
+    alertable: false,
     metrics: OPERATIONAL_METRICS,
     defaultMetric: 'latency_p95',
   },
@@ -233,6 +252,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     scoped: true,
     features: false,
     persistence: false,
+    alertable: false,
     metrics: DRIFT_METRICS,
     defaultMetric: 'psi',
   },
@@ -243,6 +263,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     scoped: false,
     features: false,
     persistence: false,
+    alertable: false,
   },
   versions: {
     label: 'Versions',
@@ -251,6 +272,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     scoped: false,
     features: false,
     persistence: false,
+    alertable: false,
   },
   features: {
     label: 'Features',
@@ -259,6 +281,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     scoped: false,
     features: false,
     persistence: false,
+    alertable: false,
   },
 };
 
@@ -431,6 +454,9 @@ export function parseQuery(input: unknown): MonitorQuery {
         (n) => Number.isInteger(n) && n >= 1 && n <= 1000,
         'a whole number of buckets from 1 to 1000'
       ) ?? 1;
+  }
+  if (spec.alertable) {
+    query.alertOn = oneOf(raw, 'alertOn', ALERT_FIELDS);
   }
   for (const key of Object.keys(query)) {
     if (query[key] === undefined) {

@@ -1,5 +1,5 @@
 import React from 'react';
-import { act, fireEvent, render, screen, waitFor } from '@testing-library/react';
+import { act, cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react';
 import { setTemplateSrv, type TemplateSrv } from '@grafana/runtime';
 import { QueryEditor } from './QueryEditor';
 import type { MonitorDataSource } from '../datasource';
@@ -125,6 +125,16 @@ describe('QueryEditor', () => {
     fireEvent.blur(document.getElementById('mlmon-persistence')!, { target: { value: '3' } });
     expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ persistence: 3 }));
     expect(onRunQuery).toHaveBeenCalledTimes(3);
+  });
+
+  it('offers "Alert on" for drift only, and writes alertOn level', async () => {
+    const severity = await renderEditor({ ...defaultQuery('severity'), model: 'churn' } as MonitorDataQuery);
+    expect(screen.queryByLabelText('level')).toBeNull();
+    expect(severity.onChange).not.toHaveBeenCalledWith(expect.objectContaining({ alertOn: expect.anything() }));
+    cleanup();
+    const { onChange } = await renderEditor({ ...defaultQuery('drift'), model: 'churn' } as MonitorDataQuery);
+    fireEvent.click(screen.getByLabelText('level'));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ alertOn: 'level' }));
   });
 
   it('adds a segment condition and types its value as a number when it is one', async () => {

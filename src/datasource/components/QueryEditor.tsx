@@ -1,8 +1,24 @@
 import React from 'react';
 import type { QueryEditorProps } from '@grafana/data';
 import { getTemplateSrv } from '@grafana/runtime';
-import { Combobox, ComboboxOption, InlineField, InlineFieldRow, Input, MultiCombobox } from '@grafana/ui';
-import { defaultQuery, ModelScope, QUERY_TYPES, QUERY_TYPE_SPECS, QueryType } from '../../core/query';
+import {
+  Combobox,
+  ComboboxOption,
+  InlineField,
+  InlineFieldRow,
+  Input,
+  MultiCombobox,
+  RadioButtonGroup,
+} from '@grafana/ui';
+import {
+  ALERT_FIELDS,
+  defaultQuery,
+  ModelScope,
+  Persistence,
+  QUERY_TYPES,
+  QUERY_TYPE_SPECS,
+  QueryType,
+} from '../../core/query';
 import type { MonitorDataSource } from '../datasource';
 import type { MonitorDataQuery, MonitorOptions } from '../types';
 import { SegmentEditor } from './SegmentEditor';
@@ -11,8 +27,7 @@ import { useAsyncOptions } from './useAsyncOptions';
 type Props = QueryEditorProps<MonitorDataSource, MonitorDataQuery, MonitorOptions>;
 
 /** The fields a query of any type may carry; which ones apply is decided by QUERY_TYPE_SPECS. */
-type EditableQuery = MonitorDataQuery &
-  Partial<ModelScope> & { features?: string[]; metric?: string; persistence?: number };
+type EditableQuery = MonitorDataQuery & Partial<ModelScope> & Persistence & { features?: string[]; metric?: string };
 
 const LABEL_WIDTH = 14;
 
@@ -226,6 +241,19 @@ export function QueryEditor({ query: rawQuery, datasource, onChange, onRunQuery 
                 step={1}
                 defaultValue={query.persistence ?? 1}
                 onBlur={(event) => update({ persistence: numberOrUndefined(event.currentTarget.value) ?? 1 })}
+              />
+            </InlineField>
+          )}
+          {spec.alertable && (
+            <InlineField
+              label="Alert on"
+              labelWidth={LABEL_WIDTH}
+              tooltip="The number an alert rule evaluates: the metric's value, or the severity level 0–3 after persistence"
+            >
+              <RadioButtonGroup
+                options={ALERT_FIELDS.map((field) => ({ value: field, label: field }))}
+                value={query.alertOn ?? 'value'}
+                onChange={(alertOn) => update({ alertOn: alertOn === 'value' ? undefined : alertOn })}
               />
             </InlineField>
           )}

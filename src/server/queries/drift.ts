@@ -28,7 +28,7 @@ import {
   type FrameNotice,
   type SeverityLevel,
 } from '../../core/query/frames';
-import type { DriftMetric, ModelScope } from '../../core/query/queryTypes';
+import type { DriftMetric, ModelScope, Persistence } from '../../core/query/queryTypes';
 import type { Thresholds } from '../../core/query/settings';
 import type { Baseline, PredictionStore } from '../store/types';
 import type { QueryRequest } from '../backend/registry';
@@ -46,6 +46,7 @@ import { featureTargets, type DriftTarget } from './targets';
 import { requireModel } from './metadata';
 import { bucketSizeMs, bucketStarts, effectiveSampleFraction, sampleNotices, windowWhere } from './window';
 import { ksOnGrid, sketchGrid, wassersteinOnGrid } from './sketch-grid';
+import { thresholdSteps } from './series';
 
 /** One column in one bucket. */
 export interface DriftPoint {
@@ -276,16 +277,8 @@ export async function evaluateDrift(
 }
 
 /** Grafana threshold steps for a metric: green base, orange at warning, red at critical. */
-export function thresholdSteps(thresholds: MetricThresholds) {
-  return {
-    mode: 'absolute' as const,
-    steps: [
-      { value: null, color: 'green' },
-      { value: thresholds.warning, color: 'orange' },
-      { value: thresholds.critical, color: 'red' },
-    ],
-  };
-}
+/** Alert thresholds on a severity level: warning at 2, critical at 3. */
+const LEVEL_THRESHOLDS = thresholdSteps({ warning: 2, critical: 3, worse: 'higher' });
 
 /** What every drift-family frame says about how it was computed. */
 export function evaluationMeta(evaluation: DriftEvaluation, persistence: number) {
@@ -305,17 +298,23 @@ export function notices(evaluation: DriftEvaluation): { notices?: FrameNotice[] 
   return list.length > 0 ? { notices: list } : {};
 }
 
-/** One timeseries-multi frame per series: time, value, noise_floor, level, count, labelled model/feature/metric. */
+/**
+ * One timeseries-multi frame per series: time, value, noise_floor, level, count, labelled model/feature/metric.
+ * With `alertOn: 'level'` the level comes first (with warning/critical steps at 2 and 3), since Grafana's
+ * server-side expressions read the first number field of a series.
+ */
 export function driftFrames(
   model: string,
   evaluation: DriftEvaluation,
-  persistence: number,
+  { persistence = 1, alertOn = 'value' }: Persistence,
   refId: string
 ): FrameLike[] {
   return evaluation.series.map((series) => {
     const labels = { model, feature: series.target.name, metric: series.metric };
     const thresholds =
-      series.metric === 'chi_square' ? undefined : thresholdSteps(metricThresholdsOf(series.metric, evaluation));
+      series.metric === 'chi_square'
+        ? undefined
+        : thresholdSteps({ ...metricThresholdsOf(series.metric, evaluation), worse: 'higher' });
     const column = (name: string, values: unknown[], config: FieldLike['config']): FieldLike => ({
       name,
       type: 'number',
@@ -324,6 +323,16 @@ export function driftFrames(
       config,
     });
     const points = series.points;
+    const value = column(
+      FIELDS.value,
+      points.map((p) => p.value),
+      { unit: 'none', ...(thresholds ? { thresholds } : {}) }
+    );
+    const level = column(
+      FIELDS.level,
+      points.map((p) => p.level),
+      { min: 0, max: 3, ...(alertOn === 'level' ? { thresholds: LEVEL_THRESHOLDS } : {}) }
+    );
     const maxError = Math.max(0, ...points.map((p) => p.maxError));
     return {
       name: series.target.name,
@@ -341,21 +350,13 @@ export function driftFrames(
       },
       fields: [
         { name: FIELDS.time, type: 'time', values: points.map((p) => p.time), config: {} },
-        column(
-          FIELDS.value,
-          points.map((p) => p.value),
-          { unit: 'none', ...(thresholds ? { thresholds } : {}) }
-        ),
+        ...(alertOn === 'level' ? [level, value] : [value]),
         column(
           FIELDS.noiseFloor,
           points.map((p) => p.noiseFloor),
           { unit: 'none' }
         ),
-        column(
-          FIELDS.level,
-          points.map((p) => p.level),
-          { min: 0, max: 3 }
-        ),
+        ...(alertOn === 'level' ? [] : [level]),
         column(
           FIELDS.count,
           points.map((p) => p.count),
@@ -381,5 +382,5 @@ export async function driftQuery(request: QueryRequest<'drift'>): Promise<FrameL
     (store, baseline) => featureTargets(store, query.model, baseline, query.features),
     { bucketMs: bucketSizeMs(query.bucket, request.intervalMs, request.maxDataPoints, request.range) }
   );
-  return driftFrames(query.model, evaluation, query.persistence ?? 1, query.refId);
+  return driftFrames(query.model, evaluation, query, query.refId);
 }

@@ -34,5 +34,5 @@ export async function predictionDriftQuery(request: QueryRequest<'prediction_dri
     async (store, baseline) => [predictionTarget(baseline, store.dialect)],
     { bucketMs: bucketSizeMs(query.bucket, request.intervalMs, request.maxDataPoints, request.range) }
   );
-  return driftFrames(query.model, evaluation, query.persistence ?? 1, query.refId);
+  return driftFrames(query.model, evaluation, query, query.refId);
 }
