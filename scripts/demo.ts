@@ -16,7 +16,7 @@ import { readSeverityFrame, type SeverityGrid, type SeverityLevel } from '../src
 import { parseQuery } from '../src/core/query/queryTypes';
 import { createInstance } from '../src/server/backend/instances';
 import { openStore } from '../src/server/backend/openStore';
-import { parseSettings } from '../src/server/backend/settings';
+import { localInstanceSettings, parseSettings } from '../src/server/backend/settings';
 import { severityQuery } from '../src/server/queries/severity';
 
 const root = resolve(__dirname, '..');
@@ -39,8 +39,7 @@ function runOrExit(command: string, args: string[], what: string): void {
 
 /** Severity levels as one terminal character each, coloured when stdout is a terminal. */
 function cell(level: SeverityLevel): string {
-  const [mark, colour] =
-    level === null ? ['·', 90] : [['ok', 'in', 'WA', 'CR'][level], [32, 34, 33, 31][level]];
+  const [mark, colour] = level === null ? ['·', 90] : [['ok', 'in', 'WA', 'CR'][level], [32, 34, 33, 31][level]];
   const text = mark.padEnd(3);
   return process.stdout.isTTY ? `\u001b[${colour}m${text}\u001b[0m` : text;
 }
@@ -50,7 +49,9 @@ function printGrid(grid: SeverityGrid): void {
   const features = [...new Set(grid.cells.map((c) => c.feature))];
   const width = Math.max(...features.map((f) => f.length), 8);
   const header = days.map((t) => new Date(t).toISOString().slice(8, 10).padEnd(3)).join('');
-  say(`\n${grid.meta.model}: ${grid.meta.metric.toUpperCase()} per day (warning ≥ ${grid.meta.thresholds.warning}, critical ≥ ${grid.meta.thresholds.critical}, and above the noise floor)`);
+  say(
+    `\n${grid.meta.model}: ${grid.meta.metric.toUpperCase()} per day (warning ≥ ${grid.meta.thresholds.warning}, critical ≥ ${grid.meta.thresholds.critical}, and above the noise floor)`
+  );
   say(`${'day of month'.padEnd(width)}  ${header}`);
   for (const feature of features) {
     const byTime = new Map(grid.cells.filter((c) => c.feature === feature).map((c) => [c.time, c.level]));
@@ -60,20 +61,7 @@ function printGrid(grid: SeverityGrid): void {
 
 async function printSeverity(): Promise<void> {
   const instance = createInstance(
-    parseSettings({
-      id: 0,
-      uid: 'demo',
-      name: 'demo',
-      url: '',
-      user: '',
-      database: '',
-      basicAuthEnabled: false,
-      basicAuthUser: '',
-      jsonData: Buffer.from(JSON.stringify({ storeKind: 'embedded', dataDirectory: dataDir })),
-      decryptedSecureJsonData: {},
-      lastUpdatedMS: 0,
-      apiVersion: '',
-    }),
+    parseSettings(localInstanceSettings({ storeKind: 'embedded', dataDirectory: dataDir }, {}, 'demo')),
     openStore
   );
   const store = await instance.store();
@@ -124,7 +112,9 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
 
   say('\nStarting the collector on http://127.0.0.1:8787 (demo mode: no token, loopback only).');
-  children.push(spawn(process.execPath, [mlmon, 'serve', '--demo', '--data-dir', dataDir], { cwd: root, stdio: 'inherit' }));
+  children.push(
+    spawn(process.execPath, [mlmon, 'serve', '--demo', '--data-dir', dataDir], { cwd: root, stdio: 'inherit' })
+  );
   say(
     'Send a prediction:\n' +
       `  curl -s -X POST http://127.0.0.1:8787/api/v1/models/credit_risk/predictions -H 'Content-Type: application/json' \\\n` +

@@ -12,7 +12,7 @@ import { readDistributionFrame } from '../../src/core/query/frames';
 import { createRandom } from '../../src/core/stats';
 import type { PredictionRecord } from '../../src/server/store/types';
 import { createInstance } from '../../src/server/backend/instances';
-import { parseSettings } from '../../src/server/backend/settings';
+import { localInstanceSettings, parseSettings } from '../../src/server/backend/settings';
 import { distributionQuery } from '../../src/server/queries/distribution';
 import { createLogger } from '../../src/server/grafana/logger';
 import { HealthStatus, type PluginContext } from '../../src/server/grafana/types';
@@ -45,20 +45,7 @@ function context(uid: string, jsonData: object, secure: Record<string, string> =
     pluginVersion: '',
     userAgent: '',
     apiVersion: '',
-    dataSourceInstanceSettings: {
-      id: 1,
-      uid,
-      name: uid,
-      url: '',
-      user: '',
-      database: '',
-      basicAuthEnabled: false,
-      basicAuthUser: '',
-      jsonData: Buffer.from(JSON.stringify(jsonData)),
-      decryptedSecureJsonData: secure,
-      lastUpdatedMS: 1,
-      apiVersion: '',
-    },
+    dataSourceInstanceSettings: localInstanceSettings(jsonData, secure, uid),
   };
 }
 
@@ -130,21 +117,7 @@ describe('distribution on ClickHouse', () => {
       ],
     });
     const dir = await mkdtemp(join(tmpdir(), 'mlmon-ch-vs-duckdb-'));
-    const settings = (jsonData: object) =>
-      parseSettings({
-        id: 1,
-        uid: 'x',
-        name: 'x',
-        url: '',
-        user: '',
-        database: '',
-        basicAuthEnabled: false,
-        basicAuthUser: '',
-        jsonData: Buffer.from(JSON.stringify(jsonData)),
-        decryptedSecureJsonData: {},
-        lastUpdatedMS: 1,
-        apiVersion: '',
-      });
+    const settings = (jsonData: object) => parseSettings(localInstanceSettings(jsonData, {}, 'x'));
     const instances = [
       createInstance(
         settings({ storeKind: 'clickhouse', clickhouseUrl: clickhouse.url, database: clickhouse.database }),

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import type { FeatureReport, ReportJson } from '../../src/server/cli/report-model';
 import { createInstance, type DatasourceInstance } from '../../src/server/backend/instances';
 import { openStore } from '../../src/server/backend/openStore';
-import { parseSettings } from '../../src/server/backend/settings';
+import { localInstanceSettings, parseSettings } from '../../src/server/backend/settings';
 import { EmbeddedStore } from '../../src/server/store/embedded';
 import { driftFixture, MODEL, numbers, RANGE, runQuery } from '../support/drift-family';
 
@@ -67,20 +67,7 @@ beforeAll(async () => {
   );
   report = JSON.parse(await mlmonReport(join(dir, 'ref.csv'), join(dir, 'cur.csv')));
   instance = createInstance(
-    parseSettings({
-      id: 1,
-      uid: 'r',
-      name: 'r',
-      url: '',
-      user: '',
-      database: '',
-      basicAuthEnabled: false,
-      basicAuthUser: '',
-      jsonData: Buffer.from(JSON.stringify({ dataDirectory: join(dir, 'store') })),
-      decryptedSecureJsonData: {},
-      lastUpdatedMS: 1,
-      apiVersion: '',
-    }),
+    parseSettings(localInstanceSettings({ dataDirectory: join(dir, 'store') }, {}, 'r')),
     openStore
   );
 }, 60_000);

@@ -7,7 +7,7 @@ import { startClickHouse, type ClickHouseHandle } from '../support/clickhouse';
 import { describeDriftFamily, driftFixture, MODEL, RANGE, type DriftFixture } from '../support/drift-family';
 import { createInstance, type DatasourceInstance } from '../../src/server/backend/instances';
 import { openStore } from '../../src/server/backend/openStore';
-import { parseSettings } from '../../src/server/backend/settings';
+import { localInstanceSettings, parseSettings } from '../../src/server/backend/settings';
 import { binIndex } from '../../src/core/stats';
 import { binnedCountsPlan, runBinnedCounts } from '../../src/server/queries/binned-counts';
 import { sketchGrid } from '../../src/server/queries/sketch-grid';
@@ -20,22 +20,13 @@ const fixture: DriftFixture = driftFixture();
 beforeAll(async () => {
   clickhouse = await startClickHouse();
   instance = createInstance(
-    parseSettings({
-      id: 1,
-      uid: 'ch',
-      name: 'ch',
-      url: '',
-      user: '',
-      database: '',
-      basicAuthEnabled: false,
-      basicAuthUser: '',
-      jsonData: Buffer.from(
-        JSON.stringify({ storeKind: 'clickhouse', clickhouseUrl: clickhouse.url, database: clickhouse.database })
-      ),
-      decryptedSecureJsonData: {},
-      lastUpdatedMS: 1,
-      apiVersion: '',
-    }),
+    parseSettings(
+      localInstanceSettings(
+        { storeKind: 'clickhouse', clickhouseUrl: clickhouse.url, database: clickhouse.database },
+        {},
+        'ch'
+      )
+    ),
     openStore
   );
   const store = await instance.store();

@@ -15,7 +15,7 @@ import { startClickHouse } from '../support/clickhouse';
 import { EmbeddedStore } from '../../src/server/store/embedded';
 import { createInstance, type DatasourceInstance } from '../../src/server/backend/instances';
 import { openStore } from '../../src/server/backend/openStore';
-import { parseSettings } from '../../src/server/backend/settings';
+import { localInstanceSettings, parseSettings } from '../../src/server/backend/settings';
 import { computeBaseline } from '../../src/server/baseline/compute';
 import { createRandom } from '../../src/core/stats';
 import { parseQuery, type QueryOf, type QueryType } from '../../src/core/query/queryTypes';
@@ -171,20 +171,7 @@ export async function writeTraffic(store: PredictionStore, traffic: Traffic): Pr
  */
 export function instanceFor(jsonData: object, modelThresholds?: Record<string, object>): DatasourceInstance {
   return createInstance(
-    parseSettings({
-      id: 1,
-      uid: 'g2',
-      name: 'g2',
-      url: '',
-      user: '',
-      database: '',
-      basicAuthEnabled: false,
-      basicAuthUser: '',
-      jsonData: Buffer.from(JSON.stringify({ ...jsonData, ...(modelThresholds ? { modelThresholds } : {}) })),
-      decryptedSecureJsonData: {},
-      lastUpdatedMS: 1,
-      apiVersion: '',
-    }),
+    parseSettings(localInstanceSettings({ ...jsonData, ...(modelThresholds ? { modelThresholds } : {}) }, {}, 'g2')),
     openStore
   );
 }

@@ -17,6 +17,7 @@ import { createDatasource, registerBuiltInHandlers } from './datasource';
 import { formatCount } from './health';
 import { openStore } from './openStore';
 import { QueryHandlerRegistry } from './registry';
+import { localInstanceSettings } from './settings';
 
 const NOW = Date.UTC(2026, 10, 25, 12);
 const PASSWORD = 'pa55-W0rd-never-shown';
@@ -73,20 +74,7 @@ function context(jsonData: object, secure: Record<string, string> = {}, uid = 'd
     pluginVersion: '',
     userAgent: '',
     apiVersion: '',
-    dataSourceInstanceSettings: {
-      id: 1,
-      uid,
-      name: 'Monitor',
-      url: '',
-      user: '',
-      database: '',
-      basicAuthEnabled: false,
-      basicAuthUser: '',
-      jsonData: Buffer.from(JSON.stringify(jsonData)),
-      decryptedSecureJsonData: secure,
-      lastUpdatedMS: 1,
-      apiVersion: '',
-    },
+    dataSourceInstanceSettings: localInstanceSettings(jsonData, secure, uid),
   };
 }
 

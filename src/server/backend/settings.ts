@@ -147,3 +147,28 @@ export function describeStore(store: StoreSettings): string {
     ? `data directory ${store.dataDirectory}`
     : `ClickHouse at ${store.url} (database ${store.database}, user ${store.user || 'default'})`;
 }
+
+/**
+ * The instance settings Grafana would send for a datasource with this jsonData and these (decrypted) secrets: how
+ * the demo, the tests and the benchmarks configure a datasource outside Grafana.
+ */
+export function localInstanceSettings(
+  jsonData: object,
+  decryptedSecureJsonData: Record<string, string> = {},
+  uid = 'local'
+): DataSourceInstanceSettings {
+  return {
+    id: 0,
+    uid,
+    name: uid,
+    url: '',
+    user: '',
+    database: '',
+    basicAuthEnabled: false,
+    basicAuthUser: '',
+    jsonData: Buffer.from(JSON.stringify(jsonData)),
+    decryptedSecureJsonData,
+    lastUpdatedMS: 1,
+    apiVersion: '',
+  };
+}

@@ -14,7 +14,7 @@ import { EmbeddedStore } from '../store/embedded';
 import type { PredictionRecord } from '../store/types';
 import { createInstance, type DatasourceInstance } from '../backend/instances';
 import { openStore } from '../backend/openStore';
-import { parseSettings } from '../backend/settings';
+import { localInstanceSettings, parseSettings } from '../backend/settings';
 import { distributionQuery } from './distribution';
 import { binExpression } from './binned-counts';
 
@@ -59,23 +59,7 @@ beforeAll(async () => {
     })
   );
   await store.close();
-  instance = createInstance(
-    parseSettings({
-      id: 1,
-      uid: 'd',
-      name: 'd',
-      url: '',
-      user: '',
-      database: '',
-      basicAuthEnabled: false,
-      basicAuthUser: '',
-      jsonData: Buffer.from(JSON.stringify({ dataDirectory: dir })),
-      decryptedSecureJsonData: {},
-      lastUpdatedMS: 1,
-      apiVersion: '',
-    }),
-    openStore
-  );
+  instance = createInstance(parseSettings(localInstanceSettings({ dataDirectory: dir }, {}, 'd')), openStore);
 });
 
 afterAll(async () => {

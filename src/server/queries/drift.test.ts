@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInstance, type DatasourceInstance } from '../backend/instances';
 import { openStore } from '../backend/openStore';
-import { parseSettings } from '../backend/settings';
+import { localInstanceSettings, parseSettings } from '../backend/settings';
 import { EmbeddedStore } from '../store/embedded';
 import {
   describeDriftFamily,
@@ -34,23 +34,7 @@ beforeAll(async () => {
   await store.writePredictions(MODEL, fixture.records);
   await store.saveBaseline(fixture.baseline);
   await store.close();
-  instance = createInstance(
-    parseSettings({
-      id: 1,
-      uid: 'd',
-      name: 'd',
-      url: '',
-      user: '',
-      database: '',
-      basicAuthEnabled: false,
-      basicAuthUser: '',
-      jsonData: Buffer.from(JSON.stringify({ dataDirectory: dir })),
-      decryptedSecureJsonData: {},
-      lastUpdatedMS: 1,
-      apiVersion: '',
-    }),
-    openStore
-  );
+  instance = createInstance(parseSettings(localInstanceSettings({ dataDirectory: dir }, {}, 'd')), openStore);
 });
 
 afterAll(async () => {
@@ -63,22 +47,13 @@ describeDriftFamily('the embedded store', () => ({ instance, fixture }));
 describe('thresholds per model', () => {
   it("rates PSI on the model's own thresholds when the settings override them", async () => {
     const strict = createInstance(
-      parseSettings({
-        id: 2,
-        uid: 'm',
-        name: 'm',
-        url: '',
-        user: '',
-        database: '',
-        basicAuthEnabled: false,
-        basicAuthUser: '',
-        jsonData: Buffer.from(
-          JSON.stringify({ dataDirectory: dir, modelThresholds: { [MODEL]: { psiWarning: 5, psiCritical: 9 } } })
-        ),
-        decryptedSecureJsonData: {},
-        lastUpdatedMS: 1,
-        apiVersion: '',
-      }),
+      parseSettings(
+        localInstanceSettings(
+          { dataDirectory: dir, modelThresholds: { [MODEL]: { psiWarning: 5, psiCritical: 9 } } },
+          {},
+          'm'
+        )
+      ),
       openStore
     );
     try {

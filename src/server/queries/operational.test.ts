@@ -2,7 +2,7 @@
 import { embeddedTraffic, type TrafficStore } from '../../../test/queries/traffic-fixture';
 import { operationalCases } from '../../../test/queries/operational.cases';
 import { DEFAULT_THRESHOLDS } from '../../core/query/settings';
-import { parseSettings, thresholdsFor } from '../backend/settings';
+import { localInstanceSettings, parseSettings, thresholdsFor } from '../backend/settings';
 
 let store: TrafficStore;
 beforeAll(async () => {
@@ -18,26 +18,17 @@ describe('operational query on the embedded store', () => {
 
 describe('thresholds per model', () => {
   it('takes a model’s overrides over the datasource’s thresholds, which stay in force for other models', () => {
-    const settings = parseSettings({
-      id: 1,
-      uid: 'x',
-      name: 'x',
-      url: '',
-      user: '',
-      database: '',
-      basicAuthEnabled: false,
-      basicAuthUser: '',
-      jsonData: Buffer.from(
-        JSON.stringify({
+    const settings = parseSettings(
+      localInstanceSettings(
+        {
           dataDirectory: '/data',
           thresholds: { latencyP95Ms: 300 },
           modelThresholds: { shop: { errorRate: 0.05, latencyP95Ms: -1 }, other: null },
-        })
-      ),
-      decryptedSecureJsonData: {},
-      lastUpdatedMS: 1,
-      apiVersion: '',
-    });
+        },
+        {},
+        'x'
+      )
+    );
     expect(thresholdsFor(settings, 'shop')).toEqual({ ...DEFAULT_THRESHOLDS, latencyP95Ms: 300, errorRate: 0.05 });
     expect(thresholdsFor(settings, 'other')).toEqual({ ...DEFAULT_THRESHOLDS, latencyP95Ms: 300 });
     expect(thresholdsFor(settings, 'price')).toEqual({ ...DEFAULT_THRESHOLDS, latencyP95Ms: 300 });
