@@ -1,5 +1,5 @@
 /**
- * The numbers of `drift` equal those of `mlmon report` on the same rows: the window's rows are read back from the
+ * The numbers of `drift` and `distribution` equal those of `mlmon report` on the same rows: the window's rows are read back from the
  * embedded store (the relation the handler counts) and the baseline's reference rows are written to CSV files, and
  * the real CLI (node bin/mlmon.js report --format json) compares them. The handler bins against the stored baseline
  * built from the same reference rows, so the binned metrics (PSI, JS, Hellinger, L∞, chi-square and their floors)
@@ -15,6 +15,7 @@ import { createInstance, type DatasourceInstance } from '../../src/server/backen
 import { openStore } from '../../src/server/backend/openStore';
 import { localInstanceSettings, parseSettings } from '../../src/server/backend/settings';
 import { EmbeddedStore } from '../../src/server/store/embedded';
+import { readDistributionFrame } from '../../src/core/query/frames';
 import { driftFixture, MODEL, numbers, RANGE, runQuery } from '../support/drift-family';
 
 const ROOT = resolve(__dirname, '../..');
@@ -130,5 +131,25 @@ describe('drift equals mlmon report on the same rows', () => {
     // KS's floor depends on n and m only; Wasserstein's pooled spread is estimated on the grid
     expect(Math.abs(ks.floor - featureReport('amount').noiseFloor.ks)).toBeLessThanOrEqual(1e-12);
     expect(wasserstein.floor / featureReport('amount').noiseFloor.wasserstein).toBeCloseTo(1, 1);
+  });
+});
+
+describe('distribution equals mlmon report on the same rows', () => {
+  it.each(['amount', 'region'])('%s: readouts, noise floors, severity and counts', async (feature) => {
+    const expected = featureReport(feature);
+    const [frame] = await runQuery(instance, 'distribution', { features: [feature] });
+    const { bins, readouts } = readDistributionFrame(frame);
+    for (const key of ['psi', 'jsDistance', 'hellinger', 'lInf'] as const) {
+      expect(Math.abs(readouts[key] - expected.metrics[key])).toBeLessThanOrEqual(1e-12);
+      expect(Math.abs(readouts.noiseFloor[key]! - expected.noiseFloor[key])).toBeLessThanOrEqual(1e-12);
+    }
+    if (expected.metrics.chiSquare) {
+      expect(Math.abs(readouts.chiSquare!.statistic - expected.metrics.chiSquare.statistic)).toBeLessThanOrEqual(1e-12);
+      expect(readouts.chiSquare!.dof).toBe(expected.metrics.chiSquare.dof);
+    }
+    expect(readouts.severity).toBe(expected.severity);
+    expect(readouts.counts.current).toBe(expected.current.count);
+    expect(readouts.counts.baseline).toBe(expected.reference.count);
+    expect(bins.reduce((sum, bin) => sum + bin.current, 0)).toBeCloseTo(1, 12);
   });
 });
