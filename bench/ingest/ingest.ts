@@ -34,6 +34,11 @@ interface Result {
   sustainedSeconds: number;
   sustainedRecordsPerSecond: number;
   ackLatencyMs: { p50: number; p95: number; p99: number; max: number };
+  /** CPU seconds (user + system, all threads) the collector process used, and per 1 000 records. */
+  collectorCpuSeconds: number;
+  collectorCpuSecondsPer1000: number;
+  /** 1-minute load average at the start and the end of the run (the machine is shared). */
+  loadAverage: [number, number];
   cpus: string;
   node: string;
   date: string;
@@ -58,6 +63,8 @@ async function main(): Promise<void> {
     const storeArgs = clickhouse
       ? ['--clickhouse', clickhouse.url, '--clickhouse-database', clickhouse.database]
       : ['--data-dir', path.join(dir, 'data')];
+    const loadAtStart = os.loadavg()[0];
+    const childCpuBefore = waitedChildrenCpuSeconds();
     const collector = await spawnCollector([...storeArgs, '--state-dir', path.join(dir, 'state')]);
     const snippets = featureSnippets();
     const batches = Math.ceil(records / batchSize);
@@ -87,6 +94,7 @@ async function main(): Promise<void> {
     agent.destroy();
     const exit = await stopCollector(collector);
     const sustained = Number(process.hrtime.bigint() - started) / 1e9;
+    const collectorCpu = waitedChildrenCpuSeconds() - childCpuBefore;
     if (exit !== 0) {
       throw new Error(`the collector exited with ${exit}:\n${collector.stderr()}`);
     }
@@ -107,6 +115,9 @@ async function main(): Promise<void> {
         p99: round(percentile(latencies, 99)),
         max: round(Math.max(...latencies)),
       },
+      collectorCpuSeconds: round(collectorCpu),
+      collectorCpuSecondsPer1000: round((collectorCpu / total) * 1000),
+      loadAverage: [round(loadAtStart), round(os.loadavg()[0])],
       cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown'}`,
       node: process.version,
       date: new Date().toISOString(),
@@ -115,13 +126,25 @@ async function main(): Promise<void> {
     if (!values['no-write']) {
       const file = path.join(__dirname, 'results.json');
       const previous = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, Result>) : {};
-      previous[`${result.store}-${result.records}`] = result;
+      previous[`${result.store}-${result.records}-node${process.versions.node.split('.')[0]}`] = result;
       fs.writeFileSync(file, JSON.stringify(previous, null, 2) + '\n');
     }
   } finally {
     await clickhouse?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * CPU seconds of this process's children that have exited and been waited for: fields cutime and cstime of
+ * /proc/self/stat (proc(5)), in clock ticks (100 per second on Linux). The collector's share is the difference
+ * around its run; it includes the time spent after SIGTERM moving the WAL into the store.
+ */
+function waitedChildrenCpuSeconds(): number {
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After the command name, field 3 (state) is index 0, so cutime (16) and cstime (17) are indexes 13 and 14.
+  return (Number(fields[13]) + Number(fields[14])) / 100;
 }
 
 function round(value: number): number {

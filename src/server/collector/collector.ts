@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import type { PredictionRecord, PredictionWriter } from '../store/types';
 import { BodyError, bodyFormat, decodeBatch, type BatchItem } from './body';
 import { DeadLetterArea, MAX_RAW_BODY_CHARS, type DeadLetter } from './deadletter';
-import { WalFlusher, encodeBatch, type WalBatch } from './flusher';
+import { WalFlusher, encodeRequestEntry, type WalBatch } from './flusher';
 import { CollectorMetrics } from './metrics';
 import { isSampled, validateSamplingRate } from './sampling';
 import { checkLabel, checkModelName, checkPrediction, type Rejection } from './validate';
@@ -269,11 +269,12 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
    */
   async function sortItems(model: string, kind: Kind, items: BatchItem[], now: number) {
     const accepted: WalBatch['records'] = [];
+    const acceptedIndexes: number[] = [];
     const errors: BatchResponse['errors'] = [];
     const letters: DeadLetter[] = [];
     const ids = recentFor(model);
     const inBatch = new Set<string>();
-    const waiting: Array<{ record: PredictionRecord; write: Promise<boolean> }> = [];
+    const waiting: Array<{ index: number; record: PredictionRecord; write: Promise<boolean> }> = [];
     let duplicates = 0;
     let sampledOut = 0;
     items.forEach((item, index) => {
@@ -294,10 +295,11 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
             duplicates += 1;
           } else if (write) {
             inBatch.add(id);
-            waiting.push({ record: checked.record as PredictionRecord, write });
+            waiting.push({ index, record: checked.record as PredictionRecord, write });
           } else {
             inBatch.add(id);
             (accepted as unknown[]).push(checked.record);
+            acceptedIndexes.push(index);
           }
           return;
         }
@@ -307,14 +309,15 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
       errors.push({ index, ...rejection });
       letters.push({ model, kind, index, code: rejection.code, reason: rejection.reason, raw });
     });
-    for (const { record, write } of waiting) {
+    for (const { index, record, write } of waiting) {
       if (await write) {
         duplicates += 1;
       } else {
         (accepted as PredictionRecord[]).push(record);
+        acceptedIndexes.push(index);
       }
     }
-    return { accepted, errors, letters, duplicates, sampledOut };
+    return { accepted, acceptedIndexes, errors, letters, duplicates, sampledOut };
   }
 
   async function ingest(
@@ -343,7 +346,8 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
     const sorted = await sortItems(model, kind, items, now);
     if (sorted.accepted.length) {
       const batch: WalBatch = { model, kind, records: sorted.accepted };
-      const write = wal.append(encodeBatch(batch), batch);
+      const entry = { model, kind, format, accepted: sorted.acceptedIndexes, samplingRate, now };
+      const write = wal.append(encodeRequestEntry(entry, body), batch);
       if (kind === 'predictions') {
         recentFor(model).track(
           (sorted.accepted as PredictionRecord[]).map((r) => r.id),

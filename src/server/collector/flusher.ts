@@ -4,22 +4,68 @@
  * were written before the failure are written again — the store counts a request id once, so that is harmless.
  */
 import type { LabelRecord, PredictionRecord, PredictionWriter } from '../store/types';
+import { decodeBatch, type BodyFormat } from './body';
 import type { CollectorMetrics } from './metrics';
+import { checkLabel, checkPrediction } from './validate';
 import type { WriteAheadLog } from './wal';
 
-/** What one WAL entry holds: the accepted records of one request. */
+/** The accepted records of one request: a WAL entry decoded (and the in-memory memo kept beside it). */
 export interface WalBatch {
   model: string;
   kind: 'predictions' | 'labels';
   records: PredictionRecord[] | LabelRecord[];
 }
 
+/**
+ * The accepted part of one request as the collector logs it: the request body exactly as received, with what is
+ * needed to validate it again identically on replay (the indexes of the accepted items, the sampling rate and the
+ * clock used when it was accepted). Logging the received bytes spares re-serialising every accepted record.
+ */
+export interface RequestEntry {
+  model: string;
+  kind: WalBatch['kind'];
+  format: BodyFormat;
+  /** Indexes (in the body) of the accepted items, in the order they were accepted. */
+  accepted: number[];
+  samplingRate: number;
+  now: number;
+}
+
+/** Entry = one JSON header line, `\n`, the raw body. A header never holds a raw newline (JSON escapes them). */
+export function encodeRequestEntry(entry: RequestEntry, body: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(JSON.stringify(entry) + '\n'), body]);
+}
+
+/** The records form of an entry (a JSON WalBatch, no newline), which earlier versions of the collector wrote. */
 export function encodeBatch(batch: WalBatch): Buffer {
   return Buffer.from(JSON.stringify(batch));
 }
 
+/** Decodes either entry form; a request entry is validated again exactly as when it was accepted. */
 export function decodeBatchEntry(payload: Buffer): WalBatch {
-  return JSON.parse(payload.toString('utf8')) as WalBatch;
+  const newline = payload.indexOf(0x0a);
+  if (newline < 0) {
+    return JSON.parse(payload.toString('utf8')) as WalBatch;
+  }
+  const entry = JSON.parse(payload.toString('utf8', 0, newline)) as RequestEntry;
+  const items = decodeBatch(payload.subarray(newline + 1), entry.format, Number.MAX_SAFE_INTEGER);
+  const records = entry.accepted.map((index) => {
+    const item = items[index];
+    const checked =
+      item && 'value' in item
+        ? entry.kind === 'predictions'
+          ? checkPrediction(item.value, entry.samplingRate)
+          : checkLabel(item.value, entry.now)
+        : undefined;
+    if (!checked?.ok) {
+      throw new Error(
+        `write-ahead log entry for ${entry.kind} of model ${entry.model}: item ${index} no longer validates; ` +
+          'the segment is damaged — move it out of the wal directory and re-send that batch'
+      );
+    }
+    return checked.record;
+  });
+  return { model: entry.model, kind: entry.kind, records: records as WalBatch['records'] };
 }
 
 export interface FlusherOptions {

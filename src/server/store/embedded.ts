@@ -16,7 +16,8 @@
 import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DuckDBAppender, DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { BIGINT, DOUBLE, DuckDBDataChunk, UTINYINT, VARCHAR } from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection, DuckDBInstance, DuckDBType, DuckDBValue } from '@duckdb/node-api';
 import { featureColumn, isIdentifier, quoteIdentifier, validateIdentifier, validateVersion } from './identifiers';
 import { duckdbStringLiteral, openMemoryDuckDB, runQuery } from './duckdb-sql';
 import { featureColumns, planSchema, toStoredColumns, utcDay, type StoredColumns, type StoredValue } from './schema';
@@ -82,16 +83,44 @@ function emptyRelation(columns: ReadonlyArray<[string, ColumnType]>): string {
   return `SELECT ${list} WHERE false`;
 }
 
-/** One appender call per column type, chosen once per column rather than once per value. */
-function columnAppender(appender: DuckDBAppender, type: ColumnType): (value: StoredValue) => void {
-  const append: Record<ColumnType, (value: never) => void> = {
-    BIGINT: (value: number) => appender.appendBigInt(BigInt(Math.trunc(value))),
-    DOUBLE: (value: number) => appender.appendDouble(value),
-    UTINYINT: (value: number) => appender.appendUTinyInt(value),
-    VARCHAR: (value: string | number) => appender.appendVarchar(String(value)),
+/** Rows per data chunk: DuckDB's vector size (STANDARD_VECTOR_SIZE, 2048 in release builds). */
+const CHUNK_ROWS = 2048;
+
+const DUCKDB_TYPES: Record<ColumnType, DuckDBType> = { BIGINT, DOUBLE, UTINYINT, VARCHAR };
+
+/** Converts one stored column's slice to the values DuckDB's vector of that type takes (null stays null). */
+function chunkValues(type: ColumnType, values: readonly StoredValue[], from: number, to: number): DuckDBValue[] {
+  const convert: Record<ColumnType, (value: string | number) => DuckDBValue> = {
+    BIGINT: (value) => BigInt(Math.trunc(value as number)),
+    DOUBLE: (value) => value,
+    UTINYINT: (value) => value,
+    VARCHAR: (value) => String(value),
   };
-  const typed = append[type] as (value: StoredValue) => void;
-  return (value) => (value === null || value === undefined ? appender.appendNull() : typed(value));
+  const typed = convert[type];
+  const slice: DuckDBValue[] = new Array(to - from);
+  for (let i = from; i < to; i++) {
+    const value = values[i];
+    slice[i - from] = value === null || value === undefined ? null : typed(value);
+  }
+  return slice;
+}
+
+/**
+ * Appends stored columns a data chunk (up to 2048 rows) at a time: numeric columns reach DuckDB as one memory
+ * copy per chunk instead of one appender call per cell.
+ */
+function appendColumns(
+  appender: DuckDBAppender,
+  columns: ReadonlyArray<[string, ColumnType]>,
+  stored: StoredColumns
+): void {
+  const types = columns.map(([, type]) => DUCKDB_TYPES[type]);
+  for (let from = 0; from < stored.rowCount; from += CHUNK_ROWS) {
+    const to = Math.min(stored.rowCount, from + CHUNK_ROWS);
+    const chunk = DuckDBDataChunk.create(types, to - from);
+    columns.forEach(([, type], j) => chunk.setColumnValues(j, chunkValues(type, stored.values[j], from, to)));
+    appender.appendDataChunk(chunk);
+  }
 }
 
 /** Keeps the last record of each id within one batch. */
@@ -316,7 +345,7 @@ export class EmbeddedStore implements PredictionStore {
     }
   }
 
-  /** Appends rows to a temporary DuckDB table, COPYs it to a temporary Parquet file, fsyncs and renames it. */
+  /** Appends the columns to a temporary DuckDB table, COPYs it to a temporary Parquet file, fsyncs and renames it. */
   private async writeParquet(
     dir: string,
     columns: ReadonlyArray<[string, ColumnType]>,
@@ -337,13 +366,7 @@ export class EmbeddedStore implements PredictionStore {
       await this.connection.run(`CREATE TEMP TABLE ${table} (${ddl})`);
       try {
         const appender = await this.connection.createAppender(table);
-        const appenders = columns.map(([, type]) => columnAppender(appender, type));
-        for (let i = 0; i < stored.rowCount; i++) {
-          for (let j = 0; j < appenders.length; j++) {
-            appenders[j](stored.values[j][i]);
-          }
-          appender.endRow();
-        }
+        appendColumns(appender, columns, stored);
         appender.closeSync();
         await this.connection.run(
           `COPY (SELECT * FROM ${table} ORDER BY ts) TO ${duckdbStringLiteral(temporary)} (FORMAT parquet, COMPRESSION snappy)`

@@ -1,0 +1,73 @@
+import { decodeBatch } from './body';
+import { decodeBatchEntry, encodeBatch, encodeRequestEntry } from './flusher';
+import { checkLabel, checkPrediction } from './validate';
+
+const prediction = (id: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  ts: '2026-11-25T10:00:00Z',
+  version: 'v1',
+  prediction: 0.7,
+  features: { age: 41, plan: 'pro', note: 'line\nbreak "quoted"' },
+  ...extra,
+});
+
+describe('write-ahead log entries', () => {
+  it('replays a request entry to the same records the collector accepted, skipping refused items', () => {
+    const body = Buffer.from(JSON.stringify([prediction('a'), { id: 'no-ts' }, prediction('b'), prediction('c')]));
+    const accepted = [3, 0];
+    const expected = accepted.map((i) => {
+      const item = decodeBatch(body, 'json', 10)[i];
+      const checked = checkPrediction('value' in item ? item.value : undefined, 0.5);
+      if (!checked.ok) throw new Error('fixture must validate');
+      return checked.record;
+    });
+    const entry = {
+      model: 'm',
+      kind: 'predictions' as const,
+      format: 'json' as const,
+      accepted,
+      samplingRate: 0.5,
+      now: 1,
+    };
+    const decoded = decodeBatchEntry(encodeRequestEntry(entry, body));
+    expect(decoded).toEqual({ model: 'm', kind: 'predictions', records: expected });
+    expect(decoded.records.map((r) => r.id)).toEqual(['c', 'a']);
+  });
+
+  it('gives a label without ts the clock of its acceptance, also from NDJSON with an invalid line', () => {
+    const body = Buffer.from('{"id":"x","label":1}\nnot json\n{"id":"y","label":"cat","ts":"2026-11-25T09:00:00Z"}\n');
+    const now = Date.parse('2026-11-25T12:00:00Z');
+    const entry = {
+      model: 'm',
+      kind: 'labels' as const,
+      format: 'ndjson' as const,
+      accepted: [0, 2],
+      samplingRate: 1,
+      now,
+    };
+    const { records } = decodeBatchEntry(encodeRequestEntry(entry, body));
+    expect(records).toEqual([
+      (checkLabel({ id: 'x', label: 1 }, now) as { record: unknown }).record,
+      (checkLabel({ id: 'y', label: 'cat', ts: '2026-11-25T09:00:00Z' }, now) as { record: unknown }).record,
+    ]);
+    expect(records[0].ts).toBe(now);
+  });
+
+  it('refuses to replay an entry whose accepted item does not validate', () => {
+    const body = Buffer.from(JSON.stringify([{ id: 'broken' }]));
+    const entry = {
+      model: 'm',
+      kind: 'predictions' as const,
+      format: 'json' as const,
+      accepted: [0],
+      samplingRate: 1,
+      now: 1,
+    };
+    expect(() => decodeBatchEntry(encodeRequestEntry(entry, body))).toThrow(/item 0 no longer validates/);
+  });
+
+  it('still reads the records form written by earlier versions', () => {
+    const batch = { model: 'm', kind: 'labels' as const, records: [{ id: 'x', label: 1, ts: 5 }] };
+    expect(decodeBatchEntry(encodeBatch(batch))).toEqual(batch);
+  });
+});
