@@ -204,8 +204,8 @@ export class EmbeddedStore implements PredictionStore {
     this.description = `embedded Parquet store at ${dataDir}`;
   }
 
+  /** Opens the store without writing anything, so that readers (Grafana) can use a read-only data directory. */
   static async open(dataDir: string): Promise<EmbeddedStore> {
-    await mkdir(join(dataDir, 'models'), { recursive: true });
     const { instance, connection } = await openMemoryDuckDB();
     return new EmbeddedStore(dataDir, instance, connection);
   }
