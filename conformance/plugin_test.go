@@ -29,6 +29,7 @@ var expectedFrameType = map[string]data.FrameType{
 	"performance":      data.FrameTypeTimeSeriesMulti,
 	"operational":      data.FrameTypeTimeSeriesMulti,
 	"ranking":          data.FrameTypeNumericLong,
+	"events":           "", // one annotations frame (meta.dataTopic), checked by checkAnnotations
 	"models":           "",
 	"versions":         "",
 	"features":         "",
@@ -239,6 +240,29 @@ func checkDataplane(t *testing.T, f *data.Frame, want data.FrameType, from, to t
 	}
 }
 
+// checkAnnotations checks an annotations frame (not a data-plane type): Grafana's event fields time, timeEnd, title,
+// text and tags when present, each event inside the query range and ending at or after its start.
+func checkAnnotations(t *testing.T, f *data.Frame, from, to time.Time) {
+	t.Helper()
+	start, i := f.FieldByName("time")
+	if i < 0 || start.Type() != data.FieldTypeTime {
+		t.Fatalf("annotations frame %q needs a non-null time field", f.Name)
+	}
+	if _, i := f.FieldByName("text"); i < 0 {
+		t.Errorf("annotations frame %q has no text field", f.Name)
+	}
+	end, _ := f.FieldByName("timeEnd")
+	for row := 0; row < start.Len(); row++ {
+		ts := start.At(row).(time.Time)
+		if ts.Before(from) || ts.After(to) {
+			t.Errorf("annotations frame %q row %d: time %v is outside the query range %v..%v", f.Name, row, ts, from, to)
+		}
+		if end != nil && end.At(row).(time.Time).Before(ts) {
+			t.Errorf("annotations frame %q row %d: timeEnd is before time", f.Name, row)
+		}
+	}
+}
+
 func queryTypes(t *testing.T, p *startedPlugin, pc *pluginv2.PluginContext) []string {
 	res := callResource(t, p, pc, "query-types")
 	var body struct {
@@ -277,6 +301,14 @@ func TestQueryData(t *testing.T) {
 					t.Errorf("%s: no frames", queryType)
 				}
 				for _, f := range frames {
+					annotations := f.Meta != nil && f.Meta.DataTopic == data.DataTopicAnnotations
+					if queryType == "events" && !annotations {
+						t.Errorf("events: frame %q is not an annotations frame (meta.dataTopic)", f.Name)
+					}
+					if annotations {
+						checkAnnotations(t, f, from, end)
+						continue
+					}
 					checkDataplane(t, f, want, from, end)
 				}
 			})

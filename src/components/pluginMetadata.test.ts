@@ -56,10 +56,22 @@ describe('plugin metadata', () => {
       expect(dashboard.id).toBeNull();
       const targets = dashboard.panels.flatMap((panel: { targets?: unknown[] }) => panel.targets ?? []);
       const variables = dashboard.templating.list.filter((variable: { type: string }) => variable.type === 'query');
-      const queries = [...targets, ...variables.map((variable: { query: unknown }) => variable.query)];
+      const annotations = (dashboard.annotations?.list ?? []).filter(
+        (annotation: { target?: unknown }) => annotation.target
+      );
+      const queries = [
+        ...targets,
+        ...variables.map((variable: { query: unknown }) => variable.query),
+        ...annotations.map((annotation: { target: unknown }) => annotation.target),
+      ];
       expect(queries.length).toBeGreaterThan(10);
       for (const query of queries) {
         expect(() => parseQuery(interpolate(query))).not.toThrow();
+      }
+      if (file === 'model-overview.json') {
+        expect(annotations.map((annotation: { target: { queryType: string } }) => annotation.target.queryType)).toEqual(
+          ['events']
+        );
       }
     }
   });

@@ -48,4 +48,9 @@ describe('MonitorDataSource', () => {
   it('offers template variables through the backend queries', () => {
     expect(datasource.variables?.getType()).toBe('datasource');
   });
+
+  it('offers annotations through events queries', () => {
+    expect(datasource.annotations?.getDefaultQuery?.()).toMatchObject({ queryType: 'events', model: '$model' });
+    expect(datasource.annotations?.processEvents).toBeDefined();
+  });
 });

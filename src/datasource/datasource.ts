@@ -10,17 +10,20 @@ import {
   RESOURCE_PATHS,
   VersionsResponse,
 } from '../core/query';
+import { annotationSupport } from './annotations';
 import { interpolateQuery } from './interpolate';
 import type { MonitorDataQuery, MonitorOptions } from './types';
 
 /**
  * The Model Monitor datasource. Queries, health checks and alert rules go to the backend (QueryData, CheckHealth);
- * this class adds defaults, template variables and typed wrappers of the backend's resource routes.
+ * this class adds defaults, template variables, annotations (`events` queries) and typed wrappers of the backend's
+ * resource routes.
  */
 export class MonitorDataSource extends DataSourceWithBackend<MonitorDataQuery, MonitorOptions> {
   constructor(instanceSettings: DataSourceInstanceSettings<MonitorOptions>) {
     super(instanceSettings);
     this.variables = new MonitorVariableSupport();
+    this.annotations = annotationSupport;
   }
 
   /** A drift query; Grafana gives the refId. */

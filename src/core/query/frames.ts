@@ -16,6 +16,7 @@
  * | performance       | one                                   | timeseries-multi    | time, value, level, change, coverage, labelled ({model, metric}) |
  * | operational       | one                                   | timeseries-multi    | time, value, level, count ({model, metric})                      |
  * | ranking           | one                                   | numeric-long        | feature, value, share, level                                     |
+ * | events            | one event frame                       | (annotations)       | time, timeEnd, title, text, tags                                 |
  * | models            | one                                   | (table)             | name, versions, features, predictions, last_seen, level          |
  * | versions          | one                                   | (table)             | version                                                          |
  * | features          | one                                   | (table)             | name, kind                                                       |
@@ -163,6 +164,7 @@ export const FRAME_TYPE_OF: Record<QueryType, string | undefined> = {
   performance: FRAME_TYPES.timeSeriesMulti,
   operational: FRAME_TYPES.timeSeriesMulti,
   ranking: FRAME_TYPES.numericLong,
+  events: undefined,
   models: undefined,
   versions: undefined,
   features: undefined,
@@ -390,4 +392,77 @@ export function readSeverityFrame(frame: FrameLike): SeverityGrid {
 
 export function isSeverityFrame(frame: FrameLike): boolean {
   return frame.meta?.type === FRAME_TYPES.timeSeriesLong && frame.fields.some((field) => field.name === FIELDS.level);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// annotation events
+
+/** One Grafana annotation event; a point event has `timeEnd` equal to `time`. */
+export interface AnnotationEventRow {
+  /** Start, epoch milliseconds. */
+  time: number;
+  /** End, epoch milliseconds (≥ time). */
+  timeEnd: number;
+  title: string;
+  text: string;
+  /** Tags without commas (they travel comma-joined, as Grafana's annotation field mapping splits them). */
+  tags: string[];
+}
+
+/** Field names of an event frame: Grafana's annotation event fields. */
+export const EVENT_FIELDS = { time: 'time', timeEnd: 'timeEnd', title: 'title', text: 'text', tags: 'tags' } as const;
+
+/** An event frame (`meta.dataTopic: 'annotations'`): Grafana draws each row as an annotation on time-series panels. */
+export function annotationEventsFrame(
+  name: string,
+  events: AnnotationEventRow[],
+  refId?: string,
+  custom?: unknown
+): FrameLike {
+  const badTag = events.flatMap((event) => event.tags).find((tag) => tag.includes(','));
+  if (badTag !== undefined) {
+    throw new FrameContractError(`event tag "${badTag}" holds a comma; tags travel comma-joined: rename the tag`);
+  }
+  const column = <T>(pick: (event: AnnotationEventRow) => T) => events.map(pick);
+  return {
+    name,
+    refId,
+    length: events.length,
+    meta: { dataTopic: 'annotations', ...(custom === undefined ? {} : { custom }) },
+    fields: [
+      { name: EVENT_FIELDS.time, type: 'time', values: column((e) => e.time), config: {} },
+      { name: EVENT_FIELDS.timeEnd, type: 'time', values: column((e) => e.timeEnd), config: {} },
+      { name: EVENT_FIELDS.title, type: 'string', values: column((e) => e.title), config: {} },
+      { name: EVENT_FIELDS.text, type: 'string', values: column((e) => e.text), config: {} },
+      { name: EVENT_FIELDS.tags, type: 'string', values: column((e) => e.tags.join(',')), config: {} },
+    ],
+  };
+}
+
+/** True for frames Grafana treats as annotations rather than data. */
+export function isAnnotationFrame(frame: FrameLike): boolean {
+  return frame.meta?.dataTopic === 'annotations';
+}
+
+/**
+ * Reads an event frame back into events; `timeEnd`, `title` and `tags` are optional (a schema-change frame of the
+ * quality query has only time and text). Throws FrameContractError when it is not an annotations frame.
+ */
+export function readAnnotationEventsFrame(frame: FrameLike): AnnotationEventRow[] {
+  if (!isAnnotationFrame(frame)) {
+    throw new FrameContractError(`frame "${frame.name ?? frame.refId ?? '?'}" is not an annotations frame`);
+  }
+  const times = requireField(frame, EVENT_FIELDS.time, 'time').values;
+  const texts = requireField(frame, EVENT_FIELDS.text, 'string').values;
+  const optional = (name: string) => frame.fields.find((field) => field.name === name)?.values;
+  const ends = optional(EVENT_FIELDS.timeEnd);
+  const titles = optional(EVENT_FIELDS.title);
+  const tags = optional(EVENT_FIELDS.tags);
+  return times.map((time, row) => ({
+    time: Number(time),
+    timeEnd: numberOrNull(ends?.[row]) ?? Number(time),
+    title: String(titles?.[row] ?? ''),
+    text: String(texts[row] ?? ''),
+    tags: typeof tags?.[row] === 'string' && tags[row] !== '' ? (tags[row] as string).split(',') : [],
+  }));
 }

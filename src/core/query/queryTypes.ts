@@ -16,6 +16,7 @@ export const QUERY_TYPES = [
   'performance',
   'operational',
   'ranking',
+  'events',
   'models',
   'versions',
   'features',
@@ -128,6 +129,16 @@ export interface OperationalQuery extends QueryBase<'operational'>, ModelScope {
 export interface RankingQuery extends QueryBase<'ranking'>, ModelScope {
   metric?: DriftMetric;
 }
+/** The lowest drift level that opens an event (Grafana annotation) episode. */
+export const EVENT_LEVELS = ['warning', 'critical'] as const;
+export type EventLevel = (typeof EVENT_LEVELS)[number];
+/** Drift episodes and schema changes as annotation events. */
+export interface EventsQuery extends QueryBase<'events'>, ModelScope, Persistence {
+  features?: string[];
+  metric?: DriftMetric;
+  /** Default `warning`. */
+  minLevel?: EventLevel;
+}
 export type ModelsQuery = QueryBase<'models'>;
 export interface VersionsQuery extends QueryBase<'versions'> {
   model: string;
@@ -147,6 +158,7 @@ export type MonitorQuery =
   | PerformanceQuery
   | OperationalQuery
   | RankingQuery
+  | EventsQuery
   | ModelsQuery
   | VersionsQuery
   | FeaturesQuery;
@@ -252,6 +264,17 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     scoped: true,
     features: false,
     persistence: false,
+    alertable: false,
+    metrics: DRIFT_METRICS,
+    defaultMetric: 'psi',
+  },
+  events: {
+    label: 'Events',
+    description: 'Drift episodes and schema changes as annotation events',
+    needsModel: true,
+    scoped: true,
+    features: true,
+    persistence: true,
     alertable: false,
     metrics: DRIFT_METRICS,
     defaultMetric: 'psi',
@@ -457,6 +480,9 @@ export function parseQuery(input: unknown): MonitorQuery {
   }
   if (spec.alertable) {
     query.alertOn = oneOf(raw, 'alertOn', ALERT_FIELDS);
+  }
+  if (raw.queryType === 'events') {
+    query.minLevel = oneOf(raw, 'minLevel', EVENT_LEVELS);
   }
   for (const key of Object.keys(query)) {
     if (query[key] === undefined) {

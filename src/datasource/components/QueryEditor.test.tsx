@@ -137,6 +137,12 @@ describe('QueryEditor', () => {
     expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ alertOn: 'level' }));
   });
 
+  it('offers the minimum level of events queries, and writes minLevel critical', async () => {
+    const { onChange } = await renderEditor({ ...defaultQuery('events'), model: 'churn' } as MonitorDataQuery);
+    fireEvent.click(screen.getByLabelText('critical'));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ queryType: 'events', minLevel: 'critical' }));
+  });
+
   it('adds a segment condition and types its value as a number when it is one', async () => {
     const query = {
       ...defaultQuery('drift'),

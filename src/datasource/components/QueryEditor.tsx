@@ -13,6 +13,8 @@ import {
 import {
   ALERT_FIELDS,
   defaultQuery,
+  EVENT_LEVELS,
+  EventLevel,
   ModelScope,
   Persistence,
   QUERY_TYPES,
@@ -27,7 +29,9 @@ import { useAsyncOptions } from './useAsyncOptions';
 type Props = QueryEditorProps<MonitorDataSource, MonitorDataQuery, MonitorOptions>;
 
 /** The fields a query of any type may carry; which ones apply is decided by QUERY_TYPE_SPECS. */
-type EditableQuery = MonitorDataQuery & Partial<ModelScope> & Persistence & { features?: string[]; metric?: string };
+type EditableQuery = MonitorDataQuery &
+  Partial<ModelScope> &
+  Persistence & { features?: string[]; metric?: string; minLevel?: EventLevel };
 
 const LABEL_WIDTH = 14;
 
@@ -241,6 +245,19 @@ export function QueryEditor({ query: rawQuery, datasource, onChange, onRunQuery 
                 step={1}
                 defaultValue={query.persistence ?? 1}
                 onBlur={(event) => update({ persistence: numberOrUndefined(event.currentTarget.value) ?? 1 })}
+              />
+            </InlineField>
+          )}
+          {query.queryType === 'events' && (
+            <InlineField
+              label="Events from"
+              labelWidth={LABEL_WIDTH}
+              tooltip="The lowest drift level (after persistence) that opens a drift event"
+            >
+              <RadioButtonGroup
+                options={EVENT_LEVELS.map((level) => ({ value: level, label: level }))}
+                value={query.minLevel ?? 'warning'}
+                onChange={(minLevel) => update({ minLevel: minLevel === 'warning' ? undefined : minLevel })}
               />
             </InlineField>
           )}

@@ -29,6 +29,7 @@ import { rankingQuery } from '../queries/ranking';
 import { qualityQuery } from '../queries/quality';
 import { performanceQuery } from '../queries/performance';
 import { operationalQuery } from '../queries/operational';
+import { eventsQuery } from '../queries/events';
 import type { QueryHandlerRegistry } from './registry';
 import { toWireFrame } from './toWireFrame';
 
@@ -90,6 +91,7 @@ export function registerBuiltInHandlers(registry: QueryHandlerRegistry): void {
   registry.register('quality', qualityQuery);
   registry.register('performance', performanceQuery);
   registry.register('operational', operationalQuery);
+  registry.register('events', eventsQuery);
 }
 
 export function createDatasource({ registry, openStore, logger, now = Date.now }: DatasourceOptions): PluginHandlers {

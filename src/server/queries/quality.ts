@@ -17,7 +17,7 @@ import type { QueryRequest } from '../backend/registry';
 import { thresholdsFor } from '../backend/settings';
 import { featureColumn, quoteIdentifier, type SqlDialect } from '../store/identifiers';
 import type { Params } from '../store/sql-params';
-import type { Baseline, ColumnReference, FeatureState, SchemaChange } from '../store/types';
+import type { Baseline, ColumnReference, FeatureState, PredictionStore, SchemaChange } from '../store/types';
 import { chooseBaseline } from './distribution';
 import { requireModel } from './metadata';
 import { ratedSeriesFrame, upperLimitRule, type LevelRule } from './series';
@@ -181,6 +181,23 @@ async function rateFrames(request: QueryRequest<'quality'>, metric: RateMetric, 
   );
 }
 
+/** How a schema change reads in an event: `<feature> <change> (<kind>)`. */
+export function describeSchemaChange(change: SchemaChange): string {
+  return `${change.feature} ${change.change} (${change.kind ?? 'unknown'})`;
+}
+
+/** The model's schema changes inside the range (from inclusive, to exclusive), of the named features only. */
+export async function schemaChangesIn(
+  store: PredictionStore,
+  model: string,
+  range: { from: number; to: number },
+  features: Set<string> | undefined
+): Promise<SchemaChange[]> {
+  return (await store.getSchemaChanges(model, range)).filter(
+    (c) => (features === undefined || features.has(c.feature)) && c.ts >= range.from && c.ts < range.to
+  );
+}
+
 /** The annotation frame of schema changes: one event per change, with its feature, change and kind. */
 export function schemaChangeEvents(model: string, changes: SchemaChange[], refId?: string): FrameLike {
   const column = <T>(pick: (c: SchemaChange) => T) => changes.map(pick);
@@ -194,7 +211,7 @@ export function schemaChangeEvents(model: string, changes: SchemaChange[], refId
       {
         name: 'text',
         type: 'string',
-        values: column((c) => `${c.feature} ${c.change} (${c.kind ?? 'unknown'})`),
+        values: column(describeSchemaChange),
         config: {},
       },
       { name: 'feature', type: 'string', values: column((c) => c.feature), config: {} },
@@ -208,10 +225,7 @@ async function schemaChangeFrames(request: QueryRequest<'quality'>, features: Fe
   const { query, instance, range } = request;
   const store = await instance.store();
   const bucketMs = bucketSizeMs(query.bucket, request.intervalMs, request.maxDataPoints, range);
-  const names = new Set(features.map((f) => f.name));
-  const changes = (await store.getSchemaChanges(query.model, range)).filter(
-    (c) => names.has(c.feature) && c.ts >= range.from && c.ts < range.to
-  );
+  const changes = await schemaChangesIn(store, query.model, range, new Set(features.map((f) => f.name)));
   const times = bucketStarts(range, bucketMs);
   const series = features.map((feature) => {
     const perBucket = new Map<number, number>();
