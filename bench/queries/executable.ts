@@ -1,0 +1,133 @@
+/**
+ * Runs the benchmark's queries through the built backend executable (dist/datasource/gpx_modelmonitor_linux_amd64)
+ * over Grafana's gRPC plugin protocol, as Grafana would: start it with the magic cookie, read the go-plugin
+ * handshake line, send one QueryData per query, and read the executable's peak resident memory (VmHWM in
+ * /proc/<pid>/status) before stopping it.
+ *
+ *   node --import tsx bench/queries/executable.ts <dataDir> <warmRuns> [all]
+ *
+ * By default only the 24 h window cases run (their warm p95 over gRPC is a target); `all` runs every case, which
+ * repeats the minutes-long whole-range queries of the in-process run at 10 M rows.
+ * Prints one JSON object on stdout.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { credentials, makeGenericClientConstructor, type Client } from '@grpc/grpc-js';
+import { loadProtocolRoot, serviceDefinition } from '../../src/server/grafana/proto';
+import { CASES, HOUR_MS, percentile, warmTimings } from './cases';
+import { MODEL, storeDir } from './generate';
+
+const EXECUTABLE = join(__dirname, '../../dist/datasource/gpx_modelmonitor_linux_amd64');
+
+interface DataResponse {
+  frames: Buffer[];
+  error: string;
+  status: number;
+}
+
+function peakRssMB(pid: number): number {
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!match) {
+    throw new Error(`no VmHWM in /proc/${pid}/status`);
+  }
+  return Number(match[1]) / 1024;
+}
+
+/** Starts the executable and resolves with it and its gRPC address once the handshake line arrives. */
+function startExecutable() {
+  const child = spawn(EXECUTABLE, [], {
+    env: { ...process.env, grafana_plugin_type: 'datasource', PLUGIN_PROTOCOL_VERSIONS: '2' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise<{ child: typeof child; address: string }>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${EXECUTABLE} exited with ${code} before its handshake`)));
+    createInterface({ input: child.stdout! }).once('line', (line) => {
+      const [, , network, address] = line.split('|');
+      if (network !== 'tcp') {
+        reject(new Error(`unexpected handshake line ${JSON.stringify(line)}`));
+      }
+      resolve({ child, address });
+    });
+  });
+}
+
+async function main(dataDir: string, warmRuns: number, everyCase: boolean): Promise<void> {
+  if (!existsSync(EXECUTABLE)) {
+    throw new Error(`${EXECUTABLE} is missing: build it with \`npm run build:backend\``);
+  }
+  const { child, address } = await startExecutable();
+  const root = loadProtocolRoot();
+  const Data = makeGenericClientConstructor(serviceDefinition(root, 'pluginv2.Data'), 'pluginv2.Data');
+  const client = new Data(address, credentials.createInsecure()) as Client &
+    Record<string, (request: object, callback: (error: Error | null, response: never) => void) => void>;
+  const pluginContext = {
+    orgId: 1,
+    pluginId: 'mlmon-modelmonitor-datasource',
+    dataSourceInstanceSettings: {
+      id: 1,
+      uid: 'bench',
+      name: 'bench',
+      jsonData: Buffer.from(JSON.stringify({ dataDirectory: storeDir(dataDir) })),
+      lastUpdatedMS: 1,
+    },
+  };
+  const queryData = (request: object) =>
+    new Promise<{ responses: Record<string, DataResponse> }>((resolve, reject) =>
+      client.QueryData(request, (error, response) => (error ? reject(error) : resolve(response)))
+    );
+  const cases = [];
+  try {
+    for (const benchCase of CASES.filter((c) => everyCase || c.warm)) {
+      const request = {
+        pluginContext,
+        queries: [
+          {
+            refId: 'A',
+            queryType: benchCase.queryType,
+            maxDataPoints: 1000,
+            intervalMS: HOUR_MS,
+            timeRange: { fromEpochMS: benchCase.range.from, toEpochMS: benchCase.range.to },
+            json: Buffer.from(JSON.stringify({ queryType: benchCase.queryType, model: MODEL, ...benchCase.options })),
+          },
+        ],
+      };
+      const run = async () => {
+        const started = process.hrtime.bigint();
+        const answer = (await queryData(request)).responses.A;
+        return { ms: Number(process.hrtime.bigint() - started) / 1e6, answer };
+      };
+      const first = await run();
+      if (first.answer.error) {
+        cases.push({ name: benchCase.name, error: first.answer.error });
+        console.error(`${benchCase.name}: ${first.answer.error}`);
+        continue;
+      }
+      const warm = await warmTimings(benchCase, warmRuns, async () => (await run()).ms);
+      cases.push({
+        name: benchCase.name,
+        firstMs: first.ms,
+        warmMedianMs: percentile(warm, 50),
+        warmP95Ms: percentile(warm, 95),
+        frames: first.answer.frames.length,
+        arrowBytes: first.answer.frames.reduce((sum, frame) => sum + frame.length, 0),
+      });
+      console.error(`executable, ${benchCase.name}: first ${first.ms.toFixed(0)} ms`);
+    }
+    const result = {
+      executable: { path: 'dist/datasource/gpx_modelmonitor_linux_amd64', builtAt: statSync(EXECUTABLE).mtime },
+      cases,
+      peakRssMB: peakRssMB(child.pid!),
+    };
+    process.stdout.write(JSON.stringify(result) + '\n');
+  } finally {
+    client.close();
+    child.kill('SIGTERM');
+  }
+}
+
+main(process.argv[2], Number(process.argv[3] ?? 20), process.argv[4] === 'all').catch((error) => {
+  console.error(error instanceof Error ? error.stack : String(error));
+  process.exit(1);
+});

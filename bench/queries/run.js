@@ -1,0 +1,295 @@
+#!/usr/bin/env node
+// The issue-5 query benchmark: the query handlers on the embedded store (in-process and through the built backend
+// executable over gRPC), the same queries on ClickHouse, and Evidently's data-drift report on the same rows.
+// Writes results.json and RESULTS.md here.
+//
+// Environment: BENCH_ROWS (default 10000000 predictions over 10 days), BENCH_WARM (warm repetitions of the 24 h
+// window, default 20), BENCH_DATA_DIR (default a folder under the system temp dir; generated when it holds no
+// baseline yet), BENCH_KEEP_DATA=1 keeps it afterwards (it is deleted otherwise: ~2 GB at 10 M rows),
+// BENCH_EVIDENTLY_ALL=1 gives Evidently every row (compared with drift over the whole range) instead of the most
+// recent day (compared with drift over the 24 h window),
+// BENCH_EXECUTABLE_ALL=1 sends every case to the backend executable (by default only the 24 h window cases; the
+// in-process run's peak RSS covers the whole-range queries), MLMON_EVIDENTLY_PYTHON (default
+// /tmp/mlmon-evidently/bin/python: a venv with evidently, pandas<3 and pyarrow).
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '../..');
+const ROWS = Number(process.env.BENCH_ROWS ?? 10_000_000);
+const WARM = Number(process.env.BENCH_WARM ?? 20);
+const DATA_DIR = process.env.BENCH_DATA_DIR ?? path.join(os.tmpdir(), `mlmon-bench-queries-${ROWS}`);
+const EVIDENTLY_ALL = process.env.BENCH_EVIDENTLY_ALL === '1';
+const EXECUTABLE_ALL = process.env.BENCH_EXECUTABLE_ALL === '1';
+const PYTHON = process.env.MLMON_EVIDENTLY_PYTHON ?? '/tmp/mlmon-evidently/bin/python';
+const GNU_TIME = '/usr/bin/time';
+const TARGETS = {
+  driftWholeRangeMs: 1500,
+  severity7DaysHourlyMs: 2000,
+  window24hWarmP95Ms: 150,
+  backendPeakRssMB: 400,
+};
+
+const PREDICTIONS_DIR = path.join(DATA_DIR, 'store', 'models', 'bench', 'predictions');
+const BASELINE_FILE = path.join(DATA_DIR, 'store', 'models', 'bench', 'baselines', 'v1.json');
+
+/**
+ * Runs a command that prints one JSON object on stdout; returns it with the wall-clock seconds. With `phase`, the
+ * object is also saved in the data directory, and reused from there when BENCH_REUSE_PHASES=1 (so a later phase's
+ * failure does not cost the earlier phases' minutes).
+ */
+function runJson(command, args, label, phase) {
+  const saved = phase && path.join(DATA_DIR, `phase-${phase}.json`);
+  if (saved && process.env.BENCH_REUSE_PHASES === '1' && fs.existsSync(saved)) {
+    console.log(`-- ${label}: reusing ${saved}`);
+    return JSON.parse(fs.readFileSync(saved, 'utf8'));
+  }
+  console.log(`-- ${label}`);
+  const started = process.hrtime.bigint();
+  const result = spawnSync(command, args, {
+    cwd: ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 26,
+  });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (result.status !== 0) {
+    throw new Error(`${label} failed (exit ${result.status ?? result.signal}); see the output above`);
+  }
+  const lines = result.stdout.trim().split('\n');
+  const measured = { seconds, value: JSON.parse(lines[lines.length - 1]) };
+  if (saved) {
+    fs.writeFileSync(saved, JSON.stringify(measured));
+  }
+  return measured;
+}
+
+const tsx = (file, args) => [process.execPath, ['--import', 'tsx', path.join(__dirname, file), ...args]];
+
+function ensureData() {
+  if (fs.existsSync(BASELINE_FILE)) {
+    console.log(`data: reusing ${DATA_DIR}`);
+    return undefined;
+  }
+  fs.rmSync(DATA_DIR, { recursive: true, force: true });
+  const started = process.hrtime.bigint();
+  const [command, args] = tsx('measure.ts', ['generate', DATA_DIR, String(ROWS)]);
+  console.log(`-- generating ${ROWS} rows in ${DATA_DIR}`);
+  const result = spawnSync(command, args, { cwd: ROOT, stdio: 'inherit' });
+  if (result.status !== 0) {
+    throw new Error(`generating the data failed (exit ${result.status ?? result.signal})`);
+  }
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+function directorySize(dir) {
+  return fs
+    .readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile())
+    .reduce((sum, entry) => sum + fs.statSync(path.join(entry.parentPath ?? entry.path, entry.name)).size, 0);
+}
+
+/** Evidently on the most recent day's files (or all of them), with its peak memory from GNU time when installed. */
+function runEvidently() {
+  const days = fs
+    .readdirSync(PREDICTIONS_DIR)
+    .sort()
+    .slice(EVIDENTLY_ALL ? 0 : -1);
+  const files = days.flatMap((day) =>
+    fs
+      .readdirSync(path.join(PREDICTIONS_DIR, day))
+      .filter((name) => name.endsWith('.parquet'))
+      .map((name) => path.join(PREDICTIONS_DIR, day, name))
+  );
+  const args = [path.join(__dirname, 'evidently_drift.py'), path.join(DATA_DIR, 'reference.parquet'), ...files];
+  if (!fs.existsSync(GNU_TIME)) {
+    return { ...runJson(PYTHON, args, `Evidently on ${days.join(', ')}`).value, days };
+  }
+  const usage = path.join(os.tmpdir(), `mlmon-bench-queries-usage-${process.pid}`);
+  const withUsage = () => {
+    const measured = runJson(GNU_TIME, ['-f', '%U %S %M', '-o', usage, PYTHON, ...args], `Evidently on ${days}`);
+    const [user, system, maxKilobytes] = fs.readFileSync(usage, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+    fs.rmSync(usage);
+    return { ...measured.value, days, cpuSeconds: user + system, peakRssMB: maxKilobytes / 1024 };
+  };
+  const saved = path.join(DATA_DIR, 'phase-evidently.json');
+  if (process.env.BENCH_REUSE_PHASES === '1' && fs.existsSync(saved)) {
+    console.log(`-- Evidently: reusing ${saved}`);
+    return JSON.parse(fs.readFileSync(saved, 'utf8'));
+  }
+  const value = withUsage();
+  fs.writeFileSync(saved, JSON.stringify(value));
+  return value;
+}
+
+const byName = (measured, prefix) => measured.cases.find((c) => c.name.startsWith(prefix));
+
+function verdicts(embedded, executable) {
+  const drift = byName(embedded, 'drift, all features, whole range');
+  const severity = byName(embedded, 'severity matrix');
+  const window = byName(embedded, 'drift, 24 h window') ?? byName(embedded, 'distribution, 24 h window');
+  const verdict = (value, target) => (value === undefined ? undefined : { value, target, met: value <= target });
+  return {
+    driftWholeRange: verdict(drift?.firstMs, TARGETS.driftWholeRangeMs),
+    severity7DaysHourly: verdict(severity?.firstMs, TARGETS.severity7DaysHourlyMs),
+    window24hWarmP95: window && { query: window.name, ...verdict(window.warmP95Ms, TARGETS.window24hWarmP95Ms) },
+    backendPeakRss: verdict(Math.max(embedded.peakRssMB, executable.peakRssMB), TARGETS.backendPeakRssMB),
+  };
+}
+
+/** Whether two stores' answers agree: same frames and rows, numeric sums equal to a relative 1e-9. */
+function agreement(a, b) {
+  const relative = Math.abs(a.numericSum - b.numericSum) / Math.max(1, Math.abs(a.numericSum));
+  const same = a.frames === b.frames && a.rows === b.rows && relative < 1e-9;
+  return `${same ? 'yes' : '**no**'} (${b.frames} frames, ${b.rows} rows, Δsum ${relative.toExponential(0)})`;
+}
+
+function markdown(results) {
+  const m = results.machine;
+  const ms = (value) => (value === undefined ? '—' : value.toFixed(0));
+  const failed = (c) => `failed after ${ms(c.afterMs)} ms: ${c.error.slice(0, 80)}`;
+  const withP95 = (c, warmed) =>
+    c?.error ? failed(c) : `${ms(c?.firstMs)}${c && warmed ? ` (p95 ${ms(c.warmP95Ms)})` : ''}`;
+  const rows = results.embedded.cases.map((c) => {
+    const warmed = (c.warmMs ?? []).length > 0;
+    const exe = results.executable.cases.find((e) => e.name === c.name);
+    const ch = results.clickhouse.cases.find((e) => e.name === c.name);
+    const cells = [
+      c.name,
+      c.error ? failed(c) : ms(c.firstMs),
+      warmed ? `${ms(c.warmMedianMs)} / ${ms(c.warmP95Ms)} (${c.warmMs.length} runs)` : '—',
+      !exe ? 'not run' : exe.error ? exe.error.slice(0, 80) : withP95(exe, warmed),
+      withP95(ch, warmed),
+      ch?.output && c.output ? agreement(c.output, ch.output) : '—',
+    ];
+    return `| ${cells.join(' | ')} |`;
+  });
+  const unavailable = results.embedded.unavailable;
+  const v = results.targets;
+  const line = (label, verdict, unit) =>
+    verdict && verdict.value !== undefined
+      ? `| ${label} | ${verdict.value.toFixed(0)} ${unit} | ≤ ${verdict.target} ${unit} | ${verdict.met ? 'met' : '**missed**'} |`
+      : `| ${label} | — | | not measured (handler not registered yet) |`;
+  const e = results.evidently;
+  const c = results.comparison;
+  return `# Query benchmark (issue 5)
+
+\`npm run bench -- queries\` (bench/queries/run.js), ${results.date}.
+
+- Data: ${results.rows.toLocaleString('en-US')} logged predictions × 20 numeric + 5 categorical features over 10 UTC days
+  (bench/queries/generate.ts: DuckDB writes the embedded store's Parquet layout directly, one file per day, ${(results.dataBytes / 1e9).toFixed(2)} GB;
+  normal, log-normal, discrete and uniform shapes, 1 % missing, half the features drifting from day 7). Baseline \`v1\`
+  from a 200 000-row reference sample through src/server/baseline/compute.ts.${results.generateSeconds ? ` Generated in ${results.generateSeconds.toFixed(0)} s.` : ''}
+- Embedded: the handlers in-process (registerBuiltInHandlers + a datasource instance, as the backend runs them), Node ${m.node}.
+  Executable: the same queries over gRPC QueryData to dist/datasource/gpx_modelmonitor_linux_amd64 (built ${results.executable.executable.builtAt}).
+  ClickHouse ${results.clickhouse.store.replace('ClickHouse ', '')}: a private server (test/support/clickhouse.ts, max_threads 2) loaded with the same rows
+  (${results.clickhouse.load.rows.toLocaleString('en-US')} rows in ${results.clickhouse.load.seconds.toFixed(0)} s) and the same baseline.
+- "same answer": frame and row counts and the sum of every number in the frames (measure.ts \`digest\`), ClickHouse
+  against embedded.
+- "first" = the first run of the query in a fresh process (Parquet / parts not yet in the page cache of DuckDB; the OS
+  cache may be warm); warm = up to ${results.warm} further runs within 30 s
+  (at least 3), only for the 24 h window.
+- Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGB} GB RAM, ${m.os}. Shared with five other helpers running tests: load average
+  ${m.loadAverage.start.map((x) => x.toFixed(1)).join(' ')} at the start, ${m.loadAverage.end.map((x) => x.toFixed(1)).join(' ')} at the end, so wall-clock times are pessimistic.
+
+| query | embedded first ms | embedded warm median / p95 ms | executable (gRPC) ms | ClickHouse first ms | same answer on both stores |
+| --- | --- | --- | --- | --- | --- |
+${rows.join('\n')}
+${unavailable.length > 0 ? `\nNot measured (no handler registered in src/server/backend/datasource.ts when this ran): ${unavailable.join('; ')}.\n` : ''}
+## Targets
+
+| target | measured | aim | |
+| --- | --- | --- | --- |
+${line('drift, all features, whole range', v.driftWholeRange, 'ms')}
+${line('severity matrix, 7 days × hourly', v.severity7DaysHourly, 'ms')}
+${line(`24 h window warm p95 (${v.window24hWarmP95?.query ?? '—'})`, v.window24hWarmP95, 'ms')}
+${line('backend peak RSS (embedded store)', v.backendPeakRss, 'MB')}
+
+Peak RSS (VmHWM): the in-process embedded run (every query above, same handlers and DuckDB as the backend)
+${results.embedded.peakRssMB.toFixed(0)} MB; the backend executable serving ${results.executable.cases.map((c) => c.name).join(' and ')} over gRPC
+${results.executable.peakRssMB.toFixed(0)} MB; the ClickHouse client process ${results.clickhouse.clientPeakRssMB.toFixed(0)} MB (the server's memory is not counted).
+
+## Evidently
+
+Evidently ${e.evidently} (pandas ${e.pandas}), \`Report([DataDriftPreset()])\` with its default per-column tests (${e.methods.join(', ')}),
+on the same reference sample (${e.referenceRows.toLocaleString('en-US')} rows) and the most recent ${e.days.length} day(s) of traffic (${e.rows.toLocaleString('en-US')} rows:
+${e.days.join(', ')}) — not the whole ${results.rows.toLocaleString('en-US')} rows: pandas + Evidently hold every row in memory and the
+report on 1 day already takes the time below, so both sides are scaled to the same window. bench/queries/evidently_drift.py
+times reading the Parquet files into pandas plus the report (imports excluded); it found ${e.driftedColumns?.count ?? '?'} drifted columns.
+
+| on ${e.rows.toLocaleString('en-US')} rows | seconds | peak MB |
+| --- | --- | --- |
+| Evidently (read + report) | ${e.totalSeconds.toFixed(1)} | ${e.peakRssMB?.toFixed(0) ?? '—'} |
+| mlmon ${c.query}, first run in-process | ${(c.mlmonMs / 1000).toFixed(2)} | ${results.embedded.peakRssMB.toFixed(0)} (whole in-process run) |
+
+**Ratio Evidently ÷ mlmon: ${c.ratio.toFixed(0)}×** (same rows, same reference; mlmon reads the store's Parquet and pushes the
+counting into DuckDB; Evidently's tests are exact two-sample tests on the raw rows, mlmon's are binned against the stored
+baseline, so the statistics are related, not identical).
+`;
+}
+
+function main() {
+  const loadStart = os.loadavg();
+  const generateSeconds = ensureData();
+  const embedded = runJson(
+    ...tsx('measure.ts', ['embedded', DATA_DIR, String(WARM)]),
+    'embedded, in-process',
+    'embedded'
+  ).value;
+  const executable = runJson(
+    ...tsx('executable.ts', [DATA_DIR, String(WARM), ...(EXECUTABLE_ALL ? ['all'] : [])]),
+    'backend executable over gRPC',
+    'executable'
+  ).value;
+  const evidently = runEvidently();
+  const clickhouse = runJson(
+    ...tsx('measure.ts', ['clickhouse', DATA_DIR, String(WARM)]),
+    'ClickHouse',
+    'clickhouse'
+  ).value;
+  const compared = EVIDENTLY_ALL
+    ? (byName(embedded, 'drift, all features, whole range') ??
+      byName(embedded, 'distribution, all features, whole range'))
+    : (byName(embedded, 'drift, 24 h window') ?? byName(embedded, 'distribution, 24 h window'));
+  const results = {
+    date: new Date().toISOString(),
+    rows: ROWS,
+    warm: WARM,
+    dataBytes: directorySize(path.join(DATA_DIR, 'store')),
+    generateSeconds,
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      memoryGB: Math.round(os.totalmem() / 2 ** 30),
+      os: `${os.type()} ${os.release()} ${os.arch()}`,
+      node: process.versions.node,
+      loadAverage: { start: loadStart, end: os.loadavg() },
+    },
+    embedded,
+    executable,
+    clickhouse,
+    evidently,
+    comparison: {
+      query: compared.name,
+      mlmonMs: compared.firstMs,
+      evidentlySeconds: evidently.totalSeconds,
+      ratio: (evidently.totalSeconds * 1000) / compared.firstMs,
+    },
+    targets: verdicts(embedded, executable),
+  };
+  fs.writeFileSync(path.join(__dirname, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), markdown(results));
+  console.log(
+    `wrote bench/queries/results.json and RESULTS.md; Evidently ÷ mlmon ${results.comparison.ratio.toFixed(1)}×`
+  );
+}
+
+try {
+  main();
+} finally {
+  if (process.env.BENCH_KEEP_DATA !== '1') {
+    fs.rmSync(DATA_DIR, { recursive: true, force: true });
+  }
+}
