@@ -19,7 +19,11 @@ fs.mkdirSync(results, { recursive: true });
 
 function run(cmd, args, opts = {}) {
   process.stdout.write(`\n$ ${cmd} ${args.join(' ')}\n`);
-  const r = spawnSync(cmd, args, { cwd: root, stdio: opts.capture ? ['inherit', 'pipe', 'inherit'] : 'inherit', ...opts });
+  const r = spawnSync(cmd, args, {
+    cwd: root,
+    stdio: opts.capture ? ['inherit', 'pipe', 'inherit'] : 'inherit',
+    ...opts,
+  });
   if (r.error) {
     throw r.error;
   }

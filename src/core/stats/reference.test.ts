@@ -32,8 +32,6 @@ import {
 } from './index';
 import * as python from '../../../test/support/python';
 
-
-
 interface DistanceExpectation {
   psi: number;
   jsDistance: number;

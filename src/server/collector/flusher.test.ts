@@ -18,7 +18,9 @@ describe('write-ahead log entries', () => {
     const expected = accepted.map((i) => {
       const item = decodeBatch(body, 'json', 10)[i];
       const checked = checkPrediction('value' in item ? item.value : undefined, 0.5);
-      if (!checked.ok) throw new Error('fixture must validate');
+      if (!checked.ok) {
+        throw new Error('fixture must validate');
+      }
       return checked.record;
     });
     const entry = {

@@ -67,7 +67,9 @@ test('memos of entries this process wrote are kept per segment; a reopened log h
   await wal.seal();
   const segments = wal.sealedSegments();
   expect(segments.flatMap((file) => wal.memosOf(file)!)).toEqual(payloads(10).map((p) => String(p).toUpperCase()));
-  segments.forEach((file) => expect(wal.memosOf(file)).toEqual(wal.readSegment(file).entries.map((e) => String(e).toUpperCase())));
+  segments.forEach((file) =>
+    expect(wal.memosOf(file)).toEqual(wal.readSegment(file).entries.map((e) => String(e).toUpperCase()))
+  );
   const reopened = WriteAheadLog.open<string>(dir);
   expect(reopened.sealedSegments().map((file) => reopened.memosOf(file))).toEqual(segments.map(() => undefined));
   await reopened.close();

@@ -47,7 +47,7 @@ describe('drift events', () => {
     current: [],
     sums: [],
   });
-  const series = (levels: DriftPoint['level'][], values: number[]): DriftSeries => ({
+  const series = (levels: Array<DriftPoint['level']>, values: number[]): DriftSeries => ({
     target: { name: 'x', column: '"f_x"', reference: { kind: 'categorical', counts: {}, missing: 0 } as never },
     metric: 'psi',
     points: levels.map((level, i) => point(i * 10, level, values[i])),

@@ -16,8 +16,18 @@
 import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BIGINT, DOUBLE, DuckDBDataChunk, UTINYINT, VARCHAR } from '@duckdb/node-api';
-import type { DuckDBAppender, DuckDBConnection, DuckDBInstance, DuckDBType, DuckDBValue } from '@duckdb/node-api';
+import {
+  BIGINT,
+  DOUBLE,
+  DuckDBDataChunk,
+  UTINYINT,
+  VARCHAR,
+  type DuckDBAppender,
+  type DuckDBConnection,
+  type DuckDBInstance,
+  type DuckDBType,
+  type DuckDBValue,
+} from '@duckdb/node-api';
 import { featureColumn, isIdentifier, quoteIdentifier, validateIdentifier, validateVersion } from './identifiers';
 import { duckdbStringLiteral, openMemoryDuckDB, runQuery } from './duckdb-sql';
 import { featureColumns, planSchema, toStoredColumns, utcDay, type StoredColumns, type StoredValue } from './schema';
