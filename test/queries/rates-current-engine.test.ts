@@ -4,80 +4,18 @@
  *
  * The handlers run against Debian's ClickHouse 18.16 (test/support/clickhouse.ts); every SQL they send is recorded
  * with its result; the database's tables (DDL and rows) are copied into chdb and the recorded SQL is replayed there.
- * chdb is optional, found as in test/store/clickhouse-current.test.ts (MLMON_CHDB_PYTHON, else
- * /tmp/mlmon-chdb-venv); without it the test is skipped and says so, unless MLMON_CHDB_PYTHON is set.
+ * chdb is found by test/support/chdb.ts (MLMON_CHDB_PYTHON, else /tmp/mlmon-chdb-venv); without it the test is
+ * skipped and says so, unless MLMON_CHDB_PYTHON is set.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { bindParams, type BindMode, type Params } from '../../src/server/store/sql-params';
+import type { BindMode, Params } from '../../src/server/store/sql-params';
 import type { PredictionStore } from '../../src/server/store/types';
 import { operationalQuery } from '../../src/server/queries/operational';
 import { performanceQuery } from '../../src/server/queries/performance';
 import { qualityQuery } from '../../src/server/queries/quality';
+import { boundStep, chdbTest, insertSql, runSteps, type Step } from '../support/chdb';
 import { clickhouseTraffic, runHandler, type TrafficStore } from './traffic-fixture';
 
-function findChdbPython(): { python?: string; reason?: string } {
-  const candidates = [process.env.MLMON_CHDB_PYTHON, '/tmp/mlmon-chdb-venv/bin/python'].filter((c): c is string =>
-    Boolean(c)
-  );
-  for (const python of candidates) {
-    try {
-      execFileSync(python, ['-c', 'import chdb'], { stdio: 'ignore', timeout: 60_000 });
-      return { python };
-    } catch {
-      // try the next one
-    }
-  }
-  return { reason: `no Python that can import chdb (tried ${candidates.join(', ')}); set MLMON_CHDB_PYTHON` };
-}
-
-const { python, reason } = findChdbPython();
-if (!python && process.env.MLMON_CHDB_PYTHON) {
-  test('chdb is importable from MLMON_CHDB_PYTHON', () => {
-    throw new Error(reason);
-  });
-} else if (!python) {
-  console.warn(`SKIPPED rates-current-engine.test.ts: ${reason}`);
-}
-const testWithChdb = python ? test : test.skip;
-
-const RUNNER = `import sys, json
-from chdb import session
-steps = json.load(open(sys.argv[1]))
-s = session.Session(sys.argv[2])
-out = []
-for step in steps:
-    try:
-        res = s.query(step['sql'], 'JSONEachRow', params=step.get('params') or None)
-        text = res.bytes().decode() if hasattr(res, 'bytes') else str(res)
-        out.append({'rows': [json.loads(line) for line in text.splitlines() if line.strip()]})
-    except Exception as e:
-        out.append({'error': str(e)[:500]})
-print(json.dumps(out))
-`;
-
-interface Step {
-  sql: string;
-  params?: Record<string, unknown>;
-}
-
-function runChdb(steps: Step[]): Array<{ rows?: Array<Record<string, unknown>>; error?: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'mlmon-chdb-rates-'));
-  try {
-    writeFileSync(join(dir, 'runner.py'), RUNNER);
-    writeFileSync(join(dir, 'steps.json'), JSON.stringify(steps));
-    const output = execFileSync(python!, [join(dir, 'runner.py'), join(dir, 'steps.json'), join(dir, 'db')], {
-      encoding: 'utf8',
-      timeout: 120_000,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    return JSON.parse(output);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const { python, testWithChdb } = chdbTest('rates-current-engine.test.ts');
 
 /** Rows made comparable: numeric text as numbers rounded to 9 significant digits, sorted. */
 function normalized(rows: Array<Record<string, unknown>> = []): string[] {
@@ -147,18 +85,12 @@ testWithChdb('the SQL of quality, performance and operational gives the same row
     const rows = await clickhouse.query<Record<string, unknown>>(`SELECT * FROM mlmon_test.\`${name}\``);
     copy.push({ sql: ddl.statement });
     if (rows.length > 0) {
-      copy.push({
-        sql: `INSERT INTO mlmon_test.\`${name}\` FORMAT JSONEachRow ${rows.map((r) => JSON.stringify(r)).join('\n')}`,
-      });
+      copy.push({ sql: insertSql(`mlmon_test.\`${name}\``, rows) });
     }
   }
-  const replay = (mode: BindMode): Step[] =>
-    recorded.map(({ sql, params }) => {
-      const bound = bindParams(sql, params, mode);
-      return { sql: bound.sql, params: mode === 'clickhouse-params' ? bound.values : undefined };
-    });
+  const replay = (mode: BindMode): Step[] => recorded.map(({ sql, params }) => boundStep(sql, params, mode));
   const steps = [...copy, ...replay('clickhouse-params'), ...replay('clickhouse-literals')];
-  const results = runChdb(steps);
+  const results = runSteps(python!, steps);
   const errors = results.map((r, i) => (r.error ? `${steps[i].sql.slice(0, 160)} → ${r.error}` : '')).filter(Boolean);
   expect(errors).toEqual([]);
   const replayed = results.slice(copy.length);

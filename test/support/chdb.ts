@@ -76,7 +76,7 @@ export function runSteps(python: string, steps: Step[]): StepResult[] {
     const output = execFileSync(python, [join(dir, 'runner.py'), join(dir, 'steps.json'), join(dir, 'db')], {
       encoding: 'utf8',
       timeout: 120_000,
-      maxBuffer: 16 * 1024 * 1024,
+      maxBuffer: 64 * 1024 * 1024,
     });
     return JSON.parse(output);
   } finally {
