@@ -12,7 +12,7 @@ import { readDistributionFrame } from '../../src/core/query/frames';
 import { createRandom } from '../../src/core/stats';
 import type { PredictionRecord } from '../../src/server/store/types';
 import { createInstance } from '../../src/server/backend/instances';
-import { localInstanceSettings, parseSettings } from '../../src/server/backend/settings';
+import { localInstanceSettings, localPluginContext, parseSettings } from '../../src/server/backend/settings';
 import { distributionQuery } from '../../src/server/queries/distribution';
 import { createLogger } from '../../src/server/grafana/logger';
 import { HealthStatus, type PluginContext } from '../../src/server/grafana/types';
@@ -36,18 +36,8 @@ afterAll(async () => {
   await clickhouse?.stop();
 });
 
-function context(uid: string, jsonData: object, secure: Record<string, string> = {}): PluginContext {
-  return {
-    orgId: 1,
-    pluginId: 'mlmon-modelmonitor-datasource',
-    user: null,
-    grafanaConfig: {},
-    pluginVersion: '',
-    userAgent: '',
-    apiVersion: '',
-    dataSourceInstanceSettings: localInstanceSettings(jsonData, secure, uid),
-  };
-}
+const context = (uid: string, jsonData: object, secure: Record<string, string> = {}) =>
+  localPluginContext(jsonData, secure, uid);
 
 const health = (pc: PluginContext) => backend.checkHealth({ pluginContext: pc, headers: {} });
 

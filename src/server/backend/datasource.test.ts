@@ -17,7 +17,7 @@ import { createDatasource, registerBuiltInHandlers } from './datasource';
 import { formatCount } from './health';
 import { openStore } from './openStore';
 import { QueryHandlerRegistry } from './registry';
-import { localInstanceSettings } from './settings';
+import { localPluginContext } from './settings';
 
 const NOW = Date.UTC(2026, 10, 25, 12);
 const PASSWORD = 'pa55-W0rd-never-shown';
@@ -65,18 +65,7 @@ const queryData = createQueryRunner({
   logger: createLogger((line) => logs.push(line)),
 });
 
-function context(jsonData: object, secure: Record<string, string> = {}, uid = 'ds'): PluginContext {
-  return {
-    orgId: 1,
-    pluginId: 'mlmon-modelmonitor-datasource',
-    user: null,
-    grafanaConfig: {},
-    pluginVersion: '',
-    userAgent: '',
-    apiVersion: '',
-    dataSourceInstanceSettings: localInstanceSettings(jsonData, secure, uid),
-  };
-}
+const context = localPluginContext;
 
 const query = (refId: string, json: string): DataQuery => ({
   refId,

@@ -10,7 +10,7 @@ import {
   type Thresholds,
 } from '../../core/query/settings';
 import { badRequest } from '../grafana/errors';
-import type { DataSourceInstanceSettings } from '../grafana/types';
+import type { DataSourceInstanceSettings, PluginContext } from '../grafana/types';
 
 const REDACTED = '[redacted]';
 
@@ -170,5 +170,23 @@ export function localInstanceSettings(
     decryptedSecureJsonData,
     lastUpdatedMS: 1,
     apiVersion: '',
+  };
+}
+
+/** The plugin context of a call Grafana would make to such a datasource (no user: as for alert evaluation). */
+export function localPluginContext(
+  jsonData: object,
+  decryptedSecureJsonData: Record<string, string> = {},
+  uid = 'local'
+): PluginContext {
+  return {
+    orgId: 1,
+    pluginId: 'mlmon-modelmonitor-datasource',
+    user: null,
+    grafanaConfig: {},
+    pluginVersion: '',
+    userAgent: '',
+    apiVersion: '',
+    dataSourceInstanceSettings: localInstanceSettings(jsonData, decryptedSecureJsonData, uid),
   };
 }
