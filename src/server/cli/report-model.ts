@@ -3,16 +3,9 @@
  * command's contract); `SkippedColumn` lists what was not compared, which the table shows and JSON mode writes
  * to stderr.
  */
-import { severityLevel, type Severity } from '../../core/stats';
+import { severityLevel, type SampleSize, type Severity } from '../../core/stats';
 
 export type { Severity };
-
-export interface SideCounts {
-  /** Non-missing values. */
-  count: number;
-  /** Missing values: NULL, empty cell, NaN. */
-  missing: number;
-}
 
 export interface FeatureMetrics {
   psi: number;
@@ -27,8 +20,8 @@ export interface FeatureMetrics {
 export interface FeatureReport {
   name: string;
   kind: 'numeric' | 'categorical';
-  reference: SideCounts;
-  current: SideCounts;
+  reference: SampleSize;
+  current: SampleSize;
   metrics: FeatureMetrics;
   noiseFloor: Record<string, number>;
   severity: Severity;
