@@ -84,3 +84,22 @@ test('simulate writes both models, their labels and baselines, deterministically
     await store.close();
   }
 });
+
+test('maintain compacts the simulated store and prepares the counts of the default queries beside each day', async () => {
+  const dataDir = path.join(dir, 'sim'); // written by the simulate test above (twice: days with two files)
+  const days = path.join(dataDir, 'models', 'credit_risk', 'predictions');
+  const bad = mlmon(['maintain', '--retention-days', '0', '--data-dir', dataDir]);
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toMatch(/--retention-days 0 is not a whole number of days >= 1/);
+
+  const run = mlmon(['maintain', '--data-dir', dataDir]);
+  expect(run.code).toBe(0);
+  expect(run.stderr).toMatch(/credit_risk: compacted, \d+ prediction rows kept/);
+  expect(run.stderr).toMatch(/credit_risk: counts of 16 columns on baseline v3 ready/);
+  for (const day of fs.readdirSync(days)) {
+    const names = fs.readdirSync(path.join(days, day));
+    expect(names.filter((n) => n.endsWith('.parquet'))).toHaveLength(1);
+    const [counts] = names.filter((n) => n.endsWith('.counts'));
+    expect(fs.readdirSync(path.join(days, day, counts))).toHaveLength(16);
+  }
+});

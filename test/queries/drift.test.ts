@@ -11,7 +11,7 @@ import { localInstanceSettings, parseSettings } from '../../src/server/backend/s
 import { binIndex } from '../../src/core/stats';
 import { binnedCountsPlan, runBinnedCounts } from '../../src/server/queries/binned-counts';
 import { sketchGrid } from '../../src/server/queries/sketch-grid';
-import type { NumericReference } from '../../src/server/store/types';
+import type { NumericReference, PredictionRecord } from '../../src/server/store/types';
 
 let clickhouse: ClickHouseHandle;
 let instance: DatasourceInstance;
@@ -41,22 +41,48 @@ afterAll(async () => {
 
 describeDriftFamily('ClickHouse 18.16', () => ({ instance, fixture }));
 
-test('the plan bins a 1 000-edge sketch grid (blocked arrayCount) exactly like binIndex on ClickHouse 18.16', async () => {
+/**
+ * Records of model `edges` whose amounts sit exactly on the given edges (each twice), just beside them, and missing,
+ * so that the right-closed rule x ≤ e_k (not x < e_k) decides their bins.
+ */
+function edgeRecords(edges: number[]): PredictionRecord[] {
+  const amounts = [...edges, ...edges, ...edges.map((e) => e + 1e-9), ...edges.map((e) => e - 1e-9), null, null];
+  return amounts.map((amount, i) => ({
+    id: `e${i}`,
+    ts: RANGE.from + i,
+    version: 'v1',
+    features: { amount, region: 'a' },
+    prediction: 0.5,
+    score: 0.5,
+    samplingRate: 1,
+  }));
+}
+
+test.each([
+  ['the baseline edges', (reference: NumericReference) => reference.edges, 'c0_0'],
+  ['a 1 000-knot sketch grid (in blocks)', (reference: NumericReference) => sketchGrid(reference.sketch), 'c0_b_0'],
+])('the plan bins values on and beside %s exactly like binIndex on ClickHouse 18.16', async (_what, edgesOf, param) => {
   const store = await instance.store();
-  const amount = fixture.baseline.features.amount as NumericReference;
-  const knots = sketchGrid(amount.sketch);
-  expect(knots.length).toBeGreaterThan(900);
+  const edges = edgesOf(fixture.baseline.features.amount as NumericReference);
+  const model = param === 'c0_0' ? 'edges_flat' : 'edges_grid';
+  const records = edgeRecords(edges);
+  await store.writePredictions(model, records);
   const plan = binnedCountsPlan(
     'clickhouse',
-    await store.predictionsRelation(MODEL, RANGE),
-    [{ column: '`f_amount`', kind: 'numeric', edges: knots }],
+    await store.predictionsRelation(model, RANGE),
+    [{ column: '`f_amount`', kind: 'numeric', edges }],
     { where: { sql: '', params: {} }, bucketMs: 0 }
   );
-  expect(plan.params.c0_blocks).toHaveLength(Math.floor(knots.length / Math.ceil(Math.sqrt(knots.length))));
+  expect(plan.statements[0].params).toHaveProperty(param);
+  // The bins of the values as stored: 18.16 parses a few inserted floats 1 ulp off (e.g. 1.39981322940439), which
+  // would move a value from on an edge to just above it; the plan must bin exactly what the store holds.
+  const stored = await store.query<{ amount: number | null }>(
+    `SELECT f_amount AS amount FROM ${await store.predictionsRelation(model, RANGE)}`
+  );
+  expect(stored).toHaveLength(records.length);
   const expected = new Map<number, number>();
-  for (const record of fixture.records) {
-    const value = record.features.amount as number | null;
-    const bin = value === null ? -1 : binIndex(knots, value);
+  for (const { amount } of stored) {
+    const bin = amount === null ? -1 : binIndex(edges, amount);
     expected.set(bin, (expected.get(bin) ?? 0) + 1);
   }
   const cells = await runBinnedCounts(store, plan);

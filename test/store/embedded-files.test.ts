@@ -145,3 +145,26 @@ test('an empty model reads as an empty relation with every column', async () => 
   // Reading wrote nothing: Grafana can read a data directory mounted read-only.
   expect(await readdir(dir)).toEqual([]);
 });
+
+test('an aborted query stops DuckDB and frees the connection for the next one', async () => {
+  const store = await EmbeddedStore.open(dir);
+  try {
+    const controller = new AbortController();
+    const started = Date.now();
+    const long = store.query(
+      'SELECT count(*) AS n FROM range(100000000000) t(i) WHERE i % 7 = 3',
+      {},
+      {
+        signal: controller.signal,
+      }
+    );
+    setTimeout(() => controller.abort(new Error('time limit')), 200);
+    await expect(long).rejects.toThrow(/The query was stopped \(Error: time limit\)/);
+    expect(Date.now() - started).toBeLessThan(5000);
+    const [row] = await store.query<{ n: number }>('SELECT 41 + 1 AS n');
+    expect(row.n).toBe(42);
+    await expect(store.query('SELECT 1', {}, { signal: controller.signal })).rejects.toThrow(/stopped/);
+  } finally {
+    await store.close();
+  }
+});

@@ -2,6 +2,7 @@
  * The Model Monitor datasource backend: turns the protocol layer's calls into query handler calls,
  * health checks and resource routes. Everything monitoring-specific behind gRPC starts here.
  */
+import { StoreChangedError } from '../store/errors';
 import { isQueryType, parseQuery, QueryError, type QueryType } from '../../core/query/queryTypes';
 import { badRequest, mapError, PluginError } from '../grafana/errors';
 import type { Logger } from '../grafana/logger';
@@ -110,7 +111,7 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
       from: call.query.timeRange?.fromEpochMS ?? now() - DAY_MS,
       to: call.query.timeRange?.toEpochMS ?? now(),
     };
-    const frames = await guarded(instance, () =>
+    const run = () =>
       handler({
         query: query as never,
         range,
@@ -118,6 +119,14 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
         maxDataPoints: call.query.maxDataPoints,
         instance,
         signal: call.signal,
+      });
+    // A compaction that replaced a file mid-query leaves the data intact: planning again reads the new file.
+    const frames = await guarded(instance, () =>
+      run().catch((error) => {
+        if (error instanceof StoreChangedError) {
+          return run();
+        }
+        throw error;
       })
     );
     return frames.map(toWireFrame);

@@ -169,6 +169,8 @@ async function run(argv: string[]): Promise<number> {
       ),
       batchSize,
     });
+    process.stderr.write(`mlmon ingest: compacting ${model} (one file per day, re-sent ids merged)\n`);
+    await store.compact(model);
     for (const reason of stats.reasons) {
       process.stderr.write(`mlmon ingest: rejected ${reason}\n`);
     }

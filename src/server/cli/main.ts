@@ -12,6 +12,7 @@ const commands: Record<string, () => Promise<Command>> = {
   ingest: async () => (require('./ingest') as typeof import('./ingest')).command,
   serve: async () => (require('./serve') as typeof import('./serve')).command,
   simulate: async () => (require('./simulate') as typeof import('./simulate')).command,
+  maintain: async () => (require('./maintain') as typeof import('./maintain')).command,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startCollector } from '../collector/collector';
+import { prepareCounts } from '../queries/prepare-counts';
+import { scheduleMaintenance } from '../store/maintenance';
 import { openStore, STORE_FLAGS, STORE_FLAGS_HELP, storeOptionsFromFlags, type StoreOptions } from '../store/open';
 import { handleErrors, UsageError, type Command } from './command';
 
@@ -29,6 +31,10 @@ Options:
   --max-body-bytes N        largest request body (default 16777216)
   --max-batch N             most records per request (default 10000)
   --flush-interval-ms N     how often the WAL is moved into the store (default 1000)
+  --maintenance-interval-ms N
+                            how often the store is compacted (one file per day; re-sent ids merged), old days
+                            dropped and the default queries' counts prepared (default 300000; see mlmon maintain)
+  --retention-days N        keep N whole days of predictions and labels (default: keep everything)
 
 ${STORE_FLAGS_HELP}
 `;
@@ -45,6 +51,8 @@ const FLAGS = {
   'max-body-bytes': { type: 'string' },
   'max-batch': { type: 'string' },
   'flush-interval-ms': { type: 'string' },
+  'maintenance-interval-ms': { type: 'string' },
+  'retention-days': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -176,10 +184,19 @@ async function run(argv: string[]): Promise<number> {
     log('mlmon serve: WARNING: --demo: AUTHENTICATION IS OFF. Anyone who can reach this address can write data.');
   }
   log(`mlmon serve: collector listening on ${collector.url}, writing to the ${store.description}`);
+  const maintenance = scheduleMaintenance(store, {
+    intervalMs: positiveInteger(values['maintenance-interval-ms'], 'maintenance-interval-ms') ?? 300_000,
+    retentionDays: positiveInteger(values['retention-days'], 'retention-days'),
+    log: (line) => log(`mlmon serve: ${line}`),
+    afterCompaction: async (model) => {
+      await prepareCounts(store, model);
+    },
+  });
 
   const name = await signal;
   log(`mlmon serve: ${name}: no longer accepting, flushing the write-ahead log into the store`);
   try {
+    await maintenance.stop();
     await collector.stop();
     await store.close();
   } catch (err) {

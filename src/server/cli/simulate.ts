@@ -239,6 +239,10 @@ async function run(argv: string[]): Promise<number> {
         log
       );
       log(`mlmon simulate: ${model.name}: ${written.predictions} predictions and ${written.labels} labels written`);
+      if (store && !viaCollector) {
+        await store.compact(model.name);
+        log(`mlmon simulate: ${model.name}: store compacted (one file per day)`);
+      }
     }
     return 0;
   } finally {

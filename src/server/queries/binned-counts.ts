@@ -1,19 +1,21 @@
 /**
- * The shared counting plan of `distribution` and the drift family (drift, prediction_drift, severity, ranking): ONE
- * SQL statement that reads the current window once and returns, for every requested column × bin (or category) ×
- * time bucket, the row count and the sum of one expression. Rows never leave the store; only these cells do.
+ * The shared counting plan of `distribution` and the drift family (drift, prediction_drift, severity, ranking): the
+ * current window is read once and the store returns, for every requested column × bin (or category) × time bucket,
+ * the row count (and, where asked, the sum of one expression). Rows never leave the store; only these cells do.
  *
- * The scan is an unpivot: each row of the window is turned into one cell per column (ClickHouse `arrayJoin` of
- * tuples, DuckDB `UNNEST` of structs) and the cells are grouped. Numeric columns are binned right-closed against
- * bound edges (METRICS.md: e_{k-1} < x ≤ e_k, outer bins open); categorical columns keep their value. Bin -1 marks a
- * missing value (NULL, or an empty string for categories).
+ * Numeric columns are binned right-closed against bound edges (METRICS.md: e_{k-1} < x ≤ e_k, outer bins open);
+ * categorical columns keep their value. Bin -1 marks a missing value (NULL, or an empty string for categories).
+ * One SQL plan per store: DuckDB runs one `histogram` aggregate per column (histogram-counts.ts), plus an unpivot
+ * for the columns that need a sum in every cell; ClickHouse counts every column in one statement (clickhouse-counts.ts).
  */
 import { alignCategories, binLabels } from '../../core/stats';
 import type { SqlDialect } from '../store/identifiers';
-import type { ColumnReference } from '../store/types';
+import type { ColumnReference, PredictionStore } from '../store/types';
 import type { Params } from '../store/sql-params';
 import type { WhereClause } from './scope';
-import { BUCKET_START_SQL } from './window';
+import { clickHouseCountsStatement } from './clickhouse-counts';
+import { histogramCountsStatement } from './histogram-counts';
+import { unpivotCountsStatement } from './unpivot-counts';
 
 /** One column to count: a quoted column (or trusted expression) with its kind and, for numbers, its inner edges. */
 export interface CountedColumn {
@@ -22,13 +24,21 @@ export interface CountedColumn {
   kind: 'numeric' | 'categorical';
   /** Inner bin edges, ascending (numeric only). */
   edges?: number[];
-  /** Quoted column (or trusted expression) summed per cell; the column itself when omitted for numbers. */
+  /** Quoted column (or trusted expression) summed per cell; no sums when omitted. */
   sumOf?: string;
+  /** Which cells get the sum: every one (default) or only the two outer bins of a numeric column. */
+  sumCells?: 'every' | 'outer';
+}
+
+/** One statement of a plan: its SQL, bound values, and how its rows turn into cells. */
+export interface CountsStatement {
+  sql: string;
+  params: Params;
+  cells(rows: Array<Record<string, unknown>>): CountCell[];
 }
 
 export interface BinnedCountsPlan {
-  sql: string;
-  params: Params;
+  statements: CountsStatement[];
 }
 
 /** One returned cell: column index into the plan's columns, bucket start (ms), bin, category, count and sum. */
@@ -50,100 +60,30 @@ export interface ScanOptions {
   bucketMs: number;
 }
 
-const TYPES = {
-  duckdb: { int: 'BIGINT', float: 'DOUBLE', text: 'VARCHAR', ifNull: 'coalesce' },
-  clickhouse: { int: 'Int64', float: 'Float64', text: 'String', ifNull: 'ifNull' },
-} as const;
-
 /** A non-negative safe integer written into SQL (column indexes): never user text. */
-function integerLiteral(value: number, what: string): string {
+export function integerLiteral(value: number, what: string): string {
   if (!Number.isSafeInteger(value) || value < 0) {
     throw new Error(`${what} must be a non-negative integer, got ${value}`);
   }
   return String(value);
 }
 
-/** Edge counts above which bins are found block by block (binExpression, arrayBinExpression). */
-export const FLAT_CASE_MAX_EDGES = 32;
-
-/**
- * DuckDB: `CASE` giving the right-closed bin of `column` (the first k with x ≤ e_k, else the edge count) for edges
- * bound as `{<prefix>_k}`; -1 when missing. DuckDB drops matched rows from later WHENs, so a flat CASE costs about
- * k comparisons for bin k; above FLAT_CASE_MAX_EDGES edges (a sketch grid has ~1 000) the edges are split into
- * blocks of ⌈√K⌉ and an outer CASE on each block's last edge picks the inner CASE: about 2√K comparisons a row.
- */
-export function binExpression(column: string, edgeCount: number, prefix: string): string {
-  const edge = (k: number) => `{${prefix}_${k}}`;
-  const when = (from: number, to: number) =>
-    Array.from({ length: to - from }, (_, i) => `WHEN ${column} <= ${edge(from + i)} THEN ${from + i}`).join(' ');
-  if (edgeCount <= FLAT_CASE_MAX_EDGES) {
-    return `CASE WHEN ${column} IS NULL THEN -1 ${when(0, edgeCount)} ELSE ${edgeCount} END`;
-  }
-  const size = Math.ceil(Math.sqrt(edgeCount));
-  const blocks: string[] = [];
-  for (let start = 0; start + size < edgeCount; start += size) {
-    const last = start + size - 1;
-    blocks.push(`WHEN ${column} <= ${edge(last)} THEN CASE ${when(start, last)} ELSE ${last} END`);
-  }
-  const tail = blocks.length * size;
-  return `CASE WHEN ${column} IS NULL THEN -1 ${blocks.join(' ')} ELSE CASE ${when(tail, edgeCount)} ELSE ${edgeCount} END END`;
+/** Cells from rows `col, bucket, bin, category, n, s` (the unpivot statement's shape). */
+export function cellsOfRows(rows: Array<Record<string, unknown>>): CountCell[] {
+  return rows.map((row) => ({
+    column: Number(row.col),
+    bucket: Number(row.bucket),
+    bin: Number(row.bin),
+    category: String(row.category ?? ''),
+    n: Number(row.n),
+    sum: Number(row.s),
+  }));
 }
 
-/**
- * ClickHouse: the right-closed bin of `column` as the number of edges below the value (x is in bin k when
- * e_{k−1} < x ≤ e_k, i.e. when exactly k edges are < x); -1 when missing. The edges travel as one array parameter
- * `{<prefix>_edges}` (a `multiIf` of 1 000 edges makes a huge statement). Above FLAT_CASE_MAX_EDGES edges they are
- * split into blocks of ⌈√K⌉: b = the number of block-last edges below x (`{<prefix>_blocks}`) finds the block, and
- * the bin is b·size plus the edges below x inside block b — about 2√K comparisons a row instead of K.
- */
-export function arrayBinExpression(column: string, edges: number[], prefix: string, params: Params): string {
-  const value = `assumeNotNull(${column})`;
-  if (edges.length === 0) {
-    return `if(isNull(${column}), -1, 0)`;
-  }
-  params[`${prefix}_edges`] = edges;
-  if (edges.length <= FLAT_CASE_MAX_EDGES) {
-    return `if(isNull(${column}), -1, arrayCount(e -> e < ${value}, {${prefix}_edges}))`;
-  }
-  const size = Math.ceil(Math.sqrt(edges.length));
-  params[`${prefix}_blocks`] = edges.filter((_, k) => (k + 1) % size === 0);
-  const block = `arrayCount(e -> e < ${value}, {${prefix}_blocks})`;
-  const within = `arrayCount(e -> e < ${value}, arraySlice({${prefix}_edges}, ${block} * ${size} + 1, ${size}))`;
-  return `if(isNull(${column}), -1, toInt64(${block} * ${size} + ${within}))`;
-}
+/** Whether a column needs the sum of its `sumOf` in every cell (only the unpivot statement gives that). */
+const sumsEveryCell = (column: CountedColumn) => column.sumOf !== undefined && column.sumCells !== 'outer';
 
-function cellOf(dialect: SqlDialect, index: number, column: CountedColumn, params: Params): string[] {
-  const t = TYPES[dialect];
-  const sumOf = column.sumOf ?? (column.kind === 'numeric' ? column.column : undefined);
-  const sum = sumOf ? `CAST(${t.ifNull}(${sumOf}, 0) AS ${t.float})` : `CAST(0 AS ${t.float})`;
-  if (column.kind === 'numeric') {
-    const edges = column.edges ?? [];
-    let bin: string;
-    if (dialect === 'clickhouse') {
-      bin = arrayBinExpression(column.column, edges, `c${index}`, params);
-    } else {
-      edges.forEach((edge, k) => (params[`c${index}_${k}`] = edge));
-      bin = binExpression(column.column, edges.length, `c${index}`);
-    }
-    return [
-      `CAST(${integerLiteral(index, 'column index')} AS ${t.int})`,
-      `CAST(${bin} AS ${t.int})`,
-      `CAST('' AS ${t.text})`,
-      sum,
-    ];
-  }
-  return [
-    `CAST(${integerLiteral(index, 'column index')} AS ${t.int})`,
-    `CAST(CASE WHEN ${column.column} IS NULL OR ${column.column} = '' THEN -1 ELSE 0 END AS ${t.int})`,
-    `CAST(${t.ifNull}(${column.column}, '') AS ${t.text})`,
-    sum,
-  ];
-}
-
-/**
- * The single-scan SQL counting every column × bin × bucket of `relation`. Returns columns
- * `col, bucket, bin, category, n, s` (see CountCell).
- */
+/** The plan counting every column × bin × bucket of `relation` (a store relation; see the module comment). */
 export function binnedCountsPlan(
   dialect: SqlDialect,
   relation: string,
@@ -153,47 +93,32 @@ export function binnedCountsPlan(
   if (columns.length === 0) {
     throw new Error('binnedCountsPlan needs at least one column to count');
   }
-  const params: Params = { ...options.where.params };
-  const cells = columns.map((column, index) => cellOf(dialect, index, column, params));
-  const where = options.where.sql;
-  const bucket = options.bucketMs > 0 ? BUCKET_START_SQL : '0';
+  const indexed = columns.map((column, index): [number, CountedColumn] => [index, column]);
   if (dialect === 'clickhouse') {
-    const tuples = cells.map((cell) => `tuple(${cell.join(', ')})`).join(', ');
-    return {
-      sql:
-        `SELECT tupleElement(cell, 1) AS col, bucket, tupleElement(cell, 2) AS bin, tupleElement(cell, 3) AS category, ` +
-        `count() AS n, sum(tupleElement(cell, 4)) AS s ` +
-        `FROM (SELECT ${bucket} AS bucket, arrayJoin([${tuples}]) AS cell FROM ${relation} AS current_window ${where}) ` +
-        `GROUP BY col, bucket, bin, category`,
-      params,
-    };
+    return { statements: [clickHouseCountsStatement(relation, indexed, options)] };
   }
-  const structs = cells
-    .map(([col, bin, category, sum]) => `{'col': ${col}, 'bin': ${bin}, 'category': ${category}, 's': ${sum}}`)
-    .join(', ');
+  const histogram = indexed.filter(([, column]) => !sumsEveryCell(column));
+  const unpivot = indexed.filter(([, column]) => sumsEveryCell(column));
   return {
-    sql:
-      `SELECT cell.col AS col, bucket, cell.bin AS bin, cell.category AS category, count(*) AS n, sum(cell.s) AS s ` +
-      `FROM (SELECT ${bucket} AS bucket, UNNEST([${structs}]) AS cell FROM ${relation} AS current_window ${where}) ` +
-      `GROUP BY ALL`,
-    params,
+    statements: [
+      ...(histogram.length > 0 ? [histogramCountsStatement(relation, histogram, options)] : []),
+      ...(unpivot.length > 0 ? [unpivotCountsStatement(relation, unpivot, options)] : []),
+    ],
   };
 }
 
-/** Runs a plan and returns its cells as numbers. */
+/** Runs a plan's statements one after the other and returns all their cells; the signal stops the store's work. */
 export async function runBinnedCounts(
-  store: { query<T>(sql: string, params?: Params): Promise<T[]> },
-  plan: BinnedCountsPlan
+  store: Pick<PredictionStore, 'query'>,
+  plan: BinnedCountsPlan,
+  signal?: AbortSignal
 ): Promise<CountCell[]> {
-  const rows = await store.query<Record<string, unknown>>(plan.sql, plan.params);
-  return rows.map((row) => ({
-    column: Number(row.col),
-    bucket: Number(row.bucket),
-    bin: Number(row.bin),
-    category: String(row.category ?? ''),
-    n: Number(row.n),
-    sum: Number(row.s),
-  }));
+  const cells: CountCell[] = [];
+  for (const statement of plan.statements) {
+    const rows = await store.query<Record<string, unknown>>(statement.sql, statement.params, { signal });
+    cells.push(...statement.cells(rows));
+  }
+  return cells;
 }
 
 /** Key of the missing-value cell (no category can be an empty string, so none collides with it). */

@@ -16,8 +16,9 @@ import type { Thresholds } from '../../core/query/settings';
 import { requireModel } from './metadata';
 import type { QueryRequest } from '../backend/registry';
 import { thresholdsFor } from '../backend/settings';
-import { alignedCells, binnedCountsPlan, groupCells, runBinnedCounts, type AlignedCells } from './binned-counts';
-import { featureTargets } from './targets';
+import { alignedCells, groupCells, type AlignedCells } from './binned-counts';
+import { countWindow } from './window-counts';
+import { countedColumn, featureTargets } from './targets';
 import { sampleNotices, windowWhere } from './window';
 
 /** Running sums of proportions: the CDF at each bin's upper edge. */
@@ -150,18 +151,17 @@ export async function distributionQuery(request: QueryRequest<'distribution'>): 
   await requireModel(store, query.model);
   const baseline = await chooseBaseline(store, query.model, query.baseline, query.version);
   const targets = await featureTargets(store, query.model, baseline, query.features);
-  const plan = binnedCountsPlan(
-    store.dialect,
-    await store.predictionsRelation(query.model, range),
-    targets.map(({ column, reference }) => ({
-      column,
-      kind: reference.kind,
-      edges: reference.kind === 'numeric' ? reference.edges : undefined,
-    })),
-    { where: windowWhere(store.dialect, query, 0), bucketMs: 0 }
+  const grouped = groupCells(
+    await countWindow({
+      store,
+      model: query.model,
+      range,
+      columns: targets.map((target) => countedColumn(target)),
+      where: windowWhere(store.dialect, query, 0),
+      bucketMs: 0,
+      signal: request.signal,
+    })
   );
-  request.signal.throwIfAborted();
-  const grouped = groupCells(await runBinnedCounts(store, plan));
   const notices = sampleNotices(query.sampleFraction);
   return targets.map(({ name, reference }, index) => {
     const counted = countedOf(reference, alignedCells(reference, grouped.get(`${index}@0`)));

@@ -20,9 +20,12 @@ import {
   type DriftFixture,
 } from '../../../test/support/drift-family';
 import { binIndex, createRandom } from '../../core/stats';
-import { binnedCountsPlan, runBinnedCounts } from './binned-counts';
+import { binnedCountsPlan, runBinnedCounts, type CountedColumn } from './binned-counts';
 import { applyPersistence } from './drift';
 import { outputShift, shares } from './ranking';
+
+/** A SQL string literal for test rows (NULL for null). */
+const sqlText = (text: string | null) => (text === null ? 'NULL' : `'${text}'`);
 
 let dir: string;
 let instance: DatasourceInstance;
@@ -77,46 +80,86 @@ describe('persistence', () => {
 
 describe('binned-counts plan', () => {
   const where = { sql: 'WHERE "version" = {version}', params: { version: 'v1', bucket_ms: 60000 } };
-  const columns = [
-    { column: '"f_x"', kind: 'numeric' as const, edges: [1, 2] },
-    { column: '"f_c"', kind: 'categorical' as const },
+  const columns: CountedColumn[] = [
+    { column: '"f_x"', kind: 'numeric', edges: [1, 2] },
+    { column: '"f_c"', kind: 'categorical' },
+    { column: '"f_x"', kind: 'numeric', edges: [1, 2], sumOf: '"score"' },
   ];
 
-  it('unpivots every column in one scan of the relation, with bound edges', () => {
-    const plan = binnedCountsPlan('duckdb', 'rel', columns, { where, bucketMs: 60000 });
-    expect(plan.sql.match(/FROM rel/g)).toHaveLength(1);
-    expect(plan.sql).toContain('UNNEST([');
-    expect(plan.sql).toContain('WHEN "f_x" <= {c0_0} THEN 0 WHEN "f_x" <= {c0_1} THEN 1 ELSE 2');
-    expect(plan.sql).toContain('(ts - ts % {bucket_ms})');
-    expect(plan.params).toEqual({ version: 'v1', bucket_ms: 60000, c0_0: 1, c0_1: 2 });
-    const clickhouse = binnedCountsPlan('clickhouse', 'rel', columns, { where, bucketMs: 0 });
-    expect(clickhouse.sql.match(/FROM rel/g)).toHaveLength(1);
-    expect(clickhouse.sql).toContain('arrayJoin([tuple(');
-    expect(clickhouse.sql).toContain('arrayCount(e -> e < assumeNotNull("f_x"), {c0_edges})');
-    expect(clickhouse.params.c0_edges).toEqual([1, 2]);
-    expect(clickhouse.sql).toContain('SELECT 0 AS bucket');
+  it('DuckDB: one histogram scan grouped by bucket, plus one unpivot scan for the columns summed in every cell', () => {
+    const [histogram, unpivot] = binnedCountsPlan('duckdb', 'rel', columns, { where, bucketMs: 60000 }).statements;
+    expect(histogram.sql.match(/FROM rel/g)).toHaveLength(1);
+    expect(histogram.sql).toContain('histogram("f_x", {c0_edges}) AS histogram_0');
+    expect(histogram.sql).toContain('histogram("f_c") AS histogram_1');
+    expect(histogram.sql).toContain('(ts - ts % {bucket_ms}) AS bucket');
+    expect(histogram.sql).not.toContain('histogram_2');
+    expect(histogram.params).toEqual({ version: 'v1', bucket_ms: 60000, c0_edges: [1, 2] });
+    expect(unpivot.sql).toContain('UNNEST([');
+    expect(unpivot.sql).toContain('WHEN "f_x" <= {c2_0} THEN 0 WHEN "f_x" <= {c2_1} THEN 1 ELSE 2');
+    expect(unpivot.params).toEqual({ version: 'v1', bucket_ms: 60000, c2_0: 1, c2_1: 2 });
   });
 
-  it('bins like binIndex on DuckDB, flat and nested in blocks (a 1 000-edge sketch grid)', async () => {
+  it('ClickHouse: one statement, a numeric and a categorical branch, bins as sums of comparisons with bound edges', () => {
+    const [clickhouse, ...rest] = binnedCountsPlan('clickhouse', 'rel', columns, { where, bucketMs: 0 }).statements;
+    expect(rest).toEqual([]);
+    expect(clickhouse.sql.match(/FROM rel AS current_window WHERE "version" = \{version\}/g)).toHaveLength(2);
+    expect(clickhouse.sql.match(/ UNION ALL /g)).toHaveLength(1);
+    expect(clickhouse.sql).toContain(
+      'toInt64(1 + if(isNull("f_x"), -1, toInt64((assumeNotNull("f_x") > {c0_0}) + (assumeNotNull("f_x") > {c0_1}))))'
+    );
+    expect(clickhouse.sql).toContain(`toInt64(${2 * 2 ** 32 + 1} + if(isNull("f_x")`);
+    expect(clickhouse.sql).toContain('tuple(toInt64(1), ifNull("f_c", \'\'), toFloat64(0))');
+    expect(clickhouse.sql).toContain('toFloat64(ifNull("score", 0))');
+    expect(clickhouse.sql).toContain('SELECT intDiv(tupleElement(cell, 1), 4294967296) AS col, toInt64(0) AS bucket, ');
+    expect(clickhouse.sql).not.toContain('GROUP BY bucket');
+    expect(clickhouse.params).toEqual({ version: 'v1', bucket_ms: 60000, c0_0: 1, c0_1: 2, c2_0: 1, c2_1: 2 });
+  });
+
+  it('counts like binIndex on DuckDB in both statements: flat, repeated and 1 000 edges, missing values, sums', async () => {
     const random = createRandom(5);
     const values = Array.from({ length: 3000 }, () => Math.round(1000 * random()) / 10);
+    const categories = ['a', 'b', '', null];
     const store = await EmbeddedStore.open(join(dir, 'binning'));
     try {
-      for (const edges of [[10, 20.5, 50], [...new Set(values.slice(0, 1000))].sort((a, b) => a - b)]) {
+      const grid = [...new Set(values.slice(0, 1000))].sort((a, b) => a - b);
+      for (const edges of [[10, 20.5, 50], [5, 5, 5, 70], grid]) {
         const checked = [...values, ...edges, null];
-        const relation = `(SELECT * FROM (VALUES ${checked.map((v, i) => `(${i}, 'r${i}', ${v ?? 'NULL'})`).join(', ')}) AS t(ts, id, f_x))`;
-        const plan = binnedCountsPlan('duckdb', relation, [{ column: 'f_x', kind: 'numeric', edges }], {
-          where: { sql: '', params: {} },
-          bucketMs: 0,
-        });
-        expect(plan.sql.includes('THEN CASE')).toBe(edges.length > 32);
+        const rows = checked.map((v, i) => `(${i}, ${v ?? 'NULL'}, ${i % 7}, ${sqlText(categories[i % 4])})`);
+        const relation = `(SELECT * FROM (VALUES ${rows.join(', ')}) AS t(ts, f_x, out, f_c))`;
+        const plan = binnedCountsPlan(
+          'duckdb',
+          relation,
+          [
+            { column: 'f_x', kind: 'numeric', edges },
+            { column: 'f_x', kind: 'numeric', edges, sumOf: 'out' },
+            { column: 'f_x', kind: 'numeric', edges, sumOf: 'f_x', sumCells: 'outer' },
+            { column: 'f_c', kind: 'categorical' },
+          ],
+          { where: { sql: '', params: {} }, bucketMs: 0 }
+        );
+        expect(plan.statements).toHaveLength(2);
+        expect(plan.statements[1].sql.includes('THEN CASE')).toBe(edges.length > 32);
         const cells = await runBinnedCounts(store, plan);
-        const expected = new Map<number, number>();
-        checked.forEach((v) => {
+        const expected = new Map<string, { n: number; sum: number }>();
+        const add = (column: number, bin: number, category: string, sum: number) => {
+          const key = `${column}|${bin}|${category}`;
+          const cell = expected.get(key) ?? { n: 0, sum: 0 };
+          expected.set(key, { n: cell.n + 1, sum: cell.sum + sum });
+        };
+        checked.forEach((v, i) => {
           const bin = v === null ? -1 : binIndex(edges, v);
-          expected.set(bin, (expected.get(bin) ?? 0) + 1);
+          add(0, bin, '', 0);
+          add(1, bin, '', i % 7);
+          add(2, bin, '', v !== null && (bin === 0 || bin === edges.length) ? v : 0);
+          const category = categories[i % 4];
+          add(3, category ? 0 : -1, category ?? '', 0);
         });
-        expect(new Map(cells.map((c) => [c.bin, c.n]))).toEqual(expected);
+        const got = new Map(cells.map((c) => [`${c.column}|${c.bin}|${c.category}`, { n: c.n, sum: c.sum }]));
+        expect([...got.keys()].sort()).toEqual([...expected.keys()].sort());
+        for (const [key, cell] of expected) {
+          expect(got.get(key)!.n).toBe(cell.n);
+          expect(got.get(key)!.sum).toBeCloseTo(cell.sum, 6);
+        }
       }
     } finally {
       await store.close();

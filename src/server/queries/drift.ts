@@ -33,16 +33,10 @@ import type { Thresholds } from '../../core/query/settings';
 import type { Baseline, PredictionStore } from '../store/types';
 import type { QueryRequest } from '../backend/registry';
 import { thresholdsFor } from '../backend/settings';
-import {
-  alignedCells,
-  binnedCountsPlan,
-  groupCells,
-  runBinnedCounts,
-  type CellsByKey,
-  type CountedColumn,
-} from './binned-counts';
+import { alignedCells, groupCells, type CellsByKey, type CountedColumn } from './binned-counts';
+import { countWindow } from './window-counts';
 import { chooseBaseline } from './distribution';
-import { featureTargets, type DriftTarget } from './targets';
+import { countedColumn, featureTargets, type DriftTarget } from './targets';
 import { requireModel } from './metadata';
 import { bucketSizeMs, bucketStarts, effectiveSampleFraction, sampleNotices, windowWhere } from './window';
 import { ksOnGrid, sketchGrid, wassersteinOnGrid } from './sketch-grid';
@@ -204,7 +198,8 @@ export type DriftScope = ModelScope & { persistence?: number };
 
 /**
  * Counts every target × bucket in one scan and rates each one. `bucketMs` 0 compares the whole range at once.
- * `sumOf` is summed per cell of every target (ranking sums the model's output); by default numeric values are.
+ * `sumOf` is summed per cell of every target (ranking sums the model's output). A grid column sums its own values in
+ * its two outer cells (the Wasserstein tails).
  */
 export async function evaluateDrift(
   request: QueryRequest,
@@ -221,26 +216,27 @@ export async function evaluateDrift(
   const columns: CountedColumn[] = [];
   const layouts: Layout[] = targets.map((target) => {
     const reference = target.reference;
-    const main = columns.push({
-      column: target.column,
-      kind: reference.kind,
-      edges: reference.kind === 'numeric' ? reference.edges : undefined,
-      sumOf: options.sumOf,
-    });
+    const main = columns.push(countedColumn(target, options.sumOf));
     if ((metric !== 'ks' && metric !== 'wasserstein') || reference.kind !== 'numeric') {
       return { main: main - 1 };
     }
     const knots = sketchGrid(reference.sketch);
-    const index = columns.push({ column: target.column, kind: 'numeric', edges: knots }) - 1;
+    const index =
+      columns.push({ column: target.column, kind: 'numeric', edges: knots, sumOf: target.column, sumCells: 'outer' }) -
+      1;
     return { main: main - 1, grid: { index, knots } };
   });
-  const relation = await store.predictionsRelation(scope.model, range);
-  const plan = binnedCountsPlan(store.dialect, relation, columns, {
-    where: windowWhere(store.dialect, scope, options.bucketMs),
-    bucketMs: options.bucketMs,
-  });
-  request.signal.throwIfAborted();
-  const grouped = groupCells(await runBinnedCounts(store, plan));
+  const grouped = groupCells(
+    await countWindow({
+      store,
+      model: scope.model,
+      range,
+      columns,
+      where: windowWhere(store.dialect, scope, options.bucketMs),
+      bucketMs: options.bucketMs,
+      signal: request.signal,
+    })
+  );
   const times = options.bucketMs > 0 ? bucketStarts(range, options.bucketMs) : [0];
   const settings = thresholdsFor(instance.settings, scope.model);
   const thresholds = metricThresholds(metric, settings);

@@ -111,7 +111,8 @@ export async function operationalQuery(request: QueryRequest<'operational'>): Pr
   request.signal.throwIfAborted();
   const rows = await store.query<BucketRow>(
     operationalSql(store.dialect, relation, where.sql, quantile !== undefined),
-    params
+    params,
+    { signal: request.signal }
   );
   const byBucket = new Map(rows.map((row) => [Number(row.bucket), row]));
   const times = bucketStarts(range, bucketMs);

@@ -174,13 +174,16 @@ async function baselineIfAny(store: PredictionStore, query: QueryRequest<'perfor
 
 type Task = 'classification' | 'regression';
 
+/** The store's query, stopped by the request's signal (Grafana's cancellation or the time limit). */
+type Queryable = Pick<PredictionStore, 'query'>;
+
 /**
  * The model's task: the baseline's when it has validation performance; else classification when any class is
  * text or every number is 0/1 (as the baseline detects it); else regression. A window without predictions
  * gives no evidence: then the metric asked for decides.
  */
 async function detectTask(
-  store: PredictionStore,
+  store: Queryable,
   baseline: Baseline | undefined,
   joined: string,
   where: WhereClause,
@@ -233,7 +236,7 @@ interface Bucketed {
 const add = (map: Map<number, number>, key: number, n: number) => map.set(key, (map.get(key) ?? 0) + n);
 
 async function classifierBuckets(
-  store: PredictionStore,
+  store: Queryable,
   metric: PerformanceMetric,
   joined: string,
   where: WhereClause,
@@ -283,7 +286,7 @@ async function classifierBuckets(
   return result;
 }
 
-async function aucBuckets(store: PredictionStore, joined: string, where: WhereClause, positive: string) {
+async function aucBuckets(store: Queryable, joined: string, where: WhereClause, positive: string) {
   const rows = await store.query<Record<string, unknown>>(scoreBinSql(joined, where.sql), where.params);
   const perBucket = new Map<number, Map<number, { positives: number; negatives: number }>>();
   for (const row of rows) {
@@ -306,7 +309,7 @@ async function aucBuckets(store: PredictionStore, joined: string, where: WhereCl
 }
 
 async function regressorBuckets(
-  store: PredictionStore,
+  store: Queryable,
   metric: PerformanceMetric,
   joined: string,
   where: WhereClause
@@ -351,7 +354,8 @@ export async function performanceQuery(request: QueryRequest<'performance'>): Pr
     await store.predictionsRelation(query.model, range),
     await store.labelsRelation(query.model)
   );
-  const task = await detectTask(store, baseline, joined, where, metric);
+  const stoppable: Queryable = { query: (sql, params) => store.query(sql, params, { signal: request.signal }) };
+  const task = await detectTask(stoppable, baseline, joined, where, metric);
   if (task === 'regression' ? CLASSIFIER_METRICS.has(metric) : REGRESSOR_METRICS.has(metric)) {
     const fits = task === 'regression' ? 'mae, rmse, mape' : 'accuracy, precision, recall, f1, auc';
     throw new QueryError(
@@ -361,8 +365,8 @@ export async function performanceQuery(request: QueryRequest<'performance'>): Pr
   request.signal.throwIfAborted();
   const bucketed =
     task === 'classification'
-      ? await classifierBuckets(store, metric, joined, where, baseline)
-      : await regressorBuckets(store, metric, joined, where);
+      ? await classifierBuckets(stoppable, metric, joined, where, baseline)
+      : await regressorBuckets(stoppable, metric, joined, where);
   const times = bucketStarts(range, bucketMs);
   const rows = times.map((t) => bucketed.rows.get(t) ?? 0);
   const labelled = times.map((t) => bucketed.labelled.get(t) ?? 0);

@@ -153,7 +153,9 @@ async function rateFrames(request: QueryRequest<'quality'>, metric: RateMetric, 
   );
   const relation = await store.predictionsRelation(query.model, range);
   request.signal.throwIfAborted();
-  const rows = await store.query<Record<string, unknown>>(qualitySql(relation, where.sql, conditions), params);
+  const rows = await store.query<Record<string, unknown>>(qualitySql(relation, where.sql, conditions), params, {
+    signal: request.signal,
+  });
   const byBucket = new Map(rows.map((row) => [Number(row.bucket), row]));
   const times = bucketStarts(range, bucketMs);
   const counts = times.map((t) => Number(byBucket.get(t)?.n ?? 0));

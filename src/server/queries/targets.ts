@@ -5,6 +5,7 @@
 import { notFound } from '../grafana/errors';
 import { featureColumn, quoteIdentifier, type SqlDialect } from '../store/identifiers';
 import type { Baseline, ColumnReference, PredictionStore } from '../store/types';
+import type { CountedColumn } from './binned-counts';
 
 /** A column compared with its baseline reference: a feature, or the model's output. */
 export interface DriftTarget {
@@ -36,4 +37,15 @@ export async function featureTargets(
     );
   }
   return names.map((name) => featureTarget(name, baseline.features[name], store.dialect));
+}
+
+/** The counted column of a target: its baseline bins (numbers) or categories, and the sum per cell when asked. */
+export function countedColumn(target: DriftTarget, sumOf?: string): CountedColumn {
+  const { reference } = target;
+  return {
+    column: target.column,
+    kind: reference.kind,
+    ...(reference.kind === 'numeric' ? { edges: reference.edges } : {}),
+    ...(sumOf !== undefined ? { sumOf } : {}),
+  };
 }

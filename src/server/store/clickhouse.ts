@@ -10,11 +10,16 @@
  * (Int64/UInt64 epoch ms, Float64, String, Nullable, UInt8), and the same SQL runs on current ClickHouse.
  * Values: inserts travel as JSONEachRow data, never SQL; query values are bound as query parameters on servers
  * that have them and written by `clickHouseLiteral` on older ones (version detected at connect).
+ * Stopping: the client's request timeout (`requestTimeoutMs`) is only a backstop, long by default, because the
+ * caller decides when to give up (Grafana's cancellation, the backend's per-query limit) through `options.signal`;
+ * every read carries its own `query_id`, and a read given up by the client is killed on the server
+ * (`KILL QUERY`, which 18.16 has), so it does not keep running and delay the queries behind it.
  */
-import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import { randomUUID } from 'node:crypto';
+import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { featureColumn, quoteIdentifier, validateIdentifier, validateVersion } from './identifiers';
 import { featureColumns, planSchema, toRowObjects, toStoredColumns } from './schema';
-import { bindParams, type BindMode, type Params } from './sql-params';
+import { bindParams, clickHouseLiteral, type BindMode, type Params } from './sql-params';
 import type {
   Baseline,
   BaselineSummary,
@@ -24,6 +29,7 @@ import type {
   PredictionCounts,
   PredictionRecord,
   PredictionStore,
+  QueryOptions,
   SchemaChange,
   TimeRange,
   VersionSummary,
@@ -36,7 +42,28 @@ export interface ClickHouseOptions {
   password?: string;
   /** Force the value-binding mode (tests use it to run both paths); detected from the server version otherwise. */
   bindMode?: BindMode;
+  /**
+   * How long the client waits for one request before giving up (and killing a read), in ms. A backstop only: the
+   * caller's `signal` decides when a query stops. Default DEFAULT_REQUEST_TIMEOUT_MS.
+   */
+  requestTimeoutMs?: number;
 }
+
+/** The client's request timeout unless the options say otherwise: longer than any per-query limit of the backend. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
+
+/**
+ * Read buffer per column file and part (`max_read_buffer_size`, 1 MiB by default). A `FINAL` read opens every part
+ * of the range at once, so its memory is parts × column files × this: 10 M rows × 25 features in 31 parts needed
+ * 1.95 GB on 18.16 (over the usual 2 GB query limit) with the default and 0.46 GB with 64 KiB, in the same time.
+ */
+export const READ_BUFFER_BYTES = 65_536;
+
+/**
+ * Longest statement the server parses (`max_query_size`, 256 KiB by default). Old servers get every bound value as a
+ * literal, and a KS drift query over 20 features carries 20 sketch grids of ~1 000 knots (about 400 KiB).
+ */
+export const MAX_QUERY_BYTES = 16 * 1_048_576;
 
 const DAY_MS = 86_400_000;
 
@@ -141,6 +168,30 @@ export function addFeatureColumnSql(table: string, feature: { name: string; kind
   return `ALTER TABLE ${table} ADD COLUMN ${featureColumnDDL(feature)}`;
 }
 
+/** The request timeout to use for these options; rejects values that are not a positive number of ms. */
+function requestTimeoutMs(options: ClickHouseOptions): number {
+  const timeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  if (!Number.isFinite(timeout) || timeout <= 0) {
+    throw new Error(`ClickHouse requestTimeoutMs must be a positive number of milliseconds, got ${timeout}`);
+  }
+  return timeout;
+}
+
+/**
+ * Whether a failed request was answered by the server with an error (so the query no longer runs there), as opposed
+ * to given up by the client (abort, timeout, broken connection). Current servers' errors become ClickHouseError;
+ * 18.16's body `Code: 62, e.displayText() = DB::Exception: …` lacks the `(TYPE)` suffix the client parses, so it
+ * arrives as a plain Error whose message starts with `Code: <number>`.
+ */
+export function isServerError(error: unknown): boolean {
+  return error instanceof ClickHouseError || (error instanceof Error && /^Code: \d+[,.]/.test(error.message));
+}
+
+/** KILL QUERY of one query id, without waiting for it to stop (ASYNC): the id is written as a checked literal. */
+export function killQuerySql(queryId: string): string {
+  return `KILL QUERY WHERE query_id = ${clickHouseLiteral(queryId)} ASYNC`;
+}
+
 /** Binding mode for a server version string: query parameters from 19.16 on (kept conservative), literals before. */
 export function bindModeForVersion(version: string): BindMode {
   const [major, minor] = version.split('.').map((part) => Number.parseInt(part, 10));
@@ -168,7 +219,12 @@ export class ClickHouseStore implements PredictionStore {
       database,
       username: options.username ?? 'default',
       password: options.password ?? '',
-      clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+      request_timeout: requestTimeoutMs(options),
+      clickhouse_settings: {
+        output_format_json_quote_64bit_integers: 0,
+        max_read_buffer_size: String(READ_BUFFER_BYTES),
+        max_query_size: String(MAX_QUERY_BYTES),
+      },
       log: { level: ClickHouseLogLevel.OFF },
     });
     let version: string;
@@ -399,14 +455,45 @@ export class ClickHouseStore implements PredictionStore {
     return labelsRelationSql(table);
   }
 
-  async query<T = Record<string, unknown>>(sql: string, params: Params = {}): Promise<T[]> {
+  /**
+   * Runs a read under its own `query_id`. When `options.signal` aborts (or the request times out) the request is
+   * dropped AND the server is told to stop the query; the promise rejects saying which.
+   */
+  async query<T = Record<string, unknown>>(sql: string, params: Params = {}, options: QueryOptions = {}): Promise<T[]> {
+    const { signal } = options;
+    signal?.throwIfAborted();
     const bound = bindParams(sql, params, this.bindMode);
-    const result = await this.client.query({
-      query: bound.sql,
-      format: 'JSONEachRow',
-      ...(Object.keys(bound.values).length ? { query_params: bound.values } : {}),
-    });
-    return (await result.json()) as T[];
+    const queryId = randomUUID();
+    try {
+      const result = await this.client.query({
+        query: bound.sql,
+        format: 'JSONEachRow',
+        query_id: queryId,
+        ...(signal ? { abort_signal: signal } : {}),
+        ...(Object.keys(bound.values).length ? { query_params: bound.values } : {}),
+      });
+      return (await result.json()) as T[];
+    } catch (error) {
+      if (isServerError(error)) {
+        throw error; // the server answered with an error: the query is over there too
+      }
+      const stop = await this.killQuery(queryId);
+      const why = signal?.aborted ? 'cancelled' : 'given up by the client';
+      throw new Error(`ClickHouse query ${why} (${(error as Error).message}); ${stop}`, { cause: error });
+    }
+  }
+
+  /**
+   * Asks the server to stop the query with this id (`KILL QUERY ... ASYNC`, on its own request, so it works while
+   * the query holds its connection). Returns what happened, for the caller's error message; never throws.
+   */
+  private async killQuery(queryId: string): Promise<string> {
+    try {
+      await this.client.command({ query: killQuerySql(queryId) });
+      return `the server was told to stop it (query_id ${queryId})`;
+    } catch (error) {
+      return `stopping it on the server failed too (${(error as Error).message}); it may still run as query_id ${queryId}`;
+    }
   }
 
   async listVersions(model: string): Promise<VersionSummary[]> {

@@ -1,7 +1,18 @@
 /**
  * Small DuckDB helpers shared by the embedded store and the file readers of `mlmon ingest` / `mlmon baseline`.
  */
-import { DuckDBConnection, DuckDBInstance, listValue, type DuckDBValue } from '@duckdb/node-api';
+import {
+  DOUBLE,
+  DuckDBConnection,
+  DuckDBInstance,
+  LIST,
+  listValue,
+  VARCHAR,
+  type DuckDBType,
+  type DuckDBValue,
+} from '@duckdb/node-api';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Params } from './sql-params';
 
 /**
@@ -28,19 +39,36 @@ function toDuckDBValue(value: Params[string]): DuckDBValue {
   return Array.isArray(value) ? listValue(value as DuckDBValue[]) : (value as DuckDBValue);
 }
 
+/** The type a list binds as: DOUBLE[] for numbers (DuckDB would guess INTEGER[] from a first whole number). */
+function listType(value: ReadonlyArray<string | number>): DuckDBType {
+  return LIST(value.every((item) => typeof item === 'number') ? DOUBLE : VARCHAR);
+}
+
 /** Runs SQL with `$name` parameters bound and returns plain rows. */
 export async function runQuery<T>(connection: DuckDBConnection, sql: string, values: Params = {}): Promise<T[]> {
   const bound: Record<string, DuckDBValue> = {};
+  const types: Record<string, DuckDBType | undefined> = {};
   for (const [key, value] of Object.entries(values)) {
     bound[key] = toDuckDBValue(value);
+    types[key] = Array.isArray(value) ? listType(value) : undefined;
   }
-  const reader = await connection.runAndReadAll(sql, Object.keys(bound).length ? bound : undefined);
+  const reader = await connection.runAndReadAll(sql, Object.keys(bound).length ? bound : undefined, types);
   return reader.getRowObjectsJS().map((row) => toPlainRow(row) as T);
 }
 
-/** An in-memory DuckDB with one connection, for reading files and writing Parquet. */
+/** DuckDB's memory limit unless $MLMON_DUCKDB_MEMORY_LIMIT says otherwise (DuckDB's own default is 80 % of RAM). */
+export const DEFAULT_DUCKDB_MEMORY_LIMIT = '256MB';
+
+/**
+ * An in-memory DuckDB with one connection, for reading files and writing Parquet. Its memory is capped
+ * ($MLMON_DUCKDB_MEMORY_LIMIT, default 256 MB, e.g. `1GB`), and what does not fit spills to a temporary directory
+ * ($MLMON_DUCKDB_TEMP_DIR, default `<os temp dir>/mlmon-duckdb`) instead of growing the process.
+ */
 export async function openMemoryDuckDB(): Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> {
-  const instance = await DuckDBInstance.create(':memory:');
+  const instance = await DuckDBInstance.create(':memory:', {
+    memory_limit: process.env.MLMON_DUCKDB_MEMORY_LIMIT || DEFAULT_DUCKDB_MEMORY_LIMIT,
+    temp_directory: process.env.MLMON_DUCKDB_TEMP_DIR || join(tmpdir(), 'mlmon-duckdb'),
+  });
   const connection = await instance.connect();
   return { instance, connection };
 }

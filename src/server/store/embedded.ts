@@ -8,9 +8,10 @@
  *   <dir>/models/<model>/baselines/<version>.json                    one Baseline per model version
  *
  * Every file is written under a temporary name in its final directory, fsynced and renamed, so a reader sees a
- * whole file or none (temporary names end in `.part` and never match `*.parquet`). Readers expand the day globs
- * when a query runs and deduplicate by id (the latest ingested row wins), so a reader that catches a compaction
- * between its rename and its deletes still counts every id once. Several processes may read and write the same
+ * whole file or none (temporary names end in `.part` and never match `*.parquet`). A file never repeats an id.
+ * Readers read a day held in one file as it is; a day with several files (not yet compacted) is globbed when the
+ * query runs and deduplicated by id (the latest ingested row wins), so a reader that catches a compaction between
+ * its rename and its deletes still counts every id once. Several processes may read and write the same
  * directory; schema updates take a lock file (`schema.lock`).
  */
 import { randomUUID } from 'node:crypto';
@@ -31,6 +32,7 @@ import {
 import { featureColumn, isIdentifier, quoteIdentifier, validateIdentifier, validateVersion } from './identifiers';
 import { duckdbStringLiteral, openMemoryDuckDB, runQuery } from './duckdb-sql';
 import { featureColumns, planSchema, toStoredColumns, utcDay, type StoredColumns, type StoredValue } from './schema';
+import { StoreChangedError } from './errors';
 import { bindParams, type Params } from './sql-params';
 import type {
   Baseline,
@@ -41,7 +43,9 @@ import type {
   PredictionCounts,
   PredictionRecord,
   PredictionStore,
+  QueryOptions,
   SchemaChange,
+  StoredDay,
   TimeRange,
   VersionSummary,
 } from './types';
@@ -201,6 +205,22 @@ function dayStart(day: string): number {
   return Date.parse(`${day}T00:00:00Z`);
 }
 
+/** A day directory of predictions or labels, its start (epoch ms) and its complete files. */
+interface DayFiles {
+  dir: string;
+  start: number;
+  files: string[];
+}
+
+/** Removes the cached counts (`<file>.counts/`) of files no longer in a day directory (compacted away). */
+async function removeOrphanCounts(dir: string): Promise<void> {
+  const names = new Set(await listDir(dir));
+  const orphans = [...names].filter(
+    (name) => name.endsWith('.counts') && !names.has(name.replace(/\.counts$/, '.parquet'))
+  );
+  await Promise.all(orphans.map((name) => rm(join(dir, name), { recursive: true, force: true })));
+}
+
 export class EmbeddedStore implements PredictionStore {
   readonly dialect = 'duckdb' as const;
   readonly description: string;
@@ -218,6 +238,21 @@ export class EmbeddedStore implements PredictionStore {
   static async open(dataDir: string): Promise<EmbeddedStore> {
     const { instance, connection } = await openMemoryDuckDB();
     return new EmbeddedStore(dataDir, instance, connection);
+  }
+
+  /**
+   * Runs work on the connection unless the signal has already aborted; an abort while it runs interrupts DuckDB
+   * (`duckdb_interrupt`), so a stopped query frees the connection instead of finishing unseen.
+   */
+  private async interruptible<T>(signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+    signal?.throwIfAborted();
+    const interrupt = () => this.connection.interrupt();
+    signal?.addEventListener('abort', interrupt, { once: true });
+    try {
+      return await work();
+    } finally {
+      signal?.removeEventListener('abort', interrupt);
+    }
   }
 
   /** Serialises work on the single DuckDB connection. */
@@ -410,21 +445,26 @@ export class EmbeddedStore implements PredictionStore {
   }
 
   /**
-   * Day directories holding at least one complete file: a directory whose first file is still being written
-   * (only a `.part`) would make DuckDB's glob fail. Compaction never empties a directory, so the glob expanded
-   * later still matches.
+   * The day directories with their complete Parquet files, skipping directories with none yet (whose first file
+   * is still a `.part`: DuckDB's glob would fail on them).
    */
-  private async readableDayDirs(model: string, kind: 'predictions' | 'labels', range?: TimeRange): Promise<string[]> {
+  private async dayFiles(model: string, kind: 'predictions' | 'labels', range?: TimeRange): Promise<DayFiles[]> {
     const dirs = await this.dayDirs(model, kind, range);
-    const readable = await Promise.all(dirs.map(async (d) => (await listDir(d)).some((f) => f.endsWith('.parquet'))));
-    return dirs.filter((_, i) => readable[i]);
+    const days = await Promise.all(
+      dirs.map(async (dir) => ({
+        dir,
+        start: dayStart(dir.slice(dir.lastIndexOf('day=') + 4)),
+        files: (await listDir(dir)).filter((f) => f.endsWith('.parquet')).map((f) => join(dir, f)),
+      }))
+    );
+    return days.filter((day) => day.files.length > 0);
   }
 
   /**
    * `read_parquet` over the day globs (expanded when the query runs), unioned by name with an empty relation of
    * every known column, so all columns exist even when no file has them yet.
    */
-  private async parquetSource(dirs: string[], columns: ReadonlyArray<[string, ColumnType]>): Promise<string> {
+  private parquetSource(dirs: string[], columns: ReadonlyArray<[string, ColumnType]>): string {
     const empty = emptyRelation(columns);
     if (dirs.length === 0) {
       return empty;
@@ -433,38 +473,107 @@ export class EmbeddedStore implements PredictionStore {
     return `SELECT * FROM read_parquet([${globs}], union_by_name = true) UNION ALL BY NAME ${empty}`;
   }
 
+  /**
+   * The predictions of a model in the range, each id once. A day held in ONE file is read as it is: every write and
+   * every compaction leaves a file without repeated ids (`lastPerId`, the compaction's dedup), and a re-sent record
+   * has the same ts, so the same day. Only days with several files (the day still being written, before compaction)
+   * are deduplicated, by id, the latest ingested row winning; reading them globs the directory when the query runs,
+   * so a compaction landing meanwhile is seen whole. Deduplicating every day cost 12× a plain scan at 10 M rows.
+   */
   async predictionsRelation(model: string, range?: TimeRange): Promise<string> {
     const columns = predictionColumns(await this.getFeatures(model));
-    const source = await this.parquetSource(await this.readableDayDirs(model, 'predictions', range), columns);
+    const days = await this.dayFiles(model, 'predictions', range);
     const where = range ? `WHERE ts >= ${Math.trunc(range.from)} AND ts < ${Math.trunc(range.to)}` : '';
     const list = columns.map(([name]) => quoteIdentifier(name, 'duckdb')).join(', ');
+    const single = days.filter((day) => day.files.length === 1).map((day) => duckdbStringLiteral(day.files[0]));
+    const several = days
+      .filter((day) => day.files.length > 1)
+      .map((day) => duckdbStringLiteral(join(day.dir, '*.parquet')));
+    const parts = [emptyRelation(columns)];
+    if (single.length > 0) {
+      parts.push(`SELECT * FROM read_parquet([${single.join(', ')}], union_by_name = true) ${where}`);
+    }
+    if (several.length > 0) {
+      parts.push(
+        `SELECT * FROM read_parquet([${several.join(', ')}], union_by_name = true) ${where} ` +
+          `QUALIFY row_number() OVER (PARTITION BY id ORDER BY ingested_at DESC) = 1`
+      );
+    }
+    return `(SELECT ${list} FROM (${parts.join(' UNION ALL BY NAME ')}))`;
+  }
+
+  async predictionDays(model: string, range: TimeRange): Promise<StoredDay[]> {
+    return (await this.dayFiles(model, 'predictions', range)).map(({ start, files }) => ({
+      start,
+      end: start + DAY_MS,
+      ...(files.length === 1 ? { file: files[0] } : {}),
+    }));
+  }
+
+  async fileRelation(model: string, file: string): Promise<string> {
+    const columns = predictionColumns(await this.getFeatures(model));
+    const list = columns.map(([name]) => quoteIdentifier(name, 'duckdb')).join(', ');
     return (
-      `(SELECT ${list} FROM (${source}) ${where} ` +
-      `QUALIFY row_number() OVER (PARTITION BY id ORDER BY ingested_at DESC) = 1)`
+      `(SELECT ${list} FROM (${emptyRelation(columns)} UNION ALL BY NAME ` +
+      `SELECT * FROM read_parquet([${duckdbStringLiteral(file)}], union_by_name = true)))`
     );
   }
 
+  /** The directory of the counts cached beside a prediction file of this store: `<file>.counts/`. */
+  private countsDir(file: string): string {
+    if (!file.startsWith(join(this.dataDir, 'models')) || !file.endsWith('.parquet')) {
+      throw new Error(`Internal error: ${file} is not a prediction file of the ${this.description}`);
+    }
+    return file.replace(/\.parquet$/, '.counts');
+  }
+
+  private countsPath(file: string, key: string): string {
+    if (!/^[A-Za-z0-9_-]{1,128}$/.test(key)) {
+      throw new Error(`Internal error: counts key ${JSON.stringify(key)} is not a file name`);
+    }
+    return join(this.countsDir(file), `${key}.json`);
+  }
+
+  async readFileCounts(file: string, key: string): Promise<string | undefined> {
+    return readFile(this.countsPath(file, key), 'utf8').catch(() => undefined);
+  }
+
+  async writeFileCounts(file: string, key: string, text: string): Promise<void> {
+    await writeFileAtomic(this.countsPath(file, key), text).catch(() => undefined);
+  }
+
   async labelsRelation(model: string): Promise<string> {
-    const source = await this.parquetSource(await this.readableDayDirs(model, 'labels'), LABEL_COLUMNS);
+    const days = await this.dayFiles(model, 'labels');
+    const source = this.parquetSource(
+      days.map((day) => day.dir),
+      LABEL_COLUMNS
+    );
     const list = LABEL_COLUMNS.map(([name]) => quoteIdentifier(name, 'duckdb')).join(', ');
     return `(SELECT ${list} FROM (${source}) QUALIFY row_number() OVER (PARTITION BY id ORDER BY ingested_at DESC, ts DESC) = 1)`;
   }
 
   /**
    * Runs a query; when a file vanished between the glob's expansion and its opening (a concurrent compaction
-   * replaced it), runs it again: the globs then expand to the merged file, which holds the same rows.
+   * replaced it), runs it again: the globs then expand to the merged file, which holds the same rows. A file named
+   * in the SQL itself (a single-file day, predictionsRelation) stays gone: after the retries a StoreChangedError
+   * says so, and the backend plans the query anew.
    */
-  async query<T = Record<string, unknown>>(sql: string, params: Params = {}): Promise<T[]> {
+  async query<T = Record<string, unknown>>(sql: string, params: Params = {}, options: QueryOptions = {}): Promise<T[]> {
     const bound = bindParams(sql, params, 'duckdb');
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.exclusive(() => runQuery<T>(this.connection, bound.sql, bound.values));
+        return await this.exclusive(() =>
+          this.interruptible(options.signal, () => runQuery<T>(this.connection, bound.sql, bound.values))
+        );
       } catch (error) {
-        if (
-          attempt >= VANISHED_FILE_RETRIES ||
-          !/No such file or directory|No files found that match/.test((error as Error).message)
-        ) {
+        if (options.signal?.aborted) {
+          throw new Error(`The query was stopped (${String(options.signal.reason ?? 'aborted')}).`);
+        }
+        if (!/No such file or directory|No files found that match/.test((error as Error).message)) {
           throw error;
+        }
+        if (attempt >= VANISHED_FILE_RETRIES) {
+          throw new StoreChangedError((error as Error).message);
         }
         await new Promise((r) => setTimeout(r, 10 * attempt));
       }
@@ -523,10 +632,32 @@ export class EmbeddedStore implements PredictionStore {
 
   // ----- maintenance --------------------------------------------------------------------------------------------
 
+  /** Merges the files of one day directory into one (dedup by id, latest ingested wins), then deletes them. */
+  private async mergeFiles(
+    dir: string,
+    files: string[],
+    kindColumns: ReadonlyArray<[string, ColumnType]>
+  ): Promise<void> {
+    const list = kindColumns.map(([name]) => quoteIdentifier(name, 'duckdb')).join(', ');
+    const source = `SELECT * FROM read_parquet([${files.map(duckdbStringLiteral).join(', ')}], union_by_name = true) UNION ALL BY NAME ${emptyRelation(kindColumns)}`;
+    const id = randomUUID();
+    const temporary = join(dir, `.${id}.parquet.part`);
+    await this.exclusive(() =>
+      this.connection.run(
+        `COPY (SELECT ${list} FROM (${source}) QUALIFY row_number() OVER (PARTITION BY id ORDER BY ingested_at DESC) = 1 ORDER BY ts) ` +
+          `TO ${duckdbStringLiteral(temporary)} (FORMAT parquet, COMPRESSION zstd)`
+      )
+    );
+    await fsyncPath(temporary);
+    await rename(temporary, join(dir, `${id}.parquet`));
+    await fsyncPath(dir);
+    await Promise.all(files.map((f) => unlink(f)));
+  }
+
   /**
    * Merges every day directory holding more than one file into one file (dedup by id, latest ingested wins),
    * atomically: the merged file is renamed in before the merged inputs are deleted; files written meanwhile stay.
-   * Returns the prediction rows stored afterwards.
+   * Counts cached beside files that are gone are removed. Returns the prediction rows stored afterwards.
    */
   async compact(model: string): Promise<{ rowsKept: number }> {
     const columns = predictionColumns(await this.getFeatures(model));
@@ -536,26 +667,18 @@ export class EmbeddedStore implements PredictionStore {
     ] as const) {
       for (const dir of await this.dayDirs(model, kind)) {
         const files = (await listDir(dir)).filter((n) => n.endsWith('.parquet')).map((n) => join(dir, n));
-        if (files.length < 2) {
-          continue;
+        if (files.length > 1) {
+          await this.mergeFiles(dir, files, kindColumns);
         }
-        const list = kindColumns.map(([name]) => quoteIdentifier(name, 'duckdb')).join(', ');
-        const source = `SELECT * FROM read_parquet([${files.map(duckdbStringLiteral).join(', ')}], union_by_name = true) UNION ALL BY NAME ${emptyRelation(kindColumns)}`;
-        const id = randomUUID();
-        const temporary = join(dir, `.${id}.parquet.part`);
-        await this.exclusive(() =>
-          this.connection.run(
-            `COPY (SELECT ${list} FROM (${source}) QUALIFY row_number() OVER (PARTITION BY id ORDER BY ingested_at DESC) = 1 ORDER BY ts) ` +
-              `TO ${duckdbStringLiteral(temporary)} (FORMAT parquet, COMPRESSION zstd)`
-          )
-        );
-        await fsyncPath(temporary);
-        await rename(temporary, join(dir, `${id}.parquet`));
-        await fsyncPath(dir);
-        await Promise.all(files.map((f) => unlink(f)));
+        if (kind === 'predictions') {
+          await removeOrphanCounts(dir);
+        }
       }
     }
-    const stored = await this.parquetSource(await this.readableDayDirs(model, 'predictions'), columns);
+    const stored = this.parquetSource(
+      (await this.dayFiles(model, 'predictions')).map((day) => day.dir),
+      columns
+    );
     const [{ n }] = await this.query<{ n: number }>(`SELECT count(*) AS n FROM (${stored})`);
     return { rowsKept: n };
   }

@@ -38,3 +38,52 @@ export async function runMaintenance(
   }
   return results;
 }
+
+export interface MaintenanceSchedule {
+  /** Waits for a run under way, then stops. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs runMaintenance every `intervalMs` (the first run one interval after the start) until stopped, logging what
+ * each run did; a failed run is logged and the next one tries again. Without it the embedded store keeps one file
+ * per flush, and every read has to deduplicate them.
+ */
+export function scheduleMaintenance(
+  store: PredictionStore,
+  options: {
+    retentionDays?: number;
+    intervalMs: number;
+    log: (line: string) => void;
+    /** Runs after each model's compaction (the collector prepares the counts of the default queries). */
+    afterCompaction?: (model: string) => Promise<void>;
+  }
+): MaintenanceSchedule {
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  let stopped = false;
+  const tick = () => {
+    running = runMaintenance(store, { retentionDays: options.retentionDays })
+      .then(async (results) => {
+        for (const { model, daysDropped, rowsKept } of results) {
+          const dropped = daysDropped.length > 0 ? `, dropped ${daysDropped.join(', ')}` : '';
+          options.log(`maintenance: ${model}: compacted, ${rowsKept} prediction rows kept${dropped}`);
+          await options.afterCompaction?.(model);
+        }
+      })
+      .catch((error) => options.log(`maintenance failed (tried again in ${options.intervalMs} ms): ${error.message}`))
+      .finally(() => {
+        if (!stopped) {
+          timer = setTimeout(tick, options.intervalMs);
+        }
+      });
+  };
+  timer = setTimeout(tick, options.intervalMs);
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}

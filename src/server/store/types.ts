@@ -196,6 +196,18 @@ export interface BaselineSummary {
   features: number;
 }
 
+/** One UTC day of a file-backed store: [start, end) in epoch ms, and its file when the day is one file. */
+export interface StoredDay {
+  start: number;
+  end: number;
+  file?: string;
+}
+
+/** How a store query may be stopped: Grafana's cancellation or the backend's per-query time limit. */
+export interface QueryOptions {
+  signal?: AbortSignal;
+}
+
 /** The full store: the write side plus what the backend and the CLI read. */
 export interface PredictionStore extends PredictionWriter {
   readonly dialect: StoreDialect;
@@ -216,10 +228,26 @@ export interface PredictionStore extends PredictionWriter {
   /** A SQL relation over the model's labels, one row per id (the latest label wins). */
   labelsRelation(model: string): Promise<string>;
   /**
-   * Runs SQL produced by a query handler. Values are never spliced by the caller: write `{name}` placeholders
-   * and pass `params` (see sql-params.ts). Int64 results come back as JS numbers.
+   * File-backed stores only: the days of the model's predictions overlapping the range, ascending. A day held in
+   * ONE file names it; that file never changes under its name (a rewrite gets a new name), so counts over it can
+   * be cached (src/server/queries/window-counts.ts).
    */
-  query<T = Record<string, unknown>>(sql: string, params?: Params): Promise<T[]>;
+  predictionDays?(model: string, range: TimeRange): Promise<StoredDay[]>;
+  /** File-backed stores only: a relation like predictionsRelation's over one file of `predictionDays`. */
+  fileRelation?(model: string, file: string): Promise<string>;
+  /** File-backed stores only: counts cached beside a file of `predictionDays` under `key`, if any. */
+  readFileCounts?(file: string, key: string): Promise<string | undefined>;
+  /**
+   * File-backed stores only: caches counts beside a file (they go when the file goes). Best effort: a read-only
+   * store writes nothing.
+   */
+  writeFileCounts?(file: string, key: string, text: string): Promise<void>;
+  /**
+   * Runs SQL produced by a query handler. Values are never spliced by the caller: write `{name}` placeholders
+   * and pass `params` (see sql-params.ts). Int64 results come back as JS numbers. When `options.signal` aborts,
+   * the engine stops the query (not only the wait for it) and the promise rejects.
+   */
+  query<T = Record<string, unknown>>(sql: string, params?: Params, options?: QueryOptions): Promise<T[]>;
 
   saveBaseline(baseline: Baseline): Promise<void>;
   getBaseline(model: string, version: string): Promise<Baseline | undefined>;

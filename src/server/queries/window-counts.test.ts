@@ -1,0 +1,209 @@
+/**
+ * window-counts.ts: the split of a range into cached whole slots of single-file days and the rest, and, on a real
+ * embedded store, that the cached answer equals the plain plan over the store's relation for any range and bucket,
+ * that cached slots are reused in memory and from beside the file, and that compaction removes them with their file.
+ */
+import fc from 'fast-check';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRandom } from '../../core/stats';
+import { EmbeddedStore } from '../store/embedded';
+import { StoreChangedError } from '../store/errors';
+import type { PredictionRecord, StoredDay } from '../store/types';
+import { binnedCountsPlan, runBinnedCounts, type CountCell, type CountedColumn } from './binned-counts';
+import { CountCache, countWindow, parseTallies, serializeTallies, slotSizeMs, splitRange } from './window-counts';
+import { windowWhere } from './window';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+const T0 = Date.UTC(2026, 10, 20);
+
+describe('slots and ranges', () => {
+  it('picks the largest slot dividing the bucket, an hour for one bucket, none below a minute', () => {
+    expect([0, HOUR, 6 * HOUR, DAY, 30 * MINUTE, 10 * MINUTE, 2 * MINUTE, 90_000].map(slotSizeMs)).toEqual([
+      HOUR,
+      HOUR,
+      HOUR,
+      HOUR,
+      15 * MINUTE,
+      5 * MINUTE,
+      MINUTE,
+      undefined,
+    ]);
+  });
+
+  it('covers the range exactly once: whole slots of single-file days cached, everything else direct', () => {
+    const layout = fc.array(fc.boolean(), { minLength: 1, maxLength: 5 });
+    const point = fc.integer({ min: -DAY, max: 6 * DAY });
+    fc.assert(
+      fc.property(layout, point, point, fc.constantFrom(MINUTE, 15 * MINUTE, HOUR), (single, a, b, slot) => {
+        const range = { from: T0 + Math.min(a, b), to: T0 + Math.max(a, b) + 1 };
+        const days: StoredDay[] = single.map((one, d) => ({
+          start: T0 + d * DAY,
+          end: T0 + (d + 1) * DAY,
+          ...(one ? { file: `f${d}` } : {}),
+        }));
+        const { cached, direct } = splitRange(range, days, slot);
+        const parts = [...cached, ...direct].sort((x, y) => x.from - y.from);
+        expect(parts[0].from).toBe(range.from);
+        expect(parts[parts.length - 1].to).toBe(range.to);
+        parts.slice(1).forEach((part, i) => expect(part.from).toBe(parts[i].to));
+        for (const part of cached) {
+          const day = days.find((d) => d.file === part.file)!;
+          expect(part.from % slot).toBe(0);
+          expect(part.to % slot).toBe(0);
+          expect(part.from).toBeGreaterThanOrEqual(day.start);
+          expect(part.to).toBeLessThanOrEqual(day.end);
+        }
+        direct.slice(1).forEach((part, i) => expect(part.from).toBeGreaterThan(direct[i].to - 1));
+      }),
+      { numRuns: 300 }
+    );
+  });
+
+  it('serialises slot tallies without loss and evicts the least recently used entries past its budget', () => {
+    const slots = new Map([
+      [
+        T0,
+        {
+          bins: Float64Array.from([1, 2, 0.5]),
+          binSums: Float64Array.from([0, 3.25, -1]),
+          categories: new Map([['a"b', { n: 4, sum: 1.5 }]]),
+        },
+      ],
+    ]);
+    expect(parseTallies(serializeTallies(slots))).toEqual(slots);
+    const cache = new CountCache(1000);
+    cache.set('a', slots);
+    cache.set('b', slots);
+    cache.get('a');
+    for (let i = 0; i < 10; i++) {
+      cache.set(`c${i}`, slots);
+    }
+    expect(cache.usedBytes).toBeLessThanOrEqual(1000);
+    expect(cache.get('b')).toBeUndefined();
+    expect(cache.get('c9')).toBe(slots);
+  });
+});
+
+describe('countWindow on the embedded store', () => {
+  let dir: string;
+  const random = createRandom(11);
+  const CATEGORIES = ['a', 'b', 'c', ''];
+  const record = (i: number, ts: number): PredictionRecord => ({
+    id: `r${i}`,
+    ts,
+    version: i % 3 === 0 ? 'v2' : 'v1',
+    features: { x: i % 37 === 0 ? null : Math.round(1000 * random()) / 10, c: CATEGORIES[i % 4] },
+    prediction: random(),
+    score: random(),
+    samplingRate: 1,
+  });
+  const records = Array.from({ length: 3000 }, (_, i) => record(i, T0 + Math.floor((i / 3000) * 3 * DAY)));
+  const EDGES = [10, 25.5, 50, 90];
+  const columns: CountedColumn[] = [
+    { column: '"f_x"', kind: 'numeric', edges: EDGES },
+    { column: '"f_c"', kind: 'categorical' },
+    { column: '"f_x"', kind: 'numeric', edges: EDGES, sumOf: '"score"' },
+    { column: '"f_x"', kind: 'numeric', edges: [20, 40, 60, 80], sumOf: '"f_x"', sumCells: 'outer' },
+  ];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mlmon-window-counts-'));
+    const store = await EmbeddedStore.open(dir);
+    await store.writePredictions('m', records);
+    // day 2 gets a second file re-sending 100 of its ids with new values: that day is read deduplicated, directly
+    await store.writePredictions(
+      'm',
+      records.slice(2100, 2200).map((r, i) => record(2100 + i, r.ts))
+    );
+    await store.close();
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  /** The plain plan over the store's (deduplicated) relation: what countWindow must equal. */
+  async function direct(store: EmbeddedStore, range: { from: number; to: number }, bucketMs: number, version?: string) {
+    const where = windowWhere('duckdb', { model: 'm', version }, bucketMs);
+    const plan = binnedCountsPlan('duckdb', await store.predictionsRelation('m', range), columns, { where, bucketMs });
+    return runBinnedCounts(store, plan);
+  }
+
+  const normalised = (cells: CountCell[]) =>
+    cells.map((c) => `${c.column}|${c.bucket}|${c.bin}|${c.category}|${c.n}|${c.sum.toFixed(6)}`).sort();
+
+  it('equals the plain plan for aligned and unaligned ranges, every bucket size, with and without a filter', async () => {
+    const store = await EmbeddedStore.open(dir);
+    try {
+      const ranges = [
+        { from: T0, to: T0 + 3 * DAY },
+        { from: T0 + 5 * HOUR + 17 * MINUTE + 3, to: T0 + 2 * DAY + 7 * HOUR + 1 },
+        { from: T0 + DAY - 90_000, to: T0 + DAY + 90_000 },
+        { from: T0 - DAY, to: T0 + 4 * DAY },
+      ];
+      for (const range of ranges) {
+        for (const bucketMs of [0, HOUR, 30 * MINUTE, 10 * MINUTE, 90_000, DAY]) {
+          for (const version of [undefined, 'v2']) {
+            const where = windowWhere('duckdb', { model: 'm', version }, bucketMs);
+            const cells = await countWindow({ store, model: 'm', range, columns, where, bucketMs });
+            expect(normalised(cells)).toEqual(normalised(await direct(store, range, bucketMs, version)));
+          }
+        }
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('reads cached slots from memory, then from beside the file in a new process, and drops them with the file', async () => {
+    const range = { from: T0, to: T0 + 3 * DAY };
+    const where = windowWhere('duckdb', { model: 'm', version: 'v1' }, HOUR);
+    const statementsOf = (store: EmbeddedStore) => {
+      const sql: string[] = [];
+      const query = store.query.bind(store);
+      store.query = ((text: string, ...rest: never[]) => (sql.push(text), query(text, ...rest))) as typeof store.query;
+      return sql;
+    };
+    const count = (store: EmbeddedStore) => countWindow({ store, model: 'm', range, columns, where, bucketMs: HOUR });
+    const first = await EmbeddedStore.open(dir);
+    const sql = statementsOf(first);
+    const expected = normalised(await count(first));
+    // two single-file days counted per slot (a histogram and an unpivot statement each), the two-file day directly
+    expect(sql).toHaveLength(6);
+    expect(sql.filter((text) => text.includes('QUALIFY'))).toHaveLength(2);
+    expect(normalised(await count(first))).toEqual(expected);
+    expect(sql).toHaveLength(8);
+    expect(sql.slice(6).every((text) => text.includes('QUALIFY'))).toBe(true);
+    await first.close();
+
+    const restarted = await EmbeddedStore.open(dir);
+    const fresh = statementsOf(restarted);
+    expect(normalised(await count(restarted))).toEqual(expected);
+    expect(fresh).toHaveLength(2);
+    expect(fresh.every((text) => text.includes('QUALIFY'))).toBe(true);
+    const dayDir = join(dir, 'models', 'm', 'predictions', 'day=2026-11-20');
+    expect((await readdir(dayDir)).filter((name) => name.endsWith('.counts'))).toHaveLength(1);
+
+    await restarted.writePredictions('m', [record(1, T0 + 1000)]);
+    await restarted.compact('m');
+    const names = await readdir(dayDir);
+    expect(names.filter((name) => name.endsWith('.parquet'))).toHaveLength(1);
+    expect(names.filter((name) => name.endsWith('.counts'))).toHaveLength(0);
+    await restarted.close();
+  });
+
+  it('says the store changed when a file it planned to read was compacted away', async () => {
+    const reader = await EmbeddedStore.open(dir);
+    const writer = await EmbeddedStore.open(dir);
+    try {
+      const relation = await reader.predictionsRelation('m', { from: T0, to: T0 + DAY });
+      await writer.writePredictions('m', [record(2, T0 + 2000)]);
+      await writer.compact('m');
+      await expect(reader.query(`SELECT count(*) AS n FROM ${relation}`)).rejects.toThrow(StoreChangedError);
+    } finally {
+      await reader.close();
+      await writer.close();
+    }
+  });
+});

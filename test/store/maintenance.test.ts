@@ -1,0 +1,59 @@
+/**
+ * The collector's maintenance schedule (src/server/store/maintenance.ts scheduleMaintenance) on the embedded store:
+ * days written in several flushes end as one file each, with every id once, and old days are dropped.
+ */
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EmbeddedStore } from '../../src/server/store/embedded';
+import { scheduleMaintenance } from '../../src/server/store/maintenance';
+import type { PredictionRecord } from '../../src/server/store/types';
+
+const DAY = 86_400_000;
+
+function records(from: number, count: number, day: number): PredictionRecord[] {
+  return Array.from({ length: count }, (_, i) => ({
+    id: `r${from + i}`,
+    ts: day + (from + i) * 1000,
+    version: 'v1',
+    features: { x: from + i },
+    prediction: 0.5,
+    samplingRate: 1,
+  }));
+}
+
+test('scheduled maintenance compacts each day into one file, keeps ids once, and applies retention', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'mlmon-maintenance-'));
+  const store = await EmbeddedStore.open(dir);
+  const today = Math.floor(Date.now() / DAY) * DAY;
+  const old = today - 10 * DAY;
+  const lines: string[] = [];
+  try {
+    await store.writePredictions('m', records(0, 50, today));
+    await store.writePredictions('m', records(40, 50, today)); // 10 ids re-sent in a second flush
+    await store.writePredictions('m', records(0, 5, old));
+    const before = await store.predictionDays('m', { from: old, to: today + DAY });
+    expect(before.map((d) => d.file === undefined)).toEqual([false, true]);
+
+    const schedule = scheduleMaintenance(store, { intervalMs: 50, retentionDays: 3, log: (l) => lines.push(l) });
+    const deadline = Date.now() + 20_000;
+    while (!lines.some((l) => l.includes('compacted')) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await schedule.stop();
+
+    expect(lines.find((l) => l.includes('compacted'))).toMatch(/m: compacted, 90 prediction rows kept, dropped /);
+    const after = await store.predictionDays('m', { from: old, to: today + DAY });
+    expect(after).toHaveLength(1);
+    expect(after[0].file).toBeDefined();
+    const dayDir = join(dir, 'models', 'm', 'predictions', `day=${new Date(today).toISOString().slice(0, 10)}`);
+    expect((await readdir(dayDir)).filter((f) => f.endsWith('.parquet'))).toHaveLength(1);
+    const [row] = await store.query<{ n: number; ids: number }>(
+      `SELECT count(*) AS n, count(DISTINCT id) AS ids FROM ${await store.predictionsRelation('m')}`
+    );
+    expect([Number(row.n), Number(row.ids)]).toEqual([90, 90]);
+  } finally {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
