@@ -4,6 +4,7 @@
  *
  *   node --import tsx bench/queries/measure.ts generate <dataDir> <rows>
  *   node --import tsx bench/queries/measure.ts embedded <dataDir> <warmRuns>
+ *   node --import tsx bench/queries/measure.ts embedded-cold <dataDir> <caseIndex>   (one case, first run only)
  *   node --import tsx bench/queries/measure.ts clickhouse <dataDir> <warmRuns>
  *
  * The measuring commands print one JSON object on stdout. Query types whose handler is not registered yet are
@@ -69,12 +70,12 @@ function digest(frames: FrameLike[]): { frames: number; rows: number; numericSum
   return { frames: frames.length, rows, numericSum };
 }
 
-async function measureCases(instance: DatasourceInstance, warmRuns: number) {
+async function measureCases(instance: DatasourceInstance, warmRuns: number, cases = CASES) {
   const registry = new QueryHandlerRegistry();
   registerBuiltInHandlers(registry);
   const results: Array<Record<string, unknown>> = [];
   const unavailable: string[] = [];
-  for (const benchCase of CASES) {
+  for (const benchCase of cases) {
     const handler = registry.get(benchCase.queryType);
     if (!handler) {
       unavailable.push(benchCase.name);
@@ -121,11 +122,12 @@ async function measureCases(instance: DatasourceInstance, warmRuns: number) {
   return { cases: results, unavailable };
 }
 
-async function measureEmbedded(dataDir: string, warmRuns: number) {
+/** The embedded store in-process: every case, or only the case at index `only` (its first run: the cold phase). */
+async function measureEmbedded(dataDir: string, warmRuns: number, only?: number) {
   const instance = createInstance(settings({ dataDirectory: storeDir(dataDir) }), openStore);
   try {
     const started = Date.now();
-    const measured = await measureCases(instance, warmRuns);
+    const measured = await measureCases(instance, warmRuns, only === undefined ? CASES : CASES.slice(only, only + 1));
     return { store: 'embedded', ...measured, totalSeconds: (Date.now() - started) / 1000, peakRssMB: peakRssMB() };
   } finally {
     await instance.dispose();
@@ -228,6 +230,10 @@ async function main(argv: string[]): Promise<void> {
   const [command, dataDir, count] = argv;
   if (command === 'generate') {
     await generate(dataDir, Number(count));
+    return;
+  }
+  if (command === 'embedded-cold') {
+    process.stdout.write(JSON.stringify(await measureEmbedded(dataDir, 0, Number(count))) + '\n');
     return;
   }
   const warmRuns = Number(count ?? 20);

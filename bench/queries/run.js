@@ -8,8 +8,8 @@
 // baseline yet), BENCH_KEEP_DATA=1 keeps it afterwards (it is deleted otherwise: ~2 GB at 10 M rows),
 // BENCH_EVIDENTLY_ALL=1 gives Evidently every row (compared with drift over the whole range) instead of the most
 // recent day (compared with drift over the 24 h window),
-// BENCH_EXECUTABLE_ALL=1 sends every case to the backend executable (by default only the 24 h window cases; the
-// in-process run's peak RSS covers the whole-range queries), MLMON_EVIDENTLY_PYTHON (default
+// BENCH_EXECUTABLE_ALL=0 sends only the 24 h window cases to the backend executable (by default every case goes),
+// MLMON_EVIDENTLY_PYTHON (default
 // /tmp/mlmon-evidently/bin/python: a venv with evidently, pandas<3 and pyarrow).
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -22,7 +22,7 @@ const ROWS = Number(process.env.BENCH_ROWS ?? 10_000_000);
 const WARM = Number(process.env.BENCH_WARM ?? 20);
 const DATA_DIR = process.env.BENCH_DATA_DIR ?? path.join(os.tmpdir(), `mlmon-bench-queries-${ROWS}`);
 const EVIDENTLY_ALL = process.env.BENCH_EVIDENTLY_ALL === '1';
-const EXECUTABLE_ALL = process.env.BENCH_EXECUTABLE_ALL === '1';
+const EXECUTABLE_ALL = process.env.BENCH_EXECUTABLE_ALL !== '0';
 const PYTHON = process.env.MLMON_EVIDENTLY_PYTHON ?? '/tmp/mlmon-evidently/bin/python';
 const GNU_TIME = '/usr/bin/time';
 const TARGETS = {
@@ -84,10 +84,62 @@ function ensureData() {
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
+/** Removes every count cached beside the day files (`<file>.counts/`): the store as the collector left it before. */
+function removePreparedCounts() {
+  for (const day of fs.readdirSync(PREDICTIONS_DIR)) {
+    for (const name of fs.readdirSync(path.join(PREDICTIONS_DIR, day)).filter((n) => n.endsWith('.counts'))) {
+      fs.rmSync(path.join(PREDICTIONS_DIR, day, name), { recursive: true, force: true });
+    }
+  }
+}
+
+/** Each case's first run in a fresh process with nothing prepared: every row of the window is read. */
+function runCold() {
+  const cases = [];
+  for (let index = 0; ; index++) {
+    const saved = path.join(DATA_DIR, `phase-cold-${index}.json`);
+    if (process.env.BENCH_REUSE_PHASES !== '1' || !fs.existsSync(saved)) {
+      removePreparedCounts();
+    }
+    const measured = runJson(
+      ...tsx('measure.ts', ['embedded-cold', DATA_DIR, String(index)]),
+      `cold case ${index}`,
+      `cold-${index}`
+    );
+    if (measured.value.cases.length === 0) {
+      return { cases };
+    }
+    cases.push({ ...measured.value.cases[0], peakRssMB: measured.value.peakRssMB });
+  }
+}
+
+/** `mlmon maintain` on the store from scratch (what the collector's maintenance does after compaction). */
+function runMaintain() {
+  const saved = path.join(DATA_DIR, 'phase-maintain.json');
+  if (process.env.BENCH_REUSE_PHASES === '1' && fs.existsSync(saved)) {
+    console.log(`-- mlmon maintain: reusing ${saved}`);
+    return JSON.parse(fs.readFileSync(saved, 'utf8'));
+  }
+  removePreparedCounts();
+  const started = process.hrtime.bigint();
+  const result = spawnSync(
+    process.execPath,
+    [path.join(ROOT, 'bin', 'mlmon.js'), 'maintain', '--data-dir', path.join(DATA_DIR, 'store')],
+    { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'inherit', 'pipe'] }
+  );
+  process.stderr.write(result.stderr);
+  if (result.status !== 0) {
+    throw new Error(`mlmon maintain failed (exit ${result.status ?? result.signal})`);
+  }
+  const measured = { seconds: Number(process.hrtime.bigint() - started) / 1e9, log: result.stderr.trim().split('\n') };
+  fs.writeFileSync(saved, JSON.stringify(measured));
+  return measured;
+}
+
 function directorySize(dir) {
   return fs
     .readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((entry) => entry.isFile())
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.parquet'))
     .reduce((sum, entry) => sum + fs.statSync(path.join(entry.parentPath ?? entry.path, entry.name)).size, 0);
 }
 
@@ -126,16 +178,29 @@ function runEvidently() {
 
 const byName = (measured, prefix) => measured.cases.find((c) => c.name.startsWith(prefix));
 
-function verdicts(embedded, executable) {
-  const drift = byName(embedded, 'drift, all features, whole range');
-  const severity = byName(embedded, 'severity matrix');
-  const window = byName(embedded, 'drift, 24 h window') ?? byName(embedded, 'distribution, 24 h window');
+/**
+ * The aims, on the store as the collector keeps it (compacted, counts prepared): the first run in a fresh process
+ * for the whole range and the severity matrix, warm p95 for the 24 h window; each also with nothing prepared (cold).
+ */
+function verdicts(embedded, executable, cold) {
   const verdict = (value, target) => (value === undefined ? undefined : { value, target, met: value <= target });
+  const first = (prefix, target) => ({
+    ...verdict(byName(embedded, prefix)?.firstMs, target),
+    cold: byName(cold, prefix)?.firstMs,
+  });
+  const window = byName(embedded, 'drift, 24 h window');
   return {
-    driftWholeRange: verdict(drift?.firstMs, TARGETS.driftWholeRangeMs),
-    severity7DaysHourly: verdict(severity?.firstMs, TARGETS.severity7DaysHourlyMs),
-    window24hWarmP95: window && { query: window.name, ...verdict(window.warmP95Ms, TARGETS.window24hWarmP95Ms) },
-    backendPeakRss: verdict(Math.max(embedded.peakRssMB, executable.peakRssMB), TARGETS.backendPeakRssMB),
+    driftWholeRange: first('drift, all features, whole range', TARGETS.driftWholeRangeMs),
+    severity7DaysHourly: first('severity matrix', TARGETS.severity7DaysHourlyMs),
+    window24hWarmP95: {
+      query: window?.name,
+      ...verdict(window?.warmP95Ms, TARGETS.window24hWarmP95Ms),
+      cold: byName(cold, 'drift, 24 h window')?.firstMs,
+    },
+    backendPeakRss: {
+      ...verdict(Math.max(embedded.peakRssMB, executable.peakRssMB), TARGETS.backendPeakRssMB),
+      cold: Math.max(...cold.cases.map((c) => c.peakRssMB)),
+    },
   };
 }
 
@@ -151,18 +216,21 @@ function markdown(results) {
   const ms = (value) => (value === undefined ? '—' : value.toFixed(0));
   const failed = (c) => `failed after ${ms(c.afterMs)} ms: ${c.error.slice(0, 80)}`;
   const withP95 = (c, warmed) =>
-    c?.error ? failed(c) : `${ms(c?.firstMs)}${c && warmed ? ` (p95 ${ms(c.warmP95Ms)})` : ''}`;
+    !c ? 'not run' : c.error ? failed(c) : `${ms(c.firstMs)}${warmed ? ` (p95 ${ms(c.warmP95Ms)})` : ''}`;
   const rows = results.embedded.cases.map((c) => {
     const warmed = (c.warmMs ?? []).length > 0;
+    const cold = results.cold.cases.find((e) => e.name === c.name);
     const exe = results.executable.cases.find((e) => e.name === c.name);
     const ch = results.clickhouse.cases.find((e) => e.name === c.name);
+    const same = [cold, ch].map((other) => (other?.output && c.output ? agreement(c.output, other.output) : '—'));
     const cells = [
       c.name,
+      withP95(cold, false),
       c.error ? failed(c) : ms(c.firstMs),
       warmed ? `${ms(c.warmMedianMs)} / ${ms(c.warmP95Ms)} (${c.warmMs.length} runs)` : '—',
-      !exe ? 'not run' : exe.error ? exe.error.slice(0, 80) : withP95(exe, warmed),
+      withP95(exe, warmed),
       withP95(ch, warmed),
-      ch?.output && c.output ? agreement(c.output, ch.output) : '—',
+      same.join('; '),
     ];
     return `| ${cells.join(' | ')} |`;
   });
@@ -170,8 +238,8 @@ function markdown(results) {
   const v = results.targets;
   const line = (label, verdict, unit) =>
     verdict && verdict.value !== undefined
-      ? `| ${label} | ${verdict.value.toFixed(0)} ${unit} | ≤ ${verdict.target} ${unit} | ${verdict.met ? 'met' : '**missed**'} |`
-      : `| ${label} | — | | not measured (handler not registered yet) |`;
+      ? `| ${label} | ${verdict.value.toFixed(0)} ${unit} | ${ms(verdict.cold)} ${unit} | ≤ ${verdict.target} ${unit} | ${verdict.met ? 'met' : '**missed**'} |`
+      : `| ${label} | — | | | not measured |`;
   const e = results.evidently;
   const c = results.comparison;
   return `# Query benchmark (issue 5)
@@ -179,37 +247,44 @@ function markdown(results) {
 \`npm run bench -- queries\` (bench/queries/run.js), ${results.date}.
 
 - Data: ${results.rows.toLocaleString('en-US')} logged predictions × 20 numeric + 5 categorical features over 10 UTC days
-  (bench/queries/generate.ts: DuckDB writes the embedded store's Parquet layout directly, one file per day, ${(results.dataBytes / 1e9).toFixed(2)} GB;
-  normal, log-normal, discrete and uniform shapes, 1 % missing, half the features drifting from day 7). Baseline \`v1\`
-  from a 200 000-row reference sample through src/server/baseline/compute.ts.${results.generateSeconds ? ` Generated in ${results.generateSeconds.toFixed(0)} s.` : ''}
-- Embedded: the handlers in-process (registerBuiltInHandlers + a datasource instance, as the backend runs them), Node ${m.node}.
-  Executable: the same queries over gRPC QueryData to dist/datasource/gpx_modelmonitor_linux_amd64 (built ${results.executable.executable.builtAt}).
+  (bench/queries/generate.ts: DuckDB writes the embedded store's Parquet layout directly, one file per day as the
+  collector's compaction leaves it, ${(results.dataBytes / 1e9).toFixed(2)} GB; normal, log-normal, discrete and uniform
+  shapes, 1 % missing, half the features drifting from day 7). Baseline \`v1\` from a 200 000-row reference sample
+  through src/server/baseline/compute.ts.${results.generateSeconds ? ` Generated in ${results.generateSeconds.toFixed(0)} s.` : ''}
+- **cold**: each query alone in a fresh process with nothing prepared: every row of its window is read and counted
+  (DuckDB \`histogram\` per column, src/server/queries/histogram-counts.ts).
+- **prepared**: after \`mlmon maintain\` (what the collector's maintenance runs after compacting), which counted every
+  day file per hour on the baseline's bins and kept the counts beside the files (src/server/queries/window-counts.ts,
+  prepare-counts.ts): ${results.maintain.seconds.toFixed(1)} s for the whole store, once. "first" = the first run in a
+  fresh process (it reads the prepared counts from disk); warm = up to ${results.warm} further runs within 30 s (at least
+  3), only for the 24 h window.
+- In-process: the handlers as the backend runs them (registerBuiltInHandlers + a datasource instance), Node ${m.node}.
+  Executable: the same queries over gRPC QueryData to dist/datasource/gpx_modelmonitor_linux_amd64 (built ${results.executable.executable.builtAt}), prepared store.
   ClickHouse ${results.clickhouse.store.replace('ClickHouse ', '')}: a private server (test/support/clickhouse.ts, max_threads 2) loaded with the same rows
-  (${results.clickhouse.load.rows.toLocaleString('en-US')} rows in ${results.clickhouse.load.seconds.toFixed(0)} s) and the same baseline.
-- "same answer": frame and row counts and the sum of every number in the frames (measure.ts \`digest\`), ClickHouse
-  against embedded.
-- "first" = the first run of the query in a fresh process (Parquet / parts not yet in the page cache of DuckDB; the OS
-  cache may be warm); warm = up to ${results.warm} further runs within 30 s
-  (at least 3), only for the 24 h window.
-- Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGB} GB RAM, ${m.os}. Shared with five other helpers running tests: load average
+  (${results.clickhouse.load.rows.toLocaleString('en-US')} rows in ${results.clickhouse.load.seconds.toFixed(0)} s) and the same baseline; it reads the rows at every query.
+- "same answer": frame and row counts and the sum of every number in the frames (measure.ts \`digest\`) of the cold
+  run and of ClickHouse, each against the prepared run.
+- Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGB} GB RAM, ${m.os}. Shared: load average
   ${m.loadAverage.start.map((x) => x.toFixed(1)).join(' ')} at the start, ${m.loadAverage.end.map((x) => x.toFixed(1)).join(' ')} at the end, so wall-clock times are pessimistic.
 
-| query | embedded first ms | embedded warm median / p95 ms | executable (gRPC) ms | ClickHouse first ms | same answer on both stores |
-| --- | --- | --- | --- | --- | --- |
+| query | cold first ms | prepared first ms | prepared warm median / p95 ms | executable (gRPC) ms | ClickHouse first ms | same answer: cold; ClickHouse |
+| --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 ${unavailable.length > 0 ? `\nNot measured (no handler registered in src/server/backend/datasource.ts when this ran): ${unavailable.join('; ')}.\n` : ''}
 ## Targets
 
-| target | measured | aim | |
-| --- | --- | --- | --- |
+| target | measured (prepared) | cold | aim | |
+| --- | --- | --- | --- | --- |
 ${line('drift, all features, whole range', v.driftWholeRange, 'ms')}
 ${line('severity matrix, 7 days × hourly', v.severity7DaysHourly, 'ms')}
 ${line(`24 h window warm p95 (${v.window24hWarmP95?.query ?? '—'})`, v.window24hWarmP95, 'ms')}
 ${line('backend peak RSS (embedded store)', v.backendPeakRss, 'MB')}
 
-Peak RSS (VmHWM): the in-process embedded run (every query above, same handlers and DuckDB as the backend)
-${results.embedded.peakRssMB.toFixed(0)} MB; the backend executable serving ${results.executable.cases.map((c) => c.name).join(' and ')} over gRPC
-${results.executable.peakRssMB.toFixed(0)} MB; the ClickHouse client process ${results.clickhouse.clientPeakRssMB.toFixed(0)} MB (the server's memory is not counted).
+"cold" for the 24 h window is its first run with nothing prepared (no warm runs there: the second run would find
+the counts the first one kept). Peak RSS (VmHWM): the prepared in-process run (every query above, same handlers and
+DuckDB as the backend) ${results.embedded.peakRssMB.toFixed(0)} MB; the largest cold process ${ms(v.backendPeakRss.cold)} MB; the backend
+executable serving ${results.executable.cases.length === results.embedded.cases.length ? 'every query above' : results.executable.cases.map((c) => c.name).join(' and ')} over gRPC ${results.executable.peakRssMB.toFixed(0)} MB; the
+ClickHouse client process ${results.clickhouse.clientPeakRssMB.toFixed(0)} MB (the server's memory is not counted).
 
 ## Evidently
 
@@ -222,7 +297,7 @@ times reading the Parquet files into pandas plus the report (imports excluded); 
 | on ${e.rows.toLocaleString('en-US')} rows | seconds | peak MB |
 | --- | --- | --- |
 | Evidently (read + report) | ${e.totalSeconds.toFixed(1)} | ${e.peakRssMB?.toFixed(0) ?? '—'} |
-| mlmon ${c.query}, first run in-process | ${(c.mlmonMs / 1000).toFixed(2)} | ${results.embedded.peakRssMB.toFixed(0)} (whole in-process run) |
+| mlmon ${c.query}, cold (nothing prepared, every row read) | ${(c.mlmonMs / 1000).toFixed(2)} | ${ms(results.cold.cases.find((x) => x.name === c.query)?.peakRssMB)} |
 
 **Ratio Evidently ÷ mlmon: ${c.ratio.toFixed(0)}×** (same rows, same reference; mlmon reads the store's Parquet and pushes the
 counting into DuckDB; Evidently's tests are exact two-sample tests on the raw rows, mlmon's are binned against the stored
@@ -233,6 +308,8 @@ baseline, so the statistics are related, not identical).
 function main() {
   const loadStart = os.loadavg();
   const generateSeconds = ensureData();
+  const cold = runCold();
+  const maintain = runMaintain();
   const embedded = runJson(
     ...tsx('measure.ts', ['embedded', DATA_DIR, String(WARM)]),
     'embedded, in-process',
@@ -249,10 +326,10 @@ function main() {
     'ClickHouse',
     'clickhouse'
   ).value;
+  // Evidently reads every row, so it is compared with mlmon reading every row too (nothing prepared).
   const compared = EVIDENTLY_ALL
-    ? (byName(embedded, 'drift, all features, whole range') ??
-      byName(embedded, 'distribution, all features, whole range'))
-    : (byName(embedded, 'drift, 24 h window') ?? byName(embedded, 'distribution, 24 h window'));
+    ? byName(cold, 'drift, all features, whole range')
+    : byName(cold, 'drift, 24 h window');
   const results = {
     date: new Date().toISOString(),
     rows: ROWS,
@@ -267,6 +344,8 @@ function main() {
       node: process.versions.node,
       loadAverage: { start: loadStart, end: os.loadavg() },
     },
+    cold,
+    maintain,
     embedded,
     executable,
     clickhouse,
@@ -277,7 +356,7 @@ function main() {
       evidentlySeconds: evidently.totalSeconds,
       ratio: (evidently.totalSeconds * 1000) / compared.firstMs,
     },
-    targets: verdicts(embedded, executable),
+    targets: verdicts(embedded, executable, cold),
   };
   fs.writeFileSync(path.join(__dirname, 'results.json'), JSON.stringify(results, null, 2) + '\n');
   fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), markdown(results));
