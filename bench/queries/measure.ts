@@ -21,7 +21,7 @@ import { registerBuiltInHandlers } from '../../src/server/backend/datasource';
 import { createInstance, type DatasourceInstance } from '../../src/server/backend/instances';
 import { openStore } from '../../src/server/backend/openStore';
 import { QueryHandlerRegistry } from '../../src/server/backend/registry';
-import { parseSettings } from '../../src/server/backend/settings';
+import { localInstanceSettings, parseSettings } from '../../src/server/backend/settings';
 import { ClickHouseStore } from '../../src/server/store/clickhouse';
 import { duckdbStringLiteral } from '../../src/server/store/duckdb-sql';
 import { EmbeddedStore } from '../../src/server/store/embedded';
@@ -37,20 +37,7 @@ function peakRssMB(): number {
 }
 
 function settings(jsonData: object) {
-  return parseSettings({
-    id: 1,
-    uid: 'bench',
-    name: 'bench',
-    url: '',
-    user: '',
-    database: '',
-    basicAuthEnabled: false,
-    basicAuthUser: '',
-    jsonData: Buffer.from(JSON.stringify(jsonData)),
-    decryptedSecureJsonData: {},
-    lastUpdatedMS: 1,
-    apiVersion: '',
-  });
+  return parseSettings(localInstanceSettings(jsonData, {}, 'bench'));
 }
 
 /**

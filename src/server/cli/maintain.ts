@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { prepareCounts } from '../queries/prepare-counts';
-import { runMaintenance } from '../store/maintenance';
+import { maintenanceRound } from '../store/maintenance';
 import { openStore, STORE_FLAGS, STORE_FLAGS_HELP, storeOptionsFromFlags } from '../store/open';
 import { handleErrors, UsageError, type Command } from './command';
 
@@ -42,19 +42,21 @@ async function run(argv: string[]): Promise<number> {
   const log = (line: string) => process.stderr.write(`mlmon maintain: ${line}\n`);
   const store = await openStore(storeOptionsFromFlags(values));
   try {
-    for (const { model, daysDropped, rowsKept } of await runMaintenance(store, { retentionDays })) {
-      const dropped = daysDropped.length > 0 ? `; dropped ${daysDropped.join(', ')}` : '';
-      log(`${model}: compacted, ${rowsKept} prediction rows kept${dropped}`);
-      if (!values['no-prepare']) {
-        const started = Date.now();
-        const prepared = await prepareCounts(store, model);
-        log(
-          prepared.baseline === undefined
-            ? `${model}: no baseline yet, no counts to prepare (create one with \`mlmon baseline\`)`
-            : `${model}: counts of ${prepared.columns} columns on baseline ${prepared.baseline} ready (${Date.now() - started} ms)`
-        );
-      }
-    }
+    await maintenanceRound(store, {
+      retentionDays,
+      log,
+      afterCompaction: values['no-prepare']
+        ? undefined
+        : async (model) => {
+            const started = Date.now();
+            const prepared = await prepareCounts(store, model);
+            log(
+              prepared.baseline === undefined
+                ? `${model}: no baseline yet, no counts to prepare (create one with \`mlmon baseline\`)`
+                : `${model}: counts of ${prepared.columns} columns on baseline ${prepared.baseline} ready (${Date.now() - started} ms)`
+            );
+          },
+    });
     return 0;
   } finally {
     await store.close();

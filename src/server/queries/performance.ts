@@ -233,6 +233,14 @@ interface Bucketed {
   custom: Record<string, unknown>;
 }
 
+const emptyBucketed = (): Bucketed => ({
+  rows: new Map(),
+  labelled: new Map(),
+  scoredRows: new Map(),
+  values: new Map(),
+  custom: {},
+});
+
 const add = (map: Map<number, number>, key: number, n: number) => map.set(key, (map.get(key) ?? 0) + n);
 
 async function classifierBuckets(
@@ -243,13 +251,7 @@ async function classifierBuckets(
   baseline: Baseline | undefined
 ): Promise<Bucketed> {
   const rows = await store.query<Record<string, unknown>>(confusionSql(joined, where.sql), where.params);
-  const result: Bucketed = {
-    rows: new Map(),
-    labelled: new Map(),
-    scoredRows: new Map(),
-    values: new Map(),
-    custom: {},
-  };
+  const result = emptyBucketed();
   const cells = new Map<number, ConfusionCell[]>();
   const classes = new Set<string>();
   for (const row of rows) {
@@ -315,13 +317,7 @@ async function regressorBuckets(
   where: WhereClause
 ): Promise<Bucketed> {
   const rows = await store.query<Record<string, unknown>>(regressionSql(joined, where.sql), where.params);
-  const result: Bucketed = {
-    rows: new Map(),
-    labelled: new Map(),
-    scoredRows: new Map(),
-    values: new Map(),
-    custom: {},
-  };
+  const result = emptyBucketed();
   for (const row of rows) {
     const bucket = Number(row.bucket);
     const pairs = Number(row.pairs);

@@ -256,12 +256,16 @@ async function cachedTallies(store: PredictionStore, file: string, key: string):
 }
 
 /**
- * The slot tallies of every column over one file: cached ones, and the others counted in one scan of the file,
- * then cached in memory and beside the file.
+ * The slot tallies of every column over one file (`keys[i]` names column i's, countsKey): cached ones, and the
+ * others counted in one scan of the file, then cached in memory and beside the file.
  */
-async function fileTallies(request: WindowCountsRequest, file: string, slotMs: number): Promise<SlotTallies[]> {
+async function fileTallies(
+  request: WindowCountsRequest,
+  file: string,
+  slotMs: number,
+  keys: string[]
+): Promise<SlotTallies[]> {
   const { store } = request;
-  const keys = request.columns.map((column) => countsKey(slotMs, request.where, column));
   const found = await Promise.all(keys.map((key) => cachedTallies(store, file, key)));
   const missing = request.columns.flatMap((column, index) => (found[index] ? [] : [index]));
   if (missing.length > 0) {
@@ -299,6 +303,7 @@ export async function countWindow(request: WindowCountsRequest): Promise<CountCe
     return countRelation(request, await store.predictionsRelation(model, range), columns, bucketMs);
   }
   const { cached, direct } = splitRange(range, await store.predictionDays(model, range), slotMs);
+  const keys = columns.map((column) => countsKey(slotMs, request.where, column));
   const buckets = new Map<string, Tally>();
   const bucketTally = (column: number, bucket: number) => {
     const key = `${column}@${bucket}`;
@@ -307,7 +312,7 @@ export async function countWindow(request: WindowCountsRequest): Promise<CountCe
     return tally;
   };
   for (const part of cached) {
-    const tallies = await fileTallies(request, part.file, slotMs);
+    const tallies = await fileTallies(request, part.file, slotMs, keys);
     tallies.forEach((slots, column) => {
       for (const [slot, tally] of slots) {
         if (slot >= part.from && slot < part.to) {

@@ -16,7 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   BIGINT,
   DOUBLE,
@@ -481,8 +481,12 @@ export class EmbeddedStore implements PredictionStore {
    * so a compaction landing meanwhile is seen whole. Deduplicating every day cost 12× a plain scan at 10 M rows.
    */
   async predictionsRelation(model: string, range?: TimeRange): Promise<string> {
+    return this.predictionsOf(model, await this.dayFiles(model, 'predictions', range), range);
+  }
+
+  /** The relation of predictionsRelation over the given day files (every known column, each id once). */
+  private async predictionsOf(model: string, days: Array<Omit<DayFiles, 'start'>>, range?: TimeRange): Promise<string> {
     const columns = predictionColumns(await this.getFeatures(model));
-    const days = await this.dayFiles(model, 'predictions', range);
     const where = range ? `WHERE ts >= ${Math.trunc(range.from)} AND ts < ${Math.trunc(range.to)}` : '';
     const list = columns.map(([name]) => quoteIdentifier(name, 'duckdb')).join(', ');
     const single = days.filter((day) => day.files.length === 1).map((day) => duckdbStringLiteral(day.files[0]));
@@ -511,12 +515,7 @@ export class EmbeddedStore implements PredictionStore {
   }
 
   async fileRelation(model: string, file: string): Promise<string> {
-    const columns = predictionColumns(await this.getFeatures(model));
-    const list = columns.map(([name]) => quoteIdentifier(name, 'duckdb')).join(', ');
-    return (
-      `(SELECT ${list} FROM (${emptyRelation(columns)} UNION ALL BY NAME ` +
-      `SELECT * FROM read_parquet([${duckdbStringLiteral(file)}], union_by_name = true)))`
-    );
+    return this.predictionsOf(model, [{ dir: dirname(file), files: [file] }]);
   }
 
   /** The directory of the counts cached beside a prediction file of this store: `<file>.counts/`. */

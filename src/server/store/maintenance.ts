@@ -44,33 +44,38 @@ export interface MaintenanceSchedule {
   stop(): Promise<void>;
 }
 
+export interface MaintenanceRoundOptions {
+  retentionDays?: number;
+  log: (line: string) => void;
+  /** Runs after each model's compaction (preparing the counts of the default queries). */
+  afterCompaction?: (model: string) => Promise<void>;
+}
+
+/** One round of runMaintenance with a line per model, each followed by `afterCompaction` for that model. */
+export async function maintenanceRound(store: PredictionStore, options: MaintenanceRoundOptions): Promise<void> {
+  for (const { model, daysDropped, rowsKept } of await runMaintenance(store, {
+    retentionDays: options.retentionDays,
+  })) {
+    const dropped = daysDropped.length > 0 ? `, dropped ${daysDropped.join(', ')}` : '';
+    options.log(`${model}: compacted, ${rowsKept} prediction rows kept${dropped}`);
+    await options.afterCompaction?.(model);
+  }
+}
+
 /**
- * Runs runMaintenance every `intervalMs` (the first run one interval after the start) until stopped, logging what
- * each run did; a failed run is logged and the next one tries again. Without it the embedded store keeps one file
- * per flush, and every read has to deduplicate them.
+ * Runs maintenanceRound every `intervalMs` (the first run one interval after the start) until stopped; a failed
+ * round is logged and the next one tries again. Without it the embedded store keeps one file per flush, and every
+ * read has to deduplicate them.
  */
 export function scheduleMaintenance(
   store: PredictionStore,
-  options: {
-    retentionDays?: number;
-    intervalMs: number;
-    log: (line: string) => void;
-    /** Runs after each model's compaction (the collector prepares the counts of the default queries). */
-    afterCompaction?: (model: string) => Promise<void>;
-  }
+  options: MaintenanceRoundOptions & { intervalMs: number }
 ): MaintenanceSchedule {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
   let stopped = false;
   const tick = () => {
-    running = runMaintenance(store, { retentionDays: options.retentionDays })
-      .then(async (results) => {
-        for (const { model, daysDropped, rowsKept } of results) {
-          const dropped = daysDropped.length > 0 ? `, dropped ${daysDropped.join(', ')}` : '';
-          options.log(`maintenance: ${model}: compacted, ${rowsKept} prediction rows kept${dropped}`);
-          await options.afterCompaction?.(model);
-        }
-      })
+    running = maintenanceRound(store, { ...options, log: (line) => options.log(`maintenance: ${line}`) })
       .catch((error) => options.log(`maintenance failed (tried again in ${options.intervalMs} ms): ${error.message}`))
       .finally(() => {
         if (!stopped) {
