@@ -5,12 +5,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { startCollector, type Collector } from '../../src/server/collector/collector';
+import type { Collector, CollectorOptions } from '../../src/server/collector/collector';
 import { isSampled } from '../../src/server/collector/sampling';
 import { WriteAheadLog } from '../../src/server/collector/wal';
 import { encodeBatch } from '../../src/server/collector/flusher';
 import { EmbeddedStore } from '../../src/server/store/embedded';
-import { TOKEN, predictions, prediction, send } from './support';
+import { TOKEN, predictions, prediction, readDeadLetters, send, startInDir } from './support';
 
 let dir: string;
 let store: EmbeddedStore;
@@ -27,15 +27,8 @@ afterEach(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function start(extra: Partial<Parameters<typeof startCollector>[0]> = {}) {
-  return startCollector({
-    store,
-    stateDir: path.join(dir, 'state'),
-    port: 0,
-    tokens: [TOKEN],
-    log: () => undefined,
-    ...extra,
-  });
+function start(extra: Partial<CollectorOptions> = {}) {
+  return startInDir(store, dir, extra);
 }
 
 async function storedIds(model: string): Promise<string[]> {
@@ -44,16 +37,7 @@ async function storedIds(model: string): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
-function deadLetters(model: string): any[] {
-  const folder = path.join(dir, 'state', 'deadletter', model);
-  if (!fs.existsSync(folder)) {
-    return [];
-  }
-  return fs
-    .readdirSync(folder)
-    .flatMap((file) => fs.readFileSync(path.join(folder, file), 'utf8').split('\n').filter(Boolean))
-    .map((line) => JSON.parse(line));
-}
+const deadLetters = (model: string) => readDeadLetters(dir, model);
 
 test('a mixed batch is answered with counts and per-record reasons; refused records go to the dead-letter area', async () => {
   collector = await start();
@@ -201,7 +185,9 @@ test('/metrics counts records by model, kind and outcome, and rejections by reas
     body: JSON.stringify([prediction('a'), { id: 'b' }]),
   });
   await collector.flush();
-  const reply = await send(collector.url, { path: '/metrics', method: 'GET', token: null });
+  // /metrics names every model, so it takes the bearer token like the API (unless metricsPublic).
+  expect((await send(collector.url, { path: '/metrics', method: 'GET', token: null })).status).toBe(401);
+  const reply = await send(collector.url, { path: '/metrics', method: 'GET' });
   expect(reply.status).toBe(200);
   const text: string = reply.body;
   expect(text).toContain('mlmon_collector_records_total{model="m4",kind="predictions",outcome="accepted"} 1');
@@ -252,6 +238,8 @@ test('when the store fails, the WAL segment is kept, the error counted, and the 
     },
     writeLabels: (model: string, records: Parameters<EmbeddedStore['writeLabels']>[1]) =>
       store.writeLabels(model, records),
+    getFeatures: (model: string) => store.getFeatures(model),
+    recentIds: (model: string, limit: number) => store.recentIds(model, limit),
   };
   const logged: string[] = [];
   collector = await start({ store: outage, flushIntervalMs: 3_600_000, log: (line) => logged.push(line) });
@@ -261,8 +249,10 @@ test('when the store fails, the WAL segment is kept, the error counted, and the 
   });
   expect(reply.body.accepted).toBe(40);
   await expect(collector.flush()).rejects.toThrow(/simulated store outage/);
-  expect(collector.metrics.storeErrors.get()).toBe(1);
-  expect(logged.join('\n')).toMatch(/keeping 1 WAL segment\(s\) to retry: simulated store outage/);
+  expect(collector.metrics.storeErrors.get({ model: 'm7', kind: 'predictions' })).toBe(1);
+  expect(logged.join('\n')).toMatch(
+    /could not write 40 predictions of model m7 .*keeping .* to retry: simulated store outage/
+  );
   expect(WriteAheadLog.listSegments(path.join(dir, 'state', 'wal')).length).toBe(2); // the failed one + the open one
   await collector.flush();
   expect(await storedIds('m7')).toHaveLength(40);

@@ -1,7 +1,11 @@
 /**
  * Test support for the collector: record generators and a small HTTP client that returns status and parsed body.
  */
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as path from 'node:path';
+import { startCollector, type Collector, type CollectorOptions } from '../../src/server/collector/collector';
+import type { PredictionWriter } from '../../src/server/store/types';
 
 export const TOKEN = 'test-token-5f1c';
 
@@ -64,4 +68,32 @@ export function prediction(id: string, ts = Date.UTC(2026, 2, 1, 12), featureCou
 
 export function predictions(prefix: string, n: number, featureCount = 4): Record<string, unknown>[] {
   return Array.from({ length: n }, (_, i) => prediction(`${prefix}-${i}`, Date.UTC(2026, 2, 1, 12) + i, featureCount));
+}
+
+/** A collector in this process on `store`, with its state in `<dir>/state`, a free port, the test token, no log. */
+export function startInDir(
+  store: PredictionWriter,
+  dir: string,
+  extra: Partial<CollectorOptions> = {}
+): Promise<Collector> {
+  return startCollector({
+    store,
+    stateDir: path.join(dir, 'state'),
+    port: 0,
+    tokens: [TOKEN],
+    log: () => undefined,
+    ...extra,
+  });
+}
+
+/** The dead letters kept for a model by a collector whose state is in `<dir>/state`. */
+export function readDeadLetters(dir: string, model: string): any[] {
+  const folder = path.join(dir, 'state', 'deadletter', model);
+  if (!fs.existsSync(folder)) {
+    return [];
+  }
+  return fs
+    .readdirSync(folder)
+    .flatMap((file) => fs.readFileSync(path.join(folder, file), 'utf8').split('\n').filter(Boolean))
+    .map((line) => JSON.parse(line));
 }

@@ -2,7 +2,7 @@
  * The collector's maintenance schedule (src/server/store/maintenance.ts scheduleMaintenance) on the embedded store:
  * days written in several flushes end as one file each, with every id once, and old days are dropped.
  */
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmbeddedStore } from '../../src/server/store/embedded';
@@ -52,6 +52,29 @@ test('scheduled maintenance compacts each day into one file, keeps ids once, and
       `SELECT count(*) AS n, count(DISTINCT id) AS ids FROM ${await store.predictionsRelation('m')}`
     );
     expect([Number(row.n), Number(row.ids)]).toEqual([90, 90]);
+  } finally {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('compaction removes .part files that a killed writer left an hour ago, and keeps ones still being written', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'mlmon-parts-'));
+  const store = await EmbeddedStore.open(dir);
+  try {
+    const day = Math.floor(Date.now() / DAY) * DAY;
+    await store.writePredictions('m', records(0, 5, day));
+    const dayDir = join(dir, 'models', 'm', 'predictions', `day=${new Date(day).toISOString().slice(0, 10)}`);
+    const stale = join(dayDir, '.dead-writer.parquet.part');
+    const fresh = join(dayDir, '.live-writer.parquet.part');
+    await writeFile(stale, 'half a file');
+    await writeFile(fresh, 'half a file');
+    const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
+    await utimes(stale, twoHoursAgo, twoHoursAgo);
+    await store.compact('m');
+    const names = await readdir(dayDir);
+    expect(names).not.toContain('.dead-writer.parquet.part');
+    expect(names).toContain('.live-writer.parquet.part');
   } finally {
     await store.close();
     await rm(dir, { recursive: true, force: true });

@@ -15,7 +15,7 @@ import {
   proportions,
   sketchCdfErrorBound,
 } from '../../core/stats';
-import { validateIdentifier, validateVersion } from '../store/identifiers';
+import { featureKey, validateFeatureName, validateIdentifier, validateVersion } from '../store/identifiers';
 import type { Baseline, CategoricalReference, ColumnReference, FeatureKind, NumericReference } from '../store/types';
 import { classifierPerformance, detectTask, pairs, regressorPerformance } from './performance';
 
@@ -90,7 +90,7 @@ export function applyDeclarations(
   declared: Record<string, DeclaredFeature>
 ): void {
   for (const [name, declaration] of Object.entries(declared)) {
-    const reference = features[name];
+    const reference = Object.hasOwn(features, name) ? features[name] : undefined;
     if (!reference) {
       throw new Error(
         `Declared feature ${JSON.stringify(name)} is not a feature of the reference (${Object.keys(features).join(', ')})`
@@ -139,11 +139,21 @@ export function computeBaseline(input: BaselineInput): Baseline {
   const categorical = new Set(input.categorical ?? []);
   const rows = input.columns[0]?.values.length ?? 0;
 
-  const features: Record<string, ColumnReference> = {};
-  const skipped: Record<string, string> = {};
+  // Null prototypes: a feature named like an Object.prototype member (`__proto__`, `constructor`) is a plain key.
+  const features: Record<string, ColumnReference> = Object.create(null);
+  const skipped: Record<string, string> = Object.create(null);
   const featureColumns = input.columns.filter((c) => !notFeatures.has(c.name));
+  const spellings = new Map<string, string>();
   featureColumns.forEach((column, index) => {
-    validateIdentifier(column.name, 'feature name');
+    validateFeatureName(column.name);
+    const other = spellings.get(featureKey(column.name));
+    if (other !== undefined) {
+      throw new Error(
+        `Columns ${JSON.stringify(other)} and ${JSON.stringify(column.name)} differ only in case; feature names are ` +
+          'case-insensitive: rename one, or leave it out with --exclude'
+      );
+    }
+    spellings.set(featureKey(column.name), column.name);
     progress(`feature ${index + 1}/${featureColumns.length}: ${column.name}`);
     const kind = categorical.has(column.name) ? 'categorical' : column.kind;
     if (!kind) {

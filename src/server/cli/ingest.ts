@@ -11,6 +11,7 @@ import { fileSourceSql } from '../store/file-source';
 import { validateIdentifier } from '../store/identifiers';
 import { openStore, STORE_FLAGS, STORE_FLAGS_HELP, storeOptionsFromFlags } from '../store/open';
 import { recordFromRow, toEpochMs } from '../store/records-from-rows';
+import { throwIfRejected } from '../store/schema';
 import type { LabelRecord, PredictionRecord, PredictionStore } from '../store/types';
 import { handleErrors, UsageError, type Command } from './command';
 
@@ -94,7 +95,7 @@ async function ingestFile(
     if (options.labels) {
       await store.writeLabels(model, pending as LabelRecord[]);
     } else {
-      await store.writePredictions(model, pending as PredictionRecord[]);
+      throwIfRejected(await store.writePredictions(model, pending as PredictionRecord[]), model);
     }
     stats.stored += pending.length;
     pending = [];

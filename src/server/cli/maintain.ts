@@ -45,6 +45,7 @@ async function run(argv: string[]): Promise<number> {
     await maintenanceRound(store, {
       retentionDays,
       log,
+      lockWaitMs: 30 * 60_000,
       afterCompaction: values['no-prepare']
         ? undefined
         : async (model) => {

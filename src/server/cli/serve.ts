@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startCollector } from '../collector/collector';
+import { DEFAULT_MAX_BACKLOG_BYTES, DEFAULT_MIN_FREE_BYTES, startCollector } from '../collector/collector';
+import { DEFAULT_MAX_FEATURES_PER_MODEL } from '../store/schema';
 import { prepareCounts } from '../queries/prepare-counts';
 import { scheduleMaintenance } from '../store/maintenance';
 import { openStore, STORE_FLAGS, STORE_FLAGS_HELP, storeOptionsFromFlags, type StoreOptions } from '../store/open';
@@ -16,7 +17,11 @@ const HELP = `Usage: mlmon serve [options]
 Runs the collector: model servers POST prediction logs and late labels to it.
   POST /api/v1/models/{model}/predictions   JSON array or NDJSON (Content-Type application/x-ndjson)
   POST /api/v1/models/{model}/labels        records {"id", "label", "ts"?}
-  GET  /healthz, GET /metrics (Prometheus)
+  GET  /healthz   ok / degraded / failing with the problems and the backlog (503 when failing)
+  GET  /metrics   Prometheus text; needs the bearer token unless --metrics-public (it names every model)
+
+A batch is acknowledged once it is in the write-ahead log on disk. One collector per data directory and state
+directory: a second one refuses to start and names the first.
 
 Options:
   --listen HOST:PORT        address to listen on (default 127.0.0.1:8787)
@@ -30,6 +35,15 @@ Options:
                             store, ./mlmon-collector for ClickHouse, or $MLMON_STATE_DIR)
   --max-body-bytes N        largest request body (default 16777216)
   --max-batch N             most records per request (default 10000)
+  --max-features-per-model N
+                            most features a model may have; records that would add more are refused with 422
+                            and kept as dead letters (default ${DEFAULT_MAX_FEATURES_PER_MODEL})
+  --min-free-bytes N        refuse batches with 507 while the disk of the state directory has less free space
+                            (default ${DEFAULT_MIN_FREE_BYTES}); ingestion resumes by itself once space is freed
+  --max-backlog-bytes N     refuse batches with 503 while this many write-ahead log bytes are not yet in the
+                            store (default ${DEFAULT_MAX_BACKLOG_BYTES})
+  --segment-bytes N         size at which a write-ahead log segment is sealed (default 33554432)
+  --metrics-public          serve /metrics without the bearer token
   --flush-interval-ms N     how often the WAL is moved into the store (default 1000)
   --maintenance-interval-ms N
                             how often the store is compacted (one file per day; re-sent ids merged), old days
@@ -50,6 +64,11 @@ const FLAGS = {
   'state-dir': { type: 'string' },
   'max-body-bytes': { type: 'string' },
   'max-batch': { type: 'string' },
+  'max-features-per-model': { type: 'string' },
+  'min-free-bytes': { type: 'string' },
+  'max-backlog-bytes': { type: 'string' },
+  'segment-bytes': { type: 'string' },
+  'metrics-public': { type: 'boolean' },
   'flush-interval-ms': { type: 'string' },
   'maintenance-interval-ms': { type: 'string' },
   'retention-days': { type: 'string' },
@@ -110,13 +129,13 @@ function resolveTokens(
   return tokens;
 }
 
-function positiveInteger(text: string | undefined, flag: string): number | undefined {
+function positiveInteger(text: string | undefined, flag: string, minimum = 1): number | undefined {
   if (text === undefined) {
     return undefined;
   }
   const value = Number(text);
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new UsageError(`--${flag} ${text} is not a positive integer`);
+  if (!Number.isInteger(value) || value < minimum) {
+    throw new UsageError(`--${flag} ${text} is not a whole number >= ${minimum}`);
   }
   return value;
 }
@@ -172,8 +191,14 @@ async function run(argv: string[]): Promise<number> {
       ?.split(',')
       .map((m) => m.trim())
       .filter(Boolean),
+    dataDir: storeOptions.kind === 'embedded' ? storeOptions.dataDir : undefined,
     maxBodyBytes: positiveInteger(values['max-body-bytes'], 'max-body-bytes'),
     maxBatchRecords: positiveInteger(values['max-batch'], 'max-batch'),
+    maxFeaturesPerModel: positiveInteger(values['max-features-per-model'], 'max-features-per-model'),
+    minFreeBytes: positiveInteger(values['min-free-bytes'], 'min-free-bytes', 0),
+    maxWalBytes: positiveInteger(values['max-backlog-bytes'], 'max-backlog-bytes'),
+    segmentBytes: positiveInteger(values['segment-bytes'], 'segment-bytes'),
+    metricsPublic: values['metrics-public'],
     flushIntervalMs: positiveInteger(values['flush-interval-ms'], 'flush-interval-ms'),
     log,
   }).catch(async (err) => {

@@ -7,6 +7,7 @@ import { computeBaseline, type ReferenceColumn } from '../baseline/compute';
 import { DAY_MS, HOUR_MS, SIMULATED_MODELS, type SimulatedModel } from '../simulate/scenario';
 import { referenceRows, simulateTraffic, type TrafficItem } from '../simulate/traffic';
 import { openStore, STORE_FLAGS, STORE_FLAGS_HELP, storeOptionsFromFlags } from '../store/open';
+import { throwIfRejected } from '../store/schema';
 import type { LabelRecord, PredictionRecord, PredictionStore } from '../store/types';
 import { handleErrors, UsageError, type Command } from './command';
 
@@ -53,7 +54,7 @@ interface Sink {
 
 function storeSink(store: PredictionStore): Sink {
   return {
-    predictions: (model, records) => store.writePredictions(model, records),
+    predictions: async (model, records) => throwIfRejected(await store.writePredictions(model, records), model),
     labels: (model, records) => store.writeLabels(model, records),
   };
 }

@@ -3,29 +3,40 @@
  *
  *   POST /api/v1/models/{model}/predictions   JSON array or NDJSON of prediction records
  *   POST /api/v1/models/{model}/labels        JSON array or NDJSON of {id, label, ts?}
- *   GET  /healthz                             liveness and WAL state (no auth)
- *   GET  /metrics                             Prometheus text (no auth; counts only, no record content)
+ *   GET  /healthz                             ok / degraded / failing, with the problems and the backlog (no auth)
+ *   GET  /metrics                             Prometheus text (bearer token unless metricsPublic: it names models)
  *
  * A batch is answered only once its accepted records are in the fsynced write-ahead log; the flusher moves them
- * into the store afterwards. Refused records are answered with their index and reason and kept in the dead-letter area.
+ * into the store afterwards. Refused records are answered with their index and reason and kept in the dead-letter
+ * area — written before the log, so a batch whose refusals cannot be kept is refused whole and retried. Batches
+ * are refused (507) while the log's disk is below its free-space floor, and (503) while the backlog is over its
+ * limit. The collector holds an exclusive lock on its state directory (and on the data directory it writes, when
+ * given) so a second collector cannot replay or delete the first one's log.
  */
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { acquireLock, describeHolder, LockHeldError, type HeldLock } from '../store/lock';
+import { DEFAULT_MAX_FEATURES_PER_MODEL, FeatureAdmission } from '../store/schema';
 import type { PredictionRecord, PredictionWriter } from '../store/types';
 import { BodyError, bodyFormat, decodeBatch, type BatchItem } from './body';
 import { DeadLetterArea, MAX_RAW_BODY_CHARS, type DeadLetter } from './deadletter';
 import { WalFlusher, encodeRequestEntry, type WalBatch } from './flusher';
+import { FreeSpaceGuard } from './free-space';
+import { assessHealth, healthHttpStatus, healthLevel, type HealthReport } from './health';
 import { CollectorMetrics } from './metrics';
+import { RecentIds } from './recent-ids';
 import { isSampled, validateSamplingRate } from './sampling';
 import { checkLabel, checkModelName, checkPrediction, type Rejection } from './validate';
-import { WriteAheadLog } from './wal';
+import { WalWriteError, WriteAheadLog } from './wal';
 
 export interface CollectorOptions {
   store: PredictionWriter;
-  /** Directory of the collector's own state: `wal/` and `deadletter/`. */
+  /** Directory of the collector's own state: `wal/` and `deadletter/`; locked for this collector. */
   stateDir: string;
+  /** The embedded store's data directory, also locked, so two collectors never write one store. */
+  dataDir?: string;
   host?: string;
   /** 0 picks a free port. */
   port?: number;
@@ -40,8 +51,14 @@ export interface CollectorOptions {
   segmentBytes?: number;
   /** Above this many WAL bytes not yet in the store, new batches get 503 (back-pressure). */
   maxWalBytes?: number;
-  /** Predictions ids remembered per model to answer re-sent records as duplicates. */
+  /** Batches get 507 while the WAL's file system has fewer free bytes than this (default 64 MiB). */
+  minFreeBytes?: number;
+  /** Features a model may have; records adding more are refused (default 500). */
+  maxFeaturesPerModel?: number;
+  /** Prediction ids remembered per model to answer re-sent records as duplicates (recent-ids.ts). */
   recentIdsPerModel?: number;
+  /** Serve /metrics without the bearer token (it lists model names). */
+  metricsPublic?: boolean;
   log?: (line: string) => void;
 }
 
@@ -58,6 +75,8 @@ export interface Collector {
   url: string;
   port: number;
   metrics: CollectorMetrics;
+  /** What /healthz answers. */
+  health(): HealthReport;
   /** Moves everything in the WAL into the store now. */
   flush(): Promise<void>;
   /** Stops accepting, answers the requests under way, flushes the WAL into the store. */
@@ -67,54 +86,6 @@ export interface Collector {
 type Kind = WalBatch['kind'];
 
 const API_PATH = /^\/api\/v1\/models\/([^/]+)\/(predictions|labels)$/;
-
-/**
- * Remembers the prediction ids of one model that were recently made durable (two generations of bounded sets; the
- * older generation is dropped when the newer is full), and the ids whose WAL write is under way, so that a re-sent
- * record is answered as a duplicate only once its first copy is really durable.
- */
-class RecentIds {
-  private current = new Set<string>();
-  private previous = new Set<string>();
-  private readonly writing = new Map<string, Promise<boolean>>();
-  constructor(private readonly capacity: number) {}
-
-  isDurable(id: string): boolean {
-    return this.current.has(id) || this.previous.has(id);
-  }
-
-  /** Resolves true when the write under way for `id` succeeded, false when it failed; undefined when none is. */
-  writeUnderWay(id: string): Promise<boolean> | undefined {
-    return this.writing.get(id);
-  }
-
-  /** Tracks a WAL write of these ids: under way until it settles, then durable (or forgotten when it failed). */
-  track(ids: string[], write: Promise<void>): void {
-    const outcome = write.then(
-      () => true,
-      () => false
-    );
-    ids.forEach((id) => this.writing.set(id, outcome));
-    void outcome.then((durable) => {
-      for (const id of ids) {
-        if (this.writing.get(id) === outcome) {
-          this.writing.delete(id);
-        }
-        if (durable) {
-          this.add(id);
-        }
-      }
-    });
-  }
-
-  private add(id: string): void {
-    this.current.add(id);
-    if (this.current.size >= this.capacity) {
-      this.previous = this.current;
-      this.current = new Set();
-    }
-  }
-}
 
 /**
  * Compares a presented token with every configured one in constant time: tokens are hashed (SHA-256) to a fixed
@@ -137,10 +108,35 @@ class HttpError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
-    readonly headers: Record<string, string> = {}
+    readonly headers: Record<string, string> = {},
+    /** What to keep as the dead letter's `raw` when the body is refused whole (undefined: the body read). */
+    readonly deadLetterRaw?: string | null
   ) {
     super(message);
   }
+}
+
+export const DEFAULT_MIN_FREE_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_BACKLOG_BYTES = 2 * 1024 * 1024 * 1024;
+
+/** Takes the collector's locks, or throws a message naming the collector that holds one. */
+async function lockDirectories(dirs: string[]): Promise<HeldLock[]> {
+  const held: HeldLock[] = [];
+  try {
+    for (const dir of dirs) {
+      held.push(await acquireLock(dir, 'collector'));
+    }
+  } catch (err) {
+    await Promise.all(held.map((lock) => lock.release()));
+    if (err instanceof LockHeldError) {
+      throw new Error(
+        `${path.dirname(err.lockFile)} is held by another collector, ${describeHolder(err.holder)}: stop it first, ` +
+          'or give this one its own --data-dir and --state-dir'
+      );
+    }
+    throw err;
+  }
+  return held;
 }
 
 export async function startCollector(options: CollectorOptions): Promise<Collector> {
@@ -148,41 +144,102 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
   const samplingRate = validateSamplingRate(options.samplingRate ?? 1);
   const maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
   const maxBatchRecords = options.maxBatchRecords ?? 10_000;
-  const maxWalBytes = options.maxWalBytes ?? 2 * 1024 * 1024 * 1024;
+  const maxWalBytes = options.maxWalBytes ?? DEFAULT_MAX_BACKLOG_BYTES;
+  const minFreeBytes = options.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES;
+  const maxFeatures = options.maxFeaturesPerModel ?? DEFAULT_MAX_FEATURES_PER_MODEL;
   const allowedModels = options.models ? new Set(options.models) : undefined;
   const matchesToken = options.tokens ? tokenMatcher(options.tokens) : undefined;
   if (options.tokens && options.tokens.length === 0) {
     throw new Error('no bearer token configured: give --token, --tokens-file, or --demo to run without authentication');
   }
 
-  const wal = WriteAheadLog.open<WalBatch>(path.join(options.stateDir, 'wal'), { segmentBytes: options.segmentBytes });
+  const locks = await lockDirectories([options.stateDir, ...(options.dataDir ? [options.dataDir] : [])]);
+  const walDir = path.join(options.stateDir, 'wal');
+  const wal = WriteAheadLog.open<WalBatch>(walDir, { segmentBytes: options.segmentBytes });
+  const freeSpace = new FreeSpaceGuard(walDir, { minFreeBytes });
   const deadLetters = new DeadLetterArea(path.join(options.stateDir, 'deadletter'));
-  const metrics = new CollectorMetrics(
-    () => wal.bytes,
-    () => wal.sealedSegments().length,
-    () => wal.syncs
-  );
-  const flusher = new WalFlusher(wal, options.store, metrics, { log });
-  const recentIds = new Map<string, RecentIds>();
+  let stopping = false;
+  const health = (): HealthReport =>
+    assessHealth({
+      now: Date.now(),
+      stopping,
+      freeSpace: freeSpace.state(),
+      minFreeBytes,
+      walError: wal.lastError,
+      backlog: backlog(),
+      maxBacklogBytes: maxWalBytes,
+      staleBacklogMs: Math.max(60_000, 10 * (options.flushIntervalMs ?? 1000)),
+      flusher: flusher.status(),
+    });
+  /** The log's backlog, without the records already written from segments kept for another model. */
+  const backlog = () => {
+    const held = wal.backlog();
+    return { ...held, records: held.records - flusher.writtenButKept() };
+  };
+  const metrics = new CollectorMetrics(() => {
+    const report = health();
+    return {
+      walBytes: report.backlog.bytes,
+      walSegments: report.backlog.segments,
+      walSyncs: wal.syncs,
+      backlogRecords: report.backlog.records,
+      backlogOldestAgeSeconds: report.backlog.oldestAgeSeconds,
+      diskFreeBytes: report.disk.freeBytes,
+      flushConsecutiveFailures: report.flusher.consecutiveFailures,
+      health: healthLevel(report.status),
+    };
+  });
+  const flusher = new WalFlusher(wal, options.store, deadLetters, metrics, {
+    log,
+    maxFeaturesPerModel: maxFeatures,
+  });
+  const recentIds = new Map<string, Promise<RecentIds>>();
   const recentCapacity = options.recentIdsPerModel ?? 500_000;
+  const admissions = new Map<string, Promise<FeatureAdmission>>();
 
   const leftOver = wal.sealedSegments().length;
   if (leftOver) {
     log(`collector: replaying ${leftOver} write-ahead log segment(s) left by the previous run into the store`);
-    await flusher.flush();
-    log('collector: replay done');
+    try {
+      await flusher.flush();
+      log('collector: replay done');
+    } catch (err) {
+      log(`collector: replay incomplete, the rest is retried while the collector runs: ${(err as Error).message}`);
+    }
   }
 
-  let stopping = false;
   let inFlight = 0;
 
-  function recentFor(model: string): RecentIds {
+  /** The model's recent ids, seeded from the store once per start (the horizon is the same across restarts). */
+  function recentFor(model: string): Promise<RecentIds> {
     let ids = recentIds.get(model);
     if (!ids) {
-      ids = new RecentIds(recentCapacity);
+      ids = options.store.recentIds(model, recentCapacity).then((stored) => {
+        const recent = new RecentIds(recentCapacity);
+        recent.seed(stored);
+        return recent;
+      });
+      ids.catch(() => recentIds.delete(model));
       recentIds.set(model, ids);
     }
     return ids;
+  }
+
+  /** The model's feature admission (schema.ts), from the store's features once per start, then kept current. */
+  function admissionFor(model: string): Promise<FeatureAdmission> {
+    let admission = admissions.get(model);
+    if (!admission) {
+      admission = options.store.getFeatures(model).then(
+        (features) =>
+          new FeatureAdmission(
+            features.map((f) => f.name),
+            Math.max(maxFeatures, features.length)
+          )
+      );
+      admission.catch(() => admissions.delete(model));
+      admissions.set(model, admission);
+    }
+    return admission;
   }
 
   function authenticate(req: http.IncomingMessage): void {
@@ -221,10 +278,11 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
     return model;
   }
 
+  /** Reads the body; a body over the limit is refused with its first bytes kept for the dead letter. */
   function readBody(req: http.IncomingMessage): Promise<Buffer> {
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > maxBodyBytes) {
-      return Promise.reject(tooLarge());
+      return Promise.reject(tooLarge(`its Content-Length is ${declared} bytes`, undefined));
     }
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
@@ -237,8 +295,10 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
         size += chunk.length;
         if (size > maxBodyBytes) {
           failed = true;
+          chunks.push(chunk);
+          const head = Buffer.concat(chunks).subarray(0, MAX_RAW_BODY_CHARS);
           chunks.length = 0;
-          reject(tooLarge());
+          reject(tooLarge(`it has more than ${maxBodyBytes} bytes`, head));
           return;
         }
         chunks.push(chunk);
@@ -258,66 +318,117 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
     });
   }
 
-  function tooLarge(): HttpError {
-    return new HttpError(413, 'body_too_large', `the body is larger than ${maxBodyBytes} bytes; send smaller batches`);
+  function tooLarge(what: string, head: Buffer | undefined): HttpError {
+    return new HttpError(
+      413,
+      'body_too_large',
+      `the body is too large: ${what}, and at most ${maxBodyBytes} are accepted; send smaller batches`,
+      {},
+      head === undefined ? null : head.toString('utf8')
+    );
   }
 
   /**
    * Validates, samples and de-duplicates the items of a batch; returns what to store and the refusals. A prediction
    * id seen earlier in the batch, or already durable, is a duplicate; one whose first copy is still being written by
-   * another request waits for that write and is a duplicate only if it succeeded.
+   * another request waits for that write and is a duplicate only if it succeeded. Accepted ids are registered as
+   * under way (`write`: this request's own write) at once, before any await, so concurrent requests see them.
+   * Feature names are admitted against the model's schema (case, per-model cap) before a record is accepted.
    */
-  async function sortItems(model: string, kind: Kind, items: BatchItem[], now: number) {
+  async function sortItems(model: string, kind: Kind, items: BatchItem[], now: number, write: Promise<void>) {
     const accepted: WalBatch['records'] = [];
     const acceptedIndexes: number[] = [];
     const errors: BatchResponse['errors'] = [];
     const letters: DeadLetter[] = [];
-    const ids = recentFor(model);
+    const ids = kind === 'predictions' ? await recentFor(model) : undefined;
+    const admission = kind === 'predictions' ? await admissionFor(model) : undefined;
     const inBatch = new Set<string>();
     const waiting: Array<{ index: number; record: PredictionRecord; write: Promise<boolean> }> = [];
     let duplicates = 0;
     let sampledOut = 0;
-    items.forEach((item, index) => {
-      let rejection: Rejection;
-      let raw: unknown;
-      if ('invalidLine' in item) {
-        rejection = { code: 'invalid_json', reason: item.reason };
-        raw = item.invalidLine;
-      } else {
-        const checked =
-          kind === 'predictions' ? checkPrediction(item.value, samplingRate) : checkLabel(item.value, now);
-        if (checked.ok) {
-          const id = checked.record.id;
-          const write = kind === 'predictions' ? ids.writeUnderWay(id) : undefined;
-          if (!isSampled(id, samplingRate)) {
-            sampledOut += 1;
-          } else if (kind === 'predictions' && (inBatch.has(id) || ids.isDurable(id))) {
-            duplicates += 1;
-          } else if (write) {
-            inBatch.add(id);
-            waiting.push({ index, record: checked.record as PredictionRecord, write });
-          } else {
-            inBatch.add(id);
-            (accepted as unknown[]).push(checked.record);
-            acceptedIndexes.push(index);
-          }
-          return;
-        }
-        rejection = checked.rejection;
-        raw = item.value;
-      }
+    const refuse = (index: number, rejection: Rejection, raw: unknown) => {
       errors.push({ index, ...rejection });
       letters.push({ model, kind, index, code: rejection.code, reason: rejection.reason, raw });
+    };
+    items.forEach((item, index) => {
+      if ('invalidLine' in item) {
+        refuse(index, { code: item.code, reason: item.reason }, item.invalidLine);
+        return;
+      }
+      const checked = kind === 'predictions' ? checkPrediction(item.value, samplingRate) : checkLabel(item.value, now);
+      if (!checked.ok) {
+        refuse(index, checked.rejection, item.value);
+        return;
+      }
+      const id = checked.record.id;
+      if (!isSampled(id, samplingRate)) {
+        sampledOut += 1;
+        return;
+      }
+      if (ids) {
+        if (inBatch.has(id) || ids.isDurable(id)) {
+          duplicates += 1;
+          return;
+        }
+        const refusal = admission!.admit(Object.keys((checked.record as PredictionRecord).features));
+        if (refusal) {
+          refuse(index, refusal, item.value);
+          return;
+        }
+        inBatch.add(id);
+        const write = ids.writeUnderWay(id);
+        if (write) {
+          waiting.push({ index, record: checked.record as PredictionRecord, write });
+          return;
+        }
+      }
+      (accepted as unknown[]).push(checked.record);
+      acceptedIndexes.push(index);
     });
-    for (const { index, record, write } of waiting) {
-      if (await write) {
+    ids?.track(
+      (accepted as PredictionRecord[]).map((r) => r.id),
+      write
+    );
+    for (const { index, record, write: earlier } of waiting) {
+      if (await earlier) {
         duplicates += 1;
       } else {
+        ids!.track([record.id], write);
         (accepted as PredictionRecord[]).push(record);
         acceptedIndexes.push(index);
       }
     }
     return { accepted, acceptedIndexes, errors, letters, duplicates, sampledOut };
+  }
+
+  /** Refuses a batch before reading it when the disk or the backlog cannot take it. */
+  function checkCapacity(): void {
+    const space = freeSpace.state();
+    if (!space.ok) {
+      throw new HttpError(507, 'insufficient_storage', space.problem!, { 'Retry-After': '10' });
+    }
+    if (wal.bytes > maxWalBytes) {
+      throw new HttpError(503, 'store_behind', 'the store is not keeping up; retry later', { 'Retry-After': '5' });
+    }
+  }
+
+  /** The answer to a failed write-ahead log append: 507 for a full disk (which the guard then remembers), else 503. */
+  function walFailure(err: unknown): HttpError {
+    if (err instanceof WalWriteError && err.noSpace) {
+      freeSpace.noteNoSpace(err.bytes);
+      return new HttpError(
+        507,
+        'insufficient_storage',
+        `${err.message}; nothing of this batch was kept — retry once space is freed`,
+        { 'Retry-After': '10' }
+      );
+    }
+    return new HttpError(
+      503,
+      'unavailable',
+      `the batch could not be made durable: ${(err as Error).message}; retry it`,
+      { 'Retry-After': '5' }
+    );
   }
 
   async function ingest(
@@ -326,37 +437,50 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
     kind: Kind
   ): Promise<{ status: number; body: BatchResponse }> {
     const format = bodyFormatOrThrow(req.headers['content-type']);
-    if (wal.bytes > maxWalBytes) {
-      throw new HttpError(503, 'store_behind', 'the store is not keeping up; retry later', { 'Retry-After': '5' });
-    }
-    const body = await readBody(req);
-    const started = process.hrtime.bigint();
+    checkCapacity();
+    let body: Buffer;
     let items: BatchItem[];
     try {
+      body = await readBody(req);
       items = decodeBatch(body, format, maxBatchRecords);
     } catch (err) {
-      if (err instanceof BodyError && err.status === 400) {
-        const raw = body.toString('utf8', 0, Math.min(body.length, MAX_RAW_BODY_CHARS));
-        await deadLetters.write(model, [{ model, kind, index: -1, code: err.code, reason: err.message, raw }]);
-        metrics.rejected.inc({ model, kind, reason: err.code });
+      const refusal =
+        err instanceof BodyError ? new HttpError(err.status, err.code, err.message, {}, undefined) : (err as HttpError);
+      if (
+        refusal instanceof HttpError &&
+        (refusal.status === 400 || refusal.status === 413) &&
+        refusal.code !== 'client_aborted'
+      ) {
+        const raw =
+          refusal.deadLetterRaw !== undefined
+            ? refusal.deadLetterRaw
+            : body!.toString('utf8', 0, Math.min(body!.length, MAX_RAW_BODY_CHARS));
+        await deadLetters.write(model, [{ model, kind, index: -1, code: refusal.code, reason: refusal.message, raw }]);
+        metrics.rejected.inc({ model, kind, reason: refusal.code });
       }
+      throw refusal;
+    }
+    const started = process.hrtime.bigint();
+    const now = Date.now();
+    let settle!: (error?: Error) => void;
+    const durable = new Promise<void>((resolve, reject) => (settle = (error) => (error ? reject(error) : resolve())));
+    durable.catch(() => undefined); // its outcome is read by the ids it tracks; nothing else waits for it
+    let sorted: Awaited<ReturnType<typeof sortItems>>;
+    try {
+      sorted = await sortItems(model, kind, items, now, durable);
+      await deadLetters.write(model, sorted.letters, now);
+      if (sorted.accepted.length) {
+        const batch: WalBatch = { model, kind, records: sorted.accepted };
+        const entry = { model, kind, format, accepted: sorted.acceptedIndexes, samplingRate, now };
+        await wal.append(encodeRequestEntry(entry, body), batch, sorted.accepted.length).catch((err) => {
+          throw walFailure(err);
+        });
+      }
+      settle();
+    } catch (err) {
+      settle(err as Error);
       throw err;
     }
-    const now = Date.now();
-    const sorted = await sortItems(model, kind, items, now);
-    if (sorted.accepted.length) {
-      const batch: WalBatch = { model, kind, records: sorted.accepted };
-      const entry = { model, kind, format, accepted: sorted.acceptedIndexes, samplingRate, now };
-      const write = wal.append(encodeRequestEntry(entry, body), batch);
-      if (kind === 'predictions') {
-        recentFor(model).track(
-          (sorted.accepted as PredictionRecord[]).map((r) => r.id),
-          write
-        );
-      }
-      await write;
-    }
-    await deadLetters.write(model, sorted.letters, now);
     countOutcomes(model, kind, sorted);
     metrics.ackLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
     const response: BatchResponse = {
@@ -396,14 +520,14 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
     const url = new URL(req.url ?? '/', 'http://collector');
     if (url.pathname === '/healthz') {
       requireMethod(req, 'GET');
-      return {
-        status: stopping ? 503 : 200,
-        body: { status: stopping ? 'stopping' : 'ok', walBytes: wal.bytes },
-        endpoint: 'healthz',
-      };
+      const report = health();
+      return { status: healthHttpStatus(report), body: report, endpoint: 'healthz' };
     }
     if (url.pathname === '/metrics') {
       requireMethod(req, 'GET');
+      if (!options.metricsPublic) {
+        authenticate(req);
+      }
       return { status: 200, body: undefined, text: metrics.render(), endpoint: 'metrics' };
     }
     const match = API_PATH.exec(url.pathname);
@@ -459,10 +583,10 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
                 : new HttpError(
                     503,
                     'unavailable',
-                    `the batch could not be made durable: ${(err as Error).message}; retry it`
+                    `the batch could not be handled: ${(err as Error).message}; retry it`
                   );
-          if (!(err instanceof HttpError || err instanceof BodyError)) {
-            log(`collector: ${httpError.message}`);
+          if (!(err instanceof HttpError || err instanceof BodyError) || httpError.status >= 500) {
+            log(`collector: ${httpError.status} ${httpError.message}`);
           }
           metrics.batches.inc({ endpoint: 'error', status: String(httpError.status) });
           respondError(req, res, httpError);
@@ -478,13 +602,19 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
   server.headersTimeout = 66_000;
   server.requestTimeout = 120_000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 8787, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 8787, options.host ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    await wal.close();
+    await Promise.all(locks.map((lock) => lock.release()));
+    throw err;
+  }
   flusher.start(options.flushIntervalMs ?? 1000);
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -494,6 +624,7 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
     url: `http://${host}:${address.port}`,
     port: address.port,
     metrics,
+    health,
     flush: () => flusher.flush(),
     stop() {
       stopped ??= (async () => {
@@ -507,8 +638,12 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
         server.closeAllConnections();
         await closed;
         await flusher.stop();
-        await flusher.flush();
-        await wal.close();
+        try {
+          await flusher.flush();
+        } finally {
+          await wal.close();
+          await Promise.all(locks.map((lock) => lock.release()));
+        }
       })();
       return stopped;
     },

@@ -32,8 +32,8 @@ describe('write-ahead log entries', () => {
       now: 1,
     };
     const decoded = decodeBatchEntry(encodeRequestEntry(entry, body));
-    expect(decoded).toEqual({ model: 'm', kind: 'predictions', records: expected });
-    expect(decoded.records.map((r) => r.id)).toEqual(['c', 'a']);
+    expect(decoded).toEqual({ batch: { model: 'm', kind: 'predictions', records: expected }, letters: [] });
+    expect(decoded.batch.records.map((r) => r.id)).toEqual(['c', 'a']);
   });
 
   it('gives a label without ts the clock of its acceptance, also from NDJSON with an invalid line', () => {
@@ -47,7 +47,7 @@ describe('write-ahead log entries', () => {
       samplingRate: 1,
       now,
     };
-    const { records } = decodeBatchEntry(encodeRequestEntry(entry, body));
+    const { records } = decodeBatchEntry(encodeRequestEntry(entry, body)).batch;
     expect(records).toEqual([
       (checkLabel({ id: 'x', label: 1 }, now) as { record: unknown }).record,
       (checkLabel({ id: 'y', label: 'cat', ts: '2026-11-25T09:00:00Z' }, now) as { record: unknown }).record,
@@ -55,21 +55,30 @@ describe('write-ahead log entries', () => {
     expect(records[0].ts).toBe(now);
   });
 
-  it('refuses to replay an entry whose accepted item does not validate', () => {
-    const body = Buffer.from(JSON.stringify([{ id: 'broken' }]));
+  it('replays the items that still validate and turns the others into dead letters, never stopping the replay', () => {
+    const body = Buffer.from(JSON.stringify([{ id: 'broken' }, prediction('ok')]));
     const entry = {
       model: 'm',
       kind: 'predictions' as const,
       format: 'json' as const,
-      accepted: [0],
+      accepted: [0, 1],
       samplingRate: 1,
       now: 1,
     };
-    expect(() => decodeBatchEntry(encodeRequestEntry(entry, body))).toThrow(/item 0 no longer validates/);
+    const { batch, letters } = decodeBatchEntry(encodeRequestEntry(entry, body));
+    expect(batch.records.map((r) => r.id)).toEqual(['ok']);
+    expect(letters).toEqual([
+      expect.objectContaining({ model: 'm', index: 0, code: 'missing_field', raw: { id: 'broken' } }),
+    ]);
+    expect(letters[0].reason).toMatch(/no longer valid when replayed/);
+  });
+
+  it('throws for an entry that cannot be decoded at all (the flusher quarantines it)', () => {
+    expect(() => decodeBatchEntry(Buffer.from('{"model":"m","kind":"predict'))).toThrow();
   });
 
   it('still reads the records form written by earlier versions', () => {
     const batch = { model: 'm', kind: 'labels' as const, records: [{ id: 'x', label: 1, ts: 5 }] };
-    expect(decodeBatchEntry(encodeBatch(batch))).toEqual(batch);
+    expect(decodeBatchEntry(encodeBatch(batch))).toEqual({ batch, letters: [] });
   });
 });

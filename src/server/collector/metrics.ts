@@ -101,7 +101,7 @@ export class CollectorMetrics {
   );
   readonly storeErrors = new Counter(
     'mlmon_collector_store_errors_total',
-    'Failed writes to the store (the WAL segment is kept and retried).'
+    'Failed writes to the store, by model and kind (the WAL segment is kept and retried).'
   );
   readonly ackLatency = new Histogram(
     'mlmon_collector_ack_duration_seconds',
@@ -114,11 +114,7 @@ export class CollectorMetrics {
     LATENCY_BOUNDS
   );
 
-  constructor(
-    private readonly walBytes: () => number,
-    private readonly walSegments: () => number,
-    private readonly walSyncs: () => number
-  ) {}
+  constructor(private readonly state: () => CollectorGauges) {}
 
   render(): string {
     const gauge = (name: string, help: string, value: number) => [
@@ -126,6 +122,7 @@ export class CollectorMetrics {
       `# TYPE ${name} gauge`,
       `${name} ${value}`,
     ];
+    const state = this.state();
     return [
       ...this.records.render(),
       ...this.rejected.render(),
@@ -135,19 +132,56 @@ export class CollectorMetrics {
       ...gauge(
         'mlmon_collector_wal_bytes',
         'Bytes in the write-ahead log not yet moved into the store.',
-        this.walBytes()
+        state.walBytes
       ),
       ...gauge(
         'mlmon_collector_wal_segments',
-        'Sealed write-ahead log segments waiting for the store.',
-        this.walSegments()
+        'Write-ahead log segments not yet moved into the store.',
+        state.walSegments
+      ),
+      ...gauge(
+        'mlmon_collector_backlog_records',
+        'Records acknowledged but not yet in the store (those of segments left by an earlier run count once read).',
+        state.backlogRecords
+      ),
+      ...gauge(
+        'mlmon_collector_backlog_oldest_age_seconds',
+        'Age of the oldest record not yet in the store (0 when the backlog is empty).',
+        state.backlogOldestAgeSeconds
+      ),
+      ...gauge(
+        'mlmon_collector_disk_free_bytes',
+        'Free bytes on the file system of the write-ahead log.',
+        state.diskFreeBytes
+      ),
+      ...gauge(
+        'mlmon_collector_flush_consecutive_failures',
+        'Flush rounds in a row that left records unwritten because the store failed.',
+        state.flushConsecutiveFailures
+      ),
+      ...gauge(
+        'mlmon_collector_health',
+        'Health: 0 ok, 1 degraded, 2 failing, 3 stopping (see /healthz).',
+        state.health
       ),
       `# HELP mlmon_collector_wal_fsyncs_total fdatasync calls of the write-ahead log (group commit: fewer than batches).`,
       `# TYPE mlmon_collector_wal_fsyncs_total counter`,
-      `mlmon_collector_wal_fsyncs_total ${this.walSyncs()}`,
+      `mlmon_collector_wal_fsyncs_total ${state.walSyncs}`,
       ...this.ackLatency.render(),
       ...this.flushLatency.render(),
       '',
     ].join('\n');
   }
+}
+
+/** The collector's state behind the gauges, read at each scrape. */
+export interface CollectorGauges {
+  walBytes: number;
+  walSegments: number;
+  walSyncs: number;
+  backlogRecords: number;
+  backlogOldestAgeSeconds: number;
+  diskFreeBytes: number;
+  flushConsecutiveFailures: number;
+  health: number;
 }

@@ -97,7 +97,7 @@ test('bodies: content types, NDJSON lines, UTF-8 and batch length', () => {
   expect(() => bodyFormat(undefined)).toThrow(/\(none\)/);
   expect(decodeBatch(Buffer.from('{"a":1}\n\nnot json\r\n{"b":2}\n'), 'ndjson', 10)).toEqual([
     { value: { a: 1 } },
-    { invalidLine: 'not json', reason: expect.stringMatching(/not valid JSON/) },
+    { invalidLine: 'not json', code: 'invalid_json', reason: expect.stringMatching(/not valid JSON/) },
     { value: { b: 2 } },
   ]);
   expect(() => decodeBatch(Buffer.from([0x5b, 0xc3, 0x28, 0x5d]), 'json', 10)).toThrow(/UTF-8/);

@@ -2,11 +2,18 @@
  * Validation of the records the collector receives. Each function takes one decoded JSON value and returns either
  * the normalised record or a rejection with a stable reason code (used as a metric label) and a sentence for people.
  */
-import { validateIdentifier, validateVersion } from '../store/identifiers';
+import { validateFeatureName, validateIdentifier, validateVersion } from '../store/identifiers';
 import type { FeatureValue, LabelRecord, PredictionRecord } from '../store/types';
 
 export type RejectCode =
-  'invalid_json' | 'not_an_object' | 'missing_field' | 'wrong_type' | 'invalid_value' | 'invalid_feature_name';
+  | 'invalid_json'
+  | 'too_deep'
+  | 'not_an_object'
+  | 'missing_field'
+  | 'wrong_type'
+  | 'invalid_value'
+  | 'invalid_feature_name'
+  | 'too_many_features';
 
 export interface Rejection {
   code: RejectCode;
@@ -39,7 +46,7 @@ function nameChecker(validate: (value: string) => unknown): (value: string) => s
 }
 
 export const checkModelName = nameChecker((name) => validateIdentifier(name, 'model name'));
-const checkFeatureName = nameChecker((name) => validateIdentifier(name, 'feature name'));
+const checkFeatureName = nameChecker(validateFeatureName);
 const checkVersionName = nameChecker(validateVersion);
 
 export const LIMITS = {

@@ -3,8 +3,14 @@
  *
  * Layout: `<dir>/<sequence>.wal` segment files, numbered upwards. Each entry is framed as
  *   [u32 LE payload length][u32 LE CRC-32 of the payload][payload]
- * so a torn write at the tail of a segment (power loss, kill -9 mid-write) is recognised and ignored on replay:
- * such an entry was never acknowledged, because acknowledgement waits for the fsync of the whole entry.
+ * so a torn write at the tail of a segment (power loss, kill -9 mid-write, a full disk) is recognised and ignored
+ * on replay: such an entry was never acknowledged, because acknowledgement waits for the fsync of the whole entry.
+ * A payload is never empty, so a run of zero bytes is never mistaken for entries.
+ *
+ * Every write goes to an explicit position: the durable length of the open segment (what was written and
+ * fdatasynced). A failed write or fsync rejects its batch and cuts the segment back to that length before anything
+ * else is written, so acknowledged entries always form an unbroken prefix of the segment and replay stops only at
+ * a torn tail. While the cut cannot be made, appends are refused rather than written after junk.
  *
  * Group commit: appends that arrive while a write+fsync cycle runs wait for the next cycle, which writes all of
  * them with one writev and one fdatasync. Concurrent requests therefore share fsyncs, which is what makes durable
@@ -15,9 +21,40 @@ import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { promisify } from 'node:util';
 
-const writev = promisify(fs.writev);
-const fdatasync = promisify(fs.fdatasync);
+/** The file operations of the log, replaceable in tests to inject failures (short writes, EIO, ENOSPC). */
+export interface WalIo {
+  /** Writes the buffers at `position`; resolves with the bytes written (possibly fewer than given). */
+  writev(fd: number, buffers: Buffer[], position: number): Promise<number>;
+  fdatasync(fd: number): Promise<void>;
+  ftruncate(fd: number, length: number): Promise<void>;
+}
+
+const writevAt = promisify(fs.writev);
+export const FILE_IO: WalIo = {
+  writev: async (fd, buffers, position) => (await writevAt(fd, buffers, position)).bytesWritten,
+  fdatasync: promisify(fs.fdatasync),
+  ftruncate: promisify(fs.ftruncate),
+};
+
 const close = promisify(fs.close);
+
+/** A failed append: `code` is the system error code (ENOSPC, EDQUOT, EIO, …) when there is one. */
+export class WalWriteError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+    /** Bytes the failed cycle tried to write. */
+    readonly bytes: number
+  ) {
+    super(message);
+    this.name = 'WalWriteError';
+  }
+
+  /** True when the write failed for lack of space (the disk or the user's quota is full). */
+  get noSpace(): boolean {
+    return this.code === 'ENOSPC' || this.code === 'EDQUOT';
+  }
+}
 
 const HEADER_BYTES = 8;
 const SEGMENT_SUFFIX = '.wal';
@@ -27,6 +64,10 @@ export interface WalOptions {
   segmentBytes?: number;
   /** Memos are kept for at most this many payload bytes not yet removed (default 256 MiB); beyond, read the disk. */
   memoBytes?: number;
+  /** File operations (tests inject failures here). */
+  io?: WalIo;
+  /** The clock, for the age of the oldest entry. */
+  now?: () => number;
 }
 
 export interface SegmentReadResult {
@@ -35,22 +76,49 @@ export interface SegmentReadResult {
   tornBytes: number;
 }
 
+/** What the log holds that is not yet removed (flushed): the collector's backlog. */
+export interface WalBacklog {
+  bytes: number;
+  /** Records in entries appended by this process and not yet removed (replayed segments count once read). */
+  records: number;
+  segments: number;
+  /** Epoch ms of the oldest entry not yet removed, undefined when the log is empty. */
+  oldestAt: number | undefined;
+}
+
 interface PendingAppend<T> {
   frame: Buffer[];
   memo: T | undefined;
+  records: number;
   resolve: () => void;
   reject: (err: Error) => void;
 }
 
+/** Per segment file: what is in it, for the backlog, and the memos of its entries when this process wrote them. */
+interface SegmentState<T> {
+  bytes: number;
+  records: number;
+  oldestAt: number | undefined;
+  /** Decoded entries in order, while every entry of the segment has one and the memo budget allows. */
+  memos: T[] | undefined;
+  memoBytes: number;
+}
+
 /** Frames a payload: length, CRC-32, bytes. */
 export function frameEntry(payload: Buffer): Buffer[] {
+  if (payload.length === 0) {
+    throw new Error('a write-ahead log entry cannot be empty');
+  }
   const header = Buffer.allocUnsafe(HEADER_BYTES);
   header.writeUInt32LE(payload.length, 0);
   header.writeUInt32LE(crc32(payload), 4);
   return [header, payload];
 }
 
-/** Splits a segment's bytes into complete entries whose checksum matches; stops at the first torn or corrupt entry. */
+/**
+ * Splits a segment's bytes into complete entries whose checksum matches; stops at the first torn or corrupt entry
+ * (a zero length included: zeros left by a failed write are not entries).
+ */
 export function parseSegment(bytes: Buffer): SegmentReadResult {
   const entries: Buffer[] = [];
   let offset = 0;
@@ -58,7 +126,7 @@ export function parseSegment(bytes: Buffer): SegmentReadResult {
     const length = bytes.readUInt32LE(offset);
     const checksum = bytes.readUInt32LE(offset + 4);
     const end = offset + HEADER_BYTES + length;
-    if (end > bytes.length) {
+    if (length === 0 || end > bytes.length) {
       break;
     }
     const payload = bytes.subarray(offset + HEADER_BYTES, end);
@@ -90,6 +158,10 @@ function fsyncDirectory(dir: string): void {
   }
 }
 
+function errorCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException).code;
+}
+
 /**
  * The log. `T` is an optional memo kept in memory beside each entry written by this process (the decoded form of
  * the payload), so that the flusher need not read and decode segments this process wrote itself; segments left
@@ -97,32 +169,40 @@ function fsyncDirectory(dir: string): void {
  */
 export class WriteAheadLog<T = never> {
   private readonly segmentBytes: number;
+  private readonly memoBudget: number;
+  private readonly io: WalIo;
+  private readonly now: () => number;
   private sequence: number;
   private fd: number;
-  private currentBytes = 0;
+  /** Bytes of the open segment that are written and fdatasynced: where the next write goes. */
+  private durableBytes = 0;
+  /** Set after a failed cycle until the open segment is cut back to `durableBytes`; nothing is written meanwhile. */
+  private repairError: WalWriteError | undefined;
   private pending: Array<PendingAppend<T>> = [];
-  /** Memos of the entries of segments written by this process, in entry order; absent when incomplete. */
-  private readonly memos = new Map<string, { entries: T[]; bytes: number }>();
+  private readonly segments = new Map<string, SegmentState<T>>();
   private memoBytes = 0;
-  private readonly memoBudget: number;
   private writing = false;
   private sealWaiters: Array<() => void> = [];
   private closed = false;
-  private broken: Error | undefined;
-  private sealedBytes: number;
   /** Number of fdatasync calls made so far (fewer than appends under concurrency: group commit). */
   syncs = 0;
+  /** The error of the last failed cycle, cleared by the next successful one. */
+  lastError: WalWriteError | undefined;
 
   private constructor(
     readonly dir: string,
     options: WalOptions,
-    lastSequence: number,
-    sealedBytes: number
+    lastSequence: number
   ) {
     this.segmentBytes = options.segmentBytes ?? 32 * 1024 * 1024;
     this.memoBudget = options.memoBytes ?? 256 * 1024 * 1024;
+    this.io = options.io ?? FILE_IO;
+    this.now = options.now ?? Date.now;
+    for (const file of WriteAheadLog.listSegments(dir)) {
+      const stat = fs.statSync(file);
+      this.segments.set(file, { bytes: stat.size, records: 0, oldestAt: stat.mtimeMs, memos: undefined, memoBytes: 0 });
+    }
     this.sequence = lastSequence + 1;
-    this.sealedBytes = sealedBytes;
     this.fd = this.openSegment(this.sequence);
   }
 
@@ -134,8 +214,7 @@ export class WriteAheadLog<T = never> {
     fs.mkdirSync(dir, { recursive: true });
     const existing = WriteAheadLog.listSegments(dir);
     const last = existing.length ? segmentSequence(path.basename(existing[existing.length - 1]))! : 0;
-    const bytes = existing.reduce((sum, file) => sum + fs.statSync(file).size, 0);
-    return new WriteAheadLog<T>(dir, options, last, bytes);
+    return new WriteAheadLog<T>(dir, options, last);
   }
 
   static listSegments(dir: string): string[] {
@@ -148,26 +227,43 @@ export class WriteAheadLog<T = never> {
 
   /** Bytes held in the log (sealed segments plus the open one). */
   get bytes(): number {
-    return this.sealedBytes + this.currentBytes;
+    let bytes = 0;
+    this.segments.forEach((segment) => (bytes += segment.bytes));
+    return bytes;
   }
 
-  /** Appends one entry (with its memo); resolves once it is on disk. */
-  append(payload: Buffer, memo?: T): Promise<void> {
+  /** Bytes, records, segments and the age of the oldest entry not yet removed. */
+  backlog(): WalBacklog {
+    const backlog: WalBacklog = { bytes: 0, records: 0, segments: 0, oldestAt: undefined };
+    for (const segment of this.segments.values()) {
+      if (segment.bytes === 0) {
+        continue;
+      }
+      backlog.bytes += segment.bytes;
+      backlog.records += segment.records;
+      backlog.segments += 1;
+      if (segment.oldestAt !== undefined && (backlog.oldestAt === undefined || segment.oldestAt < backlog.oldestAt)) {
+        backlog.oldestAt = segment.oldestAt;
+      }
+    }
+    return backlog;
+  }
+
+  /** Appends one entry (with its memo and the number of records it holds); resolves once it is on disk. */
+  append(payload: Buffer, memo?: T, records = 0): Promise<void> {
     if (this.closed) {
       return Promise.reject(new Error('the write-ahead log is closed; the collector is shutting down'));
     }
-    if (this.broken) {
-      return Promise.reject(this.broken);
-    }
+    const frame = frameEntry(payload);
     return new Promise((resolve, reject) => {
-      this.pending.push({ frame: frameEntry(payload), memo, resolve, reject });
+      this.pending.push({ frame, memo, records, resolve, reject });
       this.kick();
     });
   }
 
   /** Seals the open segment if it holds anything, so that everything appended so far becomes flushable. */
   seal(): Promise<void> {
-    if (this.currentBytes === 0 && this.pending.length === 0) {
+    if (this.durableBytes === 0 && this.pending.length === 0) {
       return Promise.resolve();
     }
     return new Promise((resolve) => {
@@ -178,7 +274,7 @@ export class WriteAheadLog<T = never> {
 
   /** Sealed segments, oldest first (the open segment is never listed). */
   sealedSegments(): string[] {
-    const open = path.join(this.dir, segmentName(this.sequence));
+    const open = this.openFile();
     return WriteAheadLog.listSegments(this.dir).filter((file) => file !== open);
   }
 
@@ -186,18 +282,24 @@ export class WriteAheadLog<T = never> {
     return parseSegment(fs.readFileSync(file));
   }
 
-  /** Deletes a sealed segment whose entries are safely in the store. */
-  /** The memos of a sealed segment's entries when this process wrote all of them, else undefined. */
-  memosOf(file: string): T[] | undefined {
-    return this.memos.get(file)?.entries;
+  /** Sets the number of records in a segment this process did not write (known once the flusher decoded it). */
+  noteRecords(file: string, records: number): void {
+    const segment = this.segments.get(file);
+    if (segment) {
+      segment.records = records;
+    }
   }
 
+  /** The memos of a sealed segment's entries when this process wrote all of them, else undefined. */
+  memosOf(file: string): T[] | undefined {
+    return this.segments.get(file)?.memos;
+  }
+
+  /** Deletes a sealed segment whose entries are safely in the store. */
   removeSegment(file: string): void {
-    this.dropMemos(file);
-    const size = fs.statSync(file).size;
+    this.forget(file);
     fs.unlinkSync(file);
     fsyncDirectory(this.dir);
-    this.sealedBytes -= size;
   }
 
   /** Stops accepting appends, waits for the ones under way, closes the open segment. */
@@ -207,37 +309,56 @@ export class WriteAheadLog<T = never> {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     await close(this.fd);
-    if (this.currentBytes === 0) {
-      fs.unlinkSync(path.join(this.dir, segmentName(this.sequence)));
+    if (this.durableBytes === 0) {
+      const file = this.openFile();
+      this.forget(file);
+      fs.unlinkSync(file);
     }
   }
 
-  private dropMemos(file: string): void {
-    this.memoBytes -= this.memos.get(file)?.bytes ?? 0;
-    this.memos.delete(file);
+  private openFile(): string {
+    return path.join(this.dir, segmentName(this.sequence));
   }
 
-  /** Keeps the memos of entries just written to the open segment, or gives the segment up when over budget. */
-  private rememberWritten(batch: Array<PendingAppend<T>>, file: string): void {
-    const memo = this.memos.get(file);
-    if (!memo) {
+  private forget(file: string): void {
+    this.memoBytes -= this.segments.get(file)?.memoBytes ?? 0;
+    this.segments.delete(file);
+  }
+
+  /** Counts entries just written to the open segment, and keeps their memos (or gives them up when over budget). */
+  private rememberWritten(batch: Array<PendingAppend<T>>, bytes: number): void {
+    const segment = this.segments.get(this.openFile())!;
+    segment.bytes += bytes;
+    segment.oldestAt ??= this.now();
+    batch.forEach((p) => (segment.records += p.records));
+    if (!segment.memos) {
       return;
     }
-    const bytes = batch.reduce((sum, p) => sum + p.frame[1].length, 0);
-    if (batch.some((p) => p.memo === undefined) || this.memoBytes + bytes > this.memoBudget) {
-      this.dropMemos(file);
+    const memoBytes = batch.reduce((sum, p) => sum + p.frame[1].length, 0);
+    if (batch.some((p) => p.memo === undefined) || this.memoBytes + memoBytes > this.memoBudget) {
+      this.memoBytes -= segment.memoBytes;
+      segment.memos = undefined;
+      segment.memoBytes = 0;
       return;
     }
-    batch.forEach((p) => memo.entries.push(p.memo as T));
-    memo.bytes += bytes;
-    this.memoBytes += bytes;
+    batch.forEach((p) => segment.memos!.push(p.memo as T));
+    segment.memoBytes += memoBytes;
+    this.memoBytes += memoBytes;
   }
 
+  /** Creates segment `sequence` (exclusively) and makes its directory entry durable. */
   private openSegment(sequence: number): number {
     const file = path.join(this.dir, segmentName(sequence));
-    this.memos.set(file, { entries: [], bytes: 0 });
     const fd = fs.openSync(file, 'wx');
-    fsyncDirectory(this.dir);
+    this.segments.set(file, { bytes: 0, records: 0, oldestAt: undefined, memos: [], memoBytes: 0 });
+    try {
+      fsyncDirectory(this.dir);
+    } catch (err) {
+      fs.closeSync(fd);
+      this.segments.delete(file);
+      fs.rmSync(file, { force: true });
+      throw err;
+    }
     return fd;
   }
 
@@ -254,23 +375,10 @@ export class WriteAheadLog<T = never> {
       if (this.pending.length) {
         const batch = this.pending;
         this.pending = [];
-        const buffers = batch.flatMap((p) => p.frame);
-        const size = buffers.reduce((sum, b) => sum + b.length, 0);
-        try {
-          await writeAll(this.fd, buffers);
-          await fdatasync(this.fd);
-          this.syncs += 1;
-          this.currentBytes += size;
-          this.rememberWritten(batch, path.join(this.dir, segmentName(this.sequence)));
-          batch.forEach((p) => p.resolve());
-        } catch (err) {
-          const error = new Error(`could not write the write-ahead log in ${this.dir}: ${(err as Error).message}`);
-          batch.forEach((p) => p.reject(error));
-          await this.discardFailedWrite();
-        }
+        await this.writeBatch(batch);
       }
-      if (this.currentBytes >= this.segmentBytes || (this.sealWaiters.length && this.pending.length === 0)) {
-        await this.rotate();
+      if (this.durableBytes >= this.segmentBytes || (this.sealWaiters.length && this.pending.length === 0)) {
+        this.rotate();
         const waiters = this.sealWaiters;
         this.sealWaiters = [];
         waiters.forEach((resolve) => resolve());
@@ -279,45 +387,89 @@ export class WriteAheadLog<T = never> {
     this.writing = false;
   }
 
-  /**
-   * After a failed write (e.g. disk full) part of the batch may be in the file: cut the file back to its last
-   * acknowledged entry, so that replay never stops at a torn entry in the middle, and continue in a new segment.
-   */
-  private async discardFailedWrite(): Promise<void> {
-    const file = path.join(this.dir, segmentName(this.sequence));
-    this.dropMemos(file);
-    try {
-      fs.ftruncateSync(this.fd, this.currentBytes);
-      await fdatasync(this.fd);
-      await this.rotate();
-    } catch (err) {
-      // The file cannot be repaired: entries appended after the torn one would be lost on replay, so refuse all.
-      this.broken = new Error(
-        `the write-ahead log segment ${file} could not be repaired after a failed write (${(err as Error).message}); ` +
-          'restart the collector (it replays the log) once the disk problem is solved'
-      );
-    }
-  }
-
-  private async rotate(): Promise<void> {
-    if (this.currentBytes === 0) {
+  /** Writes one group at the durable length and syncs it; on failure rejects it and cuts the segment back. */
+  private async writeBatch(batch: Array<PendingAppend<T>>): Promise<void> {
+    const buffers = batch.flatMap((p) => p.frame);
+    const size = buffers.reduce((sum, b) => sum + b.length, 0);
+    if (this.repairError && !(await this.repair())) {
+      batch.forEach((p) => p.reject(this.repairError!));
       return;
     }
-    await close(this.fd);
-    this.sealedBytes += this.currentBytes;
-    this.currentBytes = 0;
+    try {
+      await writeAll(this.io, this.fd, buffers, this.durableBytes);
+      await this.io.fdatasync(this.fd);
+    } catch (err) {
+      const error = new WalWriteError(
+        `could not write the write-ahead log in ${this.dir}: ${(err as Error).message}`,
+        errorCode(err),
+        size
+      );
+      this.lastError = error;
+      this.repairError = error;
+      // Cut the failed bytes away before answering, so a batch reported as failed is not in the log either
+      // (unless the process dies in between, when its client got no answer at all).
+      await this.repair();
+      batch.forEach((p) => p.reject(error));
+      return;
+    }
+    this.syncs += 1;
+    this.durableBytes += size;
+    this.lastError = undefined;
+    this.rememberWritten(batch, size);
+    batch.forEach((p) => p.resolve());
+  }
+
+  /**
+   * Cuts the open segment back to its durable length after a failed cycle (part of the failed group may be in the
+   * file). Returns false, keeping the log refusing appends, while that is impossible.
+   */
+  private async repair(): Promise<boolean> {
+    try {
+      await this.io.ftruncate(this.fd, this.durableBytes);
+      await this.io.fdatasync(this.fd);
+    } catch (err) {
+      this.repairError = new WalWriteError(
+        `the write-ahead log segment ${this.openFile()} could not be cut back after a failed write ` +
+          `(${(err as Error).message}); appends are refused until it can`,
+        errorCode(err) ?? this.repairError?.code,
+        this.repairError?.bytes ?? 0
+      );
+      this.lastError = this.repairError;
+      return false;
+    }
+    this.repairError = undefined;
+    return true;
+  }
+
+  /** Seals the open segment and continues in a new one; when the new one cannot be created, keeps the open one. */
+  private rotate(): void {
+    if (this.durableBytes === 0 || this.repairError) {
+      return;
+    }
+    let next: number;
+    try {
+      next = this.openSegment(this.sequence + 1);
+    } catch {
+      return; // e.g. no space for a new file: keep appending to the open segment, try again at the next seal
+    }
+    fs.closeSync(this.fd);
+    this.fd = next;
     this.sequence += 1;
-    this.fd = this.openSegment(this.sequence);
+    this.durableBytes = 0;
   }
 }
 
-/** writev until every byte is written (writev may write fewer bytes than asked). */
-async function writeAll(fd: number, buffers: Buffer[]): Promise<void> {
+/** Writes every byte at `position` (writev may write fewer bytes than asked; Linux caps it at 1024 buffers). */
+async function writeAll(io: WalIo, fd: number, buffers: Buffer[], position: number): Promise<void> {
   let remaining = buffers;
+  let at = position;
   while (remaining.length) {
-    // Linux caps writev at IOV_MAX (1024) buffers per call.
     const chunk = remaining.slice(0, 1024);
-    let written = (await writev(fd, chunk)).bytesWritten;
+    let written = await io.writev(fd, chunk, at);
+    if (written <= 0) {
+      throw Object.assign(new Error('the disk accepted no bytes (no space left?)'), { code: 'ENOSPC' });
+    }
+    at += written;
     let consumed = 0;
     while (consumed < chunk.length && written >= chunk[consumed].length) {
       written -= chunk[consumed].length;

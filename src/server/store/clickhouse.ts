@@ -18,21 +18,32 @@
 import { randomUUID } from 'node:crypto';
 import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { featureColumn, quoteIdentifier, validateIdentifier, validateVersion } from './identifiers';
-import { featureColumns, planSchema, toRowObjects, toStoredColumns } from './schema';
+import {
+  DEFAULT_MAX_FEATURES_PER_MODEL,
+  featureColumns,
+  planWrite,
+  toRowObjects,
+  toStoredColumns,
+  type SchemaUpdate,
+} from './schema';
 import { bindParams, clickHouseLiteral, type BindMode, type Params } from './sql-params';
-import type {
-  Baseline,
-  BaselineSummary,
-  FeatureKind,
-  FeatureState,
-  LabelRecord,
-  PredictionCounts,
-  PredictionRecord,
-  PredictionStore,
-  QueryOptions,
-  SchemaChange,
-  TimeRange,
-  VersionSummary,
+import {
+  RECENT_IDS_WINDOW_MS,
+  withOwnFeatures,
+  type Baseline,
+  type BaselineSummary,
+  type FeatureKind,
+  type FeatureState,
+  type LabelRecord,
+  type PredictionCounts,
+  type PredictionRecord,
+  type PredictionStore,
+  type QueryOptions,
+  type SchemaChange,
+  type TimeRange,
+  type VersionSummary,
+  type WriteOptions,
+  type WriteResult,
 } from './types';
 
 export interface ClickHouseOptions {
@@ -324,14 +335,10 @@ export class ClickHouseStore implements PredictionStore {
     }));
   }
 
-  private async baselineKinds(model: string): Promise<Record<string, FeatureKind>> {
+  /** The model's most recent baseline, whose feature kinds win over kinds guessed from traffic. */
+  private async latestBaseline(model: string): Promise<Baseline | undefined> {
     const latest = (await this.listBaselines(model)).sort((a, b) => b.createdAt - a.createdAt)[0];
-    const baseline = latest && (await this.getBaseline(model, latest.version));
-    const kinds: Record<string, FeatureKind> = {};
-    for (const [name, reference] of Object.entries(baseline?.features ?? {})) {
-      kinds[name] = reference.kind;
-    }
-    return kinds;
+    return latest && this.getBaseline(model, latest.version);
   }
 
   /** Creates the model's tables on first use and adds a column per new feature. */
@@ -362,12 +369,15 @@ export class ClickHouseStore implements PredictionStore {
     }
   }
 
-  private async updateSchema(model: string, records: readonly PredictionRecord[]): Promise<FeatureState[]> {
+  /** Admits the records and records the schema change of the admitted ones (tables and columns first). */
+  private async updateSchema(
+    model: string,
+    records: readonly PredictionRecord[],
+    maxFeatures: number
+  ): Promise<SchemaUpdate> {
     const known = await this.getFeatures(model);
-    let plan = planSchema(known, records);
-    if (plan.newFeatures.length > 0) {
-      plan = planSchema(known, records, await this.baselineKinds(model));
-    }
+    const update = await planWrite(known, records, maxFeatures, () => this.latestBaseline(model));
+    const { plan } = update;
     if (known.length === 0 || plan.newFeatures.length > 0) {
       await this.ensureTables(model, plan.features);
       await this.insert('mlmon_models', [{ model, created_at: Date.now() }]);
@@ -389,21 +399,28 @@ export class ClickHouseStore implements PredictionStore {
       'mlmon_schema_changes',
       plan.changes.map((c) => ({ model, ts: c.ts, feature: c.feature, change: c.change, kind: c.kind ?? '' }))
     );
-    return plan.features;
+    return update;
   }
 
   // ----- writes -------------------------------------------------------------------------------------------------
 
-  async writePredictions(model: string, records: PredictionRecord[]): Promise<void> {
+  async writePredictions(model: string, records: PredictionRecord[], options: WriteOptions = {}): Promise<WriteResult> {
     validateIdentifier(model, 'model name');
     if (records.length === 0) {
-      return;
+      return { rejected: [] };
     }
-    const features = await this.updateSchema(model, records);
-    await this.insert(
-      this.predictionsTable(model),
-      toRowObjects(toStoredColumns(records, featureColumns(features), Date.now()))
+    const { plan, admitted, rejected } = await this.updateSchema(
+      model,
+      records,
+      options.maxFeaturesPerModel ?? DEFAULT_MAX_FEATURES_PER_MODEL
     );
+    if (admitted.length > 0) {
+      await this.insert(
+        this.predictionsTable(model),
+        toRowObjects(toStoredColumns(admitted, featureColumns(plan.features), Date.now()))
+      );
+    }
+    return { rejected };
   }
 
   async writeLabels(model: string, records: LabelRecord[]): Promise<void> {
@@ -431,6 +448,20 @@ export class ClickHouseStore implements PredictionStore {
     return (await this.query<{ model: string }>('SELECT DISTINCT model FROM mlmon_models ORDER BY model')).map(
       (r) => r.model
     );
+  }
+
+  async recentIds(model: string, limit: number): Promise<string[]> {
+    if (!(await this.hasModel(model)) || limit <= 0) {
+      return [];
+    }
+    const table = this.predictionsTable(model);
+    const rows = await this.query<{ id: string }>(
+      `SELECT id FROM (SELECT id, ingested_at FROM ${table} ` +
+        `WHERE ingested_at >= (SELECT max(ingested_at) FROM ${table}) - {window} ` +
+        'ORDER BY ingested_at DESC LIMIT {limit}) ORDER BY ingested_at',
+      { window: RECENT_IDS_WINDOW_MS, limit }
+    );
+    return rows.map((r) => r.id);
   }
 
   private async hasModel(model: string): Promise<boolean> {
@@ -538,7 +569,7 @@ export class ClickHouseStore implements PredictionStore {
       'SELECT document FROM mlmon_baselines FINAL WHERE model = {model} AND version = {version}',
       { model, version }
     );
-    return rows.length ? (JSON.parse(rows[0].document) as Baseline) : undefined;
+    return rows.length ? withOwnFeatures(JSON.parse(rows[0].document) as Baseline) : undefined;
   }
 
   async listBaselines(model: string): Promise<BaselineSummary[]> {
@@ -574,6 +605,11 @@ export class ClickHouseStore implements PredictionStore {
   }
 
   /** Drops the day partitions (YYYYMMDD, UTC) of predictions and labels that end at or before `beforeTs`. */
+  /** ClickHouse merges and drops parts itself, safely under concurrency: upkeep needs no lock between processes. */
+  async withMaintenanceLock<T>(_model: string, work: () => Promise<T>): Promise<T> {
+    return work();
+  }
+
   async applyRetention(model: string, beforeTs: number): Promise<{ daysDropped: string[] }> {
     const daysDropped: string[] = [];
     for (const kind of ['predictions', 'labels'] as const) {

@@ -10,7 +10,7 @@
  * Every file is written under a temporary name in its final directory, fsynced and renamed, so a reader sees a
  * whole file or none (temporary names end in `.part` and never match `*.parquet`). A file never repeats an id.
  * Readers read a day held in one file as it is; a day with several files (not yet compacted) is globbed when the
- * query runs and deduplicated by id (the latest ingested row wins), so a reader that catches a compaction between
+ * query runs and deduplicated by id (the first ingested copy wins), so a reader that catches a compaction between
  * its rename and its deletes still counts every id once. Several processes may read and write the same
  * directory; schema updates take a lock file (`schema.lock`).
  */
@@ -31,23 +31,36 @@ import {
 } from '@duckdb/node-api';
 import { featureColumn, isIdentifier, quoteIdentifier, validateIdentifier, validateVersion } from './identifiers';
 import { duckdbStringLiteral, openMemoryDuckDB, runQuery } from './duckdb-sql';
-import { featureColumns, planSchema, toStoredColumns, utcDay, type StoredColumns, type StoredValue } from './schema';
+import {
+  DEFAULT_MAX_FEATURES_PER_MODEL,
+  featureColumns,
+  planWrite,
+  toStoredColumns,
+  utcDay,
+  type SchemaUpdate,
+  type StoredColumns,
+  type StoredValue,
+} from './schema';
 import { StoreChangedError } from './errors';
+import { withLock } from './lock';
 import { bindParams, type Params } from './sql-params';
-import type {
-  Baseline,
-  BaselineSummary,
-  FeatureKind,
-  FeatureState,
-  LabelRecord,
-  PredictionCounts,
-  PredictionRecord,
-  PredictionStore,
-  QueryOptions,
-  SchemaChange,
-  StoredDay,
-  TimeRange,
-  VersionSummary,
+import {
+  RECENT_IDS_WINDOW_MS,
+  withOwnFeatures,
+  type Baseline,
+  type BaselineSummary,
+  type FeatureState,
+  type LabelRecord,
+  type PredictionCounts,
+  type PredictionRecord,
+  type PredictionStore,
+  type QueryOptions,
+  type SchemaChange,
+  type StoredDay,
+  type TimeRange,
+  type VersionSummary,
+  type WriteOptions,
+  type WriteResult,
 } from './types';
 
 type ColumnType = 'BIGINT' | 'DOUBLE' | 'VARCHAR' | 'UTINYINT';
@@ -137,7 +150,7 @@ function appendColumns(
   }
 }
 
-/** Keeps the last record of each id within one batch. */
+/** Keeps the last record of each id within one batch (labels: a later label corrects an earlier one). */
 function lastPerId<T extends { id: string }>(records: readonly T[]): T[] {
   const byId = new Map<string, T>();
   for (const record of records) {
@@ -145,6 +158,23 @@ function lastPerId<T extends { id: string }>(records: readonly T[]): T[] {
   }
   return [...byId.values()];
 }
+
+/** Keeps the first record of each id within one batch (predictions: the first copy of an id is the record). */
+function firstPerId<T extends { id: string }>(records: readonly T[]): T[] {
+  const byId = new Map<string, T>();
+  for (const record of records) {
+    if (!byId.has(record.id)) {
+      byId.set(record.id, record);
+    }
+  }
+  return [...byId.values()];
+}
+
+/** Which copy of an id the store keeps: the first ingested prediction (recent-ids.ts), the latest label. */
+const KEPT_COPY: Record<'predictions' | 'labels', string> = {
+  predictions: 'ORDER BY ingested_at ASC',
+  labels: 'ORDER BY ingested_at DESC, ts DESC',
+};
 
 function groupByDay<T extends { ts: number }>(records: readonly T[]): Map<string, T[]> {
   const groups = new Map<number, T[]>();
@@ -210,6 +240,23 @@ interface DayFiles {
   dir: string;
   start: number;
   files: string[];
+}
+
+/** A temporary file older than this was left by a writer that died (writes take seconds, not an hour). */
+const STALE_PART_MS = 3_600_000;
+
+/** Removes `.part` files that writers killed mid-write left behind (younger ones may still be written). */
+async function removeStaleParts(dir: string): Promise<void> {
+  for (const name of (await listDir(dir)).filter((n) => n.endsWith('.part'))) {
+    const file = join(dir, name);
+    const age = await stat(file).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0
+    );
+    if (age > STALE_PART_MS) {
+      await unlink(file).catch(() => undefined);
+    }
+  }
 }
 
 /** Removes the cached counts (`<file>.counts/`) of files no longer in a day directory (compacted away). */
@@ -322,25 +369,23 @@ export class EmbeddedStore implements PredictionStore {
     }
   }
 
-  /** Kinds declared by the model's most recent baseline (they win over kinds guessed from traffic). */
-  private async baselineKinds(model: string): Promise<Record<string, FeatureKind>> {
+  /** The model's most recent baseline, whose feature kinds win over kinds guessed from traffic. */
+  private async latestBaseline(model: string): Promise<Baseline | undefined> {
     const latest = (await this.listBaselines(model)).sort((a, b) => b.createdAt - a.createdAt)[0];
-    const baseline = latest && (await this.getBaseline(model, latest.version));
-    const kinds: Record<string, FeatureKind> = {};
-    for (const [name, reference] of Object.entries(baseline?.features ?? {})) {
-      kinds[name] = reference.kind;
-    }
-    return kinds;
+    return latest && this.getBaseline(model, latest.version);
   }
 
-  private async updateSchema(model: string, records: readonly PredictionRecord[]): Promise<FeatureState[]> {
+  /** Admits the records and records the schema change of the admitted ones, under the model's schema lock. */
+  private async updateSchema(
+    model: string,
+    records: readonly PredictionRecord[],
+    maxFeatures: number
+  ): Promise<SchemaUpdate> {
     return this.withSchemaLock(model, async () => {
-      const known = await this.getFeatures(model);
-      let plan = planSchema(known, records);
-      if (plan.newFeatures.length > 0) {
-        plan = planSchema(known, records, await this.baselineKinds(model));
-      }
-      if (plan.changes.length > 0 || plan.newFeatures.length > 0 || records.length > 0) {
+      const stored = await this.getFeatures(model);
+      const update = await planWrite(stored, records, maxFeatures, () => this.latestBaseline(model));
+      const { plan } = update;
+      if (plan.changes.length > 0 || plan.newFeatures.length > 0 || plan.features.length !== stored.length) {
         await writeFileAtomic(
           join(this.modelDir(model), 'schema.json'),
           JSON.stringify({ features: plan.features }, null, 1)
@@ -350,25 +395,30 @@ export class EmbeddedStore implements PredictionStore {
         const lines = plan.changes.map((c) => JSON.stringify(c) + '\n').join('');
         await appendFile(join(this.modelDir(model), 'schema_changes.ndjson'), lines);
       }
-      return plan.features;
+      return update;
     });
   }
 
   // ----- writes -------------------------------------------------------------------------------------------------
 
-  async writePredictions(model: string, records: PredictionRecord[]): Promise<void> {
+  async writePredictions(model: string, records: PredictionRecord[], options: WriteOptions = {}): Promise<WriteResult> {
     validateIdentifier(model, 'model name');
     if (records.length === 0) {
-      return;
+      return { rejected: [] };
     }
-    const features = await this.updateSchema(model, records);
-    const columns = predictionColumns(features);
-    const plan = featureColumns(features);
+    const { plan, admitted, rejected } = await this.updateSchema(
+      model,
+      records,
+      options.maxFeaturesPerModel ?? DEFAULT_MAX_FEATURES_PER_MODEL
+    );
+    const columns = predictionColumns(plan.features);
+    const featurePlan = featureColumns(plan.features);
     const ingestedAt = Date.now();
-    for (const [day, group] of groupByDay(lastPerId(records))) {
-      const stored = toStoredColumns(group, plan, ingestedAt);
+    for (const [day, group] of groupByDay(firstPerId(admitted))) {
+      const stored = toStoredColumns(group, featurePlan, ingestedAt);
       await this.writeParquet(join(this.modelDir(model), 'predictions', `day=${day}`), columns, stored);
     }
+    return { rejected };
   }
 
   async writeLabels(model: string, records: LabelRecord[]): Promise<void> {
@@ -460,6 +510,25 @@ export class EmbeddedStore implements PredictionStore {
     return days.filter((day) => day.files.length > 0);
   }
 
+  async recentIds(model: string, limit: number): Promise<string[]> {
+    // A file holds rows ingested up to its modification time (writes and compactions both make new files), so
+    // files modified within the window of the newest one hold every row ingested within the window.
+    const files = (await this.dayFiles(model, 'predictions')).flatMap((day) => day.files);
+    const modified = await Promise.all(files.map(async (file) => ({ file, mtime: (await stat(file)).mtimeMs })));
+    const newest = modified.reduce((max, f) => Math.max(max, f.mtime), -Infinity);
+    const recent = modified.filter((f) => f.mtime >= newest - RECENT_IDS_WINDOW_MS).map((f) => f.file);
+    if (recent.length === 0 || limit <= 0) {
+      return [];
+    }
+    const rows = await this.query<{ id: string }>(
+      `SELECT id FROM (SELECT id, ingested_at FROM read_parquet([${recent.map(duckdbStringLiteral).join(', ')}]) ` +
+        `WHERE ingested_at >= (SELECT max(ingested_at) FROM read_parquet([${recent.map(duckdbStringLiteral).join(', ')}])) - {window} ` +
+        'ORDER BY ingested_at DESC LIMIT {limit}) ORDER BY ingested_at',
+      { window: RECENT_IDS_WINDOW_MS, limit }
+    );
+    return rows.map((r) => r.id);
+  }
+
   /**
    * `read_parquet` over the day globs (expanded when the query runs), unioned by name with an empty relation of
    * every known column, so all columns exist even when no file has them yet.
@@ -475,9 +544,9 @@ export class EmbeddedStore implements PredictionStore {
 
   /**
    * The predictions of a model in the range, each id once. A day held in ONE file is read as it is: every write and
-   * every compaction leaves a file without repeated ids (`lastPerId`, the compaction's dedup), and a re-sent record
+   * every compaction leaves a file without repeated ids (`firstPerId`, the compaction's dedup), and a re-sent record
    * has the same ts, so the same day. Only days with several files (the day still being written, before compaction)
-   * are deduplicated, by id, the latest ingested row winning; reading them globs the directory when the query runs,
+   * are deduplicated, by id, the first ingested copy winning; reading them globs the directory when the query runs,
    * so a compaction landing meanwhile is seen whole. Deduplicating every day cost 12× a plain scan at 10 M rows.
    */
   async predictionsRelation(model: string, range?: TimeRange): Promise<string> {
@@ -500,7 +569,7 @@ export class EmbeddedStore implements PredictionStore {
     if (several.length > 0) {
       parts.push(
         `SELECT * FROM read_parquet([${several.join(', ')}], union_by_name = true) ${where} ` +
-          `QUALIFY row_number() OVER (PARTITION BY id ORDER BY ingested_at DESC) = 1`
+          `QUALIFY row_number() OVER (PARTITION BY id ${KEPT_COPY.predictions}) = 1`
       );
     }
     return `(SELECT ${list} FROM (${parts.join(' UNION ALL BY NAME ')}))`;
@@ -548,7 +617,7 @@ export class EmbeddedStore implements PredictionStore {
       LABEL_COLUMNS
     );
     const list = LABEL_COLUMNS.map(([name]) => quoteIdentifier(name, 'duckdb')).join(', ');
-    return `(SELECT ${list} FROM (${source}) QUALIFY row_number() OVER (PARTITION BY id ORDER BY ingested_at DESC, ts DESC) = 1)`;
+    return `(SELECT ${list} FROM (${source}) QUALIFY row_number() OVER (PARTITION BY id ${KEPT_COPY.labels}) = 1)`;
   }
 
   /**
@@ -607,7 +676,8 @@ export class EmbeddedStore implements PredictionStore {
   }
 
   async getBaseline(model: string, version: string): Promise<Baseline | undefined> {
-    return readJson<Baseline>(this.baselinePath(model, version));
+    const baseline = await readJson<Baseline>(this.baselinePath(model, version));
+    return baseline && withOwnFeatures(baseline);
   }
 
   async listBaselines(model: string): Promise<BaselineSummary[]> {
@@ -631,10 +701,11 @@ export class EmbeddedStore implements PredictionStore {
 
   // ----- maintenance --------------------------------------------------------------------------------------------
 
-  /** Merges the files of one day directory into one (dedup by id, latest ingested wins), then deletes them. */
+  /** Merges the files of one day directory into one (each id once: KEPT_COPY), then deletes them. */
   private async mergeFiles(
     dir: string,
     files: string[],
+    kind: 'predictions' | 'labels',
     kindColumns: ReadonlyArray<[string, ColumnType]>
   ): Promise<void> {
     const list = kindColumns.map(([name]) => quoteIdentifier(name, 'duckdb')).join(', ');
@@ -643,7 +714,7 @@ export class EmbeddedStore implements PredictionStore {
     const temporary = join(dir, `.${id}.parquet.part`);
     await this.exclusive(() =>
       this.connection.run(
-        `COPY (SELECT ${list} FROM (${source}) QUALIFY row_number() OVER (PARTITION BY id ORDER BY ingested_at DESC) = 1 ORDER BY ts) ` +
+        `COPY (SELECT ${list} FROM (${source}) QUALIFY row_number() OVER (PARTITION BY id ${KEPT_COPY[kind]}) = 1 ORDER BY ts) ` +
           `TO ${duckdbStringLiteral(temporary)} (FORMAT parquet, COMPRESSION zstd)`
       )
     );
@@ -654,7 +725,7 @@ export class EmbeddedStore implements PredictionStore {
   }
 
   /**
-   * Merges every day directory holding more than one file into one file (dedup by id, latest ingested wins),
+   * Merges every day directory holding more than one file into one file (each id once: KEPT_COPY),
    * atomically: the merged file is renamed in before the merged inputs are deleted; files written meanwhile stay.
    * Counts cached beside files that are gone are removed. Returns the prediction rows stored afterwards.
    */
@@ -667,8 +738,9 @@ export class EmbeddedStore implements PredictionStore {
       for (const dir of await this.dayDirs(model, kind)) {
         const files = (await listDir(dir)).filter((n) => n.endsWith('.parquet')).map((n) => join(dir, n));
         if (files.length > 1) {
-          await this.mergeFiles(dir, files, kindColumns);
+          await this.mergeFiles(dir, files, kind, kindColumns);
         }
+        await removeStaleParts(dir);
         if (kind === 'predictions') {
           await removeOrphanCounts(dir);
         }
@@ -680,6 +752,15 @@ export class EmbeddedStore implements PredictionStore {
     );
     const [{ n }] = await this.query<{ n: number }>(`SELECT count(*) AS n FROM (${stored})`);
     return { rowsKept: n };
+  }
+
+  /** Upkeep of a model is serialised between processes by `models/<model>/maintenance.lock`. */
+  async withMaintenanceLock<T>(
+    model: string,
+    work: () => Promise<T>,
+    options: { waitMs: number; onWait?: (holder: string) => void }
+  ): Promise<T> {
+    return withLock(this.modelDir(model), 'maintenance', work, options);
   }
 
   /** Removes prediction and label day directories that end at or before `beforeTs`. */

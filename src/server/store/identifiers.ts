@@ -60,9 +60,34 @@ export function quoteIdentifier(name: string, dialect: SqlDialect, what = 'ident
 /** Prefix of feature columns, so feature names never collide with system columns such as `ts` or `id`. */
 export const FEATURE_COLUMN_PREFIX = 'f_';
 
+/** Longest feature name: its column `f_<name>` must stay within the 64 characters of an identifier. */
+export const MAX_FEATURE_NAME_LENGTH = 64 - FEATURE_COLUMN_PREFIX.length;
+const FEATURE_NAME = new RegExp(`^[A-Za-z_][A-Za-z0-9_]{0,${MAX_FEATURE_NAME_LENGTH - 1}}$`);
+
+/**
+ * The one rule for feature names, checked by the collector at the door and by the stores: 1-62 characters from
+ * A-Z, a-z, 0-9 and _, not starting with a digit (62, so that the stored column `f_<name>` is an identifier).
+ * Names are compared without regard to case (`featureKey`): DuckDB's identifiers are case-insensitive, so a model
+ * cannot have both `age` and `Age`.
+ */
+export function validateFeatureName(name: unknown): string {
+  if (typeof name !== 'string' || !FEATURE_NAME.test(name)) {
+    throw new InvalidIdentifierError(
+      `Invalid feature name ${JSON.stringify(name)}: use 1-${MAX_FEATURE_NAME_LENGTH} characters from A-Z, a-z, 0-9 ` +
+        `and _, not starting with a digit (for example rename "petal width (cm)" to "petal_width_cm").`
+    );
+  }
+  return name;
+}
+
+/** The case-insensitive identity of a feature name: two names with the same key are the same feature. */
+export function featureKey(name: string): string {
+  return name.toLowerCase();
+}
+
 /** The stored column of a feature: `f_<name>` (validated). */
 export function featureColumn(feature: string): string {
-  return FEATURE_COLUMN_PREFIX + validateIdentifier(feature, 'feature name');
+  return FEATURE_COLUMN_PREFIX + validateFeatureName(feature);
 }
 
 /** The feature name of a stored feature column, or undefined for a system column. */

@@ -1,7 +1,10 @@
 /**
  * Store upkeep for a scheduler (the collector, a cron job): drop days past retention, then compact what is left,
- * for every model. Compaction first would merge files that retention then deletes.
+ * for every model. Compaction first would merge files that retention then deletes. One model's upkeep runs in one
+ * process at a time (the store's maintenance lock): the collector's schedule skips a model that `mlmon maintain`
+ * is working on, and `mlmon maintain` waits for the collector's round to finish.
  */
+import { describeHolder, LockHeldError } from './lock';
 import type { PredictionStore } from './types';
 
 const DAY_MS = 86_400_000;
@@ -10,12 +13,20 @@ export interface MaintenanceOptions {
   /** Keep this many whole days before `now` (days ending at or before now − retentionDays are dropped); undefined keeps all. */
   retentionDays?: number;
   now?: number;
+  /** How long to wait for another process maintaining the same model before skipping it (default 0). */
+  lockWaitMs?: number;
+  /** Told when a model's upkeep waits for another process. */
+  onWait?: (model: string, holder: string) => void;
+  /** Runs after each model's compaction, still holding its lock (preparing the counts of the default queries). */
+  afterCompaction?: (model: string) => Promise<void>;
 }
 
 export interface ModelMaintenance {
   model: string;
   daysDropped: string[];
   rowsKept: number;
+  /** Set when another process was maintaining the model, which was therefore left alone: who that was. */
+  skippedFor?: string;
 }
 
 /** Applies retention and compaction to every model of the store and says what it did per model. */
@@ -29,12 +40,28 @@ export async function runMaintenance(
   const now = options.now ?? Date.now();
   const results: ModelMaintenance[] = [];
   for (const model of await store.listModels()) {
-    const { daysDropped } =
-      options.retentionDays === undefined
-        ? { daysDropped: [] }
-        : await store.applyRetention(model, now - options.retentionDays * DAY_MS);
-    const { rowsKept } = await store.compact(model);
-    results.push({ model, daysDropped, rowsKept });
+    const upkeep = async (): Promise<ModelMaintenance> => {
+      const { daysDropped } =
+        options.retentionDays === undefined
+          ? { daysDropped: [] }
+          : await store.applyRetention(model, now - options.retentionDays * DAY_MS);
+      const { rowsKept } = await store.compact(model);
+      await options.afterCompaction?.(model);
+      return { model, daysDropped, rowsKept };
+    };
+    try {
+      results.push(
+        await store.withMaintenanceLock(model, upkeep, {
+          waitMs: options.lockWaitMs ?? 0,
+          onWait: (holder) => options.onWait?.(model, holder),
+        })
+      );
+    } catch (err) {
+      if (!(err instanceof LockHeldError)) {
+        throw err;
+      }
+      results.push({ model, daysDropped: [], rowsKept: 0, skippedFor: describeHolder(err.holder) });
+    }
   }
   return results;
 }
@@ -49,16 +76,25 @@ export interface MaintenanceRoundOptions {
   log: (line: string) => void;
   /** Runs after each model's compaction (preparing the counts of the default queries). */
   afterCompaction?: (model: string) => Promise<void>;
+  /** How long to wait for another process maintaining a model (default 0: skip it this round). */
+  lockWaitMs?: number;
 }
 
-/** One round of runMaintenance with a line per model, each followed by `afterCompaction` for that model. */
+/** One round of runMaintenance with a line per model. */
 export async function maintenanceRound(store: PredictionStore, options: MaintenanceRoundOptions): Promise<void> {
-  for (const { model, daysDropped, rowsKept } of await runMaintenance(store, {
+  const results = await runMaintenance(store, {
     retentionDays: options.retentionDays,
-  })) {
+    lockWaitMs: options.lockWaitMs,
+    onWait: (model, holder) => options.log(`${model}: waiting for ${holder} to finish maintaining it`),
+    afterCompaction: options.afterCompaction,
+  });
+  for (const { model, daysDropped, rowsKept, skippedFor } of results) {
+    if (skippedFor) {
+      options.log(`${model}: skipped, ${skippedFor} is maintaining it`);
+      continue;
+    }
     const dropped = daysDropped.length > 0 ? `, dropped ${daysDropped.join(', ')}` : '';
     options.log(`${model}: compacted, ${rowsKept} prediction rows kept${dropped}`);
-    await options.afterCompaction?.(model);
   }
 }
 

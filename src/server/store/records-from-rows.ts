@@ -8,7 +8,7 @@
  */
 import type { FeatureValue, PredictionRecord } from './types';
 
-const SYSTEM_COLUMNS: Record<string, keyof PredictionRecord> = {
+const SYSTEM_COLUMNS: Readonly<Record<string, keyof PredictionRecord>> = {
   id: 'id',
   request_id: 'id',
   ts: 'ts',
@@ -76,13 +76,14 @@ export function recordFromRow(
   rowNumber: number,
   mapping: RowMapping
 ): PredictionRecord | { rejected: string } {
-  const features: Record<string, FeatureValue> = {};
+  // Null prototype: a column named like an Object.prototype member (`__proto__`, `constructor`) is a plain key.
+  const features: Record<string, FeatureValue> = Object.create(null);
   const system: Partial<Record<keyof PredictionRecord, unknown>> = {};
   for (const [column, value] of Object.entries(row)) {
     if (mapping.exclude?.has(column)) {
       continue;
     }
-    const field = SYSTEM_COLUMNS[column];
+    const field = Object.hasOwn(SYSTEM_COLUMNS, column) ? SYSTEM_COLUMNS[column] : undefined;
     if (field) {
       system[field] = value;
     } else if (column === 'features' && value && typeof value === 'object' && !(value instanceof Date)) {

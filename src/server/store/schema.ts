@@ -3,8 +3,153 @@
  * becomes a stored row (feature values checked against their kind; wrong types stored NULL and named in
  * `type_errors`).
  */
-import { featureColumn, validateIdentifier } from './identifiers';
-import type { FeatureKind, FeatureState, FeatureValue, PredictionRecord, SchemaChange } from './types';
+import { featureColumn, featureKey, validateFeatureName } from './identifiers';
+import type {
+  Baseline,
+  FeatureKind,
+  FeatureState,
+  FeatureValue,
+  PredictionRecord,
+  RejectedRecord,
+  SchemaChange,
+} from './types';
+
+/** Features a model may have by default (each is a column; thousands of columns exhaust a writer's memory). */
+export const DEFAULT_MAX_FEATURES_PER_MODEL = 500;
+
+/**
+ * Decides, record by record, whether a model's schema can take a record's feature names: no two names that differ
+ * only in case (in the record, or against the model's features), and no new feature beyond `maxFeatures` per model
+ * (a record with known features only is always taken, so a model at its cap still flushes). New names are
+ * registered as records are admitted, so a batch is judged in order. The collector runs it at the door with its
+ * view of the schema; the stores run it again under their schema lock, which makes it exact.
+ */
+export class FeatureAdmission {
+  /** featureKey → spelling of every feature the model has (or was admitted in this run). */
+  private readonly names = new Map<string, string>();
+
+  constructor(
+    known: Iterable<string>,
+    readonly maxFeatures: number
+  ) {
+    for (const name of known) {
+      if (!this.names.has(featureKey(name))) {
+        this.names.set(featureKey(name), name);
+      }
+    }
+  }
+
+  get size(): number {
+    return this.names.size;
+  }
+
+  /** Undefined when the names fit (new ones are registered), else why the record is refused. */
+  admit(names: readonly string[]): Omit<RejectedRecord, 'id'> | undefined {
+    const fresh = new Map<string, string>();
+    for (const name of names) {
+      const key = featureKey(name);
+      const existing = this.names.get(key) ?? fresh.get(key);
+      if (existing === name) {
+        continue;
+      }
+      if (existing !== undefined) {
+        return {
+          code: 'invalid_feature_name',
+          reason:
+            `feature "${name}" differs only in case from feature "${existing}"; feature names are case-insensitive ` +
+            '— send one spelling',
+        };
+      }
+      fresh.set(key, name);
+    }
+    if (this.names.size + fresh.size > this.maxFeatures) {
+      return {
+        code: 'too_many_features',
+        reason:
+          `the record adds ${fresh.size} new feature(s) to a model that has ${this.names.size}; a model may have at most ` +
+          `${this.maxFeatures} features (--max-features-per-model) — drop identifiers and free text from "features"`,
+      };
+    }
+    fresh.forEach((name, key) => this.names.set(key, name));
+    return undefined;
+  }
+}
+
+/** Splits records into those the schema takes and the refused ones, with reasons (see FeatureAdmission). */
+export function admitRecords(
+  known: readonly FeatureState[],
+  records: readonly PredictionRecord[],
+  maxFeatures: number
+): { admitted: PredictionRecord[]; rejected: RejectedRecord[] } {
+  const admission = new FeatureAdmission(
+    known.map((f) => f.name),
+    Math.max(maxFeatures, known.length)
+  );
+  const admitted: PredictionRecord[] = [];
+  const rejected: RejectedRecord[] = [];
+  for (const record of records) {
+    const refusal = admission.admit(Object.keys(record.features));
+    if (refusal) {
+      rejected.push({ id: record.id, ...refusal });
+    } else {
+      admitted.push(record);
+    }
+  }
+  return { admitted, rejected };
+}
+
+/** The feature kinds a baseline declares (they win over kinds guessed from traffic). */
+export function baselineKinds(baseline: Baseline | undefined): Map<string, FeatureKind> {
+  return new Map(Object.entries(baseline?.features ?? {}).map(([name, reference]) => [name, reference.kind]));
+}
+
+/**
+ * A stored feature list without later spellings of a name already present in another case (a schema written
+ * before names were compared without case could hold both `age` and `Age`; the first one seen stays).
+ */
+export function withoutCaseDuplicates(features: readonly FeatureState[]): FeatureState[] {
+  const seen = new Set<string>();
+  return [...features]
+    .sort((a, b) => a.firstSeen - b.firstSeen)
+    .filter((f) => !seen.has(featureKey(f.name)) && seen.add(featureKey(f.name)))
+    .sort((a, b) => features.indexOf(a) - features.indexOf(b));
+}
+
+/** For writers whose records must all be taken (bulk loads, simulation): throws with the first refusal's reason. */
+export function throwIfRejected(result: { rejected: RejectedRecord[] }, model: string): void {
+  if (result.rejected.length > 0) {
+    const [first] = result.rejected;
+    throw new Error(
+      `model ${model}: the store refused ${result.rejected.length} record(s), e.g. id ${JSON.stringify(first.id)}: ${first.reason}`
+    );
+  }
+}
+
+/** What a write does to a model's schema: the records it takes, the plan for those, and the refused ones. */
+export interface SchemaUpdate {
+  plan: SchemaPlan;
+  admitted: PredictionRecord[];
+  rejected: RejectedRecord[];
+}
+
+/**
+ * Admits the records against the stored features (FeatureAdmission) and plans the schema change of the admitted
+ * ones; the latest baseline's kinds are read only when there are new features.
+ */
+export async function planWrite(
+  stored: readonly FeatureState[],
+  records: readonly PredictionRecord[],
+  maxFeatures: number,
+  latestBaseline: () => Promise<Baseline | undefined>
+): Promise<SchemaUpdate> {
+  const known = withoutCaseDuplicates(stored);
+  const { admitted, rejected } = admitRecords(known, records, maxFeatures);
+  let plan = planSchema(known, admitted);
+  if (plan.newFeatures.length > 0) {
+    plan = planSchema(known, admitted, baselineKinds(await latestBaseline()));
+  }
+  return { plan, admitted, rejected };
+}
 
 /** Kind of a value seen in traffic: number → numeric; string or boolean → categorical; null → unknown. */
 export function inferKind(value: FeatureValue): FeatureKind | undefined {
@@ -32,17 +177,17 @@ export interface SchemaPlan {
 export function planSchema(
   known: readonly FeatureState[],
   records: readonly PredictionRecord[],
-  kindHints: Readonly<Record<string, FeatureKind>> = {}
+  kindHints: ReadonlyMap<string, FeatureKind> = new Map()
 ): SchemaPlan {
   const byName = new Map(known.map((f) => [f.name, { ...f }]));
   const seen = new Map<string, { firstTs: number; lastTs: number; kind?: FeatureKind }>();
   let batchStart = Infinity;
   for (const record of records) {
     batchStart = Math.min(batchStart, record.ts);
-    for (const name in record.features) {
+    for (const name of Object.keys(record.features)) {
       let entry = seen.get(name);
       if (!entry) {
-        validateIdentifier(name, 'feature name');
+        validateFeatureName(name);
         entry = { firstTs: record.ts, lastTs: record.ts };
         seen.set(name, entry);
       }
@@ -63,7 +208,7 @@ export function planSchema(
       }
       continue;
     }
-    const kind = kindHints[name] ?? entry.kind;
+    const kind = kindHints.get(name) ?? entry.kind;
     if (!kind) {
       continue;
     }
@@ -118,7 +263,8 @@ export function toStoredColumns(
   const typeErrors: string[][] = records.map(() => []);
   const featureValues = features.map((feature) =>
     records.map((record, i) => {
-      const stored = coerceFeature(record.features[feature.name], feature.kind);
+      const value = Object.hasOwn(record.features, feature.name) ? record.features[feature.name] : null;
+      const stored = coerceFeature(value, feature.kind);
       if (stored === undefined) {
         typeErrors[i].push(feature.name);
         return null;

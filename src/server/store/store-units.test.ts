@@ -113,9 +113,11 @@ const rec = (id: string, ts: number, features: PredictionRecord['features']): Pr
 
 describe('planSchema', () => {
   test('adds features with kinds from values, baseline hints win, nulls-only features wait', () => {
-    const plan = planSchema([], [rec('1', 10, { n: 1, s: 'a', b: true, z: null, hinted: 5 })], {
-      hinted: 'categorical',
-    });
+    const plan = planSchema(
+      [],
+      [rec('1', 10, { n: 1, s: 'a', b: true, z: null, hinted: 5 })],
+      new Map([['hinted', 'categorical']])
+    );
     expect(plan.features.map((f) => [f.name, f.kind])).toEqual([
       ['n', 'numeric'],
       ['s', 'categorical'],

@@ -63,9 +63,47 @@ export interface SchemaChange {
  * (schema, baselines, reads for the query handlers, compaction, retention) extends it.
  */
 export interface PredictionWriter {
-  /** Makes the records durable in the store. Records whose id is already stored are not counted twice. */
-  writePredictions(model: string, records: PredictionRecord[]): Promise<void>;
+  /**
+   * Makes the records durable in the store, except those the model's schema cannot take (feature names that
+   * differ only in case from others, new features beyond the per-model cap: schema.ts `FeatureAdmission`), which
+   * are returned with the reason. Records whose id is already stored are not counted twice.
+   */
+  writePredictions(model: string, records: PredictionRecord[], options?: WriteOptions): Promise<WriteResult>;
   writeLabels(model: string, records: LabelRecord[]): Promise<void>;
+  /** The model's features (empty for a model not stored yet). */
+  getFeatures(model: string): Promise<FeatureState[]>;
+  /**
+   * Ids of the model's most recently ingested predictions, at most `limit`, oldest first, among those ingested
+   * within RECENT_IDS_WINDOW_MS of the newest (the collector's de-duplication horizon across restarts).
+   */
+  recentIds(model: string, limit: number): Promise<string[]>;
+}
+
+/**
+ * A baseline as read back from JSON, with its per-feature maps given a null prototype, so that looking up a
+ * feature named like an Object.prototype member (`constructor`, `toString`) finds only what the baseline holds.
+ */
+export function withOwnFeatures(baseline: Baseline): Baseline {
+  return { ...baseline, features: Object.assign(Object.create(null), baseline.features) };
+}
+
+/** How far back from the newest ingestion `recentIds` looks: two days. */
+export const RECENT_IDS_WINDOW_MS = 2 * 86_400_000;
+
+export interface WriteOptions {
+  /** Features a model may have (default schema.ts DEFAULT_MAX_FEATURES_PER_MODEL). */
+  maxFeaturesPerModel?: number;
+}
+
+/** A record the store refused, with a stable code and a sentence for people. */
+export interface RejectedRecord {
+  id: string;
+  code: 'invalid_feature_name' | 'too_many_features';
+  reason: string;
+}
+
+export interface WriteResult {
+  rejected: RejectedRecord[];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -216,7 +254,6 @@ export interface PredictionStore extends PredictionWriter {
 
   listModels(): Promise<string[]>;
   listVersions(model: string): Promise<VersionSummary[]>;
-  getFeatures(model: string): Promise<FeatureState[]>;
   getSchemaChanges(model: string, range?: TimeRange): Promise<SchemaChange[]>;
   countPredictions(model: string, range: TimeRange, version?: string): Promise<PredictionCounts>;
 
@@ -257,6 +294,16 @@ export interface PredictionStore extends PredictionWriter {
   compact(model: string): Promise<{ rowsKept: number }>;
   /** Drops whole days older than `beforeTs` (predictions by ts, labels by label ts). Returns the days dropped. */
   applyRetention(model: string, beforeTs: number): Promise<{ daysDropped: string[] }>;
+  /**
+   * Runs one model's upkeep (retention, compaction, preparing counts) exclusively among all processes using the
+   * store, waiting up to `waitMs` for another holder (`onWait` is told who it is); then throws LockHeldError
+   * (store/lock.ts).
+   */
+  withMaintenanceLock<T>(
+    model: string,
+    work: () => Promise<T>,
+    options: { waitMs: number; onWait?: (holder: string) => void }
+  ): Promise<T>;
 
   close(): Promise<void>;
 }
