@@ -13,6 +13,7 @@ const commands: Record<string, () => Promise<Command>> = {
   serve: async () => (require('./serve') as typeof import('./serve')).command,
   simulate: async () => (require('./simulate') as typeof import('./simulate')).command,
   maintain: async () => (require('./maintain') as typeof import('./maintain')).command,
+  models: async () => (require('./models') as typeof import('./models')).command,
 };
 
 /** The version of the installed package (package.json at the repository root). */

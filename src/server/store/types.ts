@@ -257,6 +257,11 @@ export interface PredictionStore extends PredictionWriter {
   compact(model: string): Promise<{ rowsKept: number }>;
   /** Drops whole days older than `beforeTs` (predictions by ts, labels by label ts). Returns the days dropped. */
   applyRetention(model: string, beforeTs: number): Promise<{ daysDropped: string[] }>;
+  /**
+   * Removes everything stored for the model: predictions, labels, schema, baselines (and prepared counts).
+   * Resolves to false when the store holds nothing of that model.
+   */
+  deleteModel(model: string): Promise<boolean>;
 
   close(): Promise<void>;
 }
