@@ -1,13 +1,13 @@
 /**
  * `npm run demo`: the product end to end on this machine.
- *  1. builds the plugin (frontend bundles and the backend executable) when dist/ lacks it;
- *  2. writes 14 days of demo traffic with scripted incidents for two models into ./mlmon-data
- *     (`mlmon simulate`, docs/SIMULATION.md) unless the directory already holds data (`--fresh` rewrites it);
- *  3. asks the datasource backend's own query handlers for each model's severity matrix (features × days) and
- *     prints it, which is what the severity heatmap panel draws in Grafana;
- *  4. keeps the collector (`mlmon serve --demo`, loopback only) running so that more traffic can be sent, and
- *     starts Grafana with the plugin and provisioning through `docker compose` when a Docker engine is there.
- * Ctrl-C stops everything.
+ *  1. writes 14 days of demo traffic with scripted incidents for two models into ./mlmon-data
+ *     (`mlmon simulate`, docs/SIMULATION.md) when the directory lacks them (`--fresh` rewrites the directory);
+ *     other models there (your own, or one a mistyped model name created) are left alone and listed;
+ *  2. asks the datasource backend's own query handlers for each demo model's severity matrix (features × days)
+ *     against the demo baseline, and prints it, which is what the severity heatmap panel draws in Grafana;
+ *  3. unless `--no-serve`: builds the plugin when dist/ lacks it, keeps the collector (`mlmon serve --demo`,
+ *     loopback only) running so that more traffic can be sent, and starts Grafana with the plugin and
+ *     provisioning through `docker compose` when a Docker engine is there. Ctrl-C stops everything.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
@@ -18,6 +18,8 @@ import { createInstance } from '../src/server/backend/instances';
 import { openStore } from '../src/server/backend/openStore';
 import { localInstanceSettings, parseSettings } from '../src/server/backend/settings';
 import { severityQuery } from '../src/server/queries/severity';
+import { SIMULATED_MODELS } from '../src/server/simulate/scenario';
+import type { PredictionStore } from '../src/server/store/types';
 
 const root = resolve(__dirname, '..');
 const dataDir = resolve(root, process.env.MLMON_DATA_DIR ?? 'mlmon-data');
@@ -59,16 +61,58 @@ function printGrid(grid: SeverityGrid): void {
   }
 }
 
-async function printSeverity(): Promise<void> {
-  const instance = createInstance(
+/** The demo models the data directory lacks: no traffic, or not the baseline the demo compares with. */
+async function missingDemoModels(store: PredictionStore): Promise<string[]> {
+  const models = await store.listModels();
+  const missing: string[] = [];
+  for (const model of SIMULATED_MODELS) {
+    const present = models.includes(model.name) && (await store.listVersions(model.name)).length > 0;
+    if (!present || !(await store.getBaseline(model.name, model.version))) {
+      missing.push(model.name);
+    }
+  }
+  return missing;
+}
+
+/** Opens the data directory as the datasource backend does (its instance, its store). */
+function backendInstance() {
+  return createInstance(
     parseSettings(localInstanceSettings({ storeKind: 'embedded', dataDirectory: dataDir }, {}, 'demo')),
     openStore
   );
+}
+
+/** Writes the demo models the data directory lacks (all of them after --fresh). */
+async function writeDemoData(): Promise<void> {
+  const instance = backendInstance();
+  const missing = await missingDemoModels(await instance.store()).finally(() => instance.dispose());
+  if (missing.length > 0) {
+    say(`Writing 14 days of demo traffic for ${missing.join(' and ')} into ${dataDir} (mlmon simulate)…`);
+    runOrExit(
+      process.execPath,
+      [mlmon, 'simulate', '--models', missing.join(','), '--data-dir', dataDir],
+      'mlmon simulate'
+    );
+  }
+}
+
+/**
+ * Prints each demo model's severity matrix against the demo baseline (named, so that other baselines stored for
+ * the model since do not change it), then lists the other models of the directory.
+ */
+async function printSeverity(): Promise<void> {
+  const instance = backendInstance();
   const store = await instance.store();
   try {
     const to = Math.ceil(Date.now() / DAY_MS) * DAY_MS;
-    for (const model of (await store.listModels()).sort()) {
-      const query = parseQuery({ refId: 'A', queryType: 'severity', model, bucket: '1d' });
+    for (const model of SIMULATED_MODELS) {
+      const query = parseQuery({
+        refId: 'A',
+        queryType: 'severity',
+        model: model.name,
+        baseline: model.version,
+        bucket: '1d',
+      });
       const frames = await severityQuery({
         query: query as never,
         range: { from: to - 15 * DAY_MS, to },
@@ -80,6 +124,15 @@ async function printSeverity(): Promise<void> {
       printGrid(readSeverityFrame(frames[0]));
     }
     say('\nok / in(fo) / WA(rning) / CR(itical); · = too few rows to rate. docs/SIMULATION.md lists the incidents.');
+    const demo = new Set(SIMULATED_MODELS.map((m) => m.name));
+    const others = (await store.listModels()).filter((m) => !demo.has(m)).sort();
+    if (others.length > 0) {
+      say(
+        `\nOther models in ${dataDir}, not part of the demo: ${others.join(', ')}. ` +
+          '`npx mlmon models list` shows what each holds; `npx mlmon models delete NAME --yes` removes one ' +
+          'that a mistyped model name created.'
+      );
+    }
   } finally {
     await instance.dispose();
   }
@@ -91,18 +144,19 @@ function dockerEngineRunning(): boolean {
 
 async function main(): Promise<void> {
   const fresh = process.argv.includes('--fresh');
-  if (!existsSync(executable)) {
-    say('Building the plugin (npm run build)…');
-    runOrExit('npm', ['run', 'build'], 'The build');
-  }
+  const serve = !process.argv.includes('--no-serve');
   if (fresh) {
     rmSync(dataDir, { recursive: true, force: true });
   }
-  if (!existsSync(resolve(dataDir, 'models'))) {
-    say(`Writing 14 days of demo traffic for two models into ${dataDir} (mlmon simulate)…`);
-    runOrExit(process.execPath, [mlmon, 'simulate', '--data-dir', dataDir], 'mlmon simulate');
-  }
+  await writeDemoData();
   await printSeverity();
+  if (!serve) {
+    return;
+  }
+  if (!existsSync(executable)) {
+    say('\nBuilding the plugin for Grafana (npm run build)…');
+    runOrExit('npm', ['run', 'build'], 'The build');
+  }
 
   const children: ChildProcess[] = [];
   const stop = () => {
@@ -121,7 +175,10 @@ async function main(): Promise<void> {
       `    -d '[{"id":"demo-1","ts":${Date.now()},"version":"v1","features":{"income":52000},"prediction":0,"score":0.12}]'`
   );
   if (dockerEngineRunning()) {
-    say('\nStarting Grafana with the plugin on http://localhost:3000 (docker compose up).');
+    say(
+      '\nStarting Grafana with the plugin on http://127.0.0.1:3000 (docker compose up): loopback only, and anyone ' +
+        'who reaches it is an Admin without a login (docker-compose.yaml).'
+    );
     children.push(
       spawn('docker', ['compose', 'up', '--build'], {
         cwd: root,

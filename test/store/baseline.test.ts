@@ -251,10 +251,10 @@ describe.each(stores)('$name store', ({ name, open }) => {
       expect(await baselineCommand.run(['list', '--model', 'churn', ...flags])).toBe(0);
       expect(stdout.join('')).toMatch(/^version\s+created\s+rows\s+features\s+source\n(.*\n)*v7\s+\S+\s+1500\s+3\s+/);
       stdout.length = 0;
-      expect(await baselineCommand.run(['show', '--model', 'churn', '--version', 'v8', ...flags])).toBe(1);
+      expect(await baselineCommand.run(['show', '--model', 'churn', '--version', 'v8', ...flags])).toBe(2);
       expect(stderr.join('')).toContain('no baseline for model churn version v8');
       expect(await baselineCommand.run(['--model', 'bad;name', '--version', 'v1', '--from', csvPath, ...flags])).toBe(
-        1
+        2
       );
       expect(stderr.join('')).toContain('Invalid model name "bad;name"');
     } finally {

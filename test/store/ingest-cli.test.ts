@@ -120,10 +120,10 @@ test('ingest into ClickHouse from NDJSON (nested features), Parquet and a labels
     expect(await ingestCommand.run([join(dir, 'batch.ndjson'), ...flags])).toBe(0);
     expect(await ingestCommand.run([join(dir, 'batch.parquet'), ...flags])).toBe(0);
     expect(await ingestCommand.run([join(dir, 'labels.csv'), '--labels', ...flags])).toBe(0);
-    expect(await ingestCommand.run([join(dir, 'batch.ndjson'), '--model', 'x y'])).toBe(1);
+    expect(await ingestCommand.run([join(dir, 'batch.ndjson'), '--model', 'x y'])).toBe(2);
     expect(messages.join('')).toContain('mlmon ingest: Invalid model name "x y"');
-    expect(await ingestCommand.run([join(dir, 'missing.csv'), ...flags])).toBe(1);
-    expect(messages.join('')).toContain(`File not found: ${join(dir, 'missing.csv')}`);
+    expect(await ingestCommand.run([join(dir, 'missing.csv'), ...flags])).toBe(2);
+    expect(messages.join('')).toContain(`${join(dir, 'missing.csv')}: no such file; check the path`);
     expect(await ingestCommand.run(['--model', 'mixed'])).toBe(2);
     expect(messages.join('')).toContain('give the FILE to ingest');
   } finally {

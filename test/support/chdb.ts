@@ -3,20 +3,23 @@
  * for Debian's ClickHouse 18.16 is also checked on the engine users run.
  *
  * chdb is optional: set MLMON_CHDB_PYTHON to a Python that can `import chdb` (for example a venv made with
- * `python3 -m venv /tmp/mlmon-chdb-venv && /tmp/mlmon-chdb-venv/bin/pip install chdb`); /tmp/mlmon-chdb-venv is
- * tried by default. Without one the tests using it are skipped and say why — unless MLMON_CHDB_PYTHON is set (as CI
- * sets it), in which case a missing chdb is a failure, never a silent skip.
+ * `python3 -m venv ~/.cache/mlmon-chdb-venv && ~/.cache/mlmon-chdb-venv/bin/pip install chdb==4.4.0`, as .ci/run
+ * does); ~/.cache/mlmon-chdb-venv and /tmp/mlmon-chdb-venv are tried by default. Without one the tests using it are
+ * skipped, with the reason in their name (`npm test` lists skipped tests and counts them in its last line) —
+ * unless MLMON_CHDB_PYTHON is set (as CI sets it), in which case a missing chdb is a failure, never a skip.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bindParams, clickHouseLiteral, type BindMode, type Params } from '../../src/server/store/sql-params';
 
 export function findChdbPython(): { python?: string; reason?: string } {
-  const candidates = [process.env.MLMON_CHDB_PYTHON, '/tmp/mlmon-chdb-venv/bin/python'].filter((c): c is string =>
-    Boolean(c)
-  );
+  const candidates = [
+    process.env.MLMON_CHDB_PYTHON,
+    join(homedir(), '.cache/mlmon-chdb-venv/bin/python'),
+    '/tmp/mlmon-chdb-venv/bin/python',
+  ].filter((c): c is string => Boolean(c));
   for (const python of candidates) {
     try {
       execFileSync(python, ['-c', 'import chdb'], { stdio: 'ignore', timeout: 60_000 });
@@ -25,24 +28,31 @@ export function findChdbPython(): { python?: string; reason?: string } {
       // try the next one
     }
   }
-  return { reason: `no Python that can import chdb (tried ${candidates.join(', ')}); set MLMON_CHDB_PYTHON` };
+  return {
+    reason: `no Python that can import chdb (tried ${candidates.join(', ')}); install it as README "Setup" says`,
+  };
 }
 
+/** A test that needs chdb: `name`, its body and optional timeout, as for jest's `test`. */
+export type ChdbTest = (name: string, fn: jest.ProvidesCallback, timeout?: number) => void;
+
 /**
- * The `test` to use for chdb checks in `file`: `test` when chdb is there, `test.skip` (with a visible warning)
- * when not, and a failing test when MLMON_CHDB_PYTHON names a Python without chdb.
+ * The `test` to use for chdb checks in `file`: `test` when chdb is there; when not, `test.skip` with the reason in
+ * the test's name (so every report of skipped tests says why) and a warning; a failing test when MLMON_CHDB_PYTHON
+ * names a Python without chdb.
  */
-export function chdbTest(file: string): { python?: string; testWithChdb: typeof test | typeof test.skip } {
+export function chdbTest(file: string): { python?: string; testWithChdb: ChdbTest } {
   const { python, reason } = findChdbPython();
   if (!python && process.env.MLMON_CHDB_PYTHON) {
     test('chdb is importable from MLMON_CHDB_PYTHON', () => {
       throw new Error(reason);
     });
   } else if (!python) {
-    // Visible in the test output, so a skipped run is never mistaken for a pass.
     console.warn(`SKIPPED ${file}: ${reason}`);
   }
-  return { python, testWithChdb: python ? test : test.skip };
+  const testWithChdb: ChdbTest = (name, fn, timeout) =>
+    python ? test(name, fn, timeout) : test.skip(`${name} (skipped: ${reason})`, fn, timeout);
+  return { python, testWithChdb };
 }
 
 const RUNNER = `import sys, json

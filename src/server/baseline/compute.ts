@@ -15,6 +15,7 @@ import {
   proportions,
   sketchCdfErrorBound,
 } from '../../core/stats';
+import { InputError } from '../files/input-error';
 import { featureKey, validateFeatureName, validateIdentifier, validateVersion } from '../store/identifiers';
 import type { Baseline, CategoricalReference, ColumnReference, FeatureKind, NumericReference } from '../store/types';
 import { classifierPerformance, detectTask, pairs, regressorPerformance } from './performance';
@@ -46,6 +47,10 @@ export interface BaselineInput {
   positiveLabel?: string;
   /** Columns that are neither features nor outputs (ids, timestamps). */
   exclude?: string[];
+  /** Columns that are not features either, each with the reason, which is kept in the baseline's `skipped`. */
+  notFeatures?: Record<string, string>;
+  /** The model's task; by default told from the labels and predictions (`detectTask`). */
+  task?: 'classification' | 'regression';
   /** Features to treat as categorical whatever their type. */
   categorical?: string[];
   bins?: number;
@@ -92,20 +97,20 @@ export function applyDeclarations(
   for (const [name, declaration] of Object.entries(declared)) {
     const reference = Object.hasOwn(features, name) ? features[name] : undefined;
     if (!reference) {
-      throw new Error(
+      throw new InputError(
         `Declared feature ${JSON.stringify(name)} is not a feature of the reference (${Object.keys(features).join(', ')})`
       );
     }
     const hasRange = declaration.min !== undefined || declaration.max !== undefined;
     if (reference.kind === 'numeric' && declaration.categories === undefined) {
       if (declaration.min !== undefined && declaration.max !== undefined && declaration.min > declaration.max) {
-        throw new Error(`Declared range of ${name} is empty: min ${declaration.min} > max ${declaration.max}`);
+        throw new InputError(`Declared range of ${name} is empty: min ${declaration.min} > max ${declaration.max}`);
       }
       Object.assign(reference, { declaredMin: declaration.min, declaredMax: declaration.max });
     } else if (reference.kind === 'categorical' && !hasRange && Array.isArray(declaration.categories)) {
       reference.declaredCategories = declaration.categories.map(String);
     } else {
-      throw new Error(
+      throw new InputError(
         `Declaration of ${name} does not fit its kind ${reference.kind}: give min/max for numeric, categories for categorical`
       );
     }
@@ -118,9 +123,35 @@ function findColumn(columns: ReferenceColumn[], name: string | undefined, flag: 
   }
   const column = columns.find((c) => c.name === name);
   if (!column) {
-    throw new Error(`${flag} ${name}: no such column; the columns are ${columns.map((c) => c.name).join(', ')}`);
+    throw new InputError(`${flag} ${name}: no such column; the columns are ${columns.map((c) => c.name).join(', ')}`);
   }
   return column;
+}
+
+/**
+ * The task told from the labelled rows, refusing the one ambiguous case a first try runs into: labels of two
+ * classes 0/1 with predictions that are fractions in [0, 1] — a classifier's score given as its prediction, which
+ * would otherwise be scored as a regressor (MAE of a probability) instead of with accuracy, F1 and AUC.
+ */
+function checkedTask(
+  rows: ReadonlyArray<{ label: ReferenceValue; prediction: ReferenceValue }>,
+  labelName: string,
+  predictionName: string
+): 'classification' | 'regression' {
+  const task = detectTask(
+    rows.map((r) => r.label),
+    rows.map((r) => r.prediction)
+  );
+  const binaryLabels = rows.every((r) => r.label === 0 || r.label === 1);
+  const scoreLike = rows.every((r) => typeof r.prediction === 'number' && r.prediction >= 0 && r.prediction <= 1);
+  if (task === 'regression' && binaryLabels && scoreLike) {
+    throw new InputError(
+      `--label ${labelName} holds the classes 0 and 1 but --prediction ${predictionName} holds fractions between 0 and 1: ` +
+        `give the predicted class as --prediction and the positive-class score as --score ${predictionName} ` +
+        `(or --task regression if the model really predicts a number)`
+    );
+  }
+  return task;
 }
 
 /** Computes a baseline; see the module comment. Feature names must be valid identifiers. */
@@ -134,6 +165,7 @@ export function computeBaseline(input: BaselineInput): Baseline {
   const score = findColumn(input.columns, input.scoreColumn, '--score');
   const notFeatures = new Set([
     ...(input.exclude ?? []),
+    ...Object.keys(input.notFeatures ?? {}),
     ...[prediction, label, score].filter((c) => c).map((c) => c!.name),
   ]);
   const categorical = new Set(input.categorical ?? []);
@@ -141,14 +173,14 @@ export function computeBaseline(input: BaselineInput): Baseline {
 
   // Null prototypes: a feature named like an Object.prototype member (`__proto__`, `constructor`) is a plain key.
   const features: Record<string, ColumnReference> = Object.create(null);
-  const skipped: Record<string, string> = Object.create(null);
+  const skipped: Record<string, string> = Object.assign(Object.create(null), input.notFeatures);
   const featureColumns = input.columns.filter((c) => !notFeatures.has(c.name));
   const spellings = new Map<string, string>();
   featureColumns.forEach((column, index) => {
     validateFeatureName(column.name);
     const other = spellings.get(featureKey(column.name));
     if (other !== undefined) {
-      throw new Error(
+      throw new InputError(
         `Columns ${JSON.stringify(other)} and ${JSON.stringify(column.name)} differ only in case; feature names are ` +
           'case-insensitive: rename one, or leave it out with --exclude'
       );
@@ -187,22 +219,19 @@ export function computeBaseline(input: BaselineInput): Baseline {
   if (prediction) {
     progress(`prediction: ${prediction.name}`);
     if (!prediction.kind) {
-      throw new Error(`--prediction ${prediction.name}: unsupported column type; use numbers, text or booleans`);
+      throw new InputError(`--prediction ${prediction.name}: unsupported column type; use numbers, text or booleans`);
     }
     baseline.prediction = columnReference(prediction.kind, prediction.values, bins);
   }
   if (label) {
     if (!prediction) {
-      throw new Error('--label needs --prediction: performance compares the labels with the predictions');
+      throw new InputError('--label needs --prediction: performance compares the labels with the predictions');
     }
     const kept = pairs(label.values, prediction.values, score?.values);
     if (kept.length === 0) {
-      throw new Error(`--label ${label.name}: no row has both a label and a prediction`);
+      throw new InputError(`--label ${label.name}: no row has both a label and a prediction`);
     }
-    const task = detectTask(
-      kept.map((r) => r.label),
-      kept.map((r) => r.prediction)
-    );
+    const task = input.task ?? checkedTask(kept, label.name, prediction.name);
     baseline.performance =
       task === 'classification' ? classifierPerformance(kept, input.positiveLabel) : regressorPerformance(kept);
     baseline.conventions.performance =

@@ -2,6 +2,7 @@
  * Where baseline reference data comes from: a CSV/Parquet/NDJSON file (read by an in-memory DuckDB), or a time
  * range of logged traffic in the store.
  */
+import { InputError, noDataRowsError, unreadableFileError } from '../files/input-error';
 import { describeFile, fileSourceSql, kindOfDuckDBType } from '../store/file-source';
 import { openMemoryDuckDB } from '../store/duckdb-sql';
 import { featureColumn, quoteIdentifier } from '../store/identifiers';
@@ -15,7 +16,10 @@ function plain(value: unknown): ReferenceValue {
   return typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean' ? value : null;
 }
 
-/** Reads every column of a reference file, with its kind from the column type. */
+/**
+ * Reads every column of a reference file, with its kind from the column type. A missing, unreadable or
+ * header-only file is an InputError naming it.
+ */
 export async function readReferenceFile(
   path: string,
   onProgress: (message: string) => void = () => undefined
@@ -24,8 +28,17 @@ export async function readReferenceFile(
   try {
     const started = Date.now();
     onProgress(`reading ${path}`);
-    const described = await describeFile(connection, path);
-    const reader = await connection.runAndReadAll(`SELECT * FROM ${fileSourceSql(path)}`);
+    const source = fileSourceSql(path);
+    const read = async () => {
+      const described = await describeFile(connection, path);
+      return { described, reader: await connection.runAndReadAll(`SELECT * FROM ${source}`) };
+    };
+    const { described, reader } = await read().catch((error: unknown) => {
+      throw error instanceof InputError ? error : unreadableFileError(path, error);
+    });
+    if (reader.currentRowCount === 0) {
+      throw noDataRowsError(path);
+    }
     const columns = reader.getColumnsJS();
     onProgress(
       `read ${reader.currentRowCount} rows x ${described.length} columns in ${((Date.now() - started) / 1000).toFixed(1)} s`
@@ -60,7 +73,7 @@ export async function readReferenceFromStore(
     'WHERE p.version = {version} ORDER BY p.ts, p.id';
   const rows = await store.query<Record<string, unknown>>(sql, { version });
   if (rows.length === 0) {
-    throw new Error(
+    throw new InputError(
       `No ${model} ${version} predictions between ${new Date(range.from).toISOString()} and ${new Date(range.to).toISOString()}; ` +
         'check --model, --version, --start and --end.'
     );

@@ -8,11 +8,13 @@
  */
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
-import { computeBaseline, type BaselineInput, type DeclaredFeature } from '../baseline/compute';
+import { computeBaseline, type BaselineInput, type DeclaredFeature, type ReferenceColumn } from '../baseline/compute';
 import { readReferenceFile, readReferenceFromStore } from '../baseline/sources';
 import { openStore, STORE_FLAGS, STORE_FLAGS_HELP, storeOptionsFromFlags } from '../store/open';
+import { isRecordFieldColumn } from '../store/records-from-rows';
 import type { Baseline, BaselineSummary, ColumnReference, PredictionStore } from '../store/types';
-import { handleErrors, UsageError, type Command } from './command';
+import { handleErrors, InputError, UsageError, type Command } from './command';
+import { formatTable } from './text-table';
 
 const HELP = `Usage:
   mlmon baseline --model M --version V --from FILE [options]     compute and store a baseline from a CSV/Parquet/NDJSON file
@@ -21,16 +23,29 @@ const HELP = `Usage:
   mlmon baseline list --model M [--format table|json]
   mlmon baseline show --model M --version V [--format table|json]
 
+A baseline belongs to one model version and is never replaced silently: storing one for a version that
+already has one is refused unless --force is given.
+
+Every column of the file is a feature except the prediction, score and label columns named below, the columns
+given to --exclude, and the record's own fields as 'mlmon ingest' reads them (id, request_id, ts, timestamp,
+version, prediction, score, latency_ms, error, sampling_rate), which are never features.
+
 Options:
-  --prediction COL       column holding the model's output (its distribution is stored too)
+  --prediction COL       column holding the model's output: the predicted class of a classifier, the number of a
+                         regressor (its distribution is stored too)
+  --score COL            column holding a classifier's positive-class score or probability (for AUC)
   --label COL            column holding the true label (stores validation performance; needs --prediction)
-  --score COL            column holding the positive-class score (for AUC)
   --positive-label L     positive class for precision/recall/F1/AUC (default 1 or true when present, else macro)
-  --exclude A,B          columns that are not features (ids, timestamps)
+  --task classification|regression
+                         the model's task (default: classification when labels and predictions are classes)
+  --exclude A,B          other columns that are not features
   --categorical A,B      treat these features as categorical whatever their type
   --bins N               numeric bins (default 10, 2-100)
   --declared FILE        JSON of declared ranges and categories, e.g. {"age": {"min": 0, "max": 120}, "plan": {"categories": ["free", "pro"]}}
+  --force                replace the version's existing baseline
   --format table|json    output of list/show (default table)
+
+Exit codes: 0 done, 1 a failure of the store, 2 usage or input error (nothing stored).
 
 ${STORE_FLAGS_HELP}
 `;
@@ -52,6 +67,8 @@ const OPTIONS = {
   bins: { type: 'string' },
   declared: { type: 'string' },
   format: { type: 'string' },
+  task: { type: 'string' },
+  force: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -89,10 +106,10 @@ function readDeclared(path: string): Record<string, DeclaredFeature> {
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new UsageError(`--declared ${path}: ${(error as Error).message}`);
+    throw new InputError(`--declared ${path}: ${(error as Error).message}`);
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new UsageError(`--declared ${path}: expected an object of features, e.g. {"age": {"min": 0, "max": 120}}`);
+    throw new InputError(`--declared ${path}: expected an object of features, e.g. {"age": {"min": 0, "max": 120}}`);
   }
   return parsed as Record<string, DeclaredFeature>;
 }
@@ -106,9 +123,44 @@ const list = (text: string | undefined) =>
     : undefined;
 const progress = (message: string) => process.stderr.write(`mlmon baseline: ${message}\n`);
 
+function parseTask(text: string | undefined): BaselineInput['task'] {
+  if (text !== undefined && text !== 'classification' && text !== 'regression') {
+    throw new UsageError(`--task must be classification or regression, got ${text}`);
+  }
+  return text;
+}
+
+/** Refuses to replace a stored baseline unless --force: a baseline is what the version's traffic is judged by. */
+async function checkNotStored(store: PredictionStore, model: string, version: string, force: boolean): Promise<void> {
+  const stored = force ? undefined : await store.getBaseline(model, version);
+  if (stored) {
+    throw new InputError(
+      `model ${model} already has a baseline ${version} (${stored.rows} rows from ${stored.source}, created ` +
+        `${new Date(stored.createdAt).toISOString()}); give a new --version, or --force to replace it`
+    );
+  }
+}
+
+/**
+ * The file's columns that hold the record's own fields (id, ts, ...) and are not named by a flag: never features.
+ * Each comes with the reason kept in the baseline's `skipped`.
+ */
+function recordFieldColumns(columns: readonly ReferenceColumn[], named: ReadonlySet<string>): Record<string, string> {
+  const fields = columns.filter((column) => isRecordFieldColumn(column.name) && !named.has(column.name));
+  return Object.fromEntries(
+    fields.map(({ name }) => [
+      name,
+      name === 'prediction' || name === 'score'
+        ? `the record's ${name}, not a feature; give --${name} ${name} to use it`
+        : `the record's ${name}, not a feature`,
+    ])
+  );
+}
+
 async function create(values: Values, store: PredictionStore): Promise<number> {
   const model = required(values, 'model');
   const version = required(values, 'version');
+  const exclude = list(values.exclude);
   const common: Omit<BaselineInput, 'columns' | 'source'> = {
     model,
     version,
@@ -116,12 +168,14 @@ async function create(values: Values, store: PredictionStore): Promise<number> {
     labelColumn: values.label,
     scoreColumn: values.score,
     positiveLabel: values['positive-label'],
-    exclude: list(values.exclude),
+    task: parseTask(values.task),
+    exclude,
     categorical: list(values.categorical),
     bins: parseBins(values.bins),
     declared: values.declared ? readDeclared(values.declared) : undefined,
     onProgress: progress,
   };
+  await checkNotStored(store, model, version, Boolean(values.force));
   let baseline: Baseline;
   if (values['from-store']) {
     const range = { from: parseTime(values.start, '--start'), to: parseTime(values.end, '--end') };
@@ -135,31 +189,49 @@ async function create(values: Values, store: PredictionStore): Promise<number> {
       source: `store:${new Date(range.from).toISOString()}/${new Date(range.to).toISOString()}`,
     });
   } else if (values.from) {
+    const columns = await readReferenceFile(values.from, progress);
+    const named = new Set(
+      [values.prediction, values.score, values.label, ...(exclude ?? [])].filter((c) => c !== undefined)
+    );
     baseline = computeBaseline({
       ...common,
-      columns: await readReferenceFile(values.from, progress),
+      columns,
+      notFeatures: recordFieldColumns(columns, named),
       source: values.from,
     });
   } else {
     throw new UsageError('give the reference: --from FILE or --from-store --start ISO --end ISO');
   }
+  await checkNotStored(store, model, version, Boolean(values.force)); // again: another run may have stored it meanwhile
   await store.saveBaseline(baseline);
   const skipped = Object.entries(baseline.skipped);
   progress(
     `stored baseline ${model} ${version}: ${baseline.rows} rows, ${Object.keys(baseline.features).length} features` +
-      (skipped.length ? `; skipped ${skipped.map(([name, why]) => `${name} (${why})`).join(', ')}` : '')
+      (skipped.length ? `; not features: ${skipped.map(([name, why]) => `${name} (${why})`).join(', ')}` : '')
   );
   return 0;
 }
 
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j].length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, j) => c.padEnd(widths[j]))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n') + '\n';
+/**
+ * Prints the model's baselines. An unknown model is an input error naming the models there are (a typo must not
+ * look like a model without baselines); a known model without any gets a pointer to `mlmon baseline`.
+ */
+async function listCommand(store: PredictionStore, model: string, format: 'table' | 'json'): Promise<number> {
+  const summaries = await store.listBaselines(model);
+  if (summaries.length === 0) {
+    const models = await store.listModels();
+    if (!models.includes(model)) {
+      throw new InputError(
+        `no model ${model} in the ${store.description}; ` +
+          (models.length ? `the models are ${models.join(', ')}` : 'it holds no model yet')
+      );
+    }
+    process.stderr.write(
+      `mlmon baseline: model ${model} has no baseline yet; create one with 'mlmon baseline --model ${model} --version V --from FILE'\n`
+    );
+  }
+  process.stdout.write(format === 'json' ? JSON.stringify(summaries, null, 2) + '\n' : listBaselines(summaries));
+  return 0;
 }
 
 const fmt = (x: number | null | undefined) =>
@@ -199,7 +271,7 @@ function showBaseline(baseline: Baseline): string {
     rows.push(describeColumn('(prediction)', baseline.prediction));
   }
   let text = `Baseline ${baseline.model} ${baseline.version} from ${baseline.source}, ${baseline.rows} rows, created ${new Date(baseline.createdAt).toISOString()}\n\n`;
-  text += table(['feature', 'kind', 'count', 'missing', 'mean', 'std', 'min', 'max', 'bins'], rows);
+  text += formatTable(['feature', 'kind', 'count', 'missing', 'mean', 'std', 'min', 'max', 'bins'], rows);
   if (baseline.performance) {
     const p = baseline.performance;
     const metrics =
@@ -212,7 +284,7 @@ function showBaseline(baseline: Baseline): string {
 }
 
 function listBaselines(summaries: BaselineSummary[]): string {
-  return table(
+  return formatTable(
     ['version', 'created', 'rows', 'features', 'source'],
     summaries.map((s) => [s.version, new Date(s.createdAt).toISOString(), String(s.rows), String(s.features), s.source])
   );
@@ -239,17 +311,14 @@ async function run(argv: string[]): Promise<number> {
     }
     const model = required(values, 'model');
     if (action === 'list') {
-      const summaries = await store.listBaselines(model);
-      process.stdout.write(format === 'json' ? JSON.stringify(summaries, null, 2) + '\n' : listBaselines(summaries));
-      return 0;
+      return await listCommand(store, model, format);
     }
     const version = required(values, 'version');
     const baseline = await store.getBaseline(model, version);
     if (!baseline) {
-      process.stderr.write(
-        `mlmon baseline: no baseline for model ${model} version ${version}; 'mlmon baseline list --model ${model}' shows the stored ones.\n`
+      throw new InputError(
+        `no baseline for model ${model} version ${version}; 'mlmon baseline list --model ${model}' shows the stored ones`
       );
-      return 1;
     }
     process.stdout.write(format === 'json' ? JSON.stringify(baseline, null, 2) + '\n' : showBaseline(baseline));
     return 0;

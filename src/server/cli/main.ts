@@ -13,10 +13,20 @@ const commands: Record<string, () => Promise<Command>> = {
   serve: async () => (require('./serve') as typeof import('./serve')).command,
   simulate: async () => (require('./simulate') as typeof import('./simulate')).command,
   maintain: async () => (require('./maintain') as typeof import('./maintain')).command,
+  models: async () => (require('./models') as typeof import('./models')).command,
 };
+
+/** The version of the installed package (package.json at the repository root). */
+export function packageVersion(): string {
+  return (require('../../../package.json') as { version: string }).version;
+}
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
   if (!name || name === 'help' || name === '--help' || name === '-h') {
     process.stdout.write(await usage());
     return name ? 0 : 2;
@@ -38,6 +48,12 @@ async function usage(): Promise<string> {
     );
     lines.push(`  ${name.padEnd(10)} ${summary}`);
   }
-  lines.push('', "Run 'mlmon <command> --help' for a command's options.", '');
+  lines.push(
+    '',
+    "Run 'mlmon <command> --help' for a command's options; 'mlmon --version' prints the version.",
+    'Exit codes: 0 done; 1 ran but did not fully succeed (a --fail-on level reached, rows rejected, a store failure);',
+    '2 usage or input error (bad flag, missing or empty file, unknown column, model or version), nothing done.',
+    ''
+  );
   return lines.join('\n');
 }

@@ -11,6 +11,7 @@ describe('parseReportArgs', () => {
       bins: 10,
       categorical: [],
       numeric: [],
+      exclude: [],
       format: 'table',
       failOn: undefined,
     });
@@ -25,6 +26,9 @@ describe('parseReportArgs', () => {
       '--categorical',
       'c',
       '--numeric=d',
+      '--exclude',
+      'id,e',
+      '--exclude=f',
       '--format',
       'json',
       '--fail-on',
@@ -34,6 +38,7 @@ describe('parseReportArgs', () => {
       bins: 20,
       categorical: ['a', 'b', 'c'],
       numeric: ['d'],
+      exclude: ['id', 'e', 'f'],
       format: 'json',
       failOn: 'critical',
     });

@@ -17,6 +17,8 @@ export interface ReportOptions {
   categorical: string[];
   /** Columns forced numeric. */
   numeric: string[];
+  /** Columns not compared. */
+  exclude: string[];
   format: ReportFormat;
   /** Exit with code 1 when any feature reaches this severity. */
   failOn?: FailOnLevel;
@@ -25,6 +27,7 @@ export interface ReportOptions {
 export const REPORT_USAGE = `Usage: mlmon report --reference FILE --current FILE [options]
 
 Compares the distribution of every column present in both files (CSV or Parquet) and rates its drift.
+Id and time columns (id, request_id, ts, timestamp) are not compared unless named in --numeric or --categorical.
 
 Options:
   --reference FILE          the reference data (e.g. training or validation set), .csv or .parquet
@@ -32,13 +35,16 @@ Options:
   --bins N                  number of numeric bins, reference quantiles (default 10, 2-100)
   --categorical a,b         compare these columns as categories (text and boolean columns already are)
   --numeric c               compare these columns as numbers (number columns already are)
+  --exclude a,b             do not compare these columns
   --format table|json       output format (default table)
   --fail-on warning|critical
                             exit with code 1 when any feature reaches this severity (for pipeline gating)
   -h, --help                show this help
 
 An empty cell (or NaN) is a missing value: it is counted, not compared.
-Exit codes: 0 report printed, 1 --fail-on level reached, 2 bad input (message on stderr).
+Severity per feature and the dataset verdict follow METRICS.md: a dataset is drifting when at least half of its
+rated features are at warning or above; a single critical feature is reported (and gates --fail-on) either way.
+Exit codes: 0 report printed, 1 --fail-on level reached, 2 usage or input error (message on stderr).
 `;
 
 const FORMATS: readonly ReportFormat[] = ['table', 'json'];
@@ -99,6 +105,7 @@ export function parseReportArgs(argv: string[]): ReportOptions {
         bins: { type: 'string' },
         categorical: { type: 'string', multiple: true },
         numeric: { type: 'string', multiple: true },
+        exclude: { type: 'string', multiple: true },
         format: { type: 'string' },
         'fail-on': { type: 'string' },
       },
@@ -109,6 +116,7 @@ export function parseReportArgs(argv: string[]): ReportOptions {
   }
   const categorical = columnList('--categorical', values.categorical as string[] | undefined);
   const numeric = columnList('--numeric', values.numeric as string[] | undefined);
+  const exclude = columnList('--exclude', values.exclude as string[] | undefined);
   const both = categorical.find((name) => numeric.includes(name));
   if (both !== undefined) {
     throw new InputError(`column '${both}' is given to both --categorical and --numeric; choose one`);
@@ -119,6 +127,7 @@ export function parseReportArgs(argv: string[]): ReportOptions {
     bins: binCount(values.bins as string | undefined),
     categorical,
     numeric,
+    exclude,
     format: oneOf('--format', values.format as string | undefined, FORMATS) ?? 'table',
     failOn: oneOf('--fail-on', values['fail-on'] as string | undefined, FAIL_ON_LEVELS),
   };

@@ -157,6 +157,7 @@ export async function buildReport(options: ReportOptions, progress: Progress): P
       referencePath: options.reference,
       currentPath: options.current,
       bins: options.bins,
+      failOn: options.failOn,
     };
   } finally {
     progress.done();

@@ -47,6 +47,8 @@ export interface ReportResult {
   referencePath: string;
   currentPath: string;
   bins: number;
+  /** The --fail-on level, if given: the table says whether it was reached. */
+  failOn?: 'warning' | 'critical';
 }
 
 /** True when some feature is at `level` or above (for `--fail-on`); insufficient data never reaches a level. */

@@ -71,6 +71,33 @@ describe('planFeatures', () => {
     );
   });
 
+  it('leaves out --exclude columns and, unless named in an override, id and time columns', () => {
+    const withIds = (path: string) =>
+      file(path, { id: 'text', ts: 'other', timestamp: 'number', x: 'number', y: 'text' });
+    const plan = planFeatures(withIds('ref.csv'), withIds('cur.csv'), { ...none, exclude: ['y'] });
+    expect(plan.features.map((f) => f.name)).toEqual(['x']);
+    const idOrTime = 'an id or time column, not compared (name it in --numeric or --categorical to compare it)';
+    expect(plan.skipped).toEqual([
+      { name: 'id', reason: idOrTime },
+      { name: 'ts', reason: idOrTime },
+      { name: 'timestamp', reason: idOrTime },
+      { name: 'y', reason: 'excluded by --exclude' },
+    ]);
+    const named = planFeatures(withIds('ref.csv'), withIds('cur.csv'), { categorical: ['id'], numeric: ['timestamp'] });
+    expect(named.features.map((f) => [f.name, f.kind])).toEqual([
+      ['id', 'categorical'],
+      ['timestamp', 'numeric'],
+      ['x', 'numeric'],
+      ['y', 'categorical'],
+    ]);
+    expect(() => planFeatures(reference, current, { ...none, exclude: ['nope'] })).toThrow(
+      new InputError('--exclude nope: no such column in ref.csv or cur.csv; columns are x, city, ok, day, mixed, gone')
+    );
+    expect(() => planFeatures(reference, current, { categorical: ['x'], numeric: [], exclude: ['x'] })).toThrow(
+      "column 'x' is given to --exclude and to --categorical or --numeric; choose one"
+    );
+  });
+
   it('refuses files without a shared comparable column', () => {
     expect(() => planFeatures(file('a.csv', { p: 'number' }), file('b.csv', { q: 'number' }), none)).toThrow(
       new InputError('a.csv and b.csv: no column to compare (reference has p; current has q)')

@@ -1,10 +1,13 @@
 /**
  * Which columns `mlmon report` compares, and as what: a pure decision from the two files' schemas and the
- * --categorical / --numeric overrides. Only columns present in both files are compared; the others are listed
- * with the reason. By default number columns are numeric, text and boolean columns categorical; a number column
- * in one file and a text column in the other is compared as numbers (the text side is then checked cell by cell).
+ * --categorical / --numeric / --exclude options. Only columns present in both files are compared; the others are
+ * listed with the reason. Id and time columns (id, request_id, ts, timestamp: different in every row and every
+ * window by construction) are not compared unless named in --numeric or --categorical. By default number columns
+ * are numeric, text and boolean columns categorical; a number column in one file and a text column in the other is
+ * compared as numbers (the text side is then checked cell by cell).
  */
 import { InputError } from '../files/input-error';
+import { isIdOrTimeColumn } from '../store/records-from-rows';
 import type { FileColumn, TableFile } from '../files/table-file';
 import type { SkippedColumn } from './report-model';
 
@@ -27,6 +30,8 @@ export interface FeaturePlan {
 export interface KindOverrides {
   categorical: readonly string[];
   numeric: readonly string[];
+  /** Columns not to compare. */
+  exclude?: readonly string[];
 }
 
 function columnNamed(file: TableFile, name: string): FileColumn | undefined {
@@ -34,6 +39,19 @@ function columnNamed(file: TableFile, name: string): FileColumn | undefined {
 }
 
 function checkOverridesExist(reference: TableFile, current: TableFile, overrides: KindOverrides): void {
+  const exclude = overrides.exclude ?? [];
+  const both = exclude.find((name) => overrides.categorical.includes(name) || overrides.numeric.includes(name));
+  if (both !== undefined) {
+    throw new InputError(`column '${both}' is given to --exclude and to --categorical or --numeric; choose one`);
+  }
+  for (const name of exclude) {
+    if (!columnNamed(reference, name) && !columnNamed(current, name)) {
+      throw new InputError(
+        `--exclude ${name}: no such column in ${reference.path} or ${current.path}; ` +
+          `columns are ${reference.columns.map((c) => c.name).join(', ')}`
+      );
+    }
+  }
   for (const [flag, names] of [
     ['--categorical', overrides.categorical],
     ['--numeric', overrides.numeric],
@@ -87,12 +105,28 @@ function overriddenKind(sides: readonly Side[], overrides: KindOverrides): Featu
   return 'numeric';
 }
 
+/** Why a column is left out by --exclude or the id/time rule, or undefined when it is a candidate. */
+function leftOut(name: string, overrides: KindOverrides): string | undefined {
+  if (overrides.exclude?.includes(name)) {
+    return 'excluded by --exclude';
+  }
+  const named = overrides.categorical.includes(name) || overrides.numeric.includes(name);
+  return isIdOrTimeColumn(name) && !named
+    ? `an id or time column, not compared (name it in --numeric or --categorical to compare it)`
+    : undefined;
+}
+
 /** Decides the compared features (in the reference file's column order) and the skipped columns. */
 export function planFeatures(reference: TableFile, current: TableFile, overrides: KindOverrides): FeaturePlan {
   checkOverridesExist(reference, current, overrides);
   const features: PlannedFeature[] = [];
   const skipped: SkippedColumn[] = [];
   for (const a of reference.columns) {
+    const reason = leftOut(a.name, overrides);
+    if (reason) {
+      skipped.push({ name: a.name, reason });
+      continue;
+    }
     const b = columnNamed(current, a.name);
     if (!b) {
       skipped.push({ name: a.name, reason: `only in ${reference.path}` });
@@ -112,7 +146,7 @@ export function planFeatures(reference: TableFile, current: TableFile, overrides
   }
   for (const b of current.columns) {
     if (!columnNamed(reference, b.name)) {
-      skipped.push({ name: b.name, reason: `only in ${current.path}` });
+      skipped.push({ name: b.name, reason: leftOut(b.name, overrides) ?? `only in ${current.path}` });
     }
   }
   if (features.length === 0) {

@@ -1,3 +1,4 @@
+import { datasetDrift } from '../../core/stats';
 import { formatMetric, renderTable } from './report-table';
 import type { FeatureReport, ReportResult } from './report-model';
 import { terminalProgress } from './progress';
@@ -52,9 +53,49 @@ describe('renderTable', () => {
     expect(first).toContain('KS D=0.1235 p=1.0e-9');
     expect(second).toContain('chi2=12.5 dof=3 p=0.0123');
     expect(first).toContain('1,000,000 (12)');
-    expect(lines).toContain('1 of 2 features (50.0%) at warning or above: dataset DRIFTING.');
+    expect(lines).toContain('Features: 1 critical (a_long_feature_name), 1 ok.');
+    expect(lines).toContain(
+      'Dataset: 1 of 2 rated features (50.0%) at warning or above, at or above the 50% share at which METRICS.md ' +
+        'calls a dataset drifting: the dataset is DRIFTING.'
+    );
     expect(lines).toContain('Not compared:');
     expect(lines).toContain('  extra: only in cur.csv');
+  });
+
+  it('never says "not drifting" without the critical features beside it, and says why --fail-on exits 1', () => {
+    const features = [
+      feature('income', 'critical', 'numeric'),
+      feature('city', 'critical', 'categorical'),
+      feature('age', 'warning', 'numeric'),
+      ...['a', 'b', 'c', 'd', 'e', 'f'].map((name) => feature(name, 'ok', 'numeric')),
+      feature('tiny', 'insufficient_data', 'numeric'),
+    ];
+    const severities = features.map((f) => f.severity);
+    const notDrifting: ReportResult = {
+      ...result,
+      json: { ...result.json, features, dataset: datasetDrift(severities) },
+      failOn: 'critical',
+    };
+    expect(notDrifting.json.dataset.drifting).toBe(false);
+    const lines = renderTable(notDrifting, false).split('\n');
+    expect(lines).toContain(
+      'Features: 2 critical (income and city), 1 warning (age), 6 ok, 1 with insufficient data (tiny).'
+    );
+    expect(lines).toContain(
+      'Dataset: 3 of 9 rated features (33.3%) at warning or above, below the 50% share at which METRICS.md calls ' +
+        'a dataset drifting: no dataset-wide drift, but income and city are critical.'
+    );
+    expect(lines).toContain('--fail-on critical: reached by income and city; exit code 1.');
+    const quiet = features.map((f) => ({ ...f, severity: 'ok' as const }));
+    const calm = renderTable(
+      {
+        ...notDrifting,
+        json: { ...notDrifting.json, features: quiet, dataset: datasetDrift(quiet.map((f) => f.severity)) },
+      },
+      false
+    );
+    expect(calm).toContain('Dataset: 0 of 10 rated features (0.0%) at warning or above: no drift.');
+    expect(calm).toContain('--fail-on critical: not reached; exit code 0.');
   });
 
   it('colours only the severity, without moving any column', () => {

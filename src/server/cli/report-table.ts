@@ -2,7 +2,8 @@
  * The terminal table of `mlmon report`: one row per feature with its severity, the four distances, the test of its
  * kind and the counts; columns aligned; severities coloured only when asked (stdout is a TTY).
  */
-import type { FeatureReport, ReportResult, Severity } from './report-model';
+import { DEFAULT_DRIFT_SHARE } from '../../core/stats';
+import { reachesLevel, type FeatureReport, type ReportResult, type Severity } from './report-model';
 
 const ANSI: Record<Severity, string> = {
   ok: '\x1b[32m',
@@ -89,12 +90,74 @@ function alignRows(rows: string[][], colourCell: (row: number, column: number, p
   );
 }
 
-function datasetLine(result: ReportResult): string {
-  const { features, dataset } = result.json;
-  const rated = features.filter((f) => f.severity === 'warning' || f.severity === 'critical').length;
-  const share = (dataset.driftedShare * 100).toFixed(1);
-  const verdict = dataset.drifting ? 'dataset DRIFTING' : 'dataset not drifting';
-  return `${rated} of ${features.length} features (${share}%) at warning or above: ${verdict}.`;
+/** Severities from the worst down, as the summary lists them. */
+const LEVELS_WORST_FIRST: readonly Severity[] = ['critical', 'warning', 'info', 'ok', 'insufficient_data'];
+/** Feature names quoted in the summary per level, before "and N more". */
+const NAMES_SHOWN = 5;
+
+/** "a, b and c", or "a, b, c, d, e and 3 more". */
+function nameList(names: readonly string[]): string {
+  const shown = names.slice(0, NAMES_SHOWN);
+  const rest = names.length - shown.length;
+  if (rest > 0) {
+    return `${shown.join(', ')} and ${rest} more`;
+  }
+  return shown.length > 1 ? `${shown.slice(0, -1).join(', ')} and ${shown[shown.length - 1]}` : shown.join('');
+}
+
+/** "Features: 2 critical (income and city), 1 info (age), 5 ok." — every level present, names for the drifted ones. */
+function featuresLine(features: readonly FeatureReport[]): string {
+  const parts = LEVELS_WORST_FIRST.flatMap((level) => {
+    const names = features.filter((f) => f.severity === level).map((f) => f.name);
+    if (names.length === 0) {
+      return [];
+    }
+    const label = level === 'insufficient_data' ? 'with insufficient data' : level;
+    return [level === 'ok' ? `${names.length} ok` : `${names.length} ${label} (${nameList(names)})`];
+  });
+  return `Features: ${parts.join(', ')}.`;
+}
+
+/**
+ * The dataset verdict of METRICS.md — drifting when the share of rated features at warning or above reaches
+ * DEFAULT_DRIFT_SHARE — stated beside the worst feature level, so that "not drifting" never reads as "nothing
+ * drifted" when some feature is critical.
+ */
+function datasetLine(features: readonly FeatureReport[], dataset: ReportResult['json']['dataset']): string {
+  const rated = features.filter((f) => f.severity !== 'insufficient_data');
+  if (rated.length === 0) {
+    return 'Dataset: no feature has enough current rows to be rated, so there is no verdict.';
+  }
+  const drifted = rated.filter((f) => f.severity === 'warning' || f.severity === 'critical');
+  const share = `${drifted.length} of ${rated.length} rated features (${(dataset.driftedShare * 100).toFixed(1)}%) at warning or above`;
+  const rule = `the ${DEFAULT_DRIFT_SHARE * 100}% share at which METRICS.md calls a dataset drifting`;
+  if (dataset.drifting) {
+    return `Dataset: ${share}, at or above ${rule}: the dataset is DRIFTING.`;
+  }
+  if (drifted.length === 0) {
+    return `Dataset: ${share}: no drift.`;
+  }
+  const critical = drifted.filter((f) => f.severity === 'critical');
+  const worst = critical.length > 0 ? critical : drifted;
+  const level = critical.length > 0 ? 'critical' : 'warning';
+  const verb = worst.length === 1 ? 'is' : 'are';
+  return (
+    `Dataset: ${share}, below ${rule}: no dataset-wide drift, ` +
+    `but ${nameList(worst.map((f) => f.name))} ${verb} ${level}.`
+  );
+}
+
+/** Whether --fail-on was reached, and by which features (the reason for exit code 1). */
+function failOnLine(features: readonly FeatureReport[], failOn: ReportResult['failOn']): string[] {
+  if (!failOn) {
+    return [];
+  }
+  const reached = features.filter((f) => reachesLevel([f], failOn)).map((f) => f.name);
+  return [
+    reached.length > 0
+      ? `--fail-on ${failOn}: reached by ${nameList(reached)}; exit code 1.`
+      : `--fail-on ${failOn}: not reached; exit code 0.`,
+  ];
 }
 
 /** The whole table report, ending with a newline. */
@@ -114,7 +177,9 @@ export function renderTable(result: ReportResult, colour: boolean): string {
     '',
     ...lines,
     '',
-    datasetLine(result),
+    featuresLine(json.features),
+    datasetLine(json.features, json.dataset),
+    ...failOnLine(json.features, result.failOn),
     ...(skipped.length ? ['Not compared:', ...skipped] : []),
     '',
   ].join('\n');

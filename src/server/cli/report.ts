@@ -3,8 +3,7 @@
  * report (a table for people, JSON for programs). Exit codes: 0 printed, 1 the --fail-on level was reached,
  * 2 bad input (one line on stderr naming the file and column).
  */
-import { InputError } from '../files/input-error';
-import type { Command } from './command';
+import { handleErrors, type Command } from './command';
 import { terminalProgress } from './progress';
 import { parseReportArgs, REPORT_USAGE, wantsHelp } from './report-args';
 import { buildReport } from './report-build';
@@ -16,38 +15,25 @@ function wantsColour(): boolean {
   return Boolean(process.stdout.isTTY) && process.env.NO_COLOR === undefined;
 }
 
-/** Messages quote user text (paths, cell values); a stray line break must not split the one-line error. */
-function oneLine(message: string): string {
-  return message.replace(/\s*[\r\n]+\s*/g, ' ');
-}
-
 async function run(argv: string[]): Promise<number> {
   if (wantsHelp(argv)) {
     process.stdout.write(REPORT_USAGE);
     return 0;
   }
-  try {
-    const options = parseReportArgs(argv);
-    const result = await buildReport(options, terminalProgress());
-    if (options.format === 'json') {
-      process.stdout.write(`${JSON.stringify(result.json, null, 2)}\n`);
-      for (const skipped of result.skipped) {
-        process.stderr.write(`mlmon report: not compared: ${skipped.name}: ${skipped.reason}\n`);
-      }
-    } else {
-      process.stdout.write(renderTable(result, wantsColour()));
+  const options = parseReportArgs(argv);
+  const result = await buildReport(options, terminalProgress());
+  if (options.format === 'json') {
+    process.stdout.write(`${JSON.stringify(result.json, null, 2)}\n`);
+    for (const skipped of result.skipped) {
+      process.stderr.write(`mlmon report: not compared: ${skipped.name}: ${skipped.reason}\n`);
     }
-    return options.failOn && reachesLevel(result.json.features, options.failOn) ? 1 : 0;
-  } catch (error) {
-    if (error instanceof InputError) {
-      process.stderr.write(`mlmon report: ${oneLine(error.message)}\n`);
-      return 2;
-    }
-    throw error;
+  } else {
+    process.stdout.write(renderTable(result, wantsColour()));
   }
+  return options.failOn && reachesLevel(result.json.features, options.failOn) ? 1 : 0;
 }
 
 export const command: Command = {
   summary: 'compare a current data file (CSV/Parquet) with a reference file and rate the drift of every column',
-  run,
+  run: handleErrors('report', run),
 };

@@ -7,9 +7,8 @@ import { computeBaseline, type ReferenceColumn } from '../baseline/compute';
 import { DAY_MS, HOUR_MS, SIMULATED_MODELS, type SimulatedModel } from '../simulate/scenario';
 import { referenceRows, simulateTraffic, type TrafficItem } from '../simulate/traffic';
 import { openStore, STORE_FLAGS, STORE_FLAGS_HELP, storeOptionsFromFlags } from '../store/open';
-import { throwIfRejected } from '../store/schema';
 import type { LabelRecord, PredictionRecord, PredictionStore } from '../store/types';
-import { handleErrors, UsageError, type Command } from './command';
+import { handleErrors, throwIfRejected, UsageError, type Command } from './command';
 
 const HELP = `Usage: mlmon simulate [options]
 

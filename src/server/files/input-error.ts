@@ -8,3 +8,14 @@ export class InputError extends Error {
     this.name = 'InputError';
   }
 }
+
+/** The error for a file that has a header but no data rows: nothing to compare, store or learn from. */
+export function noDataRowsError(path: string): InputError {
+  return new InputError(`${path}: the file has no data rows (only a header); give a file with at least one row`);
+}
+
+/** The error for a file DuckDB cannot read (bad format, broken quoting, unconvertible cells), naming the file. */
+export function unreadableFileError(path: string, error: unknown): InputError {
+  const message = error instanceof Error ? error.message : String(error);
+  return new InputError(`${path}: cannot be read: ${message.split('\n')[0].trim()}`);
+}

@@ -10,7 +10,7 @@ import { statSync } from 'node:fs';
 import { extname } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { duckdbStringLiteral } from '../store/duckdb-sql';
-import { InputError } from './input-error';
+import { InputError, noDataRowsError } from './input-error';
 import { quoteName } from './sql-text';
 
 /** How a column's stored type can be compared: numbers, text, booleans, or something else (dates, lists…). */
@@ -142,7 +142,7 @@ export async function loadTableFile(connection: DuckDBConnection, path: string, 
   const counted = await connection.runAndReadAll(`SELECT count(*)::DOUBLE AS n FROM ${table}`);
   const rows = Number(counted.getRowObjectsJS()[0].n);
   if (rows === 0) {
-    throw new InputError(`${path}: the file has no data rows`);
+    throw noDataRowsError(path);
   }
   return { path, table, rows, columns };
 }

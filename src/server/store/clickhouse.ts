@@ -96,6 +96,9 @@ const PREDICTION_COLUMNS_DDL = [
 
 const UTC_DAY_OF_TS = "toYYYYMMDD(toDateTime(intDiv(ts, 1000), 'UTC'))";
 
+/** The metadata tables holding rows per model (column `model`). */
+const MODEL_METADATA_TABLES = ['mlmon_models', 'mlmon_features', 'mlmon_schema_changes', 'mlmon_baselines'] as const;
+
 export const SCHEMA_VERSION_DDL =
   'CREATE TABLE IF NOT EXISTS mlmon_schema_version (version UInt32, applied_at UInt64) ENGINE = MergeTree ORDER BY version';
 
@@ -632,6 +635,44 @@ export class ClickHouseStore implements PredictionStore {
       }
     }
     return { daysDropped };
+  }
+
+  /**
+   * Drops the model's tables and deletes its rows from the metadata tables (ALTER TABLE ... DELETE, which runs as
+   * a mutation: this waits until the server has applied it, so the model is gone when this resolves).
+   */
+  async deleteModel(model: string): Promise<boolean> {
+    validateIdentifier(model, 'model name');
+    const known = (await this.listModels()).includes(model) || (await this.listBaselines(model)).length > 0;
+    if (!known && !(await this.hasModel(model))) {
+      return false;
+    }
+    await this.command(`DROP TABLE IF EXISTS ${this.predictionsTable(model)}`);
+    await this.command(`DROP TABLE IF EXISTS ${this.labelsTable(model)}`);
+    for (const table of MODEL_METADATA_TABLES) {
+      // The name is a validated identifier; written as a literal because mutations keep their predicate as text.
+      await this.command(`ALTER TABLE ${this.table(table)} DELETE WHERE model = ${clickHouseLiteral(model)}`);
+    }
+    await this.waitForMutations(MODEL_METADATA_TABLES);
+    return true;
+  }
+
+  /** Waits until the server has applied every pending mutation of these tables (polling system.mutations). */
+  private async waitForMutations(tables: readonly string[], timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const [row] = await this.query<{ n: number }>(
+        'SELECT count() AS n FROM system.mutations WHERE database = {db} AND has({tables}, table) AND is_done = 0',
+        { db: this.database, tables: [...tables] }
+      );
+      if (Number(row.n) === 0) {
+        return;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`ClickHouse has not applied the deletion in ${timeoutMs / 1000} s; see system.mutations`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   async close(): Promise<void> {

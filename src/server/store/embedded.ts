@@ -780,6 +780,26 @@ export class EmbeddedStore implements PredictionStore {
     return { daysDropped };
   }
 
+  /**
+   * Renames the model's directory to a hidden name first (one atomic step: readers see the whole model or none
+   * of it, and listModels skips names that are not identifiers), then deletes it.
+   */
+  async deleteModel(model: string): Promise<boolean> {
+    const dir = this.modelDir(model);
+    const doomed = join(this.dataDir, 'models', `.deleting-${model}-${randomUUID()}`);
+    try {
+      await rename(dir, doomed);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        return false;
+      }
+      throw error;
+    }
+    await fsyncPath(dirname(doomed));
+    await rm(doomed, { recursive: true, force: true });
+    return true;
+  }
+
   async close(): Promise<void> {
     await this.queue;
     this.connection.closeSync();

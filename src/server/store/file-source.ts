@@ -4,11 +4,12 @@
 import { extname } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { InputError } from '../files/input-error';
 import { duckdbStringLiteral, runQuery } from './duckdb-sql';
 
 export type FileFormat = 'csv' | 'parquet' | 'ndjson';
 
-/** The format of a file from its extension (.csv/.tsv, .parquet/.pq, .ndjson/.jsonl/.json). */
+/** The format of a file from its extension (.csv/.tsv, .parquet/.pq, .ndjson/.jsonl/.json); an InputError otherwise. */
 export function fileFormat(path: string): FileFormat {
   const ext = extname(path).toLowerCase();
   if (ext === '.csv' || ext === '.tsv') {
@@ -20,15 +21,15 @@ export function fileFormat(path: string): FileFormat {
   if (ext === '.ndjson' || ext === '.jsonl' || ext === '.json') {
     return 'ndjson';
   }
-  throw new Error(`Cannot tell the format of ${path}: use a .csv, .tsv, .parquet, .ndjson, .jsonl or .json file.`);
+  throw new InputError(`${path}: cannot tell the format; use a .csv, .tsv, .parquet, .ndjson, .jsonl or .json file`);
 }
 
 const CSV_TYPE_CANDIDATES = "['BIGINT', 'DOUBLE', 'DATE', 'TIMESTAMP', 'TIMESTAMPTZ', 'VARCHAR']";
 
-/** A DuckDB table expression reading the file (path quoted by the one literal function). */
+/** A DuckDB table expression reading the file (path quoted by the one literal function); an InputError when absent. */
 export function fileSourceSql(path: string): string {
   if (!existsSync(path)) {
-    throw new Error(`File not found: ${path}`);
+    throw new InputError(`${path}: no such file; check the path`);
   }
   const literal = duckdbStringLiteral(path);
   switch (fileFormat(path)) {

@@ -11,6 +11,7 @@
  * (never a command-line value, which other users could read in the process list).
  */
 import { readFileSync } from 'node:fs';
+import { InputError } from '../files/input-error';
 import { ClickHouseStore, type ClickHouseOptions } from './clickhouse';
 import { EmbeddedStore, defaultDataDir } from './embedded';
 import type { PredictionStore } from './types';
@@ -46,7 +47,7 @@ export function storeOptionsFromFlags(values: FlagValues, env: NodeJS.ProcessEnv
   const url = stringFlag(values, 'clickhouse') ?? env.MLMON_CLICKHOUSE_URL;
   const dataDir = stringFlag(values, 'data-dir');
   if (url && dataDir) {
-    throw new Error('Choose one store: --data-dir (embedded) or --clickhouse URL, not both.');
+    throw new InputError('Choose one store: --data-dir (embedded) or --clickhouse URL, not both.');
   }
   if (!url) {
     return { kind: 'embedded', dataDir: dataDir ?? (env.MLMON_DATA_DIR || defaultDataDir()) };
@@ -57,7 +58,7 @@ export function storeOptionsFromFlags(values: FlagValues, env: NodeJS.ProcessEnv
     try {
       password = readFileSync(passwordFile, 'utf8').trim();
     } catch (error) {
-      throw new Error(
+      throw new InputError(
         `Cannot read --clickhouse-password-file ${passwordFile}: ${(error as NodeJS.ErrnoException).code}`
       );
     }

@@ -23,6 +23,16 @@ const SYSTEM_COLUMNS: Readonly<Record<string, keyof PredictionRecord>> = {
   samplingRate: 'samplingRate',
 };
 
+/** True for a column holding one of the record's own fields (id, ts, version, ...): it is never a feature. */
+export function isRecordFieldColumn(name: string): boolean {
+  return Object.prototype.hasOwnProperty.call(SYSTEM_COLUMNS, name);
+}
+
+/** True for a column holding the record's id or time (id, request_id, ts, timestamp): never compared as data. */
+export function isIdOrTimeColumn(name: string): boolean {
+  return isRecordFieldColumn(name) && (SYSTEM_COLUMNS[name] === 'id' || SYSTEM_COLUMNS[name] === 'ts');
+}
+
 export interface RowMapping {
   /** Used when the row has no version column. */
   version?: string;

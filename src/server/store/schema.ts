@@ -115,16 +115,6 @@ export function withoutCaseDuplicates(features: readonly FeatureState[]): Featur
     .sort((a, b) => features.indexOf(a) - features.indexOf(b));
 }
 
-/** For writers whose records must all be taken (bulk loads, simulation): throws with the first refusal's reason. */
-export function throwIfRejected(result: { rejected: RejectedRecord[] }, model: string): void {
-  if (result.rejected.length > 0) {
-    const [first] = result.rejected;
-    throw new Error(
-      `model ${model}: the store refused ${result.rejected.length} record(s), e.g. id ${JSON.stringify(first.id)}: ${first.reason}`
-    );
-  }
-}
-
 /** What a write does to a model's schema: the records it takes, the plan for those, and the refused ones. */
 export interface SchemaUpdate {
   plan: SchemaPlan;

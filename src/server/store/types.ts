@@ -304,6 +304,11 @@ export interface PredictionStore extends PredictionWriter {
     work: () => Promise<T>,
     options: { waitMs: number; onWait?: (holder: string) => void }
   ): Promise<T>;
+  /**
+   * Removes everything stored for the model: predictions, labels, schema, baselines (and prepared counts).
+   * Resolves to false when the store holds nothing of that model.
+   */
+  deleteModel(model: string): Promise<boolean>;
 
   close(): Promise<void>;
 }
