@@ -64,12 +64,70 @@ export function decodeBatch(body: Buffer, format: BodyFormat, maxRecords: number
   if (!isUtf8(body)) {
     throw new BodyError(400, 'invalid_utf8', 'the body is not valid UTF-8; encode records as UTF-8 JSON');
   }
-  let text = body.toString('utf8');
-  if (text.charCodeAt(0) === 0xfeff) {
-    text = text.slice(1);
+  const bytes = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? body.subarray(3) : body;
+  return format === 'json' ? decodeJsonArray(bytes, maxRecords) : decodeNdjson(bytes.toString('utf8'), maxRecords);
+}
+
+/**
+ * A JSON array: counted and measured by one scan (scanJsonArray), then parsed at once by JSON.parse (the scan
+ * validates nothing: a body JSON.parse refuses is refused whole, as before); elements nested too deep are
+ * replaced by their refusal.
+ */
+function decodeJsonArray(bytes: Buffer, maxRecords: number): BatchItem[] {
+  const { tooDeep } = scanJsonArray(bytes, maxRecords);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw invalidJson((err as Error).message);
   }
-  const spans = format === 'json' ? splitJsonArray(text, maxRecords) : splitLines(text, maxRecords);
-  return spans.map(([start, end]) => decodeItem(text.slice(start, end), format));
+  const items = (parsed as unknown[]).map((value): BatchItem => ({ value }));
+  for (const [index, start, end] of tooDeep) {
+    items[index] = tooDeepItem(bytes.toString('utf8', start, end));
+  }
+  return items;
+}
+
+function decodeNdjson(text: string, maxRecords: number): BatchItem[] {
+  const items: BatchItem[] = [];
+  for (let start = 0; start <= text.length;) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) {
+      end = text.length;
+    }
+    const line = text.slice(start, end).trim();
+    start = end + 1;
+    if (!line) {
+      continue;
+    }
+    if (items.length === maxRecords) {
+      throw tooLong(maxRecords);
+    }
+    if (jsonDepth(line, MAX_RECORD_DEPTH) > MAX_RECORD_DEPTH) {
+      items.push(tooDeepItem(line));
+      continue;
+    }
+    try {
+      items.push({ value: JSON.parse(line) });
+    } catch (err) {
+      items.push({
+        invalidLine: line.slice(0, MAX_ITEM_TEXT),
+        code: 'invalid_json',
+        reason: `the line is not valid JSON (${(err as Error).message})`,
+      });
+    }
+  }
+  return items;
+}
+
+function tooDeepItem(text: string): BatchItem {
+  return {
+    invalidLine: text.trim().slice(0, MAX_ITEM_TEXT),
+    code: 'too_deep',
+    reason:
+      `the record is nested more than ${MAX_RECORD_DEPTH} levels deep; a record is a flat object whose ` +
+      '"features" is an object of numbers, strings, booleans or nulls',
+  };
 }
 
 function tooLong(maxRecords: number): BodyError {
@@ -84,58 +142,64 @@ function invalidJson(detail: string): BodyError {
   return new BodyError(400, 'invalid_json', `the body is not valid JSON (${detail}); send a JSON array of records`);
 }
 
+/** Byte codes of the JSON punctuation the scans follow (ASCII: never part of a multi-byte UTF-8 sequence). */
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const OPEN_OBJECT = 0x7b;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_OBJECT = 0x7d;
+const CLOSE_ARRAY = 0x5d;
+
+/** Index of the quote that closes the string opened at `open`, or the end of the bytes when it is unterminated. */
+function stringEnd(bytes: Uint8Array, open: number): number {
+  for (let i = open + 1; i < bytes.length; i++) {
+    const c = bytes[i];
+    if (c === BACKSLASH) {
+      i++;
+    } else if (c === QUOTE) {
+      return i;
+    }
+  }
+  return bytes.length;
+}
+
 /**
- * Nesting depth of a JSON text, scanning brackets outside strings; stops counting past `limit` (returns limit + 1).
- * Malformed text gets some depth: it is parsed afterwards, which reports it.
+ * Nesting depth of JSON text, from its brackets outside strings; stops at the first level past `limit` (returning
+ * limit + 1). Malformed text gets some depth: it is parsed afterwards, which reports it.
  */
 export function jsonDepth(text: string, limit: number): number {
+  const bytes = Buffer.from(text);
   let depth = 0;
   let deepest = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22) {
-      i = stringEnd(text, i);
-    } else if (c === 0x7b || c === 0x5b) {
-      depth += 1;
-      if (depth > deepest) {
-        deepest = depth;
-        if (deepest > limit) {
-          return deepest;
-        }
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i];
+    if (c === QUOTE) {
+      i = stringEnd(bytes, i);
+    } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+      if (++depth > deepest && (deepest = depth) > limit) {
+        return deepest;
       }
-    } else if (c === 0x7d || c === 0x5d) {
-      depth -= 1;
+    } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
+      depth--;
     }
   }
   return deepest;
 }
 
-/** Index of the quote that closes the string opened at `open` (or the text's end when it is unterminated). */
-function stringEnd(text: string, open: number): number {
-  for (let i = open + 1; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x5c) {
-      i += 1;
-    } else if (c === 0x22) {
-      return i;
-    }
-  }
-  return text.length;
-}
-
-/** True when every string, object and array of the text is closed (without parsing it). */
-function isBalanced(text: string): boolean {
+/** True when every string, object and array of the bytes is closed (without parsing them). */
+function isBalanced(bytes: Uint8Array): boolean {
   let depth = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22) {
-      i = stringEnd(text, i);
-      if (i >= text.length) {
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i];
+    if (c === QUOTE) {
+      i = stringEnd(bytes, i);
+      if (i >= bytes.length) {
         return false;
       }
-    } else if (c === 0x7b || c === 0x5b) {
-      depth += 1;
-    } else if ((c === 0x7d || c === 0x5d) && --depth < 0) {
+    } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+      depth++;
+    } else if ((c === CLOSE_OBJECT || c === CLOSE_ARRAY) && --depth < 0) {
       return false;
     }
   }
@@ -147,19 +211,23 @@ function isSpace(c: number): boolean {
 }
 
 /**
- * The [start, end) spans of the elements of a JSON array, found by tracking strings and brackets without parsing;
- * throws 413 at the first element past `maxRecords`, 400 when the text is not an array.
+ * Counts the elements of a JSON array (UTF-8 bytes) and finds those nested deeper than MAX_RECORD_DEPTH, in one
+ * pass over the bytes (about a third of JSON.parse's time); throws 413 as soon as the count passes `maxRecords`, and
+ * 400 when the text is not an array. `tooDeep` lists [index, start, end) byte ranges of the elements too deep.
  */
-export function splitJsonArray(text: string, maxRecords: number): Array<[number, number]> {
-  let i = 0;
-  while (i < text.length && isSpace(text.charCodeAt(i))) {
-    i++;
+export function scanJsonArray(
+  bytes: Uint8Array,
+  maxRecords: number
+): { count: number; tooDeep: Array<[number, number, number]> } {
+  let first = 0;
+  while (first < bytes.length && isSpace(bytes[first])) {
+    first++;
   }
-  if (text.charCodeAt(i) !== 0x5b) {
-    if (i >= text.length) {
-      throw invalidJson('the body is empty');
-    }
-    if (!isBalanced(text)) {
+  if (first >= bytes.length) {
+    throw invalidJson('the body is empty');
+  }
+  if (bytes[first] !== OPEN_ARRAY) {
+    if (!isBalanced(bytes)) {
       throw invalidJson('a string, object or array is not closed');
     }
     throw new BodyError(
@@ -168,87 +236,51 @@ export function splitJsonArray(text: string, maxRecords: number): Array<[number,
       'the body must be a JSON array of records (or NDJSON with Content-Type application/x-ndjson)'
     );
   }
-  const spans: Array<[number, number]> = [];
-  let depth = 0;
-  let start = -1;
-  let expectElement = true;
-  for (i = i + 1; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22) {
-      start = start < 0 ? i : start;
-      i = stringEnd(text, i);
-    } else if (c === 0x7b || c === 0x5b) {
-      start = start < 0 ? i : start;
-      depth += 1;
-    } else if ((c === 0x7d || c === 0x5d) && depth > 0) {
-      depth -= 1;
-    } else if (depth === 0 && (c === 0x2c || c === 0x5d)) {
-      if (start >= 0) {
-        spans.push([start, i]);
-        if (spans.length > maxRecords) {
+  const tooDeep: Array<[number, number, number]> = [];
+  const n = bytes.length;
+  let count = 0;
+  let depth = 1; // inside the array
+  let deepest = 1;
+  let start = first + 1;
+  let empty = true;
+  for (let i = first + 1; i < n; i++) {
+    const c = bytes[i];
+    if (c <= 0x20) {
+      continue; // JSON's whitespace: space, tab, line feed, carriage return
+    }
+    if (c === QUOTE) {
+      empty = false;
+      // The closing quote, inline: this loop runs over every byte of every batch.
+      for (i++; i < n && bytes[i] !== QUOTE; i++) {
+        if (bytes[i] === BACKSLASH) {
+          i++;
+        }
+      }
+    } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+      empty = false;
+      if (++depth > deepest) {
+        deepest = depth;
+      }
+    } else if ((c === COMMA || c === CLOSE_ARRAY) && depth === 1) {
+      if (!empty) {
+        if (deepest - 1 > MAX_RECORD_DEPTH) {
+          tooDeep.push([count, start, i]);
+        }
+        if (++count > maxRecords) {
           throw tooLong(maxRecords);
         }
-      } else if (!expectElement || c === 0x2c || spans.length > 0) {
-        throw invalidJson(`unexpected "${String.fromCharCode(c)}" at position ${i}`);
       }
-      start = -1;
-      expectElement = c === 0x2c;
-      if (c === 0x5d) {
-        if (text.slice(i + 1).trim() !== '') {
-          throw invalidJson(`unexpected text after the array at position ${i + 1}`);
-        }
-        return spans;
+      if (c === CLOSE_ARRAY) {
+        break;
       }
-    } else if (start < 0 && !isSpace(c)) {
-      start = i;
+      start = i + 1;
+      deepest = 1;
+      empty = true;
+    } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
+      depth--;
+    } else {
+      empty = false;
     }
   }
-  throw invalidJson('the array is not closed');
-}
-
-/** The [start, end) spans of the non-blank lines; throws 413 at the first line past `maxRecords`. */
-function splitLines(text: string, maxRecords: number): Array<[number, number]> {
-  const spans: Array<[number, number]> = [];
-  let start = 0;
-  while (start <= text.length) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) {
-      end = text.length;
-    }
-    if (text.slice(start, end).trim() !== '') {
-      spans.push([start, end]);
-      if (spans.length > maxRecords) {
-        throw tooLong(maxRecords);
-      }
-    }
-    start = end + 1;
-  }
-  return spans;
-}
-
-/** Parses one element; a JSON array's element that does not parse makes the whole body invalid, as before. */
-function decodeItem(raw: string, format: BodyFormat): BatchItem {
-  const text = raw.trim();
-  const depth = jsonDepth(text, MAX_RECORD_DEPTH);
-  if (depth > MAX_RECORD_DEPTH) {
-    return {
-      invalidLine: text.slice(0, MAX_ITEM_TEXT),
-      code: 'too_deep',
-      reason:
-        `the record is nested more than ${MAX_RECORD_DEPTH} levels deep; a record is a flat object whose ` +
-        '"features" is an object of numbers, strings, booleans or nulls',
-    };
-  }
-  try {
-    return { value: JSON.parse(text) };
-  } catch (err) {
-    if (format === 'json') {
-      throw invalidJson((err as Error).message);
-    }
-    return {
-      invalidLine: text.slice(0, MAX_ITEM_TEXT),
-      code: 'invalid_json',
-      reason: `the line is not valid JSON (${(err as Error).message})`,
-    };
-  }
+  return { count, tooDeep };
 }

@@ -27,6 +27,8 @@ export const DEFAULT_MAX_FEATURES_PER_MODEL = 500;
 export class FeatureAdmission {
   /** featureKey → spelling of every feature the model has (or was admitted in this run). */
   private readonly names = new Map<string, string>();
+  /** The admitted spellings themselves: a record of known names (nearly every record) is admitted by lookups only. */
+  private readonly spellings = new Set<string>();
 
   constructor(
     known: Iterable<string>,
@@ -34,9 +36,14 @@ export class FeatureAdmission {
   ) {
     for (const name of known) {
       if (!this.names.has(featureKey(name))) {
-        this.names.set(featureKey(name), name);
+        this.register(name);
       }
     }
+  }
+
+  private register(name: string): void {
+    this.names.set(featureKey(name), name);
+    this.spellings.add(name);
   }
 
   get size(): number {
@@ -45,6 +52,9 @@ export class FeatureAdmission {
 
   /** Undefined when the names fit (new ones are registered), else why the record is refused. */
   admit(names: readonly string[]): Omit<RejectedRecord, 'id'> | undefined {
+    if (names.every((name) => this.spellings.has(name))) {
+      return undefined;
+    }
     const fresh = new Map<string, string>();
     for (const name of names) {
       const key = featureKey(name);
@@ -70,7 +80,7 @@ export class FeatureAdmission {
           `${this.maxFeatures} features (--max-features-per-model) — drop identifiers and free text from "features"`,
       };
     }
-    fresh.forEach((name, key) => this.names.set(key, name));
+    fresh.forEach((name) => this.register(name));
     return undefined;
   }
 }
