@@ -4,7 +4,7 @@
  * - With the default free-space floor (`--min-free-bytes`), the collector refuses batches with 507 before the disk
  *   is full, says so in /healthz, and resumes by itself once space is freed.
  * - With no floor, writes really fail with ENOSPC, again and again, in fresh and in used segments; every
- *   acknowledged batch must still be replayed after kill -9, and the restart must succeed.
+ *   acknowledged batch must still be replayed after kill -9, and the restart must succeed, even on a full disk.
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -153,6 +153,8 @@ test('real ENOSPC in fresh and used WAL segments loses no acknowledged batch and
     }
   }
   expect([...batches.refusals.keys()]).toEqual([507]);
+  // The crash comes while the disk is completely full: the restart must still take its lock and replay the log.
+  disk.fill(0);
   await crashAndRestart(extra);
   await expectStoredOnce(batches.acknowledged);
 }, 180_000);

@@ -155,9 +155,16 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
 
   const locks = await lockDirectories([options.stateDir, ...(options.dataDir ? [options.dataDir] : [])]);
   const walDir = path.join(options.stateDir, 'wal');
-  const wal = WriteAheadLog.open<WalBatch>(walDir, { segmentBytes: options.segmentBytes });
+  let wal: WriteAheadLog<WalBatch>;
+  let deadLetters: DeadLetterArea;
+  try {
+    wal = WriteAheadLog.open<WalBatch>(walDir, { segmentBytes: options.segmentBytes });
+    deadLetters = new DeadLetterArea(path.join(options.stateDir, 'deadletter'));
+  } catch (err) {
+    await Promise.all(locks.map((lock) => lock.release()));
+    throw err;
+  }
   const freeSpace = new FreeSpaceGuard(walDir, { minFreeBytes });
-  const deadLetters = new DeadLetterArea(path.join(options.stateDir, 'deadletter'));
   let stopping = false;
   const health = (): HealthReport =>
     assessHealth({

@@ -80,7 +80,7 @@ export async function acquireLock(dir: string, name: string, info: Record<string
     instance = await DuckDBInstance.create(file, { threads: '1', memory_limit: '16MB' });
   } catch (err) {
     const message = (err as Error).message;
-    if (/lock/i.test(message)) {
+    if (/Could not set lock|Conflicting lock/i.test(message)) {
       const pid = /PID (\d+)/.exec(message)?.[1];
       throw new LockHeldError(file, readHolder(infoFile, pid === undefined ? undefined : Number(pid)));
     }
@@ -94,8 +94,13 @@ export async function acquireLock(dir: string, name: string, info: Record<string
     since: new Date().toISOString(),
     ...info,
   };
-  fs.writeFileSync(`${infoFile}.tmp`, JSON.stringify(holder));
-  fs.renameSync(`${infoFile}.tmp`, infoFile);
+  try {
+    fs.writeFileSync(`${infoFile}.tmp`, JSON.stringify(holder));
+    fs.renameSync(`${infoFile}.tmp`, infoFile);
+  } catch {
+    // The information is a courtesy (a full disk must not stop a collector from starting and replaying its log).
+    fs.rmSync(`${infoFile}.tmp`, { force: true });
+  }
   let released = false;
   return {
     file,
