@@ -59,10 +59,49 @@ export async function runQuery<T>(connection: DuckDBConnection, sql: string, val
 /** DuckDB's memory limit unless $MLMON_DUCKDB_MEMORY_LIMIT says otherwise (DuckDB's own default is 80 % of RAM). */
 export const DEFAULT_DUCKDB_MEMORY_LIMIT = '256MB';
 
+const SIZE_UNITS: Record<string, number> = {
+  bytes: 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+
+/** Bytes of a DuckDB size: `current_setting('memory_limit')` ('244.1 MiB') or a setting ('256MB'); else undefined. */
+export function parseDuckDBSize(text: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$/i.exec(text);
+  const unit = match && SIZE_UNITS[match[2].toLowerCase()];
+  return match && unit ? Number(match[1]) * unit : undefined;
+}
+
+/** The memory limit of a DuckDB in bytes, read with `run` (DEFAULT_DUCKDB_MEMORY_LIMIT when it cannot be read). */
+export async function memoryLimitBytes(run: (sql: string) => Promise<Array<Record<string, unknown>>>): Promise<number> {
+  const [row] = await run(`SELECT current_setting('memory_limit') AS value`);
+  return parseDuckDBSize(String(row?.value)) ?? parseDuckDBSize(DEFAULT_DUCKDB_MEMORY_LIMIT)!;
+}
+
+/**
+ * Memory a DuckDB thread needs at least. Each thread of a spilling aggregate, join or Parquet write holds buffers
+ * that cannot go to disk: measured here, a de-duplicating read of an uncompacted day fails at 32 MB with 2 threads
+ * and passes with 1; 125 MB per thread is the floor DuckDB's users commonly quote.
+ */
+export const MEMORY_PER_THREAD_BYTES = 125e6;
+
+/** Threads for a memory limit: one per MEMORY_PER_THREAD_BYTES, at least one, at most `cores`. */
+export function threadsForMemory(limitBytes: number, cores: number): number {
+  return Math.max(1, Math.min(cores, Math.floor(limitBytes / MEMORY_PER_THREAD_BYTES)));
+}
+
 /**
  * An in-memory DuckDB with one connection, for reading files and writing Parquet. Its memory is capped
  * ($MLMON_DUCKDB_MEMORY_LIMIT, default 256 MB, e.g. `1GB`), and what does not fit spills to a temporary directory
- * ($MLMON_DUCKDB_TEMP_DIR, default `<os temp dir>/mlmon-duckdb`) instead of growing the process.
+ * ($MLMON_DUCKDB_TEMP_DIR, default `<os temp dir>/mlmon-duckdb`) instead of growing the process. Its threads are
+ * capped by the memory (threadsForMemory: 2 at 256 MB), so that more cores never make a query run out of memory.
  */
 export async function openMemoryDuckDB(): Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> {
   const instance = await DuckDBInstance.create(':memory:', {
@@ -70,5 +109,8 @@ export async function openMemoryDuckDB(): Promise<{ instance: DuckDBInstance; co
     temp_directory: process.env.MLMON_DUCKDB_TEMP_DIR || join(tmpdir(), 'mlmon-duckdb'),
   });
   const connection = await instance.connect();
+  const run = (sql: string) => runQuery<Record<string, unknown>>(connection, sql);
+  const [{ threads }] = await run(`SELECT current_setting('threads') AS threads`);
+  await connection.run(`SET threads = ${threadsForMemory(await memoryLimitBytes(run), Number(threads))}`);
   return { instance, connection };
 }
