@@ -18,23 +18,36 @@ export interface ModelMaintenance {
   rowsKept: number;
 }
 
+function validRetention(retentionDays: number | undefined): void {
+  if (retentionDays !== undefined && !(Number.isInteger(retentionDays) && retentionDays >= 1)) {
+    throw new Error(`retentionDays must be a whole number of days >= 1, got ${retentionDays}`);
+  }
+}
+
+/** Applies retention (days ending at or before now − retentionDays go), then compaction, to one model. */
+async function maintainModel(
+  store: PredictionStore,
+  model: string,
+  options: MaintenanceOptions
+): Promise<ModelMaintenance> {
+  const now = options.now ?? Date.now();
+  const { daysDropped } =
+    options.retentionDays === undefined
+      ? { daysDropped: [] }
+      : await store.applyRetention(model, now - options.retentionDays * DAY_MS);
+  const { rowsKept } = await store.compact(model);
+  return { model, daysDropped, rowsKept };
+}
+
 /** Applies retention and compaction to every model of the store and says what it did per model. */
 export async function runMaintenance(
   store: PredictionStore,
   options: MaintenanceOptions = {}
 ): Promise<ModelMaintenance[]> {
-  if (options.retentionDays !== undefined && !(Number.isInteger(options.retentionDays) && options.retentionDays >= 1)) {
-    throw new Error(`retentionDays must be a whole number of days >= 1, got ${options.retentionDays}`);
-  }
-  const now = options.now ?? Date.now();
+  validRetention(options.retentionDays);
   const results: ModelMaintenance[] = [];
   for (const model of await store.listModels()) {
-    const { daysDropped } =
-      options.retentionDays === undefined
-        ? { daysDropped: [] }
-        : await store.applyRetention(model, now - options.retentionDays * DAY_MS);
-    const { rowsKept } = await store.compact(model);
-    results.push({ model, daysDropped, rowsKept });
+    results.push(await maintainModel(store, model, options));
   }
   return results;
 }
@@ -51,14 +64,26 @@ export interface MaintenanceRoundOptions {
   afterCompaction?: (model: string) => Promise<void>;
 }
 
-/** One round of runMaintenance with a line per model, each followed by `afterCompaction` for that model. */
+/**
+ * One round of maintenance with a line per model, each followed by `afterCompaction` for that model. A model that
+ * fails (a damaged file, a full disk) gets its line and does not stop the others; the round then fails naming them.
+ */
 export async function maintenanceRound(store: PredictionStore, options: MaintenanceRoundOptions): Promise<void> {
-  for (const { model, daysDropped, rowsKept } of await runMaintenance(store, {
-    retentionDays: options.retentionDays,
-  })) {
-    const dropped = daysDropped.length > 0 ? `, dropped ${daysDropped.join(', ')}` : '';
-    options.log(`${model}: compacted, ${rowsKept} prediction rows kept${dropped}`);
-    await options.afterCompaction?.(model);
+  validRetention(options.retentionDays);
+  const failed: string[] = [];
+  for (const model of await store.listModels()) {
+    try {
+      const { daysDropped, rowsKept } = await maintainModel(store, model, { retentionDays: options.retentionDays });
+      const dropped = daysDropped.length > 0 ? `, dropped ${daysDropped.join(', ')}` : '';
+      options.log(`${model}: compacted, ${rowsKept} prediction rows kept${dropped}`);
+      await options.afterCompaction?.(model);
+    } catch (error) {
+      failed.push(model);
+      options.log(`${model}: maintenance failed: ${(error as Error).message}`);
+    }
+  }
+  if (failed.length > 0) {
+    throw new Error(`maintenance failed for ${failed.join(', ')} (see the lines above); the other models are done`);
   }
 }
 
