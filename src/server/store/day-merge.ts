@@ -35,6 +35,7 @@ import { mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { duckdbStringLiteral, memoryLimitBytes } from './duckdb-sql';
 import { fsyncPath } from './fsync';
+import { processAlive } from './processes';
 import { quoteIdentifier } from './identifiers';
 
 export type ColumnType = 'BIGINT' | 'DOUBLE' | 'VARCHAR' | 'UTINYINT';
@@ -206,15 +207,6 @@ const WORKSPACE = /^\.compact-(\d+)-([0-9a-f]{8})-/;
 /** A new name for a workspace of this process: `.compact-<pid>-<process token>-<uuid>`. */
 export function workspaceName(): string {
   return `.compact-${process.pid}-${PROCESS_TOKEN}-${randomUUID()}`;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
