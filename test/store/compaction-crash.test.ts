@@ -8,26 +8,18 @@ import { spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { EmbeddedStore } from '../../src/server/store/embedded';
 import { countWindow } from '../../src/server/queries/window-counts';
 import { windowWhere } from '../../src/server/queries/window';
+import { dayWriter } from '../support/day-writer';
 import { dayDir, DAY_MS, resentIdsSql, writeUncompactedDay, type UncompactedDay } from '../support/uncompacted-day';
 
 const ROOT = resolve(__dirname, '../..');
 const DAY = Date.UTC(2026, 0, 5);
 
 let dir: string;
-let generator: { instance: DuckDBInstance; connection: DuckDBConnection };
+const generator = dayWriter();
 
-beforeAll(async () => {
-  const instance = await DuckDBInstance.create(':memory:');
-  generator = { instance, connection: await instance.connect() };
-});
-afterAll(() => {
-  generator.connection.closeSync();
-  generator.instance.closeSync();
-});
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mlmon-compaction-crash-'));
 });
@@ -46,9 +38,7 @@ const spec: UncompactedDay = {
   layout: 'interleaved',
 };
 
-async function scalar(sql: string): Promise<number> {
-  return Number((await generator.connection.runAndReadAll(sql)).getRows()[0][0]);
-}
+const scalar = generator.scalar;
 
 /** What the store reads for the day: rows, distinct ids and rows carrying the re-sent version. */
 async function readDay(storeDir: string): Promise<{ rows: number; ids: number; resent: number }> {
@@ -127,7 +117,7 @@ describe('a compaction killed with SIGKILL', () => {
     ],
   ])('%s leaves a day read whole, and the next compaction finishes it', async (_, moment) => {
     const storeDir = join(dir, 'store');
-    const day = await writeUncompactedDay(generator.connection, storeDir, spec);
+    const day = await writeUncompactedDay(generator.connection(), storeDir, spec);
     const expected = { rows: spec.rows, ids: spec.rows, resent: await scalar(resentIdsSql(spec)) };
     const child = compactInChild(storeDir, await writeChildScript());
     await until(async () => {
@@ -151,7 +141,7 @@ describe('a compaction killed with SIGKILL', () => {
 test('a crash between the rename and the deletes reads the same, and the next round merges again and drops stale counts', async () => {
   const storeDir = join(dir, 'store');
   const small = { ...spec, rows: 20_000, files: 4 };
-  const day = await writeUncompactedDay(generator.connection, storeDir, small);
+  const day = await writeUncompactedDay(generator.connection(), storeDir, small);
   expect(await compact(storeDir)).toBe(small.rows);
   // The day file gets counts cached beside it (as the backend or `mlmon maintain` leaves them).
   const store = await EmbeddedStore.open(storeDir);
@@ -208,7 +198,7 @@ test('a crash between the rename and the deletes reads the same, and the next ro
 test('a day another live process is compacting is left to it; three processes compacting at once lose nothing', async () => {
   const storeDir = join(dir, 'store');
   const small = { ...spec, rows: 100_000, files: 10 };
-  const day = await writeUncompactedDay(generator.connection, storeDir, small);
+  const day = await writeUncompactedDay(generator.connection(), storeDir, small);
   const expected = { rows: small.rows, ids: small.rows, resent: await scalar(resentIdsSql(small)) };
 
   // pid 1 is always alive: its workspace marks the day as being compacted.

@@ -13,12 +13,12 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { EmbeddedStore } from '../../src/server/store/embedded';
 import { duckdbStringLiteral } from '../../src/server/store/duckdb-sql';
 import { countWindow } from '../../src/server/queries/window-counts';
 import { windowWhere } from '../../src/server/queries/window';
 import type { CountCell, CountedColumn } from '../../src/server/queries/binned-counts';
+import { dayWriter } from '../support/day-writer';
 import { dayDir, resentIdsSql, writeUncompactedDay, DAY_MS, type UncompactedDay } from '../support/uncompacted-day';
 
 const MEMORY_LIMIT = '64MB';
@@ -26,17 +26,9 @@ const DAY = Date.UTC(2026, 0, 5);
 const HOUR_MS = 3_600_000;
 
 let dir: string;
-let generator: { instance: DuckDBInstance; connection: DuckDBConnection };
+const generator = dayWriter();
 const saved = { limit: process.env.MLMON_DUCKDB_MEMORY_LIMIT, temp: process.env.MLMON_DUCKDB_TEMP_DIR };
 
-beforeAll(async () => {
-  const instance = await DuckDBInstance.create(':memory:');
-  generator = { instance, connection: await instance.connect() };
-});
-afterAll(() => {
-  generator.connection.closeSync();
-  generator.instance.closeSync();
-});
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mlmon-compaction-memory-'));
   process.env.MLMON_DUCKDB_MEMORY_LIMIT = MEMORY_LIMIT;
@@ -54,10 +46,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function scalar(sql: string): Promise<number> {
-  const reader = await generator.connection.runAndReadAll(sql);
-  return Number(reader.getRows()[0][0]);
-}
+const scalar = generator.scalar;
 
 /** What a merged day must hold: every id once, the re-sent ids with their re-sent copy (values shifted by 1000). */
 async function expectMerged(file: string, spec: UncompactedDay): Promise<void> {
@@ -106,7 +95,7 @@ const spec = (overrides: Partial<UncompactedDay>): UncompactedDay => ({
 
 test(`a day of 1.25 M rows × 20 features in 50 files spanning it: every column counted before compaction, then compacted, within ${MEMORY_LIMIT}`, async () => {
   const day = spec({});
-  await writeUncompactedDay(generator.connection, dir, day);
+  await writeUncompactedDay(generator.connection(), dir, day);
   const columns: CountedColumn[] = [
     ...Array.from({ length: day.numeric }, (_, k) => ({
       column: `"f_x${k}"`,
@@ -146,20 +135,20 @@ test(`a day of 1.25 M rows × 20 features in 50 files spanning it: every column 
 
 test(`a day of 250 000 rows × 100 features in 25 files spanning it compacts within ${MEMORY_LIMIT}`, async () => {
   const day = spec({ rows: 250_000, files: 25, numeric: 90, categorical: 10 });
-  await writeUncompactedDay(generator.connection, dir, day);
+  await writeUncompactedDay(generator.connection(), dir, day);
   await compactOneDay(dir, day);
 });
 
 test(`a day of 600 000 rows × 20 features in 48 files in time order compacts within ${MEMORY_LIMIT} into row groups narrow in time`, async () => {
   const day = spec({ rows: 600_000, files: 48, layout: 'sequential' });
-  await writeUncompactedDay(generator.connection, dir, day);
+  await writeUncompactedDay(generator.connection(), dir, day);
   const merged = await compactOneDay(dir, day);
   expect(await widestRowGroupMs(merged)).toBeLessThanOrEqual(2 * HOUR_MS);
 });
 
 test(`a day where every id was sent twice reads and compacts within ${MEMORY_LIMIT}: the duplicates spill, nothing fails`, async () => {
   const day = spec({ rows: 600_000, files: 48, resentPercent: 100 });
-  await writeUncompactedDay(generator.connection, dir, day);
+  await writeUncompactedDay(generator.connection(), dir, day);
   const reader = await EmbeddedStore.open(dir);
   try {
     const [counted] = await reader.query<{ n: number; ids: number; resent: number; x: number }>(
