@@ -6,7 +6,7 @@ import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmbeddedStore } from '../../src/server/store/embedded';
-import { scheduleMaintenance } from '../../src/server/store/maintenance';
+import { maintenanceRound, scheduleMaintenance } from '../../src/server/store/maintenance';
 import type { PredictionRecord } from '../../src/server/store/types';
 
 const DAY = 86_400_000;
@@ -75,6 +75,36 @@ test('compaction removes .part files that a killed writer left an hour ago, and 
     const names = await readdir(dayDir);
     expect(names).not.toContain('.dead-writer.parquet.part');
     expect(names).toContain('.live-writer.parquet.part');
+  } finally {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a day that cannot be compacted stops neither the other days nor the other models, and the round says which', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'mlmon-maintenance-'));
+  const store = await EmbeddedStore.open(dir);
+  const today = Math.floor(Date.now() / DAY) * DAY;
+  const lines: string[] = [];
+  try {
+    for (const model of ['a', 'b']) {
+      await store.writePredictions(model, records(0, 20, today));
+      await store.writePredictions(model, records(10, 20, today));
+      await store.writePredictions(model, records(0, 5, today - DAY));
+      await store.writePredictions(model, records(5, 5, today - DAY));
+    }
+    const broken = join(dir, 'models', 'a', 'predictions', `day=${new Date(today - DAY).toISOString().slice(0, 10)}`);
+    await writeFile(join(broken, 'damaged.parquet'), 'not parquet');
+
+    await expect(maintenanceRound(store, { log: (line) => lines.push(line) })).rejects.toThrow(
+      /maintenance failed for a/
+    );
+    expect(lines).toEqual([
+      expect.stringMatching(/^a: maintenance failed: Compaction of a failed for 1 day\(s\).*predictions day=.*damaged/),
+      'b: compacted, 40 prediction rows kept',
+    ]);
+    const days = await store.predictionDays('a', { from: today - DAY, to: today + DAY });
+    expect(days.map((d) => d.file !== undefined)).toEqual([false, true]);
   } finally {
     await store.close();
     await rm(dir, { recursive: true, force: true });

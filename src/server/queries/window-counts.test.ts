@@ -171,17 +171,17 @@ describe('countWindow on the embedded store', () => {
     const expected = normalised(await count(first));
     // two single-file days counted per slot (a histogram and an unpivot statement each), the two-file day directly
     expect(sql).toHaveLength(6);
-    expect(sql.filter((text) => text.includes('QUALIFY'))).toHaveLength(2);
+    expect(sql.filter((text) => text.includes('dedup_winners'))).toHaveLength(2);
     expect(normalised(await count(first))).toEqual(expected);
     expect(sql).toHaveLength(8);
-    expect(sql.slice(6).every((text) => text.includes('QUALIFY'))).toBe(true);
+    expect(sql.slice(6).every((text) => text.includes('dedup_winners'))).toBe(true);
     await first.close();
 
     const restarted = await EmbeddedStore.open(dir);
     const fresh = statementsOf(restarted);
     expect(normalised(await count(restarted))).toEqual(expected);
     expect(fresh).toHaveLength(2);
-    expect(fresh.every((text) => text.includes('QUALIFY'))).toBe(true);
+    expect(fresh.every((text) => text.includes('dedup_winners'))).toBe(true);
     const dayDir = join(dir, 'models', 'm', 'predictions', 'day=2026-11-20');
     expect((await readdir(dayDir)).filter((name) => name.endsWith('.counts'))).toHaveLength(1);
 

@@ -9,14 +9,14 @@
  *
  * Every file is written under a temporary name in its final directory, fsynced and renamed, so a reader sees a
  * whole file or none (temporary names end in `.part` and never match `*.parquet`). A file never repeats an id.
- * Readers read a day held in one file as it is; a day with several files (not yet compacted) is globbed when the
- * query runs and deduplicated by id (the first ingested copy wins), so a reader that catches a compaction between
- * its rename and its deletes still counts every id once. Several processes may read and write the same
+ * Readers read a day held in one file as it is; a day with several files (not yet compacted) is deduplicated by id
+ * (the first ingested copy wins: day-merge.ts), so a reader that catches a compaction between its rename and its
+ * deletes still counts every id once. Several processes may read and write the same
  * directory; schema updates take a lock file (`schema.lock`).
  */
 import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import {
   BIGINT,
   DOUBLE,
@@ -31,6 +31,8 @@ import {
 } from '@duckdb/node-api';
 import { featureColumn, isIdentifier, quoteIdentifier, validateIdentifier, validateVersion } from './identifiers';
 import { duckdbStringLiteral, openMemoryDuckDB, runQuery } from './duckdb-sql';
+import { emptyRelation, keptCopiesSql, mergeDay, type ColumnType, type KeptCopy, type MergeEngine } from './day-merge';
+import { fsyncPath } from './fsync';
 import {
   DEFAULT_MAX_FEATURES_PER_MODEL,
   featureColumns,
@@ -62,8 +64,6 @@ import {
   type WriteOptions,
   type WriteResult,
 } from './types';
-
-type ColumnType = 'BIGINT' | 'DOUBLE' | 'VARCHAR' | 'UTINYINT';
 
 const PREDICTION_COLUMNS: ReadonlyArray<[string, ColumnType]> = [
   ['ts', 'BIGINT'],
@@ -102,12 +102,6 @@ function predictionColumns(features: readonly FeatureState[]): Array<[string, Co
     ...PREDICTION_COLUMNS,
     ...features.map((f): [string, ColumnType] => [featureColumn(f.name), f.kind === 'numeric' ? 'DOUBLE' : 'VARCHAR']),
   ];
-}
-
-/** An empty relation with the given columns and types (the shape readers expect even before any file exists). */
-function emptyRelation(columns: ReadonlyArray<[string, ColumnType]>): string {
-  const list = columns.map(([name, type]) => `CAST(NULL AS ${type}) AS ${quoteIdentifier(name, 'duckdb')}`).join(', ');
-  return `SELECT ${list} WHERE false`;
 }
 
 /** Rows per data chunk: DuckDB's vector size (STANDARD_VECTOR_SIZE, 2048 in release builds). */
@@ -170,11 +164,8 @@ function firstPerId<T extends { id: string }>(records: readonly T[]): T[] {
   return [...byId.values()];
 }
 
-/** Which copy of an id the store keeps: the first ingested prediction (recent-ids.ts), the latest label. */
-const KEPT_COPY: Record<'predictions' | 'labels', string> = {
-  predictions: 'ORDER BY ingested_at ASC',
-  labels: 'ORDER BY ingested_at DESC, ts DESC',
-};
+/** Which copy of an id the store keeps (day-merge.ts): the first ingested prediction, the last ingested label. */
+const KEPT_COPY: Record<'predictions' | 'labels', KeptCopy> = { predictions: 'first', labels: 'last' };
 
 function groupByDay<T extends { ts: number }>(records: readonly T[]): Map<string, T[]> {
   const groups = new Map<number, T[]>();
@@ -188,15 +179,6 @@ function groupByDay<T extends { ts: number }>(records: readonly T[]): Map<string
     }
   }
   return new Map([...groups].map(([day, group]) => [utcDay(day * DAY_MS), group]));
-}
-
-async function fsyncPath(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /** Writes a small file atomically: temporary name in the same directory, fsync, rename. */
@@ -546,8 +528,10 @@ export class EmbeddedStore implements PredictionStore {
    * The predictions of a model in the range, each id once. A day held in ONE file is read as it is: every write and
    * every compaction leaves a file without repeated ids (`firstPerId`, the compaction's dedup), and a re-sent record
    * has the same ts, so the same day. Only days with several files (the day still being written, before compaction)
-   * are deduplicated, by id, the first ingested copy winning; reading them globs the directory when the query runs,
-   * so a compaction landing meanwhile is seen whole. Deduplicating every day cost 12× a plain scan at 10 M rows.
+   * are deduplicated, with day-merge.ts's rule and bounded plan (keptCopiesSql): the files are listed now and named
+   * in the SQL, so both of its scans read the same files; one that a compaction removes before the query reads it
+   * makes the query fail with StoreChangedError, and planning again reads the merged file. Deduplicating every day
+   * cost 12× a plain scan at 10 M rows.
    */
   async predictionsRelation(model: string, range?: TimeRange): Promise<string> {
     return this.predictionsOf(model, await this.dayFiles(model, 'predictions', range), range);
@@ -559,18 +543,13 @@ export class EmbeddedStore implements PredictionStore {
     const where = range ? `WHERE ts >= ${Math.trunc(range.from)} AND ts < ${Math.trunc(range.to)}` : '';
     const list = columns.map(([name]) => quoteIdentifier(name, 'duckdb')).join(', ');
     const single = days.filter((day) => day.files.length === 1).map((day) => duckdbStringLiteral(day.files[0]));
-    const several = days
-      .filter((day) => day.files.length > 1)
-      .map((day) => duckdbStringLiteral(join(day.dir, '*.parquet')));
+    const several = days.filter((day) => day.files.length > 1).flatMap((day) => day.files);
     const parts = [emptyRelation(columns)];
     if (single.length > 0) {
       parts.push(`SELECT * FROM read_parquet([${single.join(', ')}], union_by_name = true) ${where}`);
     }
     if (several.length > 0) {
-      parts.push(
-        `SELECT * FROM read_parquet([${several.join(', ')}], union_by_name = true) ${where} ` +
-          `QUALIFY row_number() OVER (PARTITION BY id ${KEPT_COPY.predictions}) = 1`
-      );
+      parts.push(keptCopiesSql(several, columns, KEPT_COPY.predictions, range));
     }
     return `(SELECT ${list} FROM (${parts.join(' UNION ALL BY NAME ')}))`;
   }
@@ -617,7 +596,7 @@ export class EmbeddedStore implements PredictionStore {
       LABEL_COLUMNS
     );
     const list = LABEL_COLUMNS.map(([name]) => quoteIdentifier(name, 'duckdb')).join(', ');
-    return `(SELECT ${list} FROM (${source}) QUALIFY row_number() OVER (PARTITION BY id ${KEPT_COPY.labels}) = 1)`;
+    return `(SELECT ${list} FROM (${source}) QUALIFY row_number() OVER (PARTITION BY id ORDER BY ingested_at DESC, ts DESC) = 1)`;
   }
 
   /**
@@ -648,18 +627,43 @@ export class EmbeddedStore implements PredictionStore {
     }
   }
 
+  /**
+   * Runs a query over predictionsRelation, planning it again (up to three times) when a compaction removed a file
+   * it named meanwhile.
+   */
+  private async queryPredictions<T>(
+    model: string,
+    range: TimeRange | undefined,
+    sql: (relation: string) => string,
+    params: Params = {}
+  ): Promise<T[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.query<T>(sql(await this.predictionsRelation(model, range)), params);
+      } catch (error) {
+        if (!(error instanceof StoreChangedError) || attempt >= 3) {
+          throw error;
+        }
+      }
+    }
+  }
+
   async listVersions(model: string): Promise<VersionSummary[]> {
-    const relation = await this.predictionsRelation(model);
-    return this.query<VersionSummary>(
-      `SELECT version, count(*) AS count, min(ts) AS "firstTs", max(ts) AS "lastTs" FROM ${relation} GROUP BY version ORDER BY min(ts)`
+    return this.queryPredictions<VersionSummary>(
+      model,
+      undefined,
+      (relation) =>
+        `SELECT version, count(*) AS count, min(ts) AS "firstTs", max(ts) AS "lastTs" FROM ${relation} GROUP BY version ORDER BY min(ts)`
     );
   }
 
   async countPredictions(model: string, range: TimeRange, version?: string): Promise<PredictionCounts> {
-    const relation = await this.predictionsRelation(model, range);
     const filter = version === undefined ? '' : 'WHERE version = {version}';
-    const [row] = await this.query<PredictionCounts>(
-      `SELECT count(*) AS rows, coalesce(sum(1.0 / sampling_rate), 0) AS "estimatedTotal", coalesce(sum(is_error), 0) AS errors FROM ${relation} ${filter}`,
+    const [row] = await this.queryPredictions<PredictionCounts>(
+      model,
+      range,
+      (relation) =>
+        `SELECT count(*) AS rows, coalesce(sum(1.0 / sampling_rate), 0) AS "estimatedTotal", coalesce(sum(is_error), 0) AS errors FROM ${relation} ${filter}`,
       version === undefined ? {} : { version }
     );
     return row;
@@ -701,50 +705,65 @@ export class EmbeddedStore implements PredictionStore {
 
   // ----- maintenance --------------------------------------------------------------------------------------------
 
-  /** Merges the files of one day directory into one (each id once: KEPT_COPY), then deletes them. */
-  private async mergeFiles(
-    dir: string,
-    files: string[],
-    kind: 'predictions' | 'labels',
-    kindColumns: ReadonlyArray<[string, ColumnType]>
-  ): Promise<void> {
-    const list = kindColumns.map(([name]) => quoteIdentifier(name, 'duckdb')).join(', ');
-    const source = `SELECT * FROM read_parquet([${files.map(duckdbStringLiteral).join(', ')}], union_by_name = true) UNION ALL BY NAME ${emptyRelation(kindColumns)}`;
-    const id = randomUUID();
-    const temporary = join(dir, `.${id}.parquet.part`);
-    await this.exclusive(() =>
-      this.connection.run(
-        `COPY (SELECT ${list} FROM (${source}) QUALIFY row_number() OVER (PARTITION BY id ${KEPT_COPY[kind]}) = 1 ORDER BY ts) ` +
-          `TO ${duckdbStringLiteral(temporary)} (FORMAT parquet, COMPRESSION zstd)`
-      )
-    );
-    await fsyncPath(temporary);
-    await rename(temporary, join(dir, `${id}.parquet`));
-    await fsyncPath(dir);
-    await Promise.all(files.map((f) => unlink(f)));
-  }
+  /**
+   * Runs merge statements on the connection, each alone, with DuckDB settings (its threads) changed for it and
+   * restored after.
+   */
+  private readonly mergeEngine: MergeEngine = {
+    run: (sql, settings = {}) =>
+      this.exclusive(async () => {
+        const names = Object.keys(settings);
+        const previous = await Promise.all(
+          names.map(async (name) => {
+            const [row] = await runQuery<{ value: unknown }>(
+              this.connection,
+              `SELECT current_setting(${duckdbStringLiteral(name)}) AS value`
+            );
+            return Number(row.value);
+          })
+        );
+        const apply = async (values: readonly number[]) => {
+          for (const [i, name] of names.entries()) {
+            await this.connection.run(`SET ${validateIdentifier(name, 'DuckDB setting')} = ${Math.trunc(values[i])}`);
+          }
+        };
+        await apply(names.map((name) => settings[name]));
+        try {
+          return await runQuery<Record<string, unknown>>(this.connection, sql);
+        } finally {
+          await apply(previous);
+        }
+      }),
+  };
 
   /**
-   * Merges every day directory holding more than one file into one file (each id once: KEPT_COPY),
-   * atomically: the merged file is renamed in before the merged inputs are deleted; files written meanwhile stay.
-   * Counts cached beside files that are gone are removed. Returns the prediction rows stored afterwards.
+   * Merges every day directory holding more than one file into one, de-duplicated, in bounded memory and atomically
+   * (day-merge.ts mergeDay); files written meanwhile stay. Counts cached beside files that are gone are removed. A
+   * day that fails does not stop the others; the error names the days that failed. Returns the prediction rows
+   * stored afterwards.
    */
   async compact(model: string): Promise<{ rowsKept: number }> {
     const columns = predictionColumns(await this.getFeatures(model));
+    const failed: string[] = [];
     for (const [kind, kindColumns] of [
       ['predictions', columns],
       ['labels', LABEL_COLUMNS],
     ] as const) {
       for (const dir of await this.dayDirs(model, kind)) {
-        const files = (await listDir(dir)).filter((n) => n.endsWith('.parquet')).map((n) => join(dir, n));
-        if (files.length > 1) {
-          await this.mergeFiles(dir, files, kind, kindColumns);
-        }
+        await mergeDay(this.mergeEngine, dir, kindColumns, KEPT_COPY[kind]).catch((error: Error) =>
+          failed.push(`${kind} ${basename(dir)}: ${error.message}`)
+        );
         await removeStaleParts(dir);
         if (kind === 'predictions') {
           await removeOrphanCounts(dir);
         }
       }
+    }
+    if (failed.length > 0) {
+      throw new Error(
+        `Compaction of ${model} failed for ${failed.length} day(s); the others were compacted and the next round ` +
+          `tries again: ${failed.join('; ')}`
+      );
     }
     const stored = this.parquetSource(
       (await this.dayFiles(model, 'predictions')).map((day) => day.dir),

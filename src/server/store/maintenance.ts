@@ -29,46 +29,56 @@ export interface ModelMaintenance {
   skippedFor?: string;
 }
 
+function validRetention(retentionDays: number | undefined): void {
+  if (retentionDays !== undefined && !(Number.isInteger(retentionDays) && retentionDays >= 1)) {
+    throw new Error(`retentionDays must be a whole number of days >= 1, got ${retentionDays}`);
+  }
+}
+
+/**
+ * One model's upkeep under its maintenance lock: retention (days ending at or before now − retentionDays go), then
+ * compaction, then `afterCompaction`. A model another process is maintaining is waited for up to `lockWaitMs`, then
+ * skipped (`skippedFor` says who had it).
+ */
+async function maintainModel(
+  store: PredictionStore,
+  model: string,
+  options: MaintenanceOptions
+): Promise<ModelMaintenance> {
+  const now = options.now ?? Date.now();
+  const upkeep = async (): Promise<ModelMaintenance> => {
+    const { daysDropped } =
+      options.retentionDays === undefined
+        ? { daysDropped: [] }
+        : await store.applyRetention(model, now - options.retentionDays * DAY_MS);
+    const { rowsKept } = await store.compact(model);
+    await options.afterCompaction?.(model);
+    return { model, daysDropped, rowsKept };
+  };
+  try {
+    return await store.withMaintenanceLock(model, upkeep, {
+      waitMs: options.lockWaitMs ?? 0,
+      onWait: (holder) => options.onWait?.(model, holder),
+    });
+  } catch (err) {
+    if (!(err instanceof LockHeldError)) {
+      throw err;
+    }
+    return { model, daysDropped: [], rowsKept: 0, skippedFor: describeHolder(err.holder) };
+  }
+}
+
 /** Applies retention and compaction to every model of the store and says what it did per model. */
 export async function runMaintenance(
   store: PredictionStore,
   options: MaintenanceOptions = {}
 ): Promise<ModelMaintenance[]> {
-  if (options.retentionDays !== undefined && !(Number.isInteger(options.retentionDays) && options.retentionDays >= 1)) {
-    throw new Error(`retentionDays must be a whole number of days >= 1, got ${options.retentionDays}`);
-  }
-  const now = options.now ?? Date.now();
+  validRetention(options.retentionDays);
   const results: ModelMaintenance[] = [];
   for (const model of await store.listModels()) {
-    const upkeep = async (): Promise<ModelMaintenance> => {
-      const { daysDropped } =
-        options.retentionDays === undefined
-          ? { daysDropped: [] }
-          : await store.applyRetention(model, now - options.retentionDays * DAY_MS);
-      const { rowsKept } = await store.compact(model);
-      await options.afterCompaction?.(model);
-      return { model, daysDropped, rowsKept };
-    };
-    try {
-      results.push(
-        await store.withMaintenanceLock(model, upkeep, {
-          waitMs: options.lockWaitMs ?? 0,
-          onWait: (holder) => options.onWait?.(model, holder),
-        })
-      );
-    } catch (err) {
-      if (!(err instanceof LockHeldError)) {
-        throw err;
-      }
-      results.push({ model, daysDropped: [], rowsKept: 0, skippedFor: describeHolder(err.holder) });
-    }
+    results.push(await maintainModel(store, model, options));
   }
   return results;
-}
-
-export interface MaintenanceSchedule {
-  /** Waits for a run under way, then stops. */
-  stop(): Promise<void>;
 }
 
 export interface MaintenanceRoundOptions {
@@ -80,22 +90,40 @@ export interface MaintenanceRoundOptions {
   lockWaitMs?: number;
 }
 
-/** One round of runMaintenance with a line per model. */
+/**
+ * One round of maintenance with a line per model. A model that fails (a damaged file, a full disk) gets its line
+ * and does not stop the others; the round then fails naming them.
+ */
 export async function maintenanceRound(store: PredictionStore, options: MaintenanceRoundOptions): Promise<void> {
-  const results = await runMaintenance(store, {
-    retentionDays: options.retentionDays,
-    lockWaitMs: options.lockWaitMs,
-    onWait: (model, holder) => options.log(`${model}: waiting for ${holder} to finish maintaining it`),
-    afterCompaction: options.afterCompaction,
-  });
-  for (const { model, daysDropped, rowsKept, skippedFor } of results) {
-    if (skippedFor) {
-      options.log(`${model}: skipped, ${skippedFor} is maintaining it`);
-      continue;
+  validRetention(options.retentionDays);
+  const failed: string[] = [];
+  for (const model of await store.listModels()) {
+    try {
+      const { daysDropped, rowsKept, skippedFor } = await maintainModel(store, model, {
+        retentionDays: options.retentionDays,
+        lockWaitMs: options.lockWaitMs,
+        onWait: (_model, holder) => options.log(`${model}: waiting for ${holder} to finish maintaining it`),
+        afterCompaction: options.afterCompaction,
+      });
+      if (skippedFor) {
+        options.log(`${model}: skipped, ${skippedFor} is maintaining it`);
+        continue;
+      }
+      const dropped = daysDropped.length > 0 ? `, dropped ${daysDropped.join(', ')}` : '';
+      options.log(`${model}: compacted, ${rowsKept} prediction rows kept${dropped}`);
+    } catch (error) {
+      failed.push(model);
+      options.log(`${model}: maintenance failed: ${(error as Error).message}`);
     }
-    const dropped = daysDropped.length > 0 ? `, dropped ${daysDropped.join(', ')}` : '';
-    options.log(`${model}: compacted, ${rowsKept} prediction rows kept${dropped}`);
   }
+  if (failed.length > 0) {
+    throw new Error(`maintenance failed for ${failed.join(', ')} (see the lines above); the other models are done`);
+  }
+}
+
+export interface MaintenanceSchedule {
+  /** Waits for a run under way, then stops. */
+  stop(): Promise<void>;
 }
 
 /**
