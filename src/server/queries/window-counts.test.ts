@@ -116,6 +116,7 @@ describe('countWindow on the embedded store', () => {
     { column: '"f_c"', kind: 'categorical' },
     { column: '"f_x"', kind: 'numeric', edges: EDGES, sumOf: '"score"' },
     { column: '"f_x"', kind: 'numeric', edges: [20, 40, 60, 80], sumOf: '"f_x"', sumCells: 'outer' },
+    { column: '"f_c"', kind: 'categorical', sumOf: '"score"' },
   ];
 
   beforeAll(async () => {
