@@ -62,12 +62,17 @@ export const DEFAULT_DUCKDB_MEMORY_LIMIT = '256MB';
 /**
  * An in-memory DuckDB with one connection, for reading files and writing Parquet. Its memory is capped
  * ($MLMON_DUCKDB_MEMORY_LIMIT, default 256 MB, e.g. `1GB`), and what does not fit spills to a temporary directory
- * ($MLMON_DUCKDB_TEMP_DIR, default `<os temp dir>/mlmon-duckdb`) instead of growing the process.
+ * ($MLMON_DUCKDB_TEMP_DIR, default `<os temp dir>/mlmon-duckdb`) instead of growing the process. Memory a query freed
+ * goes back to the system soon (DuckDB's allocator keeps up to 128 MB per thread by default), so that a long-lived
+ * process (the backend, the collector) does not keep the high-water mark of its largest query.
  */
 export async function openMemoryDuckDB(): Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> {
   const instance = await DuckDBInstance.create(':memory:', {
     memory_limit: process.env.MLMON_DUCKDB_MEMORY_LIMIT || DEFAULT_DUCKDB_MEMORY_LIMIT,
     temp_directory: process.env.MLMON_DUCKDB_TEMP_DIR || join(tmpdir(), 'mlmon-duckdb'),
+    allocator_flush_threshold: '8MB',
+    allocator_bulk_deallocation_flush_threshold: '16MB',
+    allocator_background_threads: 'true',
   });
   const connection = await instance.connect();
   return { instance, connection };
