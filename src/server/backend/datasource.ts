@@ -103,22 +103,35 @@ export function registerBuiltInHandlers(registry: QueryHandlerRegistry): void {
 export function createDatasource({ registry, openStore, logger, now = Date.now }: DatasourceOptions): PluginHandlers {
   const instances = new InstanceManager(openStore, logger);
 
-  async function execute(call: QueryCall) {
+  /** The query of a call and its time options, checked: a 400 for anything no plan can be made from (plan.ts). */
+  function checkedQuery(call: Pick<QueryCall, 'query' | 'headers'>) {
     const query = parseDataQuery(call.query);
+    const received = now();
+    const options = {
+      range: {
+        from: call.query.timeRange?.fromEpochMS ?? received - DAY_MS,
+        to: call.query.timeRange?.toEpochMS ?? received,
+      },
+      intervalMs: call.query.intervalMS,
+      maxDataPoints: call.query.maxDataPoints,
+      alert: isAlertRequest(call.headers),
+    };
+    try {
+      checkTimeOptions(query, options);
+    } catch (error) {
+      throw error instanceof QueryError ? badRequest(error.message) : error;
+    }
+    return { query, options, received };
+  }
+
+  async function execute(call: QueryCall) {
+    const { query, options, received } = checkedQuery(call);
     const handler = registry.get(query.queryType);
     if (!handler) {
       throw badRequest(
         `query type '${query.queryType}' is not available in this backend; available: ${registry.types().join(', ')}`
       );
     }
-    const received = now();
-    const alert = isAlertRequest(call.headers);
-    const range = {
-      from: call.query.timeRange?.fromEpochMS ?? received - DAY_MS,
-      to: call.query.timeRange?.toEpochMS ?? received,
-    };
-    const options = { range, intervalMs: call.query.intervalMS, maxDataPoints: call.query.maxDataPoints, alert };
-    await guarded(async () => checkTimeOptions(query, options));
     const instance = instances.get(call.pluginContext);
     const run = () => handler({ query: query as never, ...options, now: received, instance, signal: call.signal });
     // A compaction that replaced a file mid-query leaves the data intact: planning again reads the new file.
@@ -130,7 +143,7 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
         throw error;
       })
     );
-    return (alert ? alertFrames(frames, query) : frames).map(toWireFrame);
+    return (options.alert ? alertFrames(frames, query) : frames).map(toWireFrame);
   }
 
   const resources: ResourceRoute[] = [
@@ -196,9 +209,13 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
   return {
     execute,
     metricLabel: (query) => queryTypeLabel(query),
-    isHeavy: (query) => {
-      const label = queryTypeLabel(query);
-      return label !== 'invalid' && !SCHEMA_ONLY_TYPES.has(label);
+    // A query that fails its checks is light: it is refused at once instead of waiting for a heavy query's slot.
+    isHeavy: (query, headers) => {
+      try {
+        return !SCHEMA_ONLY_TYPES.has(checkedQuery({ query, headers }).query.queryType);
+      } catch {
+        return false;
+      }
     },
     checkHealth: (request) => checkHealth(instances, request, now()),
     resources,

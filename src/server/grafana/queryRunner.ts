@@ -37,7 +37,7 @@ export interface QueryRunnerOptions {
    * Whether a query reads and counts data (heavy). Heavy queries may hold all but one of the `concurrency` slots, so
    * that a light query (metadata, a malformed query) never waits behind heavy ones. Without it every query is light.
    */
-  isHeavy?: (query: DataQuery) => boolean;
+  isHeavy?: (query: DataQuery, headers: Record<string, string>) => boolean;
   /** Aborted when the process shuts down: every running and waiting query stops. */
   shutdown?: AbortSignal;
 }
@@ -114,7 +114,7 @@ export function createQueryRunner(options: QueryRunnerOptions) {
     const label = options.metricLabel(query);
     // The time limit and cancellation count from the request's arrival, waiting for a slot included.
     const signal = AbortSignal.any([callerSignal, ...stopping, AbortSignal.timeout(options.timeoutMs)]);
-    const work = inSlot(options.isHeavy?.(query) ?? false, async () => {
+    const work = inSlot(options.isHeavy?.(query, request.headers) ?? false, async () => {
       signal.throwIfAborted();
       const frames = await options.execute({
         query,

@@ -36,7 +36,7 @@ export interface PluginHandlers {
   /** The metrics label of a query: its type when known, a fixed word otherwise. */
   metricLabel: (query: DataQuery) => string;
   /** Whether a query reads and counts data (queryRunner.ts: heavy queries leave a slot free for light ones). */
-  isHeavy?: (query: DataQuery) => boolean;
+  isHeavy?: (query: DataQuery, headers: Record<string, string>) => boolean;
   checkHealth: (request: CheckHealthRequest) => Promise<CheckHealthResult>;
   resources: ResourceRoute[];
   /** Releases resources (open stores) before the process exits. */
