@@ -28,7 +28,7 @@ describe('alert evaluations', () => {
     });
     const frame = severityFrame(
       {
-        meta: { model: 'm', metric: 'ks' },
+        meta: { model: 'm', metric: 'ks', bucketMs: 3_600_000, thresholds: { warning: 0.1, critical: 0.2 } },
         cells: [0, 1].flatMap((t) =>
           ['age', 'income'].map((feature, i) => ({
             feature,

@@ -6,6 +6,7 @@
  *   mlmon baseline list --model M [--format table|json]
  *   mlmon baseline show --model M --version V [--format table|json]
  */
+import { largest } from '../../core/stats/extremes';
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { computeBaseline, type BaselineInput, type DeclaredFeature } from '../baseline/compute';
@@ -153,7 +154,7 @@ async function create(values: Values, store: PredictionStore): Promise<number> {
 }
 
 function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j].length)));
+  const widths = header.map((h, j) => Math.max(h.length, largest(rows.map((r) => r[j].length))));
   const line = (cells: string[]) =>
     cells
       .map((c, j) => c.padEnd(widths[j]))

@@ -2,6 +2,7 @@
  * The terminal table of `mlmon report`: one row per feature with its severity, the four distances, the test of its
  * kind and the counts; columns aligned; severities coloured only when asked (stdout is a TTY).
  */
+import { largest } from '../../core/stats/extremes';
 import type { FeatureReport, ReportResult, Severity } from './report-model';
 
 const ANSI: Record<Severity, string> = {
@@ -77,7 +78,7 @@ function featureRow(feature: FeatureReport): string[] {
 
 /** Pads every cell to its column's width; colour is applied after padding so escapes do not upset alignment. */
 function alignRows(rows: string[][], colourCell: (row: number, column: number, padded: string) => string): string[] {
-  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+  const widths = rows[0].map((_, column) => largest(rows.map((row) => row[column].length)));
   return rows.map((row, rowIndex) =>
     row
       .map((cell, column) => {

@@ -183,7 +183,9 @@ export class WalFlusher {
       const key = `${batch.kind}\u0000${batch.model}`;
       const target = byTarget.get(key);
       if (target) {
-        (target.records as unknown[]).push(...batch.records);
+        for (const record of batch.records) {
+          (target.records as unknown[]).push(record);
+        }
       } else {
         byTarget.set(key, { model: batch.model, kind: batch.kind, records: [...batch.records] as WalBatch['records'] });
       }
