@@ -2,7 +2,7 @@
  * Entry point of the backend executable (gpx_modelmonitor_<os>_<arch>) that Grafana starts.
  *
  * Memory budget (aim: 400 MB resident over any session, bench/backend-session): the executable's own pages (~85 MB),
- * a V8 heap bounded at 128 MB (scripts/build-backend.js), counts kept in memory up to MLMON_COUNT_CACHE_MB (64 MB,
+ * a V8 heap bounded at 192 MB (scripts/build-backend.js), counts kept in memory up to MLMON_COUNT_CACHE_MB (64 MB,
  * window-counts.ts), and DuckDB's working memory up to MLMON_DUCKDB_MEMORY_LIMIT, 128 MB here unless set (what does
  * not fit spills to disk). Every query is planned within a budget (queries/plan.ts), so none needs more.
  */

@@ -201,13 +201,28 @@ export interface AlignedCells {
   missing: number;
 }
 
-/** Current counts and sums per reference bin (numeric) or category of the union of both sides (categorical). */
+/** The bin labels of each numeric reference's edges, made once (every bucket of a query aligns on them). */
+const labelsOfEdges = new WeakMap<number[], string[]>();
+
+function edgeLabels(edges: number[]): string[] {
+  let labels = labelsOfEdges.get(edges);
+  if (!labels) {
+    labels = binLabels(edges);
+    labelsOfEdges.set(edges, labels);
+  }
+  return labels;
+}
+
+/**
+ * Current counts and sums per reference bin (numeric) or category of the union of both sides (categorical). The
+ * reference counts and numeric labels are the reference's own arrays: read them, never change them.
+ */
 export function alignedCells(reference: ColumnReference, tally: Tally | undefined): AlignedCells {
   const missing = tally?.bins[0] ?? 0;
   if (reference.kind === 'numeric') {
     const current = reference.counts.map((_, k) => tally?.bins[k + 1] ?? 0);
     const sums = reference.counts.map((_, k) => tally?.binSums[k + 1] ?? 0);
-    return { labels: binLabels(reference.edges), reference: [...reference.counts], current, sums, missing };
+    return { labels: edgeLabels(reference.edges), reference: reference.counts, current, sums, missing };
   }
   const currentCounts = new Map<string, number>();
   for (const [category, cell] of tally?.categories ?? []) {

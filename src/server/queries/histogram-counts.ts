@@ -36,10 +36,34 @@ function binOfKey(edges: readonly number[]): (key: number | null) => number {
   return (key) => (key === null ? edges.length : (first.get(key) ?? (key === Infinity ? edges.length : -2)));
 }
 
-/** One histogram entry as DuckDB's node API returns a MAP: `{ key, value }`. */
-interface HistogramEntry {
-  key: number | string | null;
-  value: bigint | number;
+/**
+ * A column's histogram as two lists read from one row, its keys and their counts (`keys_<i>`, `counts_<i>`). DuckDB's
+ * node API would turn the MAP into one `{ key, value: BigInt }` object per entry — a thousand per row and bucket of a
+ * sketch grid, garbage that outlives the young generation while the rows are read in slices; two lists of numbers
+ * are two objects.
+ */
+interface HistogramColumns {
+  /** SELECT of the outer query turning `histogram_<i>` into `keys_<i>` and `counts_<i>`. */
+  unpacked: string[];
+  /** The `histogram_<i>` columns the outer query drops. */
+  packed: string[];
+}
+
+/** Asks for a column's histogram as lists (HistogramColumns); `numericKeys` casts the keys to DOUBLE. */
+function histogramLists(at: string, numericKeys: boolean, lists: HistogramColumns): void {
+  lists.packed.push(`histogram_${at}`);
+  lists.unpacked.push(
+    `map_keys(histogram_${at})${numericKeys ? '::DOUBLE[]' : ''} AS keys_${at}`,
+    `map_values(histogram_${at})::DOUBLE[] AS counts_${at}`
+  );
+}
+
+/** The keys and counts of a column's histogram in a row ([] for none). */
+function histogramOf(row: Record<string, unknown>, at: string): { keys: unknown[]; counts: number[] } {
+  return {
+    keys: (row[`keys_${at}`] as unknown[] | null) ?? [],
+    counts: (row[`counts_${at}`] as number[] | null) ?? [],
+  };
 }
 
 /** Hands the cells of one column, from its aggregates in one bucket row, to the sink. */
@@ -56,7 +80,13 @@ function cumulatedEdges(column: CountedColumn, distinct: readonly number[]): num
   return [...distinct];
 }
 
-function numericColumn(index: number, column: CountedColumn, aggregates: string[], params: Params): ColumnDecoder {
+function numericColumn(
+  index: number,
+  column: CountedColumn,
+  aggregates: string[],
+  params: Params,
+  lists: HistogramColumns
+): ColumnDecoder {
   const edges = column.edges ?? [];
   const distinct = [...new Set(edges)];
   const at = integerLiteral(index, 'column index');
@@ -64,6 +94,7 @@ function numericColumn(index: number, column: CountedColumn, aggregates: string[
   if (edges.length > 0) {
     params[`c${at}_edges`] = distinct;
     aggregates.push(`histogram(${column.column}, {c${at}_edges}) AS histogram_${at}`);
+    histogramLists(at, true, lists);
   }
   const cumulated = cumulatedEdges(column, distinct);
   const sumWhere = (condition: string, name: string) =>
@@ -95,37 +126,40 @@ function numericColumn(index: number, column: CountedColumn, aggregates: string[
   };
   return (row, bucket, add) => {
     const present = Number(row[`present_${at}`]);
-    const entries: HistogramEntry[] =
-      edges.length > 0 ? ((row[`histogram_${at}`] as HistogramEntry[] | null) ?? []) : [{ key: null, value: present }];
+    const { keys, counts } = edges.length > 0 ? histogramOf(row, at) : { keys: [null], counts: [present] };
     const missing = Number(row.rows) - present;
     if (missing > 0) {
       add(index, bucket, -1, '', missing, everyCell ? Number(row[`missing_sum_${at}`]) : 0);
     }
-    for (const entry of entries) {
-      const bin = binOf(entry.key as number | null);
+    for (let k = 0; k < keys.length; k++) {
+      const bin = binOf(keys[k] as number | null);
       if (bin < 0) {
-        throw new Error(
-          `Internal error: DuckDB's histogram returned ${entry.key}, which is not an edge of column ${at}`
-        );
+        throw new Error(`Internal error: DuckDB's histogram returned ${keys[k]}, which is not an edge of column ${at}`);
       }
-      const n = Number(entry.value);
-      if (n > 0) {
-        add(index, bucket, bin, '', n, sumOfBin(row, bin));
+      if (counts[k] > 0) {
+        add(index, bucket, bin, '', counts[k], sumOfBin(row, bin));
       }
     }
   };
 }
 
-function categoricalColumn(index: number, column: CountedColumn, aggregates: string[]): ColumnDecoder {
+function categoricalColumn(
+  index: number,
+  column: CountedColumn,
+  aggregates: string[],
+  lists: HistogramColumns
+): ColumnDecoder {
   const at = integerLiteral(index, 'column index');
   aggregates.push(`count(${column.column}) AS present_${at}`, `histogram(${column.column}) AS histogram_${at}`);
+  histogramLists(at, false, lists);
   return (row, bucket, add) => {
     let missing = Number(row.rows) - Number(row[`present_${at}`]);
-    for (const entry of (row[`histogram_${at}`] as HistogramEntry[] | null) ?? []) {
-      if (entry.key === '') {
-        missing += Number(entry.value);
+    const { keys, counts } = histogramOf(row, at);
+    for (let k = 0; k < keys.length; k++) {
+      if (keys[k] === '') {
+        missing += counts[k];
       } else {
-        add(index, bucket, 0, String(entry.key), Number(entry.value), 0);
+        add(index, bucket, 0, String(keys[k]), counts[k], 0);
       }
     }
     if (missing > 0) {
@@ -145,16 +179,23 @@ export function histogramCountsStatement(
 ): CountsStatement {
   const params: Params = { ...options.where.params };
   const aggregates = ['count(*) AS "rows"'];
+  const lists: HistogramColumns = { unpacked: [], packed: [] };
   const decoders = columns.map(([index, column]) => {
     if (column.kind === 'categorical' && column.sumOf !== undefined) {
       throw new Error(`Internal error: column ${index} needs sums per category; count it with the unpivot statement`);
     }
     return column.kind === 'numeric'
-      ? numericColumn(index, column, aggregates, params)
-      : categoricalColumn(index, column, aggregates);
+      ? numericColumn(index, column, aggregates, params, lists)
+      : categoricalColumn(index, column, aggregates, lists);
   });
+  const counted =
+    `SELECT ${bucketStartSql(options.grid)} AS bucket, ${aggregates.join(', ')} ` +
+    `FROM ${relation} AS current_window ${options.where.sql} GROUP BY 1`;
   return {
-    sql: `SELECT ${bucketStartSql(options.grid)} AS bucket, ${aggregates.join(', ')} FROM ${relation} AS current_window ${options.where.sql} GROUP BY 1`,
+    sql:
+      lists.packed.length === 0
+        ? counted
+        : `SELECT * EXCLUDE (${lists.packed.join(', ')}), ${lists.unpacked.join(', ')} FROM (${counted}) AS counted`,
     params,
     read: (row, add) => {
       const start = Number(row.bucket);
