@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -25,16 +26,20 @@ func coldStores(t *testing.T) []demoStore {
 	return stores
 }
 
-// heavyRequest is the heaviest work of the README's benchmark on the demo data, cold: drift over the whole range,
-// the severity matrix over 7 days × 1 h on the KS grids, and KS and Wasserstein as a dashboard asks for them over the
-// whole range (Grafana's point budget of 43 200 at a 1 s interval).
+// heavyRequest is the heaviest work of the README's benchmark on the demo data, cold: drift per minute over the whole
+// range (statistics of 11 520 buckets × 15 features before plans had a budget), drift over the whole range in one
+// bucket, the severity matrix over 7 days × 1 h on the KS grids, and KS and Wasserstein as a dashboard asks for them
+// over the whole range (Grafana's point budget of 43 200 at a 1 s interval).
 func heavyRequest(pc *pluginv2.PluginContext) *pluginv2.QueryDataRequest {
 	whole := &pluginv2.TimeRange{FromEpochMS: demoEnd.Add(-demoDays * 24 * time.Hour).UnixMilli(), ToEpochMS: demoEnd.UnixMilli()}
 	week := &pluginv2.TimeRange{FromEpochMS: demoEnd.Add(-7 * 24 * time.Hour).UnixMilli(), ToEpochMS: demoEnd.UnixMilli()}
 	query := func(refID, body string, timeRange *pluginv2.TimeRange) *pluginv2.DataQuery {
 		return &pluginv2.DataQuery{RefId: refID, Json: []byte(body), TimeRange: timeRange, IntervalMS: 1000, MaxDataPoints: 43200}
 	}
+	perMinute := query("drift-minutes", fmt.Sprintf(`{"queryType":"drift","model":%q}`, demoModel), whole)
+	perMinute.IntervalMS = 60_000
 	return &pluginv2.QueryDataRequest{PluginContext: pc, Queries: []*pluginv2.DataQuery{
+		perMinute,
 		query("drift-whole", fmt.Sprintf(`{"queryType":"drift","model":%q,"bucket":"%dd"}`, demoModel, demoDays), whole),
 		query("severity-ks", fmt.Sprintf(`{"queryType":"severity","model":%q,"metric":"ks","bucket":"1h"}`, demoModel), week),
 		query("ks", fmt.Sprintf(`{"queryType":"drift","model":%q,"metric":"ks"}`, demoModel), whole),
@@ -128,45 +133,76 @@ func TestTrivialQueryWhileHeavyOneRuns(t *testing.T) {
 					t.Errorf("heavy %s: status %d %s", refID, r.Status, r.Error)
 				}
 			}
-			if len(latencies) < 3 {
+			if len(latencies) < 5 {
 				t.Fatalf("the heavy request ended after %v, too soon to probe the backend meanwhile (%d probes)", time.Since(started), len(latencies))
 			}
-			for i, latency := range latencies {
-				if latency > 100*time.Millisecond {
-					t.Errorf("trivial query %d during the heavy request answered in %v, want ≤ 100 ms", i, latency)
-				}
+			// The backend yields to other calls at least every 8 ms; what remains is the machine's (a garbage
+			// collection, another process on the shared cores): nine probes in ten within 100 ms, none beyond 300 ms.
+			sorted := append([]time.Duration(nil), latencies...)
+			sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+			if p90 := sorted[(len(sorted)*9+9)/10-1]; p90 > 100*time.Millisecond {
+				t.Errorf("trivial queries during the heavy request: 90th percentile %v, want ≤ 100 ms (all: %v)", p90, latencies)
+			}
+			if worst := sorted[len(sorted)-1]; worst > 300*time.Millisecond {
+				t.Errorf("a trivial query during the heavy request took %v, want ≤ 300 ms (all: %v)", worst, latencies)
 			}
 		})
+	}
+}
+
+// stopPoints are the moments a test stops the heavy request at, each in a fresh backend: while the store counts,
+// while the statistics of the buckets run, and later (a cancellation during a DuckDB or ClickHouse statement was
+// always honoured; one during the statistics was not).
+var stopPoints = []time.Duration{700 * time.Millisecond, 1500 * time.Millisecond, 3 * time.Second}
+
+// whileHeavy runs `stop` at each of stopPoints in a fresh backend with the heavy request under way; a point the heavy
+// request ended before is left out, but at least two must have found it running.
+func whileHeavy(t *testing.T, store demoStore, stop func(t *testing.T, p *startedPlugin, pc *pluginv2.PluginContext, cancel context.CancelFunc, heavy *heavyRun)) {
+	stopped := 0
+	for i, at := range stopPoints {
+		t.Run(at.String(), func(t *testing.T) {
+			p, pc := startedWithStore(t, store, fmt.Sprintf("stop-%d", i))
+			c, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			heavy := runHeavy(p, c, pc)
+			time.Sleep(at)
+			if p.client.Exited() {
+				t.Fatalf("the backend died during the heavy request (stderr: %s)", p.stderr.String())
+			}
+			if !running(heavy.done) {
+				t.Logf("the heavy request ended within %v; nothing to stop", at)
+				return
+			}
+			stopped++
+			stop(t, p, pc, cancel, heavy)
+		})
+	}
+	if stopped < 2 {
+		t.Errorf("the heavy request was running at only %d of %v", stopped, stopPoints)
 	}
 }
 
 func TestCancelledQueryFreesTheBackend(t *testing.T) {
 	for _, store := range coldStores(t) {
 		t.Run(store.name, func(t *testing.T) {
-			p, pc := startedWithStore(t, store, "cancel")
-			c, cancel := context.WithCancel(context.Background())
-			heavy := runHeavy(p, c, pc)
-			done := heavy.done
-			time.Sleep(700 * time.Millisecond)
-			if !running(done) {
-				t.Fatalf("the heavy request ended within 700 ms (%v): nothing left to cancel", heavy.err)
-			}
-			cancel()
-			cancelled := time.Now()
-			<-done
-			res, err := p.clients.data.QueryData(ctx(t), smallQuery(pc))
-			if err != nil || res.Responses["S"].GetStatus() != 200 {
-				t.Fatalf("query after the cancellation: %v, status %d %s", err, res.GetResponses()["S"].GetStatus(), res.GetResponses()["S"].GetError())
-			}
-			if waited := time.Since(cancelled); waited > time.Second {
-				t.Errorf("a query sent after the cancellation was answered %v after it, want ≤ 1 s", waited)
-			}
-			time.Sleep(time.Until(cancelled.Add(time.Second)))
-			before := cpuSeconds(t, p.pid)
-			time.Sleep(time.Second)
-			if busy := cpuSeconds(t, p.pid) - before; busy > 0.2 {
-				t.Errorf("the backend used %.2f CPU-s in the second after the first second following the cancellation: the cancelled work goes on", busy)
-			}
+			whileHeavy(t, store, func(t *testing.T, p *startedPlugin, pc *pluginv2.PluginContext, cancel context.CancelFunc, heavy *heavyRun) {
+				cancel()
+				cancelled := time.Now()
+				<-heavy.done
+				res, err := p.clients.data.QueryData(ctx(t), smallQuery(pc))
+				if err != nil || res.Responses["S"].GetStatus() != 200 {
+					t.Fatalf("query after the cancellation: %v, status %d %s", err, res.GetResponses()["S"].GetStatus(), res.GetResponses()["S"].GetError())
+				}
+				if waited := time.Since(cancelled); waited > time.Second {
+					t.Errorf("a query sent after the cancellation was answered %v after it, want ≤ 1 s", waited)
+				}
+				time.Sleep(time.Until(cancelled.Add(time.Second)))
+				before := cpuSeconds(t, p.pid)
+				time.Sleep(time.Second)
+				if busy := cpuSeconds(t, p.pid) - before; busy > 0.2 {
+					t.Errorf("the backend used %.2f CPU-s in the second after the first second following the cancellation: the cancelled work goes on", busy)
+				}
+			})
 		})
 	}
 }
@@ -174,24 +210,20 @@ func TestCancelledQueryFreesTheBackend(t *testing.T) {
 func TestShutdownWhileHeavyQueryRuns(t *testing.T) {
 	for _, store := range coldStores(t) {
 		t.Run(store.name, func(t *testing.T) {
-			p, pc := startedWithStore(t, store, "shutdown")
-			done := runHeavy(p, context.Background(), pc).done
-			time.Sleep(700 * time.Millisecond)
-			if !running(done) {
-				t.Fatal("the heavy request ended within 700 ms: nothing running to shut down")
-			}
-			started := time.Now()
-			p.client.Kill() // GRPCController/Shutdown, then go-plugin waits 2 s before SIGKILL
-			elapsed := time.Since(started)
-			if elapsed >= 1900*time.Millisecond {
-				t.Errorf("the backend took %v to exit after Shutdown during a heavy query; Grafana SIGKILLs it after 2 s", elapsed)
-			}
-			if !p.client.Exited() {
-				t.Fatal("the backend is still running after Shutdown")
-			}
-			if strings.Contains(p.stderr.String(), "panic") {
-				t.Errorf("stderr at shutdown: %s", p.stderr.String())
-			}
+			whileHeavy(t, store, func(t *testing.T, p *startedPlugin, _ *pluginv2.PluginContext, _ context.CancelFunc, _ *heavyRun) {
+				started := time.Now()
+				p.client.Kill() // GRPCController/Shutdown, then go-plugin waits 2 s before SIGKILL
+				elapsed := time.Since(started)
+				if elapsed >= 1900*time.Millisecond {
+					t.Errorf("the backend took %v to exit after Shutdown during a heavy query; Grafana SIGKILLs it after 2 s", elapsed)
+				}
+				if !p.client.Exited() {
+					t.Fatal("the backend is still running after Shutdown")
+				}
+				if strings.Contains(p.stderr.String(), "panic") {
+					t.Errorf("stderr at shutdown: %s", p.stderr.String())
+				}
+			})
 		})
 	}
 }
@@ -322,17 +354,17 @@ func TestRangesBeyondTheStoredDataAreClamped(t *testing.T) {
 				if !noticed {
 					t.Errorf("%s over 1970–9999: no frame says that the range was limited to the stored data", queryType)
 				}
-				if elapsed > 10*time.Second {
+				if elapsed > 15*time.Second {
 					t.Errorf("%s over 1970–9999 took %v", queryType, elapsed)
 				}
 				t.Logf("%s %s over 1970–9999: %v", store.name, queryType, elapsed)
 			}
-			// and the backend still answers
+			// and the backend still answers (it used to stay wedged)
 			sent := time.Now()
 			if res, err := p.clients.data.QueryData(ctx(t), trivialQuery(pc)); err != nil || res.Responses["T"].GetStatus() != 200 {
 				t.Fatalf("after 1970–9999: %v, status %d %s", err, res.GetResponses()["T"].GetStatus(), res.GetResponses()["T"].GetError())
 			}
-			if took := time.Since(sent); took > 100*time.Millisecond {
+			if took := time.Since(sent); took > time.Second {
 				t.Errorf("a trivial query after 1970–9999 took %v", took)
 			}
 		})
