@@ -6,9 +6,8 @@
  * Numeric columns are binned right-closed against bound edges (METRICS.md: e_{k-1} < x ≤ e_k, outer bins open);
  * categorical columns keep their value. Bin -1 marks a missing value (NULL, or an empty string for categories).
  * One SQL plan per store: DuckDB runs one `histogram` aggregate per column (histogram-counts.ts) — each sketch grid in
- * a statement of its own (WIDE_COLUMN_EDGES), numeric sums per bin as filtered sums —, plus an unpivot for the
- * categorical columns that need a sum per category; ClickHouse counts every column in one statement
- * (clickhouse-counts.ts).
+ * a statement of its own (WIDE_COLUMN_EDGES) —, plus an unpivot for the columns that need a sum in every cell;
+ * ClickHouse counts every column in one statement (clickhouse-counts.ts).
  *
  * Cells are handed one by one to a sink (CellSink) that adds them up where they belong (window-counts.ts tallies): a
  * day counted per minute on a KS grid is millions of cells, which are never held as objects or spread into a call.
@@ -94,14 +93,8 @@ export function readCellRow(row: Record<string, unknown>, add: CellSink): void {
  */
 const WIDE_COLUMN_EDGES = 64;
 
-/**
- * Whether DuckDB counts a column with the unpivot statement: a categorical column summed per category, or a sketch
- * grid summed in every cell (the histogram statement sums a numeric column per bin with one filtered sum per edge).
- */
-const unpivoted = (column: CountedColumn) =>
-  column.sumOf !== undefined &&
-  column.sumCells !== 'outer' &&
-  (column.kind === 'categorical' || (column.edges?.length ?? 0) > WIDE_COLUMN_EDGES);
+/** Whether a column needs the sum of its `sumOf` in every cell (only the unpivot statement gives that). */
+const unpivoted = (column: CountedColumn) => column.sumOf !== undefined && column.sumCells !== 'outer';
 
 /** The plan counting every column × bin × bucket of `relation` (a store relation; see the module comment). */
 export function binnedCountsPlan(

@@ -6,11 +6,9 @@
  * `count(*) − count(x)` (plus the empty string for categories). On 10 M rows × 25 columns this runs about 25× faster
  * than the unpivot (bench/queries/RESULTS.md), because no row is multiplied into cells before grouping.
  *
- * Sums of a numeric column's `sumOf`: cumulative filtered sums S_j = Σ sumOf over x ≤ d_j at its distinct edges d_j and
- * the total over x present, so that bin j sums S_j − S_{j−1} and the last bin the total − S_last — in every bin
- * (ranking's output per bin), or in the two outer bins only (`sumCells: 'outer'`, what the Wasserstein tails need: S at
- * the first and last edge). The sum over missing values is one more filtered sum. A categorical column needing sums
- * is counted by the unpivot statement instead (unpivot-counts.ts).
+ * Sums: a column may ask for the sum of its `sumOf` in its two outer bins only (`sumCells: 'outer'`, what the
+ * Wasserstein tails need), done here with two filtered sums; a column needing a sum in every cell is counted by the
+ * unpivot statement instead (unpivot-counts.ts: a filtered sum per bin edge measured several times slower).
  */
 import type { Params } from '../store/sql-params';
 import {
@@ -69,17 +67,6 @@ function histogramOf(row: Record<string, unknown>, at: string): { keys: unknown[
 /** Hands the cells of one column, from its aggregates in one bucket row, to the sink. */
 type ColumnDecoder = (row: Record<string, unknown>, bucket: number, add: CellSink) => void;
 
-/** The edges at which a numeric column's cumulative sums are taken (see the module comment). */
-function cumulatedEdges(column: CountedColumn, distinct: readonly number[]): number[] {
-  if (column.sumOf === undefined || distinct.length === 0) {
-    return [];
-  }
-  if (column.sumCells === 'outer') {
-    return distinct.length === 1 ? [distinct[0]] : [distinct[0], distinct[distinct.length - 1]];
-  }
-  return [...distinct];
-}
-
 function numericColumn(
   index: number,
   column: CountedColumn,
@@ -96,40 +83,33 @@ function numericColumn(
     aggregates.push(`histogram(${column.column}, {c${at}_edges}) AS histogram_${at}`);
     histogramLists(at, true, lists);
   }
-  const cumulated = cumulatedEdges(column, distinct);
+  const outerSums = column.sumOf !== undefined;
   const sumWhere = (condition: string, name: string) =>
     aggregates.push(`coalesce(sum(${column.sumOf}) FILTER (WHERE ${condition}), 0) AS ${name}`);
-  cumulated.forEach((edge, j) => {
-    params[`c${at}_s${j}`] = edge;
-    sumWhere(`${column.column} <= {c${at}_s${j}}`, `cum_${at}_${j}`);
-  });
-  const everyCell = column.sumOf !== undefined && column.sumCells !== 'outer';
-  if (column.sumOf !== undefined) {
-    sumWhere(`${column.column} IS NOT NULL`, `total_${at}`);
-  }
-  if (everyCell) {
-    sumWhere(`${column.column} IS NULL`, `missing_sum_${at}`);
+  if (outerSums && edges.length > 0) {
+    params[`c${at}_first`] = edges[0];
+    params[`c${at}_last`] = edges[edges.length - 1];
+    sumWhere(`${column.column} <= {c${at}_first}`, `low_sum_${at}`);
+    sumWhere(`${column.column} > {c${at}_last}`, `high_sum_${at}`);
+  } else if (outerSums) {
+    sumWhere(`${column.column} IS NOT NULL`, `low_sum_${at}`);
   }
   const binOf = binOfKey(edges);
-  const distinctIndex = new Map(distinct.map((edge, j) => [edge, j]));
-  /** The sum in bin `bin` of a row: the difference of the cumulative sums around it (module comment). */
-  const sumOfBin = (row: Record<string, unknown>, bin: number): number => {
-    const cum = (j: number) => (j < 0 ? 0 : Number(row[`cum_${at}_${j}`]));
-    if (column.sumOf === undefined) {
-      return 0;
-    }
-    if (bin === edges.length) {
-      return Number(row[`total_${at}`]) - cum(cumulated.length - 1);
-    }
-    const j = distinctIndex.get(edges[bin])!;
-    return everyCell ? cum(j) - cum(j - 1) : j === 0 ? cum(0) : 0;
-  };
+  /** The sum of a bin in a row: the outer bins' filtered sums, 0 inside. */
+  const sumOfBin = (row: Record<string, unknown>, bin: number): number =>
+    !outerSums
+      ? 0
+      : bin === 0
+        ? Number(row[`low_sum_${at}`])
+        : bin === edges.length
+          ? Number(row[`high_sum_${at}`])
+          : 0;
   return (row, bucket, add) => {
     const present = Number(row[`present_${at}`]);
     const { keys, counts } = edges.length > 0 ? histogramOf(row, at) : { keys: [null], counts: [present] };
     const missing = Number(row.rows) - present;
     if (missing > 0) {
-      add(index, bucket, -1, '', missing, everyCell ? Number(row[`missing_sum_${at}`]) : 0);
+      add(index, bucket, -1, '', missing, 0);
     }
     for (let k = 0; k < keys.length; k++) {
       const bin = binOf(keys[k] as number | null);
@@ -169,8 +149,8 @@ function categoricalColumn(
 }
 
 /**
- * The histogram statement over `relation` for the given columns (each under its index in the whole plan). A
- * categorical column may not ask for sums (see the module comment).
+ * The histogram statement over `relation` for the given columns (each under its index in the whole plan). A column
+ * may not ask for sums in every cell (see the module comment).
  */
 export function histogramCountsStatement(
   relation: string,
@@ -181,8 +161,8 @@ export function histogramCountsStatement(
   const aggregates = ['count(*) AS "rows"'];
   const lists: HistogramColumns = { unpacked: [], packed: [] };
   const decoders = columns.map(([index, column]) => {
-    if (column.kind === 'categorical' && column.sumOf !== undefined) {
-      throw new Error(`Internal error: column ${index} needs sums per category; count it with the unpivot statement`);
+    if (column.sumOf !== undefined && column.sumCells !== 'outer') {
+      throw new Error(`Internal error: column ${index} needs sums in every cell; count it with the unpivot statement`);
     }
     return column.kind === 'numeric'
       ? numericColumn(index, column, aggregates, params, lists)
