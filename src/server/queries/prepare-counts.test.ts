@@ -60,7 +60,10 @@ test('after maintenance, drift and ranking over whole days read only the prepare
   const statements: string[] = [];
   const query = store.query.bind(store);
   store.query = ((sql: string, ...rest: never[]) => (statements.push(sql), query(sql, ...rest))) as typeof store.query;
-  const instance = createInstance(parseSettings(localInstanceSettings({ dataDirectory: dir }, {}, 'p')), async () => store);
+  const instance = createInstance(
+    parseSettings(localInstanceSettings({ dataDirectory: dir }, {}, 'p')),
+    async () => store
+  );
   try {
     const request = { range: { from: T0, to: T0 + 2 * DAY }, intervalMs: DAY, maxDataPoints: 10, instance };
     const signal = new AbortController().signal;
