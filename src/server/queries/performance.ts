@@ -31,6 +31,12 @@ import { planWindow } from './plan';
 const CLASSIFIER_METRICS = new Set<PerformanceMetric>(['accuracy', 'precision', 'recall', 'f1', 'auc']);
 const REGRESSOR_METRICS = new Set<PerformanceMetric>(['mae', 'rmse', 'mape']);
 
+/**
+ * How long before its prediction a label may have been recorded and still count (clocks of the systems that log
+ * predictions and labels can differ): the labels of a window are read from a day before it on, not all of them.
+ */
+export const LABEL_BEFORE_PREDICTION_MS = 86_400_000;
+
 /** Score bins per unit of score for the AUC counts. */
 export const AUC_BINS_PER_UNIT = 1000;
 
@@ -349,7 +355,7 @@ export async function performanceQuery(request: QueryRequest<'performance'>): Pr
   const joined = joinedRelation(
     store.dialect,
     await store.predictionsRelation(query.model, plan.range),
-    await store.labelsRelation(query.model)
+    await store.labelsRelation(query.model, plan.range.from - LABEL_BEFORE_PREDICTION_MS)
   );
   const stoppable: Queryable = { query: (sql, params) => store.query(sql, params, { signal: request.signal }) };
   const task = await detectTask(stoppable, baseline, joined, where, metric);

@@ -145,11 +145,12 @@ export function predictionsRelationSql(
 }
 
 /** The labels relation: one row per id, the most recently ingested label (then the latest label time) wins. */
-export function labelsRelationSql(table: string): string {
+export function labelsRelationSql(table: string, since?: number): string {
+  const where = since === undefined ? '' : ` WHERE ts >= ${Math.trunc(since)}`;
   return (
     `(SELECT id, argMax(l_num, l_order) AS label_num, argMax(l_cat, l_order) AS label_cat, argMax(l_ts, l_order) AS ts, ` +
     `max(l_ingested) AS ingested_at FROM (SELECT id, label_num AS l_num, label_cat AS l_cat, ts AS l_ts, ` +
-    `ingested_at AS l_ingested, (ingested_at, ts) AS l_order FROM ${table}) GROUP BY id)`
+    `ingested_at AS l_ingested, (ingested_at, ts) AS l_order FROM ${table}${where}) GROUP BY id)`
   );
 }
 
@@ -450,10 +451,10 @@ export class ClickHouseStore implements PredictionStore {
     return predictionsRelationSql(this.predictionsTable(model), features, range);
   }
 
-  async labelsRelation(model: string): Promise<string> {
+  async labelsRelation(model: string, since?: number): Promise<string> {
     const table = this.labelsTable(model);
     await this.command(labelsTableDDL(table));
-    return labelsRelationSql(table);
+    return labelsRelationSql(table, since);
   }
 
   /**
