@@ -110,8 +110,8 @@ function copyPackage(from, to) {
   fs.cpSync(from, to, { recursive: true, dereference: true });
 }
 
-/** V8 flags of the executable: old space of 192 MB, young space of 2 × 16 MB (src/server/backend/main.ts: budget). */
-const V8_FLAGS = ['--max-old-space-size=192', '--max-semi-space-size=16'];
+/** V8 flags of the executable: old space of 128 MB, semi-spaces of 16 MB (src/server/backend/main.ts: the budget). */
+const V8_FLAGS = ['--max-old-space-size=128', '--max-semi-space-size=16'];
 
 async function buildExecutable(arch, bundleFile, tmp) {
   const node = nodeBinary(arch, tmp);
