@@ -196,6 +196,26 @@ describe.each(fixtures)('$name store', (fixture) => {
     ]);
   });
 
+  test('reads only the labels recorded since a time when asked, the latest among them winning', async () => {
+    await store.writePredictions('since', [record(1), record(2), record(3)]);
+    await store.writeLabels('since', [
+      { id: 'req-1', label: 1, ts: T0 - 3 * DAY },
+      { id: 'req-2', label: 1, ts: T0 - 3 * DAY },
+      { id: 'req-3', label: 1, ts: T0 + 2 * DAY },
+    ]);
+    await store.writeLabels('since', [{ id: 'req-2', label: 0, ts: T0 + DAY }]);
+    const labelled = async (since?: number) =>
+      store.query<{ id: string; label_num: number }>(
+        `SELECT p.id AS id, l.label_num AS label_num FROM ${await store.predictionsRelation('since')} AS p ` +
+          `INNER JOIN ${await store.labelsRelation('since', since)} AS l ON p.id = l.id ORDER BY id`
+      );
+    expect(await labelled(T0 - DAY)).toEqual([
+      { id: 'req-2', label_num: 0 },
+      { id: 'req-3', label_num: 1 },
+    ]);
+    expect(await labelled()).toHaveLength(3);
+  });
+
   test('rejects SQL-looking model and feature names with an error naming them', async () => {
     for (const bad of ['x; DROP TABLE y', "it's", 'back`tick', 'a"b', '', '1abc']) {
       await expect(store.writePredictions(bad, [record(1)])).rejects.toThrow(

@@ -16,6 +16,7 @@
  * (`KILL QUERY`, which 18.16 has), so it does not keep running and delay the queries behind it.
  */
 import { randomUUID } from 'node:crypto';
+import { forEachSlicedAsync } from '../slices';
 import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { featureColumn, quoteIdentifier, validateIdentifier, validateVersion } from './identifiers';
 import {
@@ -158,11 +159,12 @@ export function predictionsRelationSql(
 }
 
 /** The labels relation: one row per id, the most recently ingested label (then the latest label time) wins. */
-export function labelsRelationSql(table: string): string {
+export function labelsRelationSql(table: string, since?: number): string {
+  const where = since === undefined ? '' : ` WHERE ts >= ${Math.trunc(since)}`;
   return (
     `(SELECT id, argMax(l_num, l_order) AS label_num, argMax(l_cat, l_order) AS label_cat, argMax(l_ts, l_order) AS ts, ` +
     `max(l_ingested) AS ingested_at FROM (SELECT id, label_num AS l_num, label_cat AS l_cat, ts AS l_ts, ` +
-    `ingested_at AS l_ingested, (ingested_at, ts) AS l_order FROM ${table}) GROUP BY id)`
+    `ingested_at AS l_ingested, (ingested_at, ts) AS l_order FROM ${table}${where}) GROUP BY id)`
   );
 }
 
@@ -483,15 +485,16 @@ export class ClickHouseStore implements PredictionStore {
     return predictionsRelationSql(this.predictionsTable(model), features, range);
   }
 
-  async labelsRelation(model: string): Promise<string> {
+  async labelsRelation(model: string, since?: number): Promise<string> {
     const table = this.labelsTable(model);
     await this.command(labelsTableDDL(table));
-    return labelsRelationSql(table);
+    return labelsRelationSql(table, since);
   }
 
   /**
    * Runs a read under its own `query_id`. When `options.signal` aborts (or the request times out) the request is
-   * dropped AND the server is told to stop the query; the promise rejects saying which.
+   * dropped AND the server is told to stop the query; the promise rejects saying which. Rows are parsed as they
+   * stream in, in slices that give the event loop back (slices.ts), so a large answer never stalls the process.
    */
   async query<T = Record<string, unknown>>(sql: string, params: Params = {}, options: QueryOptions = {}): Promise<T[]> {
     const { signal } = options;
@@ -506,7 +509,17 @@ export class ClickHouseStore implements PredictionStore {
         ...(signal ? { abort_signal: signal } : {}),
         ...(Object.keys(bound.values).length ? { query_params: bound.values } : {}),
       });
-      return (await result.json()) as T[];
+      const rows: T[] = [];
+      await forEachSlicedAsync(
+        result.stream<T>(),
+        (chunk) => {
+          for (const row of chunk) {
+            rows.push(row.json<T>());
+          }
+        },
+        signal
+      );
+      return rows;
     } catch (error) {
       if (isServerError(error)) {
         throw error; // the server answered with an error: the query is over there too

@@ -589,14 +589,16 @@ export class EmbeddedStore implements PredictionStore {
     await writeFileAtomic(this.countsPath(file, key), text).catch(() => undefined);
   }
 
-  async labelsRelation(model: string): Promise<string> {
-    const days = await this.dayFiles(model, 'labels');
+  async labelsRelation(model: string, since?: number): Promise<string> {
+    const recent = since === undefined ? undefined : { from: since, to: Number.MAX_SAFE_INTEGER };
+    const days = await this.dayFiles(model, 'labels', recent);
     const source = this.parquetSource(
       days.map((day) => day.dir),
       LABEL_COLUMNS
     );
     const list = LABEL_COLUMNS.map(([name]) => quoteIdentifier(name, 'duckdb')).join(', ');
-    return `(SELECT ${list} FROM (${source}) QUALIFY row_number() OVER (PARTITION BY id ORDER BY ingested_at DESC, ts DESC) = 1)`;
+    const where = since === undefined ? '' : `WHERE ts >= ${Math.trunc(since)}`;
+    return `(SELECT ${list} FROM (${source}) ${where} QUALIFY row_number() OVER (PARTITION BY id ORDER BY ingested_at DESC, ts DESC) = 1)`;
   }
 
   /**

@@ -262,8 +262,11 @@ export interface PredictionStore extends PredictionWriter {
    * Columns as in PREDICTION_SYSTEM_COLUMNS plus `f_<feature>` for the model's known features.
    */
   predictionsRelation(model: string, range?: TimeRange): Promise<string>;
-  /** A SQL relation over the model's labels, one row per id (the latest label wins). */
-  labelsRelation(model: string): Promise<string>;
+  /**
+   * A SQL relation over the model's labels, one row per id (the latest label wins); with `since`, only of the labels
+   * recorded at or after it (epoch ms), so that a window's labels are read without every older one.
+   */
+  labelsRelation(model: string, since?: number): Promise<string>;
   /**
    * File-backed stores only: the days of the model's predictions overlapping the range, ascending. A day held in
    * ONE file names it; that file never changes under its name (a rewrite gets a new name), so counts over it can
