@@ -151,6 +151,33 @@ describe('metadata queries', () => {
     await partial.dispose?.();
   });
 
+  it('answers 400 naming the valid columns for a segment on a column the model does not have, not a store error', async () => {
+    const segmentOn = (column: string) =>
+      JSON.stringify({
+        queryType: 'quality',
+        model: 'churn',
+        metric: 'null_rate',
+        segment: [{ column, operator: '=', value: 'x' }],
+      });
+    const { responses } = await run(
+      context({ dataDirectory: dir }),
+      query('id', segmentOn('id')),
+      query('case', segmentOn('Plan')),
+      query('feature', segmentOn('plan')),
+      query('system', segmentOn('version')),
+      query('unknown', segmentOn('id').replace('"churn"', '"nope"'))
+    );
+    expect(responses.id).toMatchObject({ status: 400, errorSource: 'downstream' });
+    expect(responses.id.error).toMatch(/segment column "id" is not a feature of model "churn" nor a system column/);
+    expect(responses.id.error).toMatch(/features: age, plan; system columns: version, /);
+    expect(responses.id.error).not.toMatch(/SELECT|Binder|f_id/);
+    expect(responses.case.status).toBe(400);
+    expect(responses.case.error).toMatch(/did you mean "plan"\?/);
+    expect(responses.feature.status).toBe(200);
+    expect(responses.system.status).toBe(200);
+    expect(responses.unknown.status).toBe(404);
+  });
+
   it('takes the query type from the DataQuery when the JSON has none', async () => {
     const { responses } = await run(context({ dataDirectory: dir }), { ...query('A', '{}'), queryType: 'models' });
     expect(responses.A.status).toBe(200);

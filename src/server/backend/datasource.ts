@@ -12,6 +12,7 @@ import type { PluginHandlers } from '../grafana/server';
 import type { DataQuery } from '../grafana/types';
 import { InvalidIdentifierError } from '../store/identifiers';
 import { checkTimeOptions } from '../queries/plan';
+import { checkSegmentColumns } from '../queries/scope';
 import { alertFrames, isAlertRequest } from './alert-frames';
 import { checkHealth } from './health';
 import { InstanceManager, type StoreOpener } from './instances';
@@ -133,6 +134,20 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
       );
     }
     const instance = instances.get(call.pluginContext);
+    if ('segment' in query && query.segment?.length) {
+      const { model, segment } = query;
+      await guarded(async () => {
+        // A model without stored traffic has no features: its handler answers (404 or no data).
+        const features = await (await instance.store()).getFeatures(model);
+        if (features.length > 0) {
+          checkSegmentColumns(
+            model,
+            segment,
+            features.map((feature) => feature.name)
+          );
+        }
+      });
+    }
     const run = () => handler({ query: query as never, ...options, now: received, instance, signal: call.signal });
     // A compaction that replaced a file mid-query leaves the data intact: planning again reads the new file.
     const frames = await guarded(() =>
