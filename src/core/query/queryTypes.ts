@@ -173,6 +173,8 @@ export interface QueryTypeSpec {
   needsModel: boolean;
   /** Reads predictions in a time range (bucket, segment, sample fraction apply). */
   scoped: boolean;
+  /** Returns values per time bucket (the others compare the whole range at once). */
+  bucketed: boolean;
   features: boolean;
   persistence: boolean;
   /** Returns one alertable series per feature, whose first number field `alertOn` chooses. */
@@ -187,6 +189,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     description: 'Per feature and bucket: the drift metric with its noise floor and severity',
     needsModel: true,
     scoped: true,
+    bucketed: true,
     features: true,
     persistence: true,
     alertable: true,
@@ -198,6 +201,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     description: "Drift of the model's output per bucket",
     needsModel: true,
     scoped: true,
+    bucketed: true,
     features: false,
     persistence: true,
     alertable: true,
@@ -209,6 +213,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     description: 'Baseline vs current bins, CDFs and metric readouts per feature',
     needsModel: true,
     scoped: true,
+    bucketed: false,
     features: true,
     persistence: false,
     alertable: false,
@@ -218,6 +223,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     description: 'Features × buckets → level 0–3 with the value behind it',
     needsModel: true,
     scoped: true,
+    bucketed: true,
     features: true,
     persistence: true,
     alertable: false,
@@ -229,6 +235,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     description: 'Null, out-of-range, unseen-category and type-error rates, schema changes',
     needsModel: true,
     scoped: true,
+    bucketed: true,
     features: true,
     persistence: false,
     alertable: false,
@@ -240,6 +247,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     description: 'Accuracy, F1, AUC or MAE, RMSE, MAPE from late labels; label coverage',
     needsModel: true,
     scoped: true,
+    bucketed: true,
     features: false,
     persistence: false,
     alertable: false,
@@ -251,6 +259,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     description: 'Latency percentiles, throughput, error rate',
     needsModel: true,
     scoped: true,
+    bucketed: true,
     features: false,
     persistence: false,
     alertable: false,
@@ -262,6 +271,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     description: "Features ordered by drift, with each one's share in the prediction drift",
     needsModel: true,
     scoped: true,
+    bucketed: false,
     features: false,
     persistence: false,
     alertable: false,
@@ -273,6 +283,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     description: 'Drift episodes and schema changes as annotation events',
     needsModel: true,
     scoped: true,
+    bucketed: true,
     features: true,
     persistence: true,
     alertable: false,
@@ -284,6 +295,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     description: 'Model names (template variables)',
     needsModel: false,
     scoped: false,
+    bucketed: false,
     features: false,
     persistence: false,
     alertable: false,
@@ -293,6 +305,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     description: "A model's versions (template variables)",
     needsModel: true,
     scoped: false,
+    bucketed: false,
     features: false,
     persistence: false,
     alertable: false,
@@ -302,6 +315,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     description: "A model's features (template variables)",
     needsModel: true,
     scoped: false,
+    bucketed: false,
     features: false,
     persistence: false,
     alertable: false,

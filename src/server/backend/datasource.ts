@@ -4,15 +4,17 @@
  */
 import { StoreChangedError } from '../store/errors';
 import { isQueryType, parseQuery, QueryError, type QueryType } from '../../core/query/queryTypes';
-import { badRequest, mapError, PluginError } from '../grafana/errors';
+import { badRequest } from '../grafana/errors';
 import type { Logger } from '../grafana/logger';
 import type { QueryCall } from '../grafana/queryRunner';
 import type { ResourceRoute } from '../grafana/resources';
 import type { PluginHandlers } from '../grafana/server';
 import type { DataQuery } from '../grafana/types';
 import { InvalidIdentifierError } from '../store/identifiers';
+import { checkTimeOptions } from '../queries/plan';
+import { alertFrames, isAlertRequest } from './alert-frames';
 import { checkHealth } from './health';
-import { InstanceManager, type DatasourceInstance, type StoreOpener } from './instances';
+import { InstanceManager, type StoreOpener } from './instances';
 import {
   featuresQuery,
   listFeatures,
@@ -36,6 +38,9 @@ import { toWireFrame } from './toWireFrame';
 
 const DAY_MS = 24 * 3600 * 1000;
 
+/** Query types answered from the store's schema alone: they read no rows, so they never wait behind counting. */
+const SCHEMA_ONLY_TYPES: ReadonlySet<QueryType> = new Set(['features']);
+
 /** Parses the query JSON of a DataQuery; the DataQuery's own queryType wins when the JSON lacks one. */
 export function parseDataQuery(query: DataQuery) {
   let raw: unknown;
@@ -57,18 +62,18 @@ export function parseDataQuery(query: DataQuery) {
   }
 }
 
-/** Runs an instance operation and strips the instance's secrets from any error it raises. */
-async function guarded<T>(instance: DatasourceInstance, work: () => Promise<T>): Promise<T> {
+/**
+ * Runs an instance operation; a wrong option or identifier of the request becomes a 400. (Secrets are removed where
+ * errors leave the process: grafana/errors.ts `mapError`.)
+ */
+async function guarded<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
     if (error instanceof QueryError || error instanceof InvalidIdentifierError) {
-      throw badRequest(instance.redact(error.message));
+      throw badRequest(error.message);
     }
-    if (error instanceof PluginError) {
-      throw new PluginError(instance.redact(error.message), error.status, error.source);
-    }
-    throw new PluginError(instance.redact(mapError(error).message), 500, 'plugin');
+    throw error;
   }
 }
 
@@ -106,22 +111,18 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
         `query type '${query.queryType}' is not available in this backend; available: ${registry.types().join(', ')}`
       );
     }
-    const instance = instances.get(call.pluginContext);
+    const received = now();
+    const alert = isAlertRequest(call.headers);
     const range = {
-      from: call.query.timeRange?.fromEpochMS ?? now() - DAY_MS,
-      to: call.query.timeRange?.toEpochMS ?? now(),
+      from: call.query.timeRange?.fromEpochMS ?? received - DAY_MS,
+      to: call.query.timeRange?.toEpochMS ?? received,
     };
-    const run = () =>
-      handler({
-        query: query as never,
-        range,
-        intervalMs: call.query.intervalMS,
-        maxDataPoints: call.query.maxDataPoints,
-        instance,
-        signal: call.signal,
-      });
+    const options = { range, intervalMs: call.query.intervalMS, maxDataPoints: call.query.maxDataPoints, alert };
+    await guarded(async () => checkTimeOptions(query, options));
+    const instance = instances.get(call.pluginContext);
+    const run = () => handler({ query: query as never, ...options, now: received, instance, signal: call.signal });
     // A compaction that replaced a file mid-query leaves the data intact: planning again reads the new file.
-    const frames = await guarded(instance, () =>
+    const frames = await guarded(() =>
       run().catch((error) => {
         if (error instanceof StoreChangedError) {
           return run();
@@ -129,7 +130,7 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
         throw error;
       })
     );
-    return frames.map(toWireFrame);
+    return (alert ? alertFrames(frames, query) : frames).map(toWireFrame);
   }
 
   const resources: ResourceRoute[] = [
@@ -144,7 +145,7 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
       handler: async ({ pluginContext }) => {
         const instance = instances.get(pluginContext);
         const to = now();
-        const models = await guarded(instance, () =>
+        const models = await guarded(() =>
           summarizeModels(registry, instance, { from: to - DAY_MS, to }, AbortSignal.timeout(30_000))
         );
         return { models };
@@ -155,7 +156,7 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
       pattern: 'models/:model/versions',
       handler: async ({ pluginContext, params }) => {
         const instance = instances.get(pluginContext);
-        return guarded(instance, async () => {
+        return guarded(async () => {
           const store = await instance.store();
           await requireModel(store, params.model);
           return { versions: sortVersions(await store.listVersions(params.model)).map((v) => v.version) };
@@ -168,7 +169,7 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
       handler: async ({ pluginContext, params, query }) => {
         const instance = instances.get(pluginContext);
         const version = query.get('version') || undefined;
-        return { features: await guarded(instance, () => listFeatures(instance, { model: params.model, version })) };
+        return { features: await guarded(() => listFeatures(instance, { model: params.model, version })) };
       },
     },
     {
@@ -176,7 +177,7 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
       pattern: 'models/:model/baselines',
       handler: async ({ pluginContext, params }) => {
         const instance = instances.get(pluginContext);
-        return guarded(instance, async () => {
+        return guarded(async () => {
           const store = await instance.store();
           await requireModel(store, params.model);
           const baselines = await store.listBaselines(params.model);
@@ -194,14 +195,21 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
 
   return {
     execute,
-    metricLabel: (query) => {
-      const type: unknown = query.queryType || safeQueryType(query.json);
-      return isQueryType(type) ? (type as QueryType) : 'invalid';
+    metricLabel: (query) => queryTypeLabel(query),
+    isHeavy: (query) => {
+      const label = queryTypeLabel(query);
+      return label !== 'invalid' && !SCHEMA_ONLY_TYPES.has(label);
     },
     checkHealth: (request) => checkHealth(instances, request, now()),
     resources,
     dispose: () => instances.disposeAll(),
   };
+}
+
+/** The query type of a DataQuery, or 'invalid' when it names none the backend knows. */
+function queryTypeLabel(query: DataQuery): QueryType | 'invalid' {
+  const type: unknown = query.queryType || safeQueryType(query.json);
+  return isQueryType(type) ? type : 'invalid';
 }
 
 /** The queryType of a query's JSON, or undefined when it cannot be read (metrics labels only). */

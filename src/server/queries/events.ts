@@ -20,7 +20,6 @@ import type { QueryRequest } from '../backend/registry';
 import { evaluateDrift, evaluationMeta, type DriftSeries } from './drift';
 import { describeSchemaChange, schemaChangesIn } from './quality';
 import { featureTargets } from './targets';
-import { bucketSizeMs } from './window';
 
 /** A run of consecutive points: indexes `start` (inclusive) to `end` (exclusive). */
 export interface Episode {
@@ -102,18 +101,20 @@ export async function eventsQuery(request: QueryRequest<'events'>): Promise<Fram
   const metric = query.metric ?? 'psi';
   const minLevelName = query.minLevel ?? 'warning';
   const minLevel = severityLevel(minLevelName)!;
-  const bucketMs = bucketSizeMs(query.bucket, request.intervalMs, request.maxDataPoints, range);
   const evaluation = await evaluateDrift(
     request as QueryRequest,
     query,
     metric,
     (store, baseline) => featureTargets(store, query.model, baseline, query.features),
-    { bucketMs }
+    { bucket: query.bucket }
   );
+  const { grid, range: read } = evaluation.plan;
   const store = await instance.store();
   const changes = await schemaChangesIn(store, query.model, range, query.features && new Set(query.features));
   const events = [
-    ...evaluation.series.flatMap((series) => driftEvents(series, minLevel, bucketMs, range.to)),
+    ...evaluation.series.flatMap((series) =>
+      driftEvents(series, minLevel, grid.sizeMs || read.to - read.from, read.to)
+    ),
     ...changes.map(schemaChangeEvent),
   ].sort((a, b) => a.time - b.time || a.title.localeCompare(b.title));
   const custom = { model: query.model, metric, minLevel: minLevelName };

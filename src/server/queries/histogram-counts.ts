@@ -13,12 +13,12 @@
 import type { Params } from '../store/sql-params';
 import {
   integerLiteral,
-  type CountCell,
+  type CellSink,
   type CountedColumn,
   type CountsStatement,
   type ScanOptions,
 } from './binned-counts';
-import { BUCKET_START_SQL } from './window';
+import { bucketStartSql } from './window';
 
 /**
  * The bin of a histogram key: the first k with e_k = key (repeated edges leave the bins between them empty); the
@@ -40,8 +40,8 @@ interface HistogramEntry {
   value: bigint | number;
 }
 
-/** Reads the cells of one column from its aggregates in one bucket row. */
-type ColumnDecoder = (row: Record<string, unknown>, bucket: number) => CountCell[];
+/** Hands the cells of one column, from its aggregates in one bucket row, to the sink. */
+type ColumnDecoder = (row: Record<string, unknown>, bucket: number, add: CellSink) => void;
 
 function numericColumn(index: number, column: CountedColumn, aggregates: string[], params: Params): ColumnDecoder {
   const edges = column.edges ?? [];
@@ -65,14 +65,13 @@ function numericColumn(index: number, column: CountedColumn, aggregates: string[
     }
   }
   const binOf = binOfKey(edges);
-  return (row, bucket) => {
+  return (row, bucket, add) => {
     const present = Number(row[`present_${at}`]);
     const entries: HistogramEntry[] =
       edges.length > 0 ? ((row[`histogram_${at}`] as HistogramEntry[] | null) ?? []) : [{ key: null, value: present }];
-    const cells: CountCell[] = [];
     const missing = Number(row.rows) - present;
     if (missing > 0) {
-      cells.push({ column: index, bucket, bin: -1, category: '', n: missing, sum: 0 });
+      add(index, bucket, -1, '', missing, 0);
     }
     for (const entry of entries) {
       const bin = binOf(entry.key as number | null);
@@ -90,30 +89,27 @@ function numericColumn(index: number, column: CountedColumn, aggregates: string[
             : bin === edges.length
               ? Number(row[`high_sum_${at}`])
               : 0;
-        cells.push({ column: index, bucket, bin, category: '', n, sum });
+        add(index, bucket, bin, '', n, sum);
       }
     }
-    return cells;
   };
 }
 
 function categoricalColumn(index: number, column: CountedColumn, aggregates: string[]): ColumnDecoder {
   const at = integerLiteral(index, 'column index');
   aggregates.push(`count(${column.column}) AS present_${at}`, `histogram(${column.column}) AS histogram_${at}`);
-  return (row, bucket) => {
+  return (row, bucket, add) => {
     let missing = Number(row.rows) - Number(row[`present_${at}`]);
-    const cells: CountCell[] = [];
     for (const entry of (row[`histogram_${at}`] as HistogramEntry[] | null) ?? []) {
       if (entry.key === '') {
         missing += Number(entry.value);
       } else {
-        cells.push({ column: index, bucket, bin: 0, category: String(entry.key), n: Number(entry.value), sum: 0 });
+        add(index, bucket, 0, String(entry.key), Number(entry.value), 0);
       }
     }
     if (missing > 0) {
-      cells.push({ column: index, bucket, bin: -1, category: '', n: missing, sum: 0 });
+      add(index, bucket, -1, '', missing, 0);
     }
-    return cells;
   };
 }
 
@@ -136,14 +132,14 @@ export function histogramCountsStatement(
       ? numericColumn(index, column, aggregates, params)
       : categoricalColumn(index, column, aggregates);
   });
-  const bucket = options.bucketMs > 0 ? BUCKET_START_SQL : '0';
   return {
-    sql: `SELECT ${bucket} AS bucket, ${aggregates.join(', ')} FROM ${relation} AS current_window ${options.where.sql} GROUP BY 1`,
+    sql: `SELECT ${bucketStartSql(options.grid)} AS bucket, ${aggregates.join(', ')} FROM ${relation} AS current_window ${options.where.sql} GROUP BY 1`,
     params,
-    cells: (rows) =>
-      rows.flatMap((row) => {
-        const start = Number(row.bucket);
-        return decoders.flatMap((decode) => decode(row, start));
-      }),
+    read: (row, add) => {
+      const start = Number(row.bucket);
+      for (const decode of decoders) {
+        decode(row, start, add);
+      }
+    },
   };
 }

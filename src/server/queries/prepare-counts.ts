@@ -10,7 +10,7 @@ import { chooseBaseline } from './distribution';
 import { predictionTarget } from './prediction_drift';
 import { countedColumn, featureTargets } from './targets';
 import { countWindow } from './window-counts';
-import { windowWhere } from './window';
+import { wholeRangeGrid, windowWhere } from './window';
 
 /** What prepareCounts did for a model. */
 export interface PreparedCounts {
@@ -33,7 +33,8 @@ export async function prepareCounts(store: PredictionStore, model: string): Prom
   if (columns.length > 0) {
     const days = await store.predictionDays(model, { from: 0, to: Number.MAX_SAFE_INTEGER });
     const range = { from: days[0]?.start ?? 0, to: days[days.length - 1]?.end ?? 0 };
-    await countWindow({ store, model, range, columns, where: windowWhere(store.dialect, { model }, 0), bucketMs: 0 });
+    const grid = wholeRangeGrid(range);
+    await countWindow({ store, model, range, columns, where: windowWhere(store.dialect, { model }, grid), grid });
   }
   return { model, baseline: baseline.version, columns: columns.length };
 }

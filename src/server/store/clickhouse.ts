@@ -16,6 +16,7 @@
  * (`KILL QUERY`, which 18.16 has), so it does not keep running and delay the queries behind it.
  */
 import { randomUUID } from 'node:crypto';
+import { forEachSlicedAsync } from '../slices';
 import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { featureColumn, quoteIdentifier, validateIdentifier, validateVersion } from './identifiers';
 import {
@@ -491,7 +492,8 @@ export class ClickHouseStore implements PredictionStore {
 
   /**
    * Runs a read under its own `query_id`. When `options.signal` aborts (or the request times out) the request is
-   * dropped AND the server is told to stop the query; the promise rejects saying which.
+   * dropped AND the server is told to stop the query; the promise rejects saying which. Rows are parsed as they
+   * stream in, in slices that give the event loop back (slices.ts), so a large answer never stalls the process.
    */
   async query<T = Record<string, unknown>>(sql: string, params: Params = {}, options: QueryOptions = {}): Promise<T[]> {
     const { signal } = options;
@@ -506,7 +508,17 @@ export class ClickHouseStore implements PredictionStore {
         ...(signal ? { abort_signal: signal } : {}),
         ...(Object.keys(bound.values).length ? { query_params: bound.values } : {}),
       });
-      return (await result.json()) as T[];
+      const rows: T[] = [];
+      await forEachSlicedAsync(
+        result.stream<T>(),
+        (chunk) => {
+          for (const row of chunk) {
+            rows.push(row.json<T>());
+          }
+        },
+        signal
+      );
+      return rows;
     } catch (error) {
       if (isServerError(error)) {
         throw error; // the server answered with an error: the query is over there too
