@@ -140,7 +140,7 @@ export function monitorRoute(): RouteV1 {
         receiver: CONTACT_POINTS.chat,
         object_matchers: [['alertname', '=~', 'DatasourceError|DatasourceNoData']],
       },
-      { receiver: CONTACT_POINTS.pager, object_matchers: [['severity', '=', 'critical']], repeat_interval: '1h' },
+      { receiver: CONTACT_POINTS.pager, object_matchers: [['severity', '=', 'critical']] },
       { receiver: CONTACT_POINTS.chat, object_matchers: [['severity', '=', 'warning']] },
       {
         receiver: CONTACT_POINTS.chat,
