@@ -136,24 +136,23 @@ describe('Feature drift dashboard on the demo fortnight', () => {
         to: END,
       }
     );
-    const page = await browser.show('demo-distribution-credit-score', {
-      panel: 'distribution',
-      width: 900,
-      height: 430,
-      options: { ...panel.options, feature: 'credit_score' },
-      series: frames,
-    });
-    await keep('demo-distribution-credit-score');
+    /** The panel on one feature, kept as `demo-distribution-<feature>.png`. */
+    const show = async (feature: string) => {
+      const name = `demo-distribution-${feature.replace(/_/g, '-')}`;
+      const shown = await browser.show(name, {
+        panel: 'distribution',
+        width: 900,
+        height: 430,
+        options: { ...panel.options, feature },
+        series: frames,
+      });
+      await keep(name);
+      return shown;
+    };
+    const page = await show('credit_score');
     expect(await page.getByTestId('mlmon-severity-badge').textContent()).toBe('Critical');
     expect(await page.locator('[data-testid="mlmon-bar-current"]').count()).toBe(10);
-    const categories = await browser.show('demo-distribution-loan-purpose', {
-      panel: 'distribution',
-      width: 900,
-      height: 430,
-      options: { ...panel.options, feature: 'loan_purpose' },
-      series: frames,
-    });
-    await keep('demo-distribution-loan-purpose');
+    const categories = await show('loan_purpose');
     // The new category `crypto`, which the baseline never saw, gets a bar of its own.
     expect(await categories.locator('svg text', { hasText: 'crypto' }).count()).toBe(1);
     expect(await categories.getByTestId('mlmon-severity-badge').textContent()).toBe('Critical');

@@ -172,6 +172,30 @@ function rule(profile: ModelProfile, draft: RuleDraft): AlertRuleV1 {
   };
 }
 
+/**
+ * A rule on the backend's level of `query` over the window: `level` (alertOn level) reduced and tested by
+ * `evaluator` as the condition, `value` (the metric) reduced for the templates, then `extra` queries.
+ */
+function levelRule(
+  profile: ModelProfile,
+  query: Record<string, unknown>,
+  windowSeconds: number,
+  evaluator: Evaluator,
+  draft: Omit<RuleDraft, 'data' | 'condition'>,
+  extra: AlertQueryV1[] = []
+): AlertRuleV1 {
+  return rule(profile, {
+    ...draft,
+    data: [
+      ...reduced('level', { ...query, alertOn: 'level' }, windowSeconds),
+      threshold('firing', 'level_now', evaluator),
+      ...reduced('value', query, windowSeconds),
+      ...extra,
+    ],
+    condition: 'firing',
+  });
+}
+
 /** `{{ printf "%.3g" $values.<ref>.Value }}`: a reduced number of the rule in a summary. */
 const number = (ref: string, format = '%.3g') => `{{ printf "${format}" $values.${ref}.Value }}`;
 const percent = (ref: string) => `{{ humanizePercentage $values.${ref}.Value }}`;
@@ -180,28 +204,28 @@ const pct = (fraction: number) => `${Number((fraction * 100).toPrecision(3))} %`
 function featureDrift(profile: ModelProfile, severity: 'warning' | 'critical'): AlertRuleV1 {
   const drift = { queryType: 'drift', model: profile.model, metric: 'psi' };
   const limit = severity === 'warning' ? profile.thresholds.psiWarning : profile.thresholds.psiCritical;
-  return rule(profile, {
-    code: `drift-${severity.slice(0, 4)}`,
-    kind: 'feature_drift',
-    title: `feature drift ${severity}`,
-    severity,
-    data: [
-      ...reduced('level', { ...drift, alertOn: 'level' }, DAY_S),
-      threshold('firing', 'level_now', levelIs(severity)),
-      ...reduced('value', drift, DAY_S),
-      ...reduced('floor', { ...drift, alertOn: 'noise_floor' }, DAY_S),
-    ],
-    condition: 'firing',
-    for: '1h',
-    panel: ['featureDrift', 'driftOverTime'],
-    summary:
-      `{{ $labels.model }}: feature {{ $labels.feature }} drifted, {{ $labels.metric }} ${number('value_now')} ` +
-      `(noise floor ${number('floor_now')})`,
-    description:
-      `Over the last 24 hours, {{ $labels.feature }} of model {{ $labels.model }} is at {{ $labels.metric }} ` +
-      `${number('value_now', '%.4g')} against the baseline: at or above the ${severity} threshold ${limit} and ` +
-      `above the noise floor ${number('floor_now', '%.4g')} for the rows compared.`,
-  });
+  return levelRule(
+    profile,
+    drift,
+    DAY_S,
+    levelIs(severity),
+    {
+      code: `drift-${severity.slice(0, 4)}`,
+      kind: 'feature_drift',
+      title: `feature drift ${severity}`,
+      severity,
+      for: '1h',
+      panel: ['featureDrift', 'driftOverTime'],
+      summary:
+        `{{ $labels.model }}: feature {{ $labels.feature }} drifted, {{ $labels.metric }} ${number('value_now')} ` +
+        `(noise floor ${number('floor_now')})`,
+      description:
+        `Over the last 24 hours, {{ $labels.feature }} of model {{ $labels.model }} is at {{ $labels.metric }} ` +
+        `${number('value_now', '%.4g')} against the baseline: at or above the ${severity} threshold ${limit} and ` +
+        `above the noise floor ${number('floor_now', '%.4g')} for the rows compared.`,
+    },
+    reduced('floor', { ...drift, alertOn: 'noise_floor' }, DAY_S)
+  );
 }
 
 function retrain(profile: ModelProfile): AlertRuleV1 {
@@ -245,40 +269,34 @@ const QUALITY_RULES: Array<{ metric: QualityMetric; code: string; what: string; 
 
 function dataQuality(profile: ModelProfile, spec: (typeof QUALITY_RULES)[number]): AlertRuleV1 {
   const quality = { queryType: 'quality', model: profile.model, metric: spec.metric };
-  return rule(profile, {
-    code: spec.code,
-    kind: 'data_quality',
-    title: `data quality, ${spec.metric.replace(/_/g, ' ')}`,
-    severity: 'warning',
-    data: [
-      ...reduced('level', { ...quality, alertOn: 'level' }, HOUR_S),
-      threshold('firing', 'level_now', { type: 'gt', params: [1.5] }),
-      ...reduced('value', quality, HOUR_S),
-    ],
-    condition: 'firing',
-    for: '0s',
-    panel: ['dataQualityOps', spec.panel],
-    summary: `{{ $labels.model }}: {{ $labels.feature }} has ${percent('value_now')} ${spec.what} in the last hour`,
-    description:
-      `${percent('value_now')} of the values of feature {{ $labels.feature }} of model {{ $labels.model }} in the ` +
-      `last hour were ${spec.what} ({{ $labels.metric }}); the limit is ${pct(profile.thresholds.qualityRate)}.`,
-  });
+  return levelRule(
+    profile,
+    quality,
+    HOUR_S,
+    { type: 'gt', params: [1.5] },
+    {
+      code: spec.code,
+      kind: 'data_quality',
+      title: `data quality, ${spec.metric.replace(/_/g, ' ')}`,
+      severity: 'warning',
+      for: '0s',
+      panel: ['dataQualityOps', spec.panel],
+      summary: `{{ $labels.model }}: {{ $labels.feature }} has ${percent('value_now')} ${spec.what} in the last hour`,
+      description:
+        `${percent('value_now')} of the values of feature {{ $labels.feature }} of model {{ $labels.model }} in the ` +
+        `last hour were ${spec.what} ({{ $labels.metric }}); the limit is ${pct(profile.thresholds.qualityRate)}.`,
+    }
+  );
 }
 
 function latency(profile: ModelProfile, severity: 'warning' | 'critical'): AlertRuleV1 {
-  const p95 = { queryType: 'operational', model: profile.model, metric: 'latency_p95' };
   const limit = profile.thresholds.latencyP95Ms * (severity === 'critical' ? 2 : 1);
-  return rule(profile, {
+  const p95 = { queryType: 'operational', model: profile.model, metric: 'latency_p95' };
+  return levelRule(profile, p95, HOUR_S, levelIs(severity), {
     code: `p95-${severity.slice(0, 4)}`,
     kind: 'latency',
     title: `latency p95 ${severity}`,
     severity,
-    data: [
-      ...reduced('level', { ...p95, alertOn: 'level' }, HOUR_S),
-      threshold('firing', 'level_now', levelIs(severity)),
-      ...reduced('value', p95, HOUR_S),
-    ],
-    condition: 'firing',
     for: '30m',
     panel: ['dataQualityOps', 'latency'],
     summary: `{{ $labels.model }}: latency p95 ${number('value_now', '%.0f')} ms over the last hour`,
@@ -289,19 +307,13 @@ function latency(profile: ModelProfile, severity: 'warning' | 'critical'): Alert
 }
 
 function errorRate(profile: ModelProfile, severity: 'warning' | 'critical'): AlertRuleV1 {
-  const errors = { queryType: 'operational', model: profile.model, metric: 'error_rate' };
   const limit = profile.thresholds.errorRate * (severity === 'critical' ? 2 : 1);
-  return rule(profile, {
+  const errors = { queryType: 'operational', model: profile.model, metric: 'error_rate' };
+  return levelRule(profile, errors, DAY_S, levelIs(severity), {
     code: `errors-${severity.slice(0, 4)}`,
     kind: 'error_rate',
     title: `error rate ${severity}`,
     severity,
-    data: [
-      ...reduced('level', { ...errors, alertOn: 'level' }, DAY_S),
-      threshold('firing', 'level_now', levelIs(severity)),
-      ...reduced('value', errors, DAY_S),
-    ],
-    condition: 'firing',
     for: '30m',
     panel: ['dataQualityOps', 'errorRate'],
     summary: `{{ $labels.model }}: ${percent('value_now')} of the requests failed in the last 24 hours`,

@@ -29,6 +29,8 @@ const DATASOURCE = { type: 'mlmon-modelmonitor-datasource', uid: '${datasource}'
 export const SLA_LINE = 1 / 60;
 
 type Target = Record<string, unknown>;
+/** Grid position `[x, y, w, h]` on Grafana's 24 columns. */
+type At = [number, number, number, number];
 
 /** A query of the panel: the datasource reference and the query model. */
 function target(refId: string, query: Target): Target {
@@ -41,7 +43,7 @@ function panel(
   name: string,
   type: string,
   title: string,
-  [x, y, w, h]: [number, number, number, number],
+  [x, y, w, h]: At,
   targets: Target[],
   rest: Partial<Panel> = {}
 ): Panel {
@@ -223,6 +225,30 @@ function dashboard(key: DashboardKey, description: string, variables: VariableMo
   };
 }
 
+/**
+ * The service panels both the Model health and the Data quality and operations dashboards have: latency
+ * percentiles, throughput against the SLA line, error rate, with buckets of `bucket`.
+ */
+function servicePanels(key: DashboardKey, bucket: string, latencies: string[], [latency, throughput, errors]: At[]) {
+  const operational = (metric: string) => ({ queryType: 'operational', metric, bucket });
+  return [
+    panel(key, 'latency', 'timeseries', 'Latency percentiles', latency, latencies.map(operational), {
+      description: 'Dashed lines: the p95 limit (default 200 ms) and twice it',
+      ...timeseries('ms'),
+    }),
+    panel(key, 'throughput', 'timeseries', 'Throughput against the SLA', throughput, [operational('throughput')], {
+      description:
+        "Requests per second, scaled back by the sampling rate; red line: the demo models' SLA (one request a " +
+        'minute), edit it for yours',
+      ...timeseries('reqps', 'dashed', [
+        [null, 'red'],
+        [SLA_LINE, 'green'],
+      ]),
+    }),
+    panel(key, 'errorRate', 'timeseries', 'Error rate', errors, [operational('error_rate')], timeseries('percentunit')),
+  ];
+}
+
 function modelHealth(): Dashboard {
   const key = 'modelHealth';
   return dashboard(
@@ -280,39 +306,15 @@ function modelHealth(): Dashboard {
           ...timeseries('percentunit'),
         }
       ),
-      panel(
+      ...servicePanels(
         key,
-        'latency',
-        'timeseries',
-        'Latency p95 and p99',
-        [0, 8, 8, 7],
-        ['latency_p95', 'latency_p99'].map((metric) => ({ queryType: 'operational', metric, bucket: '1h' })),
-        { description: 'Dashed lines: the p95 limit (default 200 ms) and twice it', ...timeseries('ms') }
-      ),
-      panel(
-        key,
-        'throughput',
-        'timeseries',
-        'Throughput against the SLA',
-        [8, 8, 8, 7],
-        [{ queryType: 'operational', metric: 'throughput', bucket: '1h' }],
-        {
-          description:
-            "Requests per second, scaled back by the sampling rate; red line: the demo models' SLA (one request a minute), edit it for yours",
-          ...timeseries('reqps', 'dashed', [
-            [null, 'red'],
-            [SLA_LINE, 'green'],
-          ]),
-        }
-      ),
-      panel(
-        key,
-        'errorRate',
-        'timeseries',
-        'Error rate',
-        [16, 8, 8, 7],
-        [{ queryType: 'operational', metric: 'error_rate', bucket: '1h' }],
-        timeseries('percentunit')
+        '1h',
+        ['latency_p95', 'latency_p99'],
+        [
+          [0, 8, 8, 7],
+          [8, 8, 8, 7],
+          [16, 8, 8, 7],
+        ]
       ),
       panel(
         key,
@@ -519,7 +521,7 @@ function featureDrift(): Dashboard {
 function dataQualityOps(): Dashboard {
   const key = 'dataQualityOps';
   const quality = (metric: string) => [{ queryType: 'quality', metric, bucket: '$bucket', features: ['$feature'] }];
-  const rates = (name: string, title: string, metric: string, at: [number, number, number, number]) =>
+  const rates = (name: string, title: string, metric: string, at: At) =>
     panel(key, name, 'timeseries', title, at, quality(metric), timeseries('percentunit'));
   return dashboard(
     key,
@@ -534,42 +536,15 @@ function dataQualityOps(): Dashboard {
         ...timeseries('short'),
         fieldConfig: { defaults: { unit: 'short', custom: { drawStyle: 'bars', fillOpacity: 80 } }, overrides: [] },
       }),
-      panel(
+      ...servicePanels(
         key,
-        'latency',
-        'timeseries',
-        'Latency percentiles',
-        [0, 22, 8, 8],
-        ['latency_p50', 'latency_p95', 'latency_p99'].map((metric) => ({
-          queryType: 'operational',
-          metric,
-          bucket: '$bucket',
-        })),
-        timeseries('ms')
-      ),
-      panel(
-        key,
-        'errorRate',
-        'timeseries',
-        'Error rate',
-        [8, 22, 8, 8],
-        [{ queryType: 'operational', metric: 'error_rate', bucket: '$bucket' }],
-        timeseries('percentunit')
-      ),
-      panel(
-        key,
-        'throughput',
-        'timeseries',
-        'Throughput',
-        [16, 22, 8, 8],
-        [{ queryType: 'operational', metric: 'throughput', bucket: '$bucket' }],
-        {
-          ...timeseries('reqps', 'dashed', [
-            [null, 'red'],
-            [SLA_LINE, 'green'],
-          ]),
-          description: "Requests per second, scaled back by the sampling rate; red line: the demo models' SLA",
-        }
+        '$bucket',
+        ['latency_p50', 'latency_p95', 'latency_p99'],
+        [
+          [0, 22, 8, 8],
+          [16, 22, 8, 8],
+          [8, 22, 8, 8],
+        ]
       ),
     ]
   );

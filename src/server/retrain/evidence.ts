@@ -3,8 +3,7 @@
  * the version that served the drifting traffic and the features that drifted, over the window the alert looked at
  * (the three days before it fired).
  */
-import type { DriftQuery } from '../../core/query/queryTypes';
-import { parseQuery } from '../../core/query/queryTypes';
+import { parseQuery, type DriftQuery } from '../../core/query/queryTypes';
 import type { FieldLike, FrameLike } from '../../core/query/frames';
 import type { DatasourceInstance } from '../backend/instances';
 import { localInstanceSettings, parseSettings } from '../backend/settings';

@@ -212,6 +212,18 @@ export async function writeFileAtomic(path: string, content: string): Promise<vo
   await rename(temporary, path);
 }
 
+/** The text of a file, or '' when it does not exist (a log nobody has written to yet). */
+async function readTextIfAny(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      return '';
+    }
+    throw error;
+  }
+}
+
 async function readJson<T>(path: string): Promise<T | undefined> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as T;
@@ -323,15 +335,7 @@ export class EmbeddedStore implements PredictionStore {
   }
 
   async getSchemaChanges(model: string, range?: TimeRange): Promise<SchemaChange[]> {
-    let text = '';
-    try {
-      text = await readFile(join(this.modelDir(model), 'schema_changes.ndjson'), 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw error;
-      }
-    }
-    const changes = text
+    const changes = (await readTextIfAny(join(this.modelDir(model), 'schema_changes.ndjson')))
       .split('\n')
       .filter((line) => line.trim() !== '')
       .map((line) => JSON.parse(line) as SchemaChange);
@@ -358,15 +362,7 @@ export class EmbeddedStore implements PredictionStore {
 
   /** Events of the log in the range; a line cut short by a crash before its fsync was never acknowledged: skipped. */
   async getEvents(model: string, range?: TimeRange): Promise<ModelEvent[]> {
-    let text = '';
-    try {
-      text = await readFile(join(this.modelDir(model), 'events.ndjson'), 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw error;
-      }
-    }
-    return text
+    return (await readTextIfAny(join(this.modelDir(model), 'events.ndjson')))
       .split('\n')
       .flatMap((line) => {
         try {
