@@ -196,6 +196,7 @@ export function QueryEditor({ query: rawQuery, datasource, onChange, onRunQuery 
                 width={20}
                 options={toOptions([...spec.metrics])}
                 value={query.metric ?? spec.defaultMetric}
+                placeholder={spec.defaultMetric ?? "the model's primary score"}
                 onChange={(option) => update({ metric: option.value })}
               />
             </InlineField>
