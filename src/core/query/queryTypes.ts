@@ -88,18 +88,26 @@ export interface ModelScope {
 }
 
 /**
- * What the first number field of a drift series holds, and so what a Grafana alert rule evaluates (server-side
- * expressions read the first number field of a data-plane series): the metric's value, or the severity level 0–3
- * after persistence.
+ * What the first number field of a series holds, and so what a Grafana alert rule evaluates (server-side
+ * expressions read the first number field of a data-plane series): the metric's value, the severity level 0–3
+ * (after persistence, for drift), or the drift metric's noise floor (for an alert's summary to quote it).
+ * QUERY_TYPE_SPECS says which of them each query type offers.
  */
-export const ALERT_FIELDS = ['value', 'level'] as const;
+export const ALERT_FIELDS = ['value', 'level', 'noise_floor'] as const;
 export type AlertField = (typeof ALERT_FIELDS)[number];
 
-/** Persistence: a level counts only when reached in `persistence` consecutive buckets (1 = no persistence). */
-export interface Persistence {
-  persistence?: number;
-  /** Default `value`; `level` lets an alert rule fire on the persisted severity ("drifting for three days"). */
+/** The number an alert rule reads first. */
+export interface AlertChoice {
+  /**
+   * Default `value`; `level` lets an alert rule fire on the severity (for drift the persisted, noise-floor-aware
+   * level: "drifting for three days"; for rated metrics the level against the configured thresholds).
+   */
   alertOn?: AlertField;
+}
+
+/** Persistence: a level counts only when reached in `persistence` consecutive buckets (1 = no persistence). */
+export interface Persistence extends AlertChoice {
+  persistence?: number;
 }
 
 export interface DriftQuery extends QueryBase<'drift'>, ModelScope, Persistence {
@@ -116,14 +124,15 @@ export interface SeverityQuery extends QueryBase<'severity'>, ModelScope, Persis
   features?: string[];
   metric?: DriftMetric;
 }
-export interface QualityQuery extends QueryBase<'quality'>, ModelScope {
+export interface QualityQuery extends QueryBase<'quality'>, ModelScope, AlertChoice {
   features?: string[];
   metric?: QualityMetric;
 }
-export interface PerformanceQuery extends QueryBase<'performance'>, ModelScope {
+export interface PerformanceQuery extends QueryBase<'performance'>, ModelScope, AlertChoice {
+  /** Default: the task's primary score, accuracy for a classifier and MAE for a regressor. */
   metric?: PerformanceMetric;
 }
-export interface OperationalQuery extends QueryBase<'operational'>, ModelScope {
+export interface OperationalQuery extends QueryBase<'operational'>, ModelScope, AlertChoice {
   metric?: OperationalMetric;
 }
 export interface RankingQuery extends QueryBase<'ranking'>, ModelScope {
@@ -177,11 +186,16 @@ export interface QueryTypeSpec {
   bucketed: boolean;
   features: boolean;
   persistence: boolean;
-  /** Returns one alertable series per feature, whose first number field `alertOn` chooses. */
-  alertable: boolean;
+  /** The numbers `alertOn` may put first in each series (empty: the query type is not meant for alert rules). */
+  alertFields: readonly AlertField[];
   metrics?: readonly string[];
   defaultMetric?: string;
 }
+
+/** Drift series carry the value, its noise floor and the noise-floor-aware level. */
+const DRIFT_ALERT_FIELDS: readonly AlertField[] = ['value', 'level', 'noise_floor'];
+/** Rated series (quality, performance, operational) carry the value and its level against the thresholds. */
+const RATED_ALERT_FIELDS: readonly AlertField[] = ['value', 'level'];
 
 export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
   drift: {
@@ -192,7 +206,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     bucketed: true,
     features: true,
     persistence: true,
-    alertable: true,
+    alertFields: DRIFT_ALERT_FIELDS,
     metrics: DRIFT_METRICS,
     defaultMetric: 'psi',
   },
@@ -204,7 +218,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     bucketed: true,
     features: false,
     persistence: true,
-    alertable: true,
+    alertFields: DRIFT_ALERT_FIELDS,
     metrics: DRIFT_METRICS,
     defaultMetric: 'psi',
   },
@@ -216,7 +230,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     bucketed: false,
     features: true,
     persistence: false,
-    alertable: false,
+    alertFields: [],
   },
   severity: {
     label: 'Severity',
@@ -226,7 +240,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     bucketed: true,
     features: true,
     persistence: true,
-    alertable: false,
+    alertFields: [],
     metrics: DRIFT_METRICS,
     defaultMetric: 'psi',
   },
@@ -238,7 +252,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     bucketed: true,
     features: true,
     persistence: false,
-    alertable: false,
+    alertFields: RATED_ALERT_FIELDS,
     metrics: QUALITY_METRICS,
     defaultMetric: 'null_rate',
   },
@@ -250,9 +264,8 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     bucketed: true,
     features: false,
     persistence: false,
-    alertable: false,
+    alertFields: RATED_ALERT_FIELDS,
     metrics: PERFORMANCE_METRICS,
-    defaultMetric: 'accuracy',
   },
   operational: {
     label: 'Operational',
@@ -262,7 +275,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     bucketed: true,
     features: false,
     persistence: false,
-    alertable: false,
+    alertFields: RATED_ALERT_FIELDS,
     metrics: OPERATIONAL_METRICS,
     defaultMetric: 'latency_p95',
   },
@@ -274,7 +287,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     bucketed: false,
     features: false,
     persistence: false,
-    alertable: false,
+    alertFields: [],
     metrics: DRIFT_METRICS,
     defaultMetric: 'psi',
   },
@@ -286,7 +299,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     bucketed: true,
     features: true,
     persistence: true,
-    alertable: false,
+    alertFields: [],
     metrics: DRIFT_METRICS,
     defaultMetric: 'psi',
   },
@@ -298,7 +311,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     bucketed: false,
     features: false,
     persistence: false,
-    alertable: false,
+    alertFields: [],
   },
   versions: {
     label: 'Versions',
@@ -308,7 +321,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     bucketed: false,
     features: false,
     persistence: false,
-    alertable: false,
+    alertFields: [],
   },
   features: {
     label: 'Features',
@@ -318,7 +331,7 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     bucketed: false,
     features: false,
     persistence: false,
-    alertable: false,
+    alertFields: [],
   },
 };
 
@@ -492,8 +505,8 @@ export function parseQuery(input: unknown): MonitorQuery {
         'a whole number of buckets from 1 to 1000'
       ) ?? 1;
   }
-  if (spec.alertable) {
-    query.alertOn = oneOf(raw, 'alertOn', ALERT_FIELDS);
+  if (spec.alertFields.length > 0) {
+    query.alertOn = oneOf(raw, 'alertOn', spec.alertFields);
   }
   if (raw.queryType === 'events') {
     query.minLevel = oneOf(raw, 'minLevel', EVENT_LEVELS);

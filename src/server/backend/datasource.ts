@@ -36,6 +36,8 @@ import { operationalQuery } from '../queries/operational';
 import { eventsQuery } from '../queries/events';
 import type { QueryHandlerRegistry } from './registry';
 import { toWireFrame } from './toWireFrame';
+import { thresholdsFor } from './settings';
+import { apiExport, provisioningDocument } from '../alerting/provisioning';
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -215,6 +217,29 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
               version: b.version,
               createdAt: new Date(b.createdAt).toISOString(),
             })),
+          };
+        });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: 'alerting/export',
+      handler: async ({ pluginContext, query }) => {
+        const instance = instances.get(pluginContext);
+        const uid = pluginContext?.dataSourceInstanceSettings?.uid ?? '';
+        return guarded(async () => {
+          const store = await instance.store();
+          const asked = query.get('model');
+          if (asked) {
+            await requireModel(store, asked);
+          }
+          const models = asked ? [asked] : (await store.listModels()).sort();
+          const thresholdsOf = (model: string) => thresholdsFor(instance.settings, model);
+          return {
+            datasourceUid: uid,
+            models,
+            provisioning: provisioningDocument(models, uid, thresholdsOf),
+            api: apiExport(models, uid, thresholdsOf),
           };
         });
       },

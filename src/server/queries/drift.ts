@@ -42,7 +42,7 @@ import { planWindow, type WindowPlan } from './plan';
 import { mapSliced } from '../slices';
 import { effectiveSampleFraction, sampleNotices, windowWhere } from './window';
 import { ksOnGrid, sketchGrid, wassersteinOnGrid } from './sketch-grid';
-import { thresholdSteps } from './series';
+import { alertFieldFirst, thresholdSteps } from './series';
 
 /** One column in one bucket. */
 export interface DriftPoint {
@@ -296,10 +296,6 @@ export async function evaluateDrift(
   };
 }
 
-/** Grafana threshold steps for a metric: green base, orange at warning, red at critical. */
-/** Alert thresholds on a severity level: warning at 2, critical at 3. */
-const LEVEL_THRESHOLDS = thresholdSteps({ warning: 2, critical: 3, worse: 'higher' });
-
 /** What every drift-family frame says about how it was computed. */
 export function evaluationMeta(evaluation: DriftEvaluation, persistence: number) {
   return {
@@ -320,8 +316,8 @@ export function notices(evaluation: DriftEvaluation): { notices?: FrameNotice[] 
 
 /**
  * One timeseries-multi frame per series: time, value, noise_floor, level, count, labelled model/feature/metric.
- * With `alertOn: 'level'` the level comes first (with warning/critical steps at 2 and 3), since Grafana's
- * server-side expressions read the first number field of a series.
+ * `alertOn` moves the level (with warning/critical steps at 2 and 3) or the noise floor first, since Grafana's
+ * server-side expressions read the first number field of a series (alertFieldFirst).
  */
 export function driftFrames(
   model: string,
@@ -351,7 +347,7 @@ export function driftFrames(
     const level = column(
       FIELDS.level,
       points.map((p) => p.level),
-      { min: 0, max: 3, ...(alertOn === 'level' ? { thresholds: LEVEL_THRESHOLDS } : {}) }
+      { min: 0, max: 3 }
     );
     const maxError = points.reduce((largest, p) => Math.max(largest, p.maxError), 0);
     return {
@@ -368,21 +364,24 @@ export function driftFrames(
         },
         ...notices(evaluation),
       },
-      fields: [
-        { name: FIELDS.time, type: 'time', values: points.map((p) => p.time), config: {} },
-        ...(alertOn === 'level' ? [level, value] : [value]),
-        column(
-          FIELDS.noiseFloor,
-          points.map((p) => p.noiseFloor),
-          { unit: 'none' }
-        ),
-        ...(alertOn === 'level' ? [] : [level]),
-        column(
-          FIELDS.count,
-          points.map((p) => p.count),
-          { unit: 'short' }
-        ),
-      ],
+      fields: alertFieldFirst(
+        [
+          { name: FIELDS.time, type: 'time', values: points.map((p) => p.time), config: {} },
+          value,
+          column(
+            FIELDS.noiseFloor,
+            points.map((p) => p.noiseFloor),
+            { unit: 'none' }
+          ),
+          level,
+          column(
+            FIELDS.count,
+            points.map((p) => p.count),
+            { unit: 'short' }
+          ),
+        ],
+        alertOn
+      ),
     };
   });
 }

@@ -132,7 +132,8 @@ export async function operationalQuery(request: QueryRequest<'operational'>): Pr
         notices: [...plan.notices, ...sampleNotices(query.sampleFraction)],
         custom: { bucketMs: grid.sizeMs, sampleFraction: fraction, minCount: DEFAULT_MIN_COUNT },
       },
-      query.refId
+      query.refId,
+      query.alertOn
     ),
   ];
 }

@@ -187,21 +187,21 @@ type Queryable = Pick<PredictionStore, 'query'>;
 /**
  * The model's task: the baseline's when it has validation performance; else classification when any class is
  * text or every number is 0/1 (as the baseline detects it); else regression. A window without predictions
- * gives no evidence: then the metric asked for decides.
+ * gives no evidence: then the metric asked for decides (classification when none is).
  */
 async function detectTask(
   store: Queryable,
   baseline: Baseline | undefined,
   joined: string,
   where: WhereClause,
-  metric: PerformanceMetric
+  metric: PerformanceMetric | undefined
 ): Promise<Task> {
   if (baseline?.performance) {
     return baseline.performance.task;
   }
   const [row] = await store.query<Record<string, unknown>>(taskSql(joined, where.sql), where.params);
   if (Number(row?.predicted ?? 0) === 0) {
-    return REGRESSOR_METRICS.has(metric) ? 'regression' : 'classification';
+    return metric && REGRESSOR_METRICS.has(metric) ? 'regression' : 'classification';
   }
   return Number(row.textual) > 0 || Number(row.non_binary) === 0 ? 'classification' : 'regression';
 }
@@ -344,9 +344,11 @@ async function regressorBuckets(
   return result;
 }
 
+/** The score a query without a metric gets: the task's primary one. */
+export const PRIMARY_METRIC: Record<Task, PerformanceMetric> = { classification: 'accuracy', regression: 'mae' };
+
 export async function performanceQuery(request: QueryRequest<'performance'>): Promise<FrameLike[]> {
   const { query, instance } = request;
-  const metric = query.metric ?? 'accuracy';
   const store = await instance.store();
   await requireModel(store, query.model);
   const baseline = await baselineIfAny(store, query);
@@ -358,7 +360,8 @@ export async function performanceQuery(request: QueryRequest<'performance'>): Pr
     await store.labelsRelation(query.model, plan.range.from - LABEL_BEFORE_PREDICTION_MS)
   );
   const stoppable: Queryable = { query: (sql, params) => store.query(sql, params, { signal: request.signal }) };
-  const task = await detectTask(stoppable, baseline, joined, where, metric);
+  const task = await detectTask(stoppable, baseline, joined, where, query.metric);
+  const metric = query.metric ?? PRIMARY_METRIC[task];
   if (task === 'regression' ? CLASSIFIER_METRICS.has(metric) : REGRESSOR_METRICS.has(metric)) {
     const fits = task === 'regression' ? 'mae, rmse, mape' : 'accuracy, precision, recall, f1, auc';
     throw new QueryError(
@@ -408,7 +411,8 @@ export async function performanceQuery(request: QueryRequest<'performance'>): Pr
           ...bucketed.custom,
         },
       },
-      query.refId
+      query.refId,
+      query.alertOn
     ),
   ];
 }

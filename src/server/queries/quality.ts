@@ -179,7 +179,8 @@ async function rateFrames(request: QueryRequest<'quality'>, metric: RateMetric, 
           ...(metric === 'out_of_range_rate' ? { validRange: validRange(baseline!.features[feature.name]) } : {}),
         },
       },
-      query.refId
+      query.refId,
+      query.alertOn
     )
   );
 }
@@ -247,7 +248,8 @@ async function schemaChangeFrames(request: QueryRequest<'quality'>, features: Fe
         notices: plan.notices,
         custom: { bucketMs: plan.grid.sizeMs },
       },
-      query.refId
+      query.refId,
+      query.alertOn
     );
   });
   return [...series, schemaChangeEvents(query.model, changes, query.refId)];

@@ -29,6 +29,7 @@ import {
 } from './schema';
 import { bindParams, clickHouseLiteral, type BindMode, type Params } from './sql-params';
 import {
+  boundedModelEvent,
   RECENT_IDS_WINDOW_MS,
   withOwnFeatures,
   type Baseline,
@@ -36,6 +37,7 @@ import {
   type FeatureKind,
   type FeatureState,
   type LabelRecord,
+  type ModelEvent,
   type PredictionCounts,
   type PredictionRecord,
   type PredictionStore,
@@ -98,7 +100,13 @@ const PREDICTION_COLUMNS_DDL = [
 const UTC_DAY_OF_TS = "toYYYYMMDD(toDateTime(intDiv(ts, 1000), 'UTC'))";
 
 /** The metadata tables holding rows per model (column `model`). */
-const MODEL_METADATA_TABLES = ['mlmon_models', 'mlmon_features', 'mlmon_schema_changes', 'mlmon_baselines'] as const;
+const MODEL_METADATA_TABLES = [
+  'mlmon_models',
+  'mlmon_features',
+  'mlmon_schema_changes',
+  'mlmon_baselines',
+  'mlmon_events',
+] as const;
 
 export const SCHEMA_VERSION_DDL =
   'CREATE TABLE IF NOT EXISTS mlmon_schema_version (version UInt32, applied_at UInt64) ENGINE = MergeTree ORDER BY version';
@@ -115,6 +123,14 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; statements: string[] }
         'ENGINE = MergeTree ORDER BY (model, ts)',
       'CREATE TABLE IF NOT EXISTS mlmon_baselines (model String, version String, created_at UInt64, document String) ' +
         'ENGINE = ReplacingMergeTree(created_at) ORDER BY (model, version)',
+    ],
+  },
+  {
+    version: 2,
+    statements: [
+      // Model events (ModelEvent): tags as a JSON array, since the event is read whole.
+      'CREATE TABLE IF NOT EXISTS mlmon_events (model String, ts Int64, kind String, title String, text String, ' +
+        'tags String) ENGINE = MergeTree ORDER BY (model, ts)',
     ],
   },
 ];
@@ -338,6 +354,22 @@ export class ClickHouseStore implements PredictionStore {
       change: r.change,
       kind: (r.kind || undefined) as FeatureKind,
     }));
+  }
+
+  async recordEvent(model: string, event: ModelEvent): Promise<void> {
+    validateIdentifier(model, 'model name');
+    const { tags, ...rest } = boundedModelEvent(event);
+    await this.insert('mlmon_events', [{ model, ...rest, tags: JSON.stringify(tags) }]);
+  }
+
+  async getEvents(model: string, range?: TimeRange): Promise<ModelEvent[]> {
+    validateIdentifier(model, 'model name');
+    const filter = range ? 'AND ts >= {from} AND ts < {to}' : '';
+    const rows = await this.query<{ ts: number; kind: string; title: string; text: string; tags: string }>(
+      `SELECT ts, kind, title, text, tags FROM mlmon_events WHERE model = {model} ${filter} ORDER BY ts`,
+      { model, ...(range ? { from: range.from, to: range.to } : {}) }
+    );
+    return rows.map((r) => ({ ...r, ts: Number(r.ts), tags: JSON.parse(r.tags) as string[] }));
   }
 
   /** The model's most recent baseline, whose feature kinds win over kinds guessed from traffic. */
