@@ -657,7 +657,13 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
   };
 }
 
-function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+/** Answers with a JSON body (the collector's and the retrain hook's answers). */
+export function sendJson(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {}
+): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',

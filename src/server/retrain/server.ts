@@ -16,7 +16,7 @@
 import { rm } from 'node:fs/promises';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tokenMatcher } from '../collector/collector';
+import { sendJson, tokenMatcher } from '../collector/collector';
 import { isIdentifier, validateVersion } from '../store/identifiers';
 import type { PredictionStore } from '../store/types';
 import { commandQueue, type CommandResult, type CommandSpec } from './command';
@@ -63,16 +63,6 @@ class Refusal extends Error {
   ) {
     super(message);
   }
-}
-
-function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(text),
-    ...headers,
-  });
-  res.end(text);
 }
 
 /** The body, up to MAX_BODY_BYTES (a longer one is refused as soon as it passes the limit). */
@@ -289,7 +279,7 @@ export async function startRetrainHook(options: HookOptions) {
 
   const server = http.createServer((req, res) => {
     handle(req).then(
-      ({ status, body }) => send(res, status, body),
+      ({ status, body }) => sendJson(res, status, body),
       (error: unknown) => {
         const refusal =
           error instanceof Refusal
@@ -298,7 +288,7 @@ export async function startRetrainHook(options: HookOptions) {
         if (refusal.status >= 500) {
           log(`mlmon retrain-hook: ${refusal.status} ${refusal.message}`);
         }
-        send(
+        sendJson(
           res,
           refusal.status,
           { error: refusal.code, message: refusal.message },
