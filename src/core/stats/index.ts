@@ -4,6 +4,7 @@
  * - binning: reference-decile edges, bin counts, category alignment;
  * - distances on proportions, KS / Wasserstein on raw values or against a quantile sketch, chi-square;
  * - noise floors and severity;
+ * - CBPE (cbpe.ts): performance estimated from calibrated scores before labels arrive;
  * - feature entry points: compareNumeric / compareCategorical (raw), compareCounts (counts from SQL),
  *   compareNumericToBaseline / compareCategoricalToBaseline (stored baselines), datasetDrift.
  */
@@ -108,3 +109,21 @@ export type {
   NumericBaseline,
   SampleSize,
 } from './compare';
+export {
+  bandsBroken,
+  calibratedProbability,
+  CALIBRATION_METHOD,
+  ESTIMATED_METRICS,
+  estimatePerformance,
+  fitCalibration,
+  SCORE_BINS_PER_UNIT,
+  scoreBin,
+} from './cbpe';
+export type {
+  BandedEstimate,
+  EstimatedMetric,
+  LabelledBin,
+  PerformanceEstimate,
+  ScoreCalibration,
+  ScoredCell,
+} from './cbpe';
