@@ -12,12 +12,23 @@ import {
   buildNumericBaseline,
   prepareCategorical,
   prepareNumeric,
+  fitCalibration,
   proportions,
+  scoreBin,
   sketchCdfErrorBound,
+  type LabelledBin,
 } from '../../core/stats';
 import { InputError } from '../files/input-error';
 import { featureKey, validateFeatureName, validateIdentifier, validateVersion } from '../store/identifiers';
-import type { Baseline, CategoricalReference, ColumnReference, FeatureKind, NumericReference } from '../store/types';
+import {
+  BASELINE_SCHEMA_VERSION,
+  type Baseline,
+  type BaselineCalibration,
+  type CategoricalReference,
+  type ColumnReference,
+  type FeatureKind,
+  type NumericReference,
+} from '../store/types';
 import { classifierPerformance, detectTask, pairs, regressorPerformance } from './performance';
 
 export type ReferenceValue = number | string | boolean | null | undefined;
@@ -45,6 +56,8 @@ export interface BaselineInput {
   labelColumn?: string;
   scoreColumn?: string;
   positiveLabel?: string;
+  /** Score from which a row is predicted positive, for estimated performance (default 0.5). */
+  threshold?: number;
   /** Columns that are neither features nor outputs (ids, timestamps). */
   exclude?: string[];
   /** Columns that are not features either, each with the reason, which is kept in the baseline's `skipped`. */
@@ -154,6 +167,38 @@ function checkedTask(
   return task;
 }
 
+/** The decision threshold when the reference data does not give another. */
+export const DEFAULT_THRESHOLD = 0.5;
+
+/**
+ * The score calibration of a binary classifier (src/core/stats/cbpe.ts) on its labelled, scored rows, with the share
+ * of them whose prediction is the positive class exactly when the score reaches the threshold; undefined without
+ * scored rows.
+ */
+export function scoreCalibration(
+  rows: ReadonlyArray<{ label: ReferenceValue; prediction: ReferenceValue; score: number | null }>,
+  positive: string,
+  threshold: number
+): BaselineCalibration | undefined {
+  const bins = new Map<number, LabelledBin>();
+  let agreeing = 0;
+  let scored = 0;
+  for (const { label, prediction, score } of rows) {
+    if (score === null) {
+      continue;
+    }
+    scored++;
+    agreeing += (String(prediction) === positive) === score >= threshold ? 1 : 0;
+    const bin = bins.get(scoreBin(score)) ?? { bin: scoreBin(score), positives: 0, rows: 0 };
+    bin.rows++;
+    bin.positives += String(label) === positive ? 1 : 0;
+    bins.set(bin.bin, bin);
+  }
+  return scored === 0
+    ? undefined
+    : { ...fitCalibration([...bins.values()], threshold), predictionAgreement: agreeing / scored };
+}
+
 /** Computes a baseline; see the module comment. Feature names must be valid identifiers. */
 export function computeBaseline(input: BaselineInput): Baseline {
   validateIdentifier(input.model, 'model name');
@@ -201,6 +246,7 @@ export function computeBaseline(input: BaselineInput): Baseline {
 
   applyDeclarations(features, input.declared ?? {});
   const baseline: Baseline = {
+    schemaVersion: BASELINE_SCHEMA_VERSION,
     model: input.model,
     version: input.version,
     createdAt: input.createdAt ?? Date.now(),
@@ -238,6 +284,13 @@ export function computeBaseline(input: BaselineInput): Baseline {
       task === 'classification'
         ? 'accuracy; precision/recall/F1 of the positive class (binary) or macro mean; ROC AUC by Mann-Whitney with ties halved'
         : 'MAE, RMSE, MAPE as a fraction over rows with a non-zero label';
+    const positive = baseline.performance.task === 'classification' ? baseline.performance.positiveLabel : null;
+    const calibration =
+      positive === null ? undefined : scoreCalibration(kept, positive, input.threshold ?? DEFAULT_THRESHOLD);
+    if (calibration) {
+      baseline.calibration = calibration;
+      baseline.conventions.calibration = calibration.method;
+    }
   }
   return baseline;
 }

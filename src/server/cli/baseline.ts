@@ -36,6 +36,8 @@ Options:
   --score COL            column holding a classifier's positive-class score or probability (for AUC)
   --label COL            column holding the true label (stores validation performance; needs --prediction)
   --positive-label L     positive class for precision/recall/F1/AUC (default 1 or true when present, else macro)
+  --threshold T          score from which the model predicts the positive class (default 0.5); with --score and
+                         --label, the baseline keeps the scores' calibration for estimated performance (CBPE)
   --task classification|regression
                          the model's task (default: classification when labels and predictions are classes)
   --exclude A,B          other columns that are not features
@@ -62,6 +64,7 @@ const OPTIONS = {
   label: { type: 'string' },
   score: { type: 'string' },
   'positive-label': { type: 'string' },
+  threshold: { type: 'string' },
   exclude: { type: 'string' },
   categorical: { type: 'string' },
   bins: { type: 'string' },
@@ -99,6 +102,17 @@ function parseBins(text: string | undefined): number | undefined {
     throw new UsageError(`--bins must be an integer from 2 to 100, got ${text}`);
   }
   return bins;
+}
+
+function parseThreshold(text: string | undefined): number | undefined {
+  if (text === undefined) {
+    return undefined;
+  }
+  const threshold = Number(text);
+  if (text.trim() === '' || !(threshold >= 0 && threshold <= 1)) {
+    throw new UsageError(`--threshold must be a score from 0 to 1, got ${text}`);
+  }
+  return threshold;
 }
 
 function readDeclared(path: string): Record<string, DeclaredFeature> {
@@ -168,6 +182,7 @@ async function create(values: Values, store: PredictionStore): Promise<number> {
     labelColumn: values.label,
     scoreColumn: values.score,
     positiveLabel: values['positive-label'],
+    threshold: parseThreshold(values.threshold),
     task: parseTask(values.task),
     exclude,
     categorical: list(values.categorical),
@@ -280,6 +295,10 @@ function showBaseline(baseline: Baseline): string {
         : `MAE ${fmt(p.mae)}, RMSE ${fmt(p.rmse)}, MAPE ${fmt(p.mape)}`;
     text += `\nValidation performance (${p.count} labelled rows): ${metrics}\n`;
   }
+  const c = baseline.calibration;
+  text += c
+    ? `Score calibration (${c.count} rows, ${c.bins.length} knots, threshold ${c.threshold}, predictions agreeing with it ${fmt(c.predictionAgreement)}): estimated performance available\n`
+    : 'No score calibration: estimated performance needs a baseline built with --score and --label\n';
   return text;
 }
 

@@ -9,7 +9,7 @@
  * - A prediction's `id` is the request id; re-sent records with the same id are counted once.
  */
 
-import type { CategoricalBaseline, NumericBaseline } from '../../core/stats';
+import type { CategoricalBaseline, NumericBaseline, ScoreCalibration } from '../../core/stats';
 import type { Params } from './sql-params';
 
 export type FeatureKind = 'numeric' | 'categorical';
@@ -108,6 +108,17 @@ export interface PredictionWriter {
    * within RECENT_IDS_WINDOW_MS of the newest (the collector's de-duplication horizon across restarts).
    */
   recentIds(model: string, limit: number): Promise<string[]>;
+}
+
+/**
+ * Layout of the baseline document `mlmon baseline` writes. 2 added the score calibration (estimated performance);
+ * documents without a `schemaVersion` are 1 and load as they are, without one.
+ */
+export const BASELINE_SCHEMA_VERSION = 2;
+
+/** The schema version of a stored baseline: 1 for documents written before versions were recorded. */
+export function baselineSchemaVersion(baseline: Pick<Baseline, 'schemaVersion'>): number {
+  return baseline.schemaVersion ?? 1;
 }
 
 /**
@@ -252,8 +263,20 @@ export interface Baseline {
   skipped: Record<string, string>;
   prediction?: ColumnReference;
   performance?: ClassifierPerformance | RegressorPerformance;
+  /** BASELINE_SCHEMA_VERSION of the document (1 when absent). */
+  schemaVersion?: number;
+  /**
+   * Calibration of a binary classifier's scores on the labelled reference rows, for estimated performance (CBPE);
+   * absent when the reference had no labels or no scores, or the model is not a binary classifier.
+   */
+  calibration?: BaselineCalibration;
   /** Convention notes (binning, quantile type, KS error) so readers know how the numbers were made. */
   conventions: Record<string, string>;
+}
+
+/** A score calibration with the share of reference rows whose prediction is the positive class iff score ≥ threshold. */
+export interface BaselineCalibration extends ScoreCalibration {
+  predictionAgreement: number;
 }
 
 export interface BaselineSummary {
