@@ -95,6 +95,15 @@ describe('query model', () => {
     expect(defaultQuery('performance', { model: 'm' })).not.toHaveProperty('metric');
   });
 
+  it('keeps estimate: true on a performance query only, and refuses a value that is not a boolean', () => {
+    expect(parseQuery({ queryType: 'performance', model: 'm', estimate: true })).toMatchObject({ estimate: true });
+    expect(parseQuery({ queryType: 'performance', model: 'm', estimate: false })).not.toHaveProperty('estimate');
+    expect(parseQuery({ queryType: 'drift', model: 'm', estimate: true })).not.toHaveProperty('estimate');
+    expect(() => parseQuery({ queryType: 'performance', model: 'm', estimate: 'yes' })).toThrow(
+      /"estimate" is "yes"; it must be true or false/
+    );
+  });
+
   it('accepts a template variable as bucket (interpolated before the backend sees it)', () => {
     expect(parseQuery({ queryType: 'drift', model: 'm', bucket: '$bucket' })).toMatchObject({ bucket: '$bucket' });
   });

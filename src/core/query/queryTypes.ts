@@ -131,6 +131,11 @@ export interface QualityQuery extends QueryBase<'quality'>, ModelScope, AlertCho
 export interface PerformanceQuery extends QueryBase<'performance'>, ModelScope, AlertChoice {
   /** Default: the task's primary score, accuracy for a classifier and MAE for a regressor. */
   metric?: PerformanceMetric;
+  /**
+   * Estimate the metric of every bucket from the calibrated scores (CBPE, src/core/stats/cbpe.ts) beside the
+   * realized one, before labels arrive: binary classifiers whose baseline has a score calibration.
+   */
+  estimate?: boolean;
 }
 export interface OperationalQuery extends QueryBase<'operational'>, ModelScope, AlertChoice {
   metric?: OperationalMetric;
@@ -442,6 +447,17 @@ function parseSegment(value: unknown): SegmentCondition[] | undefined {
   return conditions.length > 0 ? conditions : undefined;
 }
 
+function optionalBoolean(raw: Record<string, unknown>, key: string): boolean | undefined {
+  const value = raw[key];
+  if (value === undefined || value === null) {
+    return undefined;
+  }
+  if (typeof value !== 'boolean') {
+    throw new QueryError(`"${key}" is ${JSON.stringify(value)}; it must be true or false`);
+  }
+  return value || undefined;
+}
+
 function numberInRange(raw: Record<string, unknown>, key: string, ok: (n: number) => boolean, rule: string) {
   const value = raw[key];
   if (value === undefined || value === null || value === '') {
@@ -510,6 +526,9 @@ export function parseQuery(input: unknown): MonitorQuery {
   }
   if (raw.queryType === 'events') {
     query.minLevel = oneOf(raw, 'minLevel', EVENT_LEVELS);
+  }
+  if (raw.queryType === 'performance') {
+    query.estimate = optionalBoolean(raw, 'estimate');
   }
   for (const key of Object.keys(query)) {
     if (query[key] === undefined) {

@@ -270,11 +270,16 @@ export function binomialTail(k: number, n: number, q: number): number {
 }
 
 /**
- * Whether the realized values leave the 95 % bands more often than chance allows: more than α of the labelled
- * buckets outside, and a binomial probability of at least that many misses at rate α below α. The second condition
- * keeps one miss in a long window (a band is missed 5 % of the time by design) from raising the notice; two misses
- * in the first two labelled buckets raise it (0.05² < α).
+ * Whether the realized values leave the 95 % bands more often than chance allows, from the labelled buckets in time
+ * order (true: the realized value lies outside the band). Either of:
+ * - more than α of them outside, with a binomial probability of at least that many misses at rate α below α (a band
+ *   is missed 5 % of the time by design, so one miss in a long window is no evidence);
+ * - the two most recent both outside (probability α² by chance): a change shows within two buckets of its labels
+ *   arriving, however long the clean history before it.
  */
-export function bandsBroken(outside: number, labelled: number, alpha: number): boolean {
-  return labelled > 0 && outside / labelled > alpha && binomialTail(outside, labelled, alpha) < alpha;
+export function bandsBroken(outside: readonly boolean[], alpha: number): boolean {
+  const labelled = outside.length;
+  const misses = outside.filter(Boolean).length;
+  const beyondChance = labelled > 0 && misses / labelled > alpha && binomialTail(misses, labelled, alpha) < alpha;
+  return beyondChance || (labelled >= 2 && outside[labelled - 1] && outside[labelled - 2]);
 }

@@ -27,6 +27,7 @@ import { numberOrNull, ratedSeriesFrame, relativeRule, type LevelRule } from './
 import type { WhereClause } from './scope';
 import { sampleNotices, windowWhere, type WindowClause } from './window';
 import { planWindow } from './plan';
+import { estimatedColumns, estimatedMetric, requireCalibration } from './performance-estimate';
 
 const CLASSIFIER_METRICS = new Set<PerformanceMetric>(['accuracy', 'precision', 'recall', 'f1', 'auc']);
 const REGRESSOR_METRICS = new Set<PerformanceMetric>(['mae', 'rmse', 'mape']);
@@ -368,6 +369,9 @@ export async function performanceQuery(request: QueryRequest<'performance'>): Pr
       `model "${query.model}" is a ${task} model: "${metric}" does not apply; use ${fits} or label_coverage`
     );
   }
+  const estimated = query.estimate
+    ? { metric: estimatedMetric(metric, task), calibration: requireCalibration(query.model, baseline) }
+    : undefined;
   request.signal.throwIfAborted();
   const bucketed =
     task === 'classification'
@@ -378,8 +382,12 @@ export async function performanceQuery(request: QueryRequest<'performance'>): Pr
   const labelled = times.map((t) => bucketed.labelled.get(t) ?? 0);
   const coverage = times.map((_, i) => (rows[i] > 0 ? labelled[i] / rows[i] : null));
   const scored = times.map((t) => (bucketed.scoredRows.get(t) ?? 0) >= DEFAULT_MIN_COUNT);
-  const values =
+  const realized =
     metric === 'label_coverage' ? coverage : times.map((t, i) => (scored[i] ? (bucketed.values.get(t) ?? null) : null));
+  const estimate =
+    estimated &&
+    (await estimatedColumns(stoppable, joined, where, estimated.calibration, estimated.metric, times, realized));
+  const values = estimate?.values ?? realized;
   const reference = referenceScore(metric, baseline?.performance);
   return [
     ratedSeriesFrame(
@@ -391,6 +399,7 @@ export async function performanceQuery(request: QueryRequest<'performance'>): Pr
         values,
         rule: performanceRule(metric, reference, thresholdsFor(instance.settings, query.model)),
         extras: [
+          ...(estimate?.extras ?? []),
           {
             name: 'change',
             values: values.map((v) =>
@@ -401,7 +410,7 @@ export async function performanceQuery(request: QueryRequest<'performance'>): Pr
           { name: 'coverage', values: coverage, unit: 'percentunit' },
           { name: 'labelled', values: labelled, unit: 'short' },
         ],
-        notices: [...plan.notices, ...sampleNotices(query.sampleFraction)],
+        notices: [...plan.notices, ...sampleNotices(query.sampleFraction), ...(estimate?.notices ?? [])],
         custom: {
           task,
           bucketMs: plan.grid.sizeMs,
@@ -409,6 +418,7 @@ export async function performanceQuery(request: QueryRequest<'performance'>): Pr
           baseline: baseline?.version ?? null,
           validationScore: reference,
           ...bucketed.custom,
+          ...(estimate ? { estimate: estimate.custom } : {}),
         },
       },
       query.refId,
