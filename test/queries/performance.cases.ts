@@ -3,12 +3,28 @@
  * test/queries/performance.test.ts: ClickHouse). Expected scores come from the records and labels, in JS, with the
  * baseline module's row-level functions (src/server/baseline/performance.ts).
  */
+import { ESTIMATED_METRICS, estimatePerformance, scoreBin, type ScoredCell } from '../../src/core/stats';
+import { alertFrames } from '../../src/server/backend/alert-frames';
 import { validateFrame } from '../../src/server/grafana/frames';
 import { toWireFrame } from '../../src/server/backend/toWireFrame';
 import { classifierPerformance, regressorPerformance, rocAuc } from '../../src/server/baseline/performance';
 import { performanceQuery } from '../../src/server/queries/performance';
 import type { ClassifierPerformance } from '../../src/server/store/types';
-import { byHour, column, RANGE, runHandler, type TrafficStore } from './traffic-fixture';
+import { parseQuery } from '../../src/core/query/queryTypes';
+import { CBPE_MODEL, cbpeRange, CONCEPT_DRIFT_HOURS, COVARIATE_SHIFT_HOURS, writeCbpeTraffic } from './cbpe-traffic';
+import { byHour, column, HOUR, NOW, RANGE, runHandler, type TrafficStore } from './traffic-fixture';
+
+/** Rows per score bin and predicted class (score ≥ threshold), as the estimate's pushed-down query counts them. */
+function scoredCells(scores: readonly number[], threshold: number): ScoredCell[] {
+  const cells = new Map<string, ScoredCell>();
+  for (const score of scores) {
+    const key = `${scoreBin(score)}|${score >= threshold}`;
+    const cell = cells.get(key) ?? { bin: scoreBin(score), predictedPositive: score >= threshold, rows: 0 };
+    cell.rows += 1;
+    cells.set(key, cell);
+  }
+  return [...cells.values()];
+}
 
 export function performanceCases(store: () => TrafficStore): void {
   const run = (raw: Record<string, unknown>, strict = false) =>
@@ -200,5 +216,107 @@ export function performanceCases(store: () => TrafficStore): void {
       return a.filter((r) => labels.has(r.id)).length / a.length;
     });
     (column(inA, 'value') as number[]).forEach((v, h) => expect(v).toBeCloseTo(expected[h], 12));
+  });
+
+  describe('estimated performance (CBPE, estimate: true)', () => {
+    const calibration = async () => (await (await store().instance.store()).getBaseline('shop', 'v1'))!.calibration!;
+
+    it('estimates every bucket from the calibrated scores, with its band, beside the realized values', async () => {
+      const shopCalibration = await calibration();
+      const reference = await baselineScore();
+      const hours = byHour(store().traffic.shop).map((rows) => rows.map((r) => r.score as number));
+      for (const metric of ESTIMATED_METRICS) {
+        const [frame] = await run({ metric, estimate: true });
+        const [realized] = await run({ metric });
+        const expected = hours.map((scores) => estimatePerformance(shopCalibration, scoredCells(scores, 0.5))[metric]);
+        for (const [field, key] of [
+          ['value', 'value'],
+          ['lower', 'lower'],
+          ['upper', 'upper'],
+        ] as const) {
+          (column(frame, field) as number[]).forEach((v, h) => expect(v).toBeCloseTo(expected[h][key]!, 9));
+        }
+        expect(column(frame, 'realized')).toEqual(column(realized, 'value'));
+        expect(column(frame, 'coverage')).toEqual(column(realized, 'coverage'));
+        const validation = reference[metric]!;
+        expect(column(frame, 'level')).toEqual(
+          expected.map(({ value }) => (value! < validation * 0.9 ? 3 : value! < validation * 0.95 ? 2 : 0))
+        );
+        expect(frame.meta?.custom).toMatchObject({
+          estimate: { threshold: 0.5, calibrationRows: shopCalibration.count, labelledBuckets: 2 },
+        });
+        expect(() => validateFrame(toWireFrame(frame))).not.toThrow();
+      }
+    });
+
+    it('answers an alert rule with one series whose first number is the estimate, or its level', async () => {
+      for (const alertOn of [undefined, 'level'] as const) {
+        const raw = { queryType: 'performance', model: 'shop', metric: 'accuracy', estimate: true, alertOn };
+        const frames = alertFrames(await run(raw), parseQuery({ refId: 'A', ...raw }));
+        expect(frames).toHaveLength(1);
+        const first = frames[0].fields.find((f) => f.type === 'number')!;
+        expect(first.name).toBe(alertOn ?? 'value');
+        expect(first.labels).toMatchObject({ model: 'shop', metric: 'accuracy' });
+      }
+    });
+
+    it('says what to do when the model or its baseline cannot be estimated', async () => {
+      await expect(run({ model: 'price', metric: 'mae', estimate: true })).rejects.toThrow(
+        /estimate: true applies to binary classifiers with scores and the metrics accuracy, precision, recall, f1, auc/
+      );
+      await expect(run({ model: 'tier', estimate: true })).rejects.toThrow(/model "tier" has no baseline/);
+      const writable = await store().instance.store();
+      const current = (await writable.getBaseline('shop', 'v1'))!;
+      const { calibration: _dropped, schemaVersion: _version, ...old } = current;
+      await writable.saveBaseline({ ...old, version: 'v0', createdAt: NOW - 30 * HOUR });
+      await expect(run({ estimate: true, baseline: 'v0' })).rejects.toThrow(
+        /baseline "v0" of model "shop" \(schema version 1\) has no score calibration: rebuild it with --score and --label/
+      );
+    });
+
+    describe('on covariate shift, then concept drift', () => {
+      beforeAll(async () => {
+        await writeCbpeTraffic(await store().instance.store());
+      });
+      const estimateOver = async (hours: number) => {
+        const [frame] = await runHandler(
+          performanceQuery,
+          store().instance,
+          { queryType: 'performance', model: CBPE_MODEL, metric: 'accuracy', estimate: true },
+          { range: cbpeRange(hours) }
+        );
+        return frame;
+      };
+
+      it('keeps the realized accuracy inside the 95 % band in at least 90 % of buckets, without a notice', async () => {
+        const frame = await estimateOver(COVARIATE_SHIFT_HOURS);
+        const realized = column(frame, 'realized') as number[];
+        const lower = column(frame, 'lower') as number[];
+        const upper = column(frame, 'upper') as number[];
+        const inside = realized.filter((v, h) => v >= lower[h] && v <= upper[h]).length;
+        expect(realized.every((v) => v !== null)).toBe(true);
+        expect(inside / COVARIATE_SHIFT_HOURS).toBeGreaterThanOrEqual(0.9);
+        const estimates = column(frame, 'value') as number[];
+        expect(estimates.reduce((a, b) => Math.max(a, b)) - estimates.reduce((a, b) => Math.min(a, b))).toBeGreaterThan(
+          0.1
+        );
+        expect(frame.meta?.notices ?? []).toEqual([]);
+      });
+
+      it('raises the notice within two buckets of concept drift labels arriving', async () => {
+        const drifted = await estimateOver(COVARIATE_SHIFT_HOURS + 2);
+        expect(drifted.meta?.notices).toEqual([
+          expect.objectContaining({
+            severity: 'warning',
+            text: expect.stringMatching(/assumptions broke — concept drift/),
+          }),
+        ]);
+        const whole = await estimateOver(COVARIATE_SHIFT_HOURS + CONCEPT_DRIFT_HOURS);
+        expect(whole.meta?.custom).toMatchObject({ estimate: { bucketsOutsideBand: expect.any(Number) } });
+        const outside = (whole.meta?.custom as { estimate: { bucketsOutsideBand: number } }).estimate
+          .bucketsOutsideBand;
+        expect(outside).toBeGreaterThanOrEqual(CONCEPT_DRIFT_HOURS);
+      });
+    });
   });
 }
