@@ -57,6 +57,7 @@ testWithChdb('the SQL of quality, performance and operational gives the same row
       (metric) => [performanceQuery, { queryType: 'performance', metric }] as [typeof performanceQuery, object]
     ),
     [performanceQuery, { queryType: 'performance', model: 'price', metric: 'rmse' }],
+    [performanceQuery, { queryType: 'performance', metric: 'accuracy', estimate: true }],
     ...['latency_p50', 'latency_p99', 'throughput', 'error_rate'].map(
       (metric) => [operationalQuery, { queryType: 'operational', metric }] as [typeof operationalQuery, object]
     ),
