@@ -145,6 +145,22 @@ describe('QueryEditor', () => {
     expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ queryType: 'performance', alertOn: 'level' }));
   });
 
+  it('offers the estimate toggle on performance queries only, and writes estimate: true', async () => {
+    const drift = await renderEditor({ ...defaultQuery('drift'), model: 'churn' } as MonitorDataQuery);
+    expect(document.getElementById('mlmon-estimate')).toBeNull();
+    expect(drift.onChange).not.toHaveBeenCalled();
+    cleanup();
+    const { onChange, onRunQuery } = await renderEditor({
+      ...defaultQuery('performance'),
+      model: 'churn',
+    } as MonitorDataQuery);
+    const toggle = document.getElementById('mlmon-estimate') as HTMLInputElement;
+    expect(toggle.checked).toBe(false);
+    fireEvent.click(toggle);
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ queryType: 'performance', estimate: true }));
+    expect(onRunQuery).toHaveBeenCalled();
+  });
+
   it('offers the minimum level of events queries, and writes minLevel critical', async () => {
     const { onChange } = await renderEditor({ ...defaultQuery('events'), model: 'churn' } as MonitorDataQuery);
     fireEvent.click(screen.getByLabelText('critical'));

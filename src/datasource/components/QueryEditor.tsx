@@ -6,6 +6,7 @@ import {
   ComboboxOption,
   InlineField,
   InlineFieldRow,
+  InlineSwitch,
   Input,
   MultiCombobox,
   RadioButtonGroup,
@@ -30,7 +31,7 @@ type Props = QueryEditorProps<MonitorDataSource, MonitorDataQuery, MonitorOption
 /** The fields a query of any type may carry; which ones apply is decided by QUERY_TYPE_SPECS. */
 type EditableQuery = MonitorDataQuery &
   Partial<ModelScope> &
-  Persistence & { features?: string[]; metric?: string; minLevel?: EventLevel };
+  Persistence & { features?: string[]; metric?: string; minLevel?: EventLevel; estimate?: boolean };
 
 const LABEL_WIDTH = 14;
 
@@ -198,6 +199,19 @@ export function QueryEditor({ query: rawQuery, datasource, onChange, onRunQuery 
                 value={query.metric ?? spec.defaultMetric}
                 placeholder={spec.defaultMetric ?? "the model's primary score"}
                 onChange={(option) => update({ metric: option.value })}
+              />
+            </InlineField>
+          )}
+          {query.queryType === 'performance' && (
+            <InlineField
+              label="Estimate"
+              labelWidth={LABEL_WIDTH}
+              tooltip="Estimate the metric from the calibrated scores before labels arrive (CBPE), with a 95 % band, beside the realized values: binary classifiers whose baseline was built with --score and --label"
+            >
+              <InlineSwitch
+                id="mlmon-estimate"
+                value={query.estimate ?? false}
+                onChange={(event) => update({ estimate: event.currentTarget.checked || undefined })}
               />
             </InlineField>
           )}
