@@ -10,6 +10,8 @@
  *   in one bin count half, so the result is within ½·Σ_k pos_k·neg_k / (P·N) of the exact (Mann–Whitney) AUC — the
  *   bound is computed from the same counts and returned in meta.custom;
  * - regressors: Σ|y−ŷ|, Σ(y−ŷ)², Σ|y−ŷ|/|y| (y ≠ 0) and their row counts per bucket.
+ * With `estimate: true` the metric of every bucket is estimated from the calibrated scores before labels arrive
+ * (performance-estimate.ts, CBPE), the realized one beside it.
  * A bucket is scored only when its labels have arrived: at least DEFAULT_MIN_COUNT (30) labelled rows; below that
  * its value is null and only the coverage is reported.
  */
