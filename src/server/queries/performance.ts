@@ -18,7 +18,7 @@
 import { METRIC_UNITS, type FrameLike } from '../../core/query/frames';
 import { QueryError, type PerformanceMetric } from '../../core/query/queryTypes';
 import type { Thresholds } from '../../core/query/settings';
-import { DEFAULT_MIN_COUNT } from '../../core/stats';
+import { DEFAULT_MIN_COUNT, SCORE_BINS_PER_UNIT } from '../../core/stats';
 import type { QueryRequest } from '../backend/registry';
 import { thresholdsFor } from '../backend/settings';
 import { inferPositiveLabel } from '../baseline/performance';
@@ -41,7 +41,7 @@ const REGRESSOR_METRICS = new Set<PerformanceMetric>(['mae', 'rmse', 'mape']);
 export const LABEL_BEFORE_PREDICTION_MS = 86_400_000;
 
 /** Score bins per unit of score for the AUC counts. */
-export const AUC_BINS_PER_UNIT = 1000;
+export const AUC_BINS_PER_UNIT = SCORE_BINS_PER_UNIT;
 
 /** Predictions LEFT JOIN labels by id; `has_label` is 1 for labelled rows (0 or NULL otherwise, by engine). */
 export function joinedRelation(dialect: PredictionStore['dialect'], predictions: string, labels: string): string {
