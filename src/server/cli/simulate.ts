@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { computeBaseline, type ReferenceColumn } from '../baseline/compute';
-import { DAY_MS, HOUR_MS, SIMULATED_MODELS, type SimulatedModel } from '../simulate/scenario';
+import { ALL_SIMULATED_MODELS, DAY_MS, HOUR_MS, SIMULATED_MODELS, type SimulatedModel } from '../simulate/scenario';
 import { referenceRows, simulateTraffic, type TrafficItem } from '../simulate/traffic';
 import { openStore, STORE_FLAGS, STORE_FLAGS_HELP, storeOptionsFromFlags } from '../store/open';
 import type { LabelRecord, PredictionRecord, PredictionStore } from '../store/types';
@@ -20,7 +20,8 @@ Options:
   --end ISO              end of the window (default: the start of the current UTC hour)
   --rate N               mean requests per minute per model (default 10)
   --seed S               random seed; the same seed writes the same data (default 42)
-  --models A,B           only these models (default credit_risk,delivery_time)
+  --models A,B           only these models (default credit_risk,delivery_time; also churn: covariate shift from
+                         day 4, then concept drift from day 11, for estimated performance)
   --reference-rows N     rows of reference data for each baseline (default 20000)
   --no-baseline          do not write baselines
   --via-collector URL    send through a running collector (mlmon serve) instead of writing to the store;
@@ -204,10 +205,10 @@ async function run(argv: string[]): Promise<number> {
   const start = end - days * DAY_MS;
   const wanted = values.models?.split(',').map((m) => m.trim()) ?? SIMULATED_MODELS.map((m) => m.name);
   const models = wanted.map((name) => {
-    const model = SIMULATED_MODELS.find((m) => m.name === name);
+    const model = ALL_SIMULATED_MODELS.find((m) => m.name === name);
     if (!model) {
       throw new UsageError(
-        `--models: unknown model ${name}; the simulated models are ${SIMULATED_MODELS.map((m) => m.name).join(', ')}`
+        `--models: unknown model ${name}; the simulated models are ${ALL_SIMULATED_MODELS.map((m) => m.name).join(', ')}`
       );
     }
     return model;

@@ -5,7 +5,16 @@
  */
 import { chiSquareHomogeneity, ksTwoSample } from '../../core/stats';
 import type { FeatureValue } from '../store/types';
-import { creditRisk, dayStartMs, deliveryTime, DAY_MS, HOUR_MS, INCIDENTS, type SimulatedModel } from './scenario';
+import {
+  churn,
+  creditRisk,
+  dayStartMs,
+  deliveryTime,
+  DAY_MS,
+  HOUR_MS,
+  INCIDENTS,
+  type SimulatedModel,
+} from './scenario';
 import { referenceRows, simulateTraffic, type TrafficItem } from './traffic';
 
 const START = Date.UTC(2026, 2, 2); // a Monday
@@ -186,4 +195,28 @@ test('delivery_time: a snow storm on days 11 and 12 raises the error of the regr
     );
   };
   expect(mae(onDays(delivery, 11, 12))).toBeGreaterThan(mae(onDays(delivery, 1, 10)) * 1.08);
+});
+
+test('churn: covariate shift from day 4 keeps the scores calibrated; the competitor offer of day 11 breaks them', () => {
+  const items = traffic(churn);
+  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+  const feature = (list: TrafficItem[], name: string) => list.map((i) => i.prediction.features[name] as number);
+  const reference = referenceRows(churn, 20_000, SEED);
+  const referenceTenure = mean(reference.map((r) => r.features.tenure_months as number));
+  expect(mean(feature(onDays(items, 1, 3), 'tenure_months')) / referenceTenure).toBeCloseTo(1, 1);
+  expect(mean(feature(onDays(items, 9, 10), 'tenure_months'))).toBeLessThan(0.6 * referenceTenure);
+  expect(mean(feature(onDays(items, 9, 10), 'support_calls'))).toBeGreaterThan(1.2 + 0.1 * 5);
+  /** Churn rate minus mean score, in standard errors of the rate. */
+  const miscalibration = (list: TrafficItem[]) => {
+    const labelled = list.filter((i) => i.label);
+    const scores = labelled.map((i) => i.prediction.score as number);
+    const variance = scores.reduce((sum, p) => sum + p * (1 - p), 0) / labelled.length ** 2;
+    return (mean(labelled.map((i) => i.label!.label as number)) - mean(scores)) / Math.sqrt(variance);
+  };
+  expect(Math.abs(miscalibration(onDays(items, 1, 10)))).toBeLessThan(3);
+  const annual = onDays(items, INCIDENTS.competitorOffer.day, 14).filter(
+    (i) => i.prediction.features.contract === INCIDENTS.competitorOffer.contract
+  );
+  expect(miscalibration(annual)).toBeGreaterThan(10);
+  expect(items.every((i) => !i.label || i.label.ts - i.prediction.ts >= DAY_MS)).toBe(true);
 });

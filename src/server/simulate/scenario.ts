@@ -29,6 +29,14 @@ export const INCIDENTS = {
   newCategory: { day: 10, feature: 'loan_purpose', value: 'crypto', share: 0.06 },
   /** delivery_time: a snow storm on days 11 and 12 (snow 35 % of orders instead of 5 %). */
   snowStorm: { fromDay: 11, toDay: 12, snowShare: 0.35 },
+  /**
+   * churn: covariate shift without concept drift from the start of day 4 — a campaign brings newer customers who call
+   * support more: mean tenure 30 / (1 + 0.15 d) months and support calls Poisson(1.2 + 0.12 d), d days since it
+   * began — while P(churn | features) stays the model's.
+   */
+  campaign: { startDay: 4, tenureShrinkPerDay: 0.15, callsPerDay: 0.12 },
+  /** churn: concept drift from day 11 — a competitor's offer: customers on annual contracts, who rarely left, now churn (log-odds +2). */
+  competitorOffer: { day: 11, contract: 'annual', logOdds: 2 },
 } as const;
 
 /** Start of day `day` (1-based) of the window, in ms since the window start. */
@@ -302,7 +310,72 @@ export const deliveryTime: SimulatedModel = {
   },
 };
 
+/**
+ * The churn model's log-odds: its ground truth before the competitor's offer, fitted exactly (so its scores are
+ * calibrated until then).
+ */
+function churnLogOdds(f: Record<string, FeatureValue>): number {
+  return (
+    -1.4 +
+    0.55 * ((f.support_calls as number) - 1.2) -
+    0.035 * (Math.min(f.tenure_months as number, 72) - 30) +
+    0.012 * ((f.monthly_charges as number) - 70) +
+    (f.contract === 'monthly' ? 0.7 : -0.4)
+  );
+}
+
+/**
+ * `churn` (binary classifier): the case estimated performance (CBPE) is for, then the case it cannot handle —
+ * covariate shift from day 4 (INCIDENTS.campaign: the estimate must follow the realized accuracy), concept drift from
+ * day 11 (INCIDENTS.competitorOffer: the realized accuracy leaves the estimate's band and a notice says so). Not in
+ * the default set: `mlmon simulate --models churn`.
+ */
+export const churn: SimulatedModel = {
+  name: 'churn',
+  version: 'v1',
+  task: 'classification',
+  features: [
+    { name: 'tenure_months', kind: 'numeric' },
+    { name: 'support_calls', kind: 'numeric' },
+    { name: 'monthly_charges', kind: 'numeric' },
+    { name: 'contract', kind: 'categorical' },
+  ],
+  stableFeatures: ['monthly_charges', 'contract'],
+  draw(random, moment) {
+    const campaign = INCIDENTS.campaign;
+    const offer = INCIDENTS.competitorOffer;
+    const days = daysSince(moment, campaign.startDay);
+    const features: Record<string, FeatureValue> = {
+      tenure_months: Math.round(random.exponential(30 / (1 + campaign.tenureShrinkPerDay * days))),
+      support_calls: random.poisson(1.2 + campaign.callsPerDay * days),
+      monthly_charges: round(clamp(random.normal(70, 20), 20, 150), 0.01),
+      contract: random.choice([
+        ['monthly', 0.55],
+        ['annual', 0.45],
+      ]),
+    };
+    const modelled = churnLogOdds(features);
+    const offered =
+      moment !== null && moment.elapsedMs >= dayStartMs(offer.day) && features.contract === offer.contract;
+    const truth = random.bernoulli(sigmoid(modelled + (offered ? offer.logOdds : 0))) ? 1 : 0;
+    const score = round(sigmoid(modelled), 1e-6);
+    return {
+      features,
+      prediction: score >= 0.5 ? 1 : 0,
+      score,
+      latencyMs: round(random.logNormal(Math.log(20), 0.3), 0.1),
+      error: null,
+      truth,
+      labelDelayMs: DAY_MS + random.uniform(0, 6 * HOUR_MS),
+    };
+  },
+};
+
+/** The models `mlmon simulate` writes by default. */
 export const SIMULATED_MODELS: readonly SimulatedModel[] = [creditRisk, deliveryTime];
+
+/** Every model `mlmon simulate --models` can write. */
+export const ALL_SIMULATED_MODELS: readonly SimulatedModel[] = [...SIMULATED_MODELS, churn];
 
 /**
  * Relative request volume at a time: a daily cycle (peak 16:00 UTC, trough 04:00, ±50 %) times a weekly one
