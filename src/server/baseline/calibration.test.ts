@@ -6,6 +6,7 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { calibratedProbability, createRandom, scoreBin } from '../../core/stats';
+import { command as baselineCommand } from '../cli/baseline';
 import { EmbeddedStore } from '../store/embedded';
 import { BASELINE_SCHEMA_VERSION, baselineSchemaVersion } from '../store/types';
 import { computeBaseline, type ReferenceColumn } from './compute';
@@ -73,6 +74,31 @@ describe('score calibration in the baseline', () => {
         await store.close();
       }
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('takes --threshold from the CLI, shows the calibration, and refuses a threshold outside [0, 1]', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mlmon-calibration-cli-'));
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    const out = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => (stdout.push(String(chunk)), true));
+    const err = jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => (stderr.push(String(chunk)), true));
+    try {
+      const columns = reference();
+      const lines = columns[0].values.map((_, row) => columns.map((c) => String(c.values[row])).join(','));
+      await writeFile(join(dir, 'ref.csv'), [columns.map((c) => c.name).join(','), ...lines].join('\n') + '\n');
+      const store = ['--data-dir', join(dir, 'store')];
+      const create = ['--model', 'm', '--version', 'v1', '--from', join(dir, 'ref.csv'), '--prediction', 'pred'];
+      const labelled = [...create, '--score', 'score', '--label', 'label', ...store];
+      expect(await baselineCommand.run([...labelled, '--threshold', '1.5'])).toBe(2);
+      expect(stderr.join('')).toContain('--threshold must be a score from 0 to 1, got 1.5');
+      expect(await baselineCommand.run([...labelled, '--threshold', '0.3'])).toBe(0);
+      expect(await baselineCommand.run(['show', '--model', 'm', '--version', 'v1', ...store])).toBe(0);
+      expect(stdout.join('')).toMatch(/Score calibration \(3000 rows, \d+ knots, threshold 0\.3, predictions agreeing/);
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
       await rm(dir, { recursive: true, force: true });
     }
   });
