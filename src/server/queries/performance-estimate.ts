@@ -19,6 +19,7 @@ import {
   type ScoredCell,
 } from '../../core/stats';
 import { baselineSchemaVersion, type Baseline, type BaselineCalibration, type PredictionStore } from '../store/types';
+import { forEachSliced, mapSliced } from '../slices';
 import type { WindowClause } from './window';
 
 /** Share of labelled buckets whose realized value may leave the 95 % band before the assumptions count as broken. */
@@ -74,12 +75,16 @@ export interface BucketEstimates {
   labelled: Map<number, ReturnType<typeof estimatePerformance>>;
 }
 
-/** Runs estimateSql and estimates every bucket (all rows, and labelled rows) with the calibration. */
+/**
+ * Runs estimateSql and estimates every bucket (all rows, and labelled rows) with the calibration; the loops run in
+ * slices (src/server/slices.ts) and stop when `signal` aborts.
+ */
 export async function estimateBuckets(
   store: Pick<PredictionStore, 'query'>,
   joined: string,
   where: WindowClause,
-  calibration: BaselineCalibration
+  calibration: BaselineCalibration,
+  signal: AbortSignal
 ): Promise<BucketEstimates> {
   const rows = await store.query<Record<string, unknown>>(estimateSql(joined, where), {
     ...where.params,
@@ -92,21 +97,31 @@ export async function estimateBuckets(
     cells.push(cell);
     map.set(bucket, cells);
   };
-  for (const row of rows) {
-    const bucket = Number(row.bucket);
-    const cell = {
-      bin: Number(row.score_bin),
-      predictedPositive: Number(row.predicted_positive) === 1,
-      rows: Number(row.n),
-    };
-    push(all, bucket, cell);
-    if (Number(row.labelled) === 1) {
-      push(labelled, bucket, cell);
-    }
-  }
-  const estimate = (cells: Map<number, ScoredCell[]>) =>
-    new Map([...cells].map(([bucket, bucketCells]) => [bucket, estimatePerformance(calibration, bucketCells)]));
-  return { all: estimate(all), labelled: estimate(labelled) };
+  await forEachSliced(
+    rows,
+    (row) => {
+      const bucket = Number(row.bucket);
+      const cell = {
+        bin: Number(row.score_bin),
+        predictedPositive: Number(row.predicted_positive) === 1,
+        rows: Number(row.n),
+      };
+      push(all, bucket, cell);
+      if (Number(row.labelled) === 1) {
+        push(labelled, bucket, cell);
+      }
+    },
+    signal
+  );
+  const estimate = async (cells: Map<number, ScoredCell[]>) =>
+    new Map(
+      await mapSliced(
+        [...cells],
+        ([bucket, bucketCells]) => [bucket, estimatePerformance(calibration, bucketCells)] as const,
+        signal
+      )
+    );
+  return { all: await estimate(all), labelled: await estimate(labelled) };
 }
 
 const NO_ESTIMATE: BandedEstimate = { value: null, lower: null, upper: null };
@@ -185,9 +200,10 @@ export async function estimatedColumns(
   calibration: BaselineCalibration,
   metric: EstimatedMetric,
   times: readonly number[],
-  realized: ReadonlyArray<number | null>
+  realized: ReadonlyArray<number | null>,
+  signal: AbortSignal
 ): Promise<EstimatedColumns> {
-  const estimates = await estimateBuckets(store, joined, where, calibration);
+  const estimates = await estimateBuckets(store, joined, where, calibration, signal);
   const bands = times.map((t) => bucketEstimate(estimates.all, t, metric));
   const labelledBands = times.map((t) => bucketEstimate(estimates.labelled, t, metric));
   const outside = bandMisses(realized, labelledBands);

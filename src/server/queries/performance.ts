@@ -388,7 +388,16 @@ export async function performanceQuery(request: QueryRequest<'performance'>): Pr
     metric === 'label_coverage' ? coverage : times.map((t, i) => (scored[i] ? (bucketed.values.get(t) ?? null) : null));
   const estimate =
     estimated &&
-    (await estimatedColumns(stoppable, joined, where, estimated.calibration, estimated.metric, times, realized));
+    (await estimatedColumns(
+      stoppable,
+      joined,
+      where,
+      estimated.calibration,
+      estimated.metric,
+      times,
+      realized,
+      request.signal
+    ));
   const values = estimate?.values ?? realized;
   const reference = referenceScore(metric, baseline?.performance);
   return [
