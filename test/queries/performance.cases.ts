@@ -237,6 +237,8 @@ export function performanceCases(store: () => TrafficStore): void {
           (column(frame, field) as number[]).forEach((v, h) => expect(v).toBeCloseTo(expected[h][key]!, 9));
         }
         expect(column(frame, 'realized')).toEqual(column(realized, 'value'));
+        const unitOf = (name: string) => frame.fields.find((f) => f.name === name)!.config.unit;
+        expect(['lower', 'upper', 'realized'].map(unitOf)).toEqual(Array(3).fill(unitOf('value')));
         expect(column(frame, 'coverage')).toEqual(column(realized, 'coverage'));
         const validation = reference[metric]!;
         expect(column(frame, 'level')).toEqual(

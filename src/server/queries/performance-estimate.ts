@@ -6,7 +6,7 @@
  * threshold) × labelled or not. The estimate of a bucket uses all its scored rows; the check of the assumptions
  * compares the realized value with the estimate of the same labelled rows and its 95 % band.
  */
-import { FIELDS, type FrameNotice } from '../../core/query/frames';
+import { FIELDS, METRIC_UNITS, type FrameNotice } from '../../core/query/frames';
 import { QueryError, type PerformanceMetric } from '../../core/query/queryTypes';
 import {
   bandsBroken,
@@ -207,12 +207,13 @@ export async function estimatedColumns(
   const bands = times.map((t) => bucketEstimate(estimates.all, t, metric));
   const labelledBands = times.map((t) => bucketEstimate(estimates.labelled, t, metric));
   const outside = bandMisses(realized, labelledBands);
+  const unit = METRIC_UNITS[metric] ?? 'none';
   return {
     values: bands.map((b) => b.value),
     extras: [
-      { name: FIELDS.lower, values: bands.map((b) => b.lower), unit: 'percentunit' },
-      { name: FIELDS.upper, values: bands.map((b) => b.upper), unit: 'percentunit' },
-      { name: 'realized', values: [...realized], unit: 'percentunit' },
+      { name: FIELDS.lower, values: bands.map((b) => b.lower), unit },
+      { name: FIELDS.upper, values: bands.map((b) => b.upper), unit },
+      { name: 'realized', values: [...realized], unit },
     ],
     notices: estimateNotices(metric, outside, calibration),
     custom: {
