@@ -137,17 +137,26 @@ describe('the 95 % band', () => {
       const xs = scores(random, 800, 2 ** Math.sin(b / 5), 1 + (b % 3));
       const ys = labelsFor(random, xs, rate);
       const realizedAccuracy = xs.filter((s, i) => (s >= 0.5 ? 1 : 0) === ys[i]).length / xs.length;
+      const predicted = xs.map((x) => x >= 0.5);
+      const tp = predicted.filter((positive, i) => positive && ys[i] === 1).length;
+      const predictedPositives = predicted.filter(Boolean).length;
+      const positives = ys.filter((y) => y === 1).length;
+      const realized = {
+        precision: tp / predictedPositives,
+        recall: tp / positives,
+        f1: (2 * tp) / (predictedPositives + positives),
+      };
       const realizedAuc = rocAuc(
         ys.map((y) => y === 1),
         xs
       )!;
-      return { estimate: estimatePerformance(calibration, cells(xs, 0.5)), realizedAccuracy, realizedAuc };
+      return { estimate: estimatePerformance(calibration, cells(xs, 0.5)), realizedAccuracy, realizedAuc, realized };
     });
   };
   const inside = (value: number, band: { lower: number | null; upper: number | null }) =>
     value >= band.lower! && value <= band.upper!;
 
-  it('covers the realized accuracy and AUC in at least 90 % of buckets under covariate shift', () => {
+  it('covers the realized accuracy, precision, recall, F1 and AUC in at least 90 % of buckets under covariate shift', () => {
     const result = buckets(5, 200, truth);
     const accuracyInside = result.filter((r) => inside(r.realizedAccuracy, r.estimate.accuracy)).length;
     const aucInside = result.filter((r) => inside(r.realizedAuc, r.estimate.auc)).length;
@@ -158,6 +167,10 @@ describe('the 95 % band', () => {
     );
     expect(accuracyInside / result.length).toBeGreaterThanOrEqual(0.9);
     expect(aucInside / result.length).toBeGreaterThanOrEqual(0.9);
+    for (const metric of ['precision', 'recall', 'f1'] as const) {
+      const covered = result.filter((r) => inside(r.realized[metric], r.estimate[metric])).length;
+      expect(covered / result.length).toBeGreaterThanOrEqual(0.9);
+    }
     expect(
       bandsBroken(
         result.map((r) => !inside(r.realizedAccuracy, r.estimate.accuracy)),

@@ -198,7 +198,7 @@ function estimatedAuc(bins: ReadonlyArray<{ p: number; rows: number }>): BandedE
 /**
  * Expected accuracy, precision, recall, F1 and ROC AUC with their 95 % bands from the rows per score bin and
  * predicted class (module comment for the formulas). Null metrics where undefined: precision without predicted
- * positives, recall and F1 without expected positives, AUC without expected positives or negatives.
+ * positives, recall without expected positives, F1 without either, AUC without expected positives or negatives.
  */
 export function estimatePerformance(calibration: ScoreCalibration, cells: readonly ScoredCell[]): PerformanceEstimate {
   let n = 0;
@@ -246,7 +246,7 @@ export function estimatePerformance(calibration: ScoreCalibration, cells: readon
           )
         : undefinedMetric,
     f1:
-      actualPositives > 0
+      f1Denominator > 0
         ? band(
             (2 * tp) / f1Denominator,
             ((2 * (predictedPositives + fn)) / f1Denominator ** 2) ** 2 * tpVariance +
