@@ -296,9 +296,11 @@ function showBaseline(baseline: Baseline): string {
     text += `\nValidation performance (${p.count} labelled rows): ${metrics}\n`;
   }
   const c = baseline.calibration;
-  text += c
-    ? `Score calibration (${c.count} rows, ${c.bins.length} knots, threshold ${c.threshold}, predictions agreeing with it ${fmt(c.predictionAgreement)}): estimated performance available\n`
-    : 'No score calibration: estimated performance needs a baseline built with --score and --label\n';
+  if (c) {
+    text += `Score calibration (${c.count} rows, ${c.bins.length} knots, threshold ${c.threshold}, predictions agreeing with it ${fmt(c.predictionAgreement)}): estimated performance available\n`;
+  } else if (baseline.performance?.task === 'classification') {
+    text += 'No score calibration: estimated performance needs a baseline built with --score and --label\n';
+  }
   return text;
 }
 
