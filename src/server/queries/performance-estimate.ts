@@ -16,6 +16,7 @@ import {
   SCORE_BINS_PER_UNIT,
   type BandedEstimate,
   type EstimatedMetric,
+  type PerformanceEstimate,
   type ScoredCell,
 } from '../../core/stats';
 import { baselineSchemaVersion, type Baseline, type BaselineCalibration, type PredictionStore } from '../store/types';
@@ -59,6 +60,13 @@ export function requireCalibration(model: string, baseline: Baseline | undefined
         `(mlmon baseline --model ${model} --version V --from FILE --prediction COL --score COL --label COL)`
     );
   }
+  const performance = baseline.performance;
+  if (performance?.task === 'classification' && performance.averaging === 'macro') {
+    throw new QueryError(
+      `model "${model}" is a classifier of more than two classes (baseline "${baseline.version}"): estimated ` +
+        'performance applies to binary classifiers with a positive-class score; turn the estimate off'
+    );
+  }
   if (!baseline.calibration) {
     throw new QueryError(
       `baseline "${baseline.version}" of model "${model}" (schema version ${baselineSchemaVersion(baseline)}) has no ` +
@@ -71,8 +79,8 @@ export function requireCalibration(model: string, baseline: Baseline | undefined
 
 /** Per bucket, the estimate over all its scored rows and over its labelled scored rows. */
 export interface BucketEstimates {
-  all: Map<number, ReturnType<typeof estimatePerformance>>;
-  labelled: Map<number, ReturnType<typeof estimatePerformance>>;
+  all: Map<number, PerformanceEstimate>;
+  labelled: Map<number, PerformanceEstimate>;
 }
 
 /**
@@ -128,7 +136,7 @@ const NO_ESTIMATE: BandedEstimate = { value: null, lower: null, upper: null };
 
 /** The estimate of a bucket with enough scored rows (DEFAULT_MIN_COUNT), else nulls. */
 export function bucketEstimate(
-  estimates: Map<number, ReturnType<typeof estimatePerformance>>,
+  estimates: Map<number, PerformanceEstimate>,
   bucket: number,
   metric: EstimatedMetric
 ): BandedEstimate {
