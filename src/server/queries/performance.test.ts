@@ -3,6 +3,8 @@ import { embeddedTraffic, type TrafficStore } from '../../../test/queries/traffi
 import { performanceCases } from '../../../test/queries/performance.cases';
 import { classifierPerformance } from '../baseline/performance';
 import { binnedAuc, classifierScores } from './performance';
+import { requireCalibration } from './performance-estimate';
+import type { Baseline } from '../store/types';
 
 let store: TrafficStore;
 beforeAll(async () => {
@@ -46,5 +48,18 @@ describe('performance from counts', () => {
     ).toEqual({ auc: 1, errorBound: 0 });
     expect(binnedAuc([{ positives: 1, negatives: 1 }])).toEqual({ auc: 0.5, errorBound: 0.5 });
     expect(binnedAuc([{ positives: 2, negatives: 0 }])).toBeNull();
+  });
+
+  it('tells a multi-class model and a baseline without calibration apart when asked for an estimate', () => {
+    const base = { model: 'tier', version: 'v1', features: {}, skipped: {}, conventions: {} } as unknown as Baseline;
+    const macro = { task: 'classification', averaging: 'macro', positiveLabel: null } as Baseline['performance'];
+    expect(() => requireCalibration('tier', { ...base, performance: macro })).toThrow(
+      /more than two classes .* applies to binary classifiers/
+    );
+    const binary = { task: 'classification', averaging: 'binary', positiveLabel: '1' } as Baseline['performance'];
+    expect(() => requireCalibration('tier', { ...base, performance: binary })).toThrow(
+      /\(schema version 1\) has no score calibration: rebuild it with --score and --label/
+    );
+    expect(() => requireCalibration('tier', undefined)).toThrow(/model "tier" has no baseline/);
   });
 });
