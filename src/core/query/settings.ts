@@ -41,6 +41,10 @@ export interface MonitorJsonData {
   clickhouseUrl?: string;
   database?: string;
   user?: string;
+  /** ClickHouse cluster mode: the cluster's name in the servers' remote_servers (see the store README, "Cluster"). */
+  cluster?: string;
+  /** ClickHouse cluster mode: the HTTP URL of one server of each shard, `clickhouseUrl` among them. */
+  shardUrls?: string[];
   thresholds?: Partial<Thresholds>;
   /** Per-model overrides of `thresholds`, keyed by model name. */
   modelThresholds?: Record<string, Partial<Thresholds>>;
@@ -79,6 +83,11 @@ export function settingsProblems(jsonData: MonitorJsonData, passwordConfigured: 
   }
   if (!jsonData.database) {
     problems.push('Set the ClickHouse database.');
+  }
+  if (jsonData.cluster && !(Array.isArray(jsonData.shardUrls) && jsonData.shardUrls.length > 0)) {
+    problems.push(
+      `Set the shard URLs of cluster "${jsonData.cluster}" (one HTTP URL per shard), or clear the cluster.`
+    );
   }
   if (jsonData.user && !passwordConfigured) {
     problems.push(`Set the password of ClickHouse user "${jsonData.user}" (leave the user empty for "default").`);

@@ -1,0 +1,246 @@
+/**
+ * Cluster mode of the ClickHouse store (src/server/store/clickhouse-cluster.ts) on two real clickhouse-server
+ * processes (Debian's 18.16) on loopback forming a two-shard cluster, next to a single server: the same traffic
+ * (test/queries/traffic-fixture.ts, with a batch of re-sent ids) goes through `mlmon serve` into each, and the
+ * answers of the query handlers (drift, prediction drift, severity, quality, performance, operational) are equal.
+ */
+import { ClickHouseStore } from '../../src/server/store/clickhouse';
+import { shardListProblems, shardStatements, shardingKeySql } from '../../src/server/store/clickhouse-cluster';
+import { MIGRATIONS } from '../../src/server/store/clickhouse';
+import { driftQuery } from '../../src/server/queries/drift';
+import { severityQuery } from '../../src/server/queries/severity';
+import { qualityQuery } from '../../src/server/queries/quality';
+import { performanceQuery } from '../../src/server/queries/performance';
+import { operationalQuery } from '../../src/server/queries/operational';
+import { predictionDriftQuery } from '../../src/server/queries/prediction_drift';
+import type { FrameLike } from '../../src/core/query/frames';
+import type { PredictionRecord } from '../../src/server/store/types';
+import {
+  startClickHouse,
+  startClickHouseCluster,
+  type ClickHouseClusterHandle,
+  type ClickHouseHandle,
+} from '../support/clickhouse';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { instanceFor, makeTraffic, runHandler, saveTrafficBaselines, type Traffic } from '../queries/traffic-fixture';
+import { LOAD_TOKEN, spawnCollector, stopCollector } from '../collector/harness';
+import { send } from '../collector/support';
+import type { DatasourceInstance } from '../../src/server/backend/instances';
+
+const LAYOUT = { cluster: 'mlmon_shards', database: 'mlmon_test' };
+
+describe('shard statements', () => {
+  it('turns each CREATE TABLE into a local table and a Distributed table sharded by model and id', () => {
+    expect(
+      shardStatements(
+        'CREATE TABLE IF NOT EXISTS mlmon_models (model String, created_at UInt64) ENGINE = ReplacingMergeTree(created_at) ORDER BY model',
+        LAYOUT
+      )
+    ).toEqual([
+      'CREATE TABLE IF NOT EXISTS `mlmon_test`.`mlmon_models_local` (model String, created_at UInt64) ENGINE = ReplacingMergeTree(created_at) ORDER BY model',
+      'CREATE TABLE IF NOT EXISTS `mlmon_test`.`mlmon_models` AS `mlmon_test`.`mlmon_models_local` ' +
+        'ENGINE = Distributed(`mlmon_shards`, `mlmon_test`, `mlmon_models_local`, cityHash64(model))',
+    ]);
+    expect(shardingKeySql('`ts` Int64, `id` String, `model_x` String')).toBe('cityHash64(id)');
+    expect(shardingKeySql('model String, id String')).toBe('cityHash64(model, id)');
+    expect(shardingKeySql('a String')).toBe('rand()');
+  });
+
+  it('alters columns on both tables, partitions, mutations and merges on the local table only', () => {
+    const table = '`mlmon_test`.`predictions_m`';
+    expect(shardStatements(`ALTER TABLE ${table} ADD COLUMN \`f_x\` Nullable(Float64)`, LAYOUT)).toEqual([
+      'ALTER TABLE `mlmon_test`.`predictions_m_local` ADD COLUMN `f_x` Nullable(Float64)',
+      'ALTER TABLE `mlmon_test`.`predictions_m` ADD COLUMN `f_x` Nullable(Float64)',
+    ]);
+    expect(shardStatements(`ALTER TABLE ${table} DROP PARTITION 20240601`, LAYOUT)).toEqual([
+      'ALTER TABLE `mlmon_test`.`predictions_m_local` DROP PARTITION 20240601',
+    ]);
+    expect(shardStatements(`OPTIMIZE TABLE ${table} FINAL`, LAYOUT)).toEqual([
+      'OPTIMIZE TABLE `mlmon_test`.`predictions_m_local` FINAL',
+    ]);
+    expect(shardStatements(`DROP TABLE IF EXISTS ${table}`, LAYOUT)).toEqual([
+      'DROP TABLE IF EXISTS `mlmon_test`.`predictions_m`',
+      'DROP TABLE IF EXISTS `mlmon_test`.`predictions_m_local`',
+    ]);
+  });
+
+  it('knows every statement of every migration, and refuses a form it does not know', () => {
+    for (const statement of MIGRATIONS.flatMap((m) => m.statements)) {
+      expect(shardStatements(statement, LAYOUT).length).toBeGreaterThan(0);
+    }
+    expect(() => shardStatements('CREATE MATERIALIZED VIEW v TO t AS SELECT 1', LAYOUT)).toThrow(
+      /does not know how to run this statement on each shard: CREATE MATERIALIZED VIEW.*shardStatements/
+    );
+  });
+
+  it('checks that the shard URLs name each shard once', () => {
+    expect(shardListProblems('c', ['http://a', 'http://b'], [[1], [2]], [1, 2])).toEqual([]);
+    expect(shardListProblems('c', ['http://a', 'http://b'], [[1], [1]], [1, 2])).toEqual([
+      'http://a and http://b both serve shard 1 of "c"',
+      'no URL given for shard 2 of "c"',
+    ]);
+    expect(shardListProblems('c', ['http://a'], [[]], [1])[0]).toMatch(/http:\/\/a serves no shard of "c"/);
+    expect(shardListProblems('c', ['http://a'], [[]], [])[0]).toMatch(/knows no cluster "c"/);
+  });
+});
+
+describe('two-shard cluster', () => {
+  let cluster: ClickHouseClusterHandle;
+  let single: ClickHouseHandle;
+  let traffic: Traffic;
+  let onCluster: DatasourceInstance;
+  let onSingle: DatasourceInstance;
+  const shardUrls = () => cluster.shards.map((shard) => shard.url);
+
+  beforeAll(async () => {
+    [cluster, single] = await Promise.all([startClickHouseCluster(), startClickHouse()]);
+    traffic = makeTraffic();
+    onCluster = instanceFor({
+      storeKind: 'clickhouse',
+      clickhouseUrl: cluster.shards[0].url,
+      database: LAYOUT.database,
+      cluster: cluster.name,
+      shardUrls: shardUrls(),
+    });
+    onSingle = instanceFor({ storeKind: 'clickhouse', clickhouseUrl: single.url, database: LAYOUT.database });
+    await Promise.all([
+      writeThroughCollector(clusterFlags(), onCluster),
+      writeThroughCollector(['--clickhouse', single.url, '--clickhouse-database', LAYOUT.database], onSingle),
+    ]);
+  }, 300_000);
+
+  afterAll(async () => {
+    await onCluster?.dispose();
+    await onSingle?.dispose();
+    await Promise.all([cluster?.stop(), single?.stop()]);
+  });
+
+  const clusterFlags = () => [
+    '--clickhouse',
+    cluster.shards[0].url,
+    '--clickhouse-database',
+    LAYOUT.database,
+    '--clickhouse-cluster',
+    cluster.name,
+    ...shardUrls().flatMap((url) => ['--clickhouse-shard', url]),
+  ];
+
+  /**
+   * Baselines through the store (the collector takes only traffic); predictions and labels through `mlmon serve`
+   * in batches, the first 300 shop predictions again (re-sent ids the collector drops itself), a graceful stop that
+   * drains its log; then the first 500 shop predictions once more straight into the store, as copies reach it from
+   * a second writer (`mlmon ingest`, another collector, a write-ahead log replayed after a crash): the store's own
+   * de-duplication must collapse them, on a cluster only if each id's copies share a shard.
+   */
+  async function writeThroughCollector(storeFlags: string[], instance: DatasourceInstance): Promise<void> {
+    await saveTrafficBaselines(await instance.store(), traffic);
+    const state = await mkdtemp(join(tmpdir(), 'mlmon-cluster-state-'));
+    const collector = await spawnCollector(storeFlags, ['--state-dir', state]);
+    try {
+      const post = async (model: string, kind: 'predictions' | 'labels', items: object[]) => {
+        for (let i = 0; i < items.length; i += 250) {
+          const reply = await send(collector.url, {
+            path: `/api/v1/models/${model}/${kind}`,
+            body: JSON.stringify(items.slice(i, i + 250)),
+            token: LOAD_TOKEN,
+          });
+          expect([reply.status, reply.body]).toEqual([200, expect.anything()]);
+        }
+      };
+      const wire = (r: PredictionRecord) => ({
+        id: r.id,
+        ts: r.ts,
+        version: r.version,
+        features: r.features,
+        prediction: r.prediction,
+        score: r.score ?? null,
+        latency_ms: r.latencyMs ?? null,
+        error: r.error ?? null,
+      });
+      await post('shop', 'predictions', traffic.shop.map(wire));
+      await post('shop', 'predictions', traffic.shop.slice(0, 300).map(wire));
+      await post('price', 'predictions', traffic.price.map(wire));
+      await post('tier', 'predictions', traffic.tier.map(wire));
+      await post('shop', 'labels', traffic.shopLabels);
+      await post('price', 'labels', traffic.priceLabels);
+      await post('tier', 'labels', traffic.tierLabels);
+    } finally {
+      expect(await stopCollector(collector)).toBe(0);
+      await rm(state, { recursive: true, force: true });
+    }
+    await (await instance.store()).writePredictions('shop', traffic.shop.slice(0, 500));
+  }
+
+  it('spreads the rows over both shards and keeps each id on one', async () => {
+    const perShard: number[] = [];
+    for (const url of shardUrls()) {
+      const shard = await ClickHouseStore.open({ url, database: LAYOUT.database });
+      try {
+        const [row] = await shard.query<{ rows: number; ids: number }>(
+          'SELECT count() AS rows, uniqExact(id) AS ids FROM (SELECT id FROM predictions_shop_local FINAL)'
+        );
+        expect(Number(row.rows)).toBe(Number(row.ids));
+        perShard.push(Number(row.rows));
+      } finally {
+        await shard.close();
+      }
+    }
+    expect(perShard.every((n) => n > 0)).toBe(true);
+    expect(perShard.reduce((a, b) => a + b)).toBe(traffic.shop.length);
+    const store = await onCluster.store();
+    expect((await store.countPredictions('shop', { from: 0, to: Date.now() * 2 })).rows).toBe(traffic.shop.length);
+  });
+
+  const runs: Array<[string, (request: never) => Promise<FrameLike[]>, Record<string, unknown>]> = [
+    ['drift psi', driftQuery as never, { queryType: 'drift', model: 'shop', metric: 'psi' }],
+    ['drift ks', driftQuery as never, { queryType: 'drift', model: 'shop', metric: 'ks' }],
+    ['prediction drift', predictionDriftQuery as never, { queryType: 'prediction_drift', model: 'shop' }],
+    ['severity', severityQuery as never, { queryType: 'severity', model: 'shop' }],
+    ...['null_rate', 'type_error_rate', 'out_of_range_rate', 'unseen_category_rate'].map(
+      (metric): [string, never, Record<string, unknown>] => [
+        `quality ${metric}`,
+        qualityQuery as never,
+        { queryType: 'quality', model: 'shop', metric },
+      ]
+    ),
+    ...['accuracy', 'auc', 'label_coverage'].map((metric): [string, never, Record<string, unknown>] => [
+      `performance ${metric}`,
+      performanceQuery as never,
+      { queryType: 'performance', model: 'shop', metric },
+    ]),
+    ['performance rmse', performanceQuery as never, { queryType: 'performance', model: 'price', metric: 'rmse' }],
+    [
+      'performance accuracy (text classes)',
+      performanceQuery as never,
+      { queryType: 'performance', model: 'tier', metric: 'accuracy' },
+    ],
+    ...['latency_p50', 'latency_p99', 'throughput', 'error_rate'].map(
+      (metric): [string, never, Record<string, unknown>] => [
+        `operational ${metric}`,
+        operationalQuery as never,
+        { queryType: 'operational', model: 'shop', metric },
+      ]
+    ),
+  ];
+
+  it.each(runs)('%s: the cluster answers as the single server', async (_name, handler, raw) => {
+    const [fromCluster, fromSingle] = [
+      await runHandler(handler as never, onCluster, raw),
+      await runHandler(handler as never, onSingle, raw),
+    ];
+    expect(fromSingle.length).toBeGreaterThan(0);
+    expect(fromSingle.some((frame) => frame.fields.some((field) => field.values.length > 0))).toBe(true);
+    expect(comparable(fromCluster)).toEqual(comparable(fromSingle));
+  });
+});
+
+/** Frames with numbers rounded to 9 significant digits (sums over shards add in another order). */
+function comparable(frames: FrameLike[]): unknown {
+  return JSON.parse(
+    JSON.stringify(frames, (_key, value: unknown) =>
+      typeof value === 'number' && Number.isFinite(value) ? Number(value.toPrecision(9)) : value
+    )
+  );
+}
