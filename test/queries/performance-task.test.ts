@@ -61,7 +61,7 @@ describe.each([
       });
       const labelled = records.filter((r, i) => i % 2 === 0 && r.prediction !== null);
       const right = labelled.filter((r) => r.prediction === labels.find((l) => l.id === r.id)!.label).length;
-      expect(frames[0].meta?.custom?.task).toBe('classification');
+      expect((frames[0].meta?.custom as { task?: string } | undefined)?.task).toBe('classification');
       expect(column(frames[0], 'value')[0]).toBeCloseTo(right / labelled.length, 12);
     } finally {
       await instance.dispose();
