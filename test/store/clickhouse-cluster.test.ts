@@ -173,6 +173,37 @@ describe('two-shard cluster', () => {
     await (await instance.store()).writePredictions('shop', traffic.shop.slice(0, 500));
   }
 
+  it('acknowledges an insert only when every shard has its rows; the insert sent again counts each id once', async () => {
+    const store = await ClickHouseStore.open({
+      url: cluster.shards[0].url,
+      database: LAYOUT.database,
+      cluster: cluster.name,
+      shardUrls: shardUrls(),
+    });
+    const shard2 = (sql: string) => fetch(cluster.shards[1].url, { method: 'POST', body: sql }).then((r) => r.text());
+    try {
+      const records = traffic.price.map((r) => ({ ...r, id: `f${r.id}` }));
+      await store.writePredictions('faulty', records.slice(0, 100));
+      // Shard 2 cannot take rows (its table is detached): the write is not acknowledged.
+      await shard2(`DETACH TABLE ${LAYOUT.database}.predictions_faulty_local`);
+      await expect(store.writePredictions('faulty', records.slice(100, 300))).rejects.toThrow(
+        /predictions_faulty_local/
+      );
+      await shard2(`ATTACH TABLE ${LAYOUT.database}.predictions_faulty_local`);
+      // Sent again whole (as the collector does from its write-ahead log): shard 1's copies collapse.
+      await store.writePredictions('faulty', records.slice(100, 300));
+      const range = { from: 0, to: Date.now() * 2 };
+      expect((await store.countPredictions('faulty', range)).rows).toBe(300);
+      const [row] = await store.query<{ rows: number; ids: number }>(
+        'SELECT count() AS rows, uniqExact(id) AS ids FROM predictions_faulty'
+      );
+      expect(Number(row.ids)).toBe(300);
+      expect(Number(row.rows)).toBeGreaterThanOrEqual(300);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('spreads the rows over both shards and keeps each id on one', async () => {
     const perShard: number[] = [];
     for (const url of shardUrls()) {
