@@ -173,6 +173,69 @@ describe('two-shard cluster', () => {
     await (await instance.store()).writePredictions('shop', traffic.shop.slice(0, 500));
   }
 
+  it('refuses a shard list that does not name each shard once, or a cluster the servers do not know', async () => {
+    const [first, second] = shardUrls();
+    const open = (cluster: string, urls: string[], url = first) =>
+      ClickHouseStore.open({ url, database: LAYOUT.database, cluster, shardUrls: urls });
+    await expect(open(cluster.name, [first])).rejects.toThrow(
+      `ClickHouse cluster "${cluster.name}" cannot be used: no URL given for shard 2 of "${cluster.name}".`
+    );
+    await expect(open(cluster.name, [first, first])).rejects.toThrow(
+      `${first} and ${first} both serve shard 1 of "${cluster.name}"; no URL given for shard 2`
+    );
+    await expect(open('elsewhere', [first, second])).rejects.toThrow(/knows no cluster "elsewhere"/);
+    await expect(open(cluster.name, [second], first)).rejects.toThrow(
+      `The ClickHouse URL ${first} is not one of the shard URLs (${second})`
+    );
+  });
+
+  it('compacts, drops old days and deletes a model on every shard', async () => {
+    const store = await ClickHouseStore.open({
+      url: cluster.shards[0].url,
+      database: LAYOUT.database,
+      cluster: cluster.name,
+      shardUrls: shardUrls(),
+    });
+    const onShards = async (sql: string) =>
+      Promise.all(
+        cluster.shards.map(async (shard) =>
+          (await fetch(shard.url, { method: 'POST', body: `${sql} FORMAT TSV` }).then((r) => r.text())).trim()
+        )
+      );
+    try {
+      const DAY = 86_400_000;
+      const start = Date.UTC(2026, 0, 1);
+      const records = Array.from({ length: 300 }, (_, i) => ({
+        id: `u${i}`,
+        ts: start + Math.floor(i / 100) * DAY + i,
+        version: 'v1',
+        features: { x: i },
+        prediction: i % 2,
+        samplingRate: 1,
+      }));
+      await store.writePredictions('upkeep', records);
+      await store.writePredictions('upkeep', records.slice(0, 50));
+      await store.writeLabels('upkeep', [{ id: 'u1', label: 1, ts: start }]);
+      expect(await store.compact('upkeep')).toEqual({ rowsKept: 300 });
+      const local = `SELECT count() FROM ${LAYOUT.database}.predictions_upkeep_local`;
+      expect((await onShards(local)).map(Number).reduce((a, b) => a + b)).toBe(300);
+      expect(await store.applyRetention('upkeep', start + DAY)).toEqual({ daysDropped: ['2026-01-01'] });
+      expect((await store.countPredictions('upkeep', { from: 0, to: start + 10 * DAY })).rows).toBe(200);
+      expect(await store.deleteModel('upkeep')).toBe(true);
+      expect(
+        await onShards(
+          `SELECT count() FROM system.tables WHERE database = '${LAYOUT.database}' AND name LIKE '%upkeep%'`
+        )
+      ).toEqual(['0', '0']);
+      expect(
+        await onShards(`SELECT count() FROM ${LAYOUT.database}.mlmon_features_local WHERE model = 'upkeep'`)
+      ).toEqual(['0', '0']);
+      expect(await store.listModels()).not.toContain('upkeep');
+    } finally {
+      await store.close();
+    }
+  });
+
   it('acknowledges an insert only when every shard has its rows; the insert sent again counts each id once', async () => {
     const store = await ClickHouseStore.open({
       url: cluster.shards[0].url,
