@@ -66,6 +66,32 @@ describe('shard statements', () => {
     ]);
   });
 
+  it('puts materialized views and INSERT … SELECT on the local tables of each shard', () => {
+    expect(
+      shardStatements(
+        'CREATE MATERIALIZED VIEW IF NOT EXISTS `mlmon_test`.`counts_m_mv` TO `mlmon_test`.`counts` AS ' +
+          'SELECT intDiv(ts, 3600000) AS hour, count() AS n FROM `mlmon_test`.`predictions_m` ' +
+          'WHERE id IN (SELECT id FROM labels_m) GROUP BY hour',
+        LAYOUT
+      )
+    ).toEqual([
+      'CREATE MATERIALIZED VIEW IF NOT EXISTS `mlmon_test`.`counts_m_mv_local` TO `mlmon_test`.`counts_local` AS ' +
+        'SELECT intDiv(ts, 3600000) AS hour, count() AS n FROM `mlmon_test`.`predictions_m_local` ' +
+        'WHERE id IN (SELECT id FROM `mlmon_test`.`labels_m_local`) GROUP BY hour',
+    ]);
+    expect(
+      shardStatements(
+        'INSERT INTO counts (hour, n) SELECT 1, count() FROM (SELECT id FROM predictions_m FINAL) ' +
+          'JOIN labels_m USING (id) CROSS JOIN numbers(2) AS x, system.one',
+        LAYOUT
+      )
+    ).toEqual([
+      'INSERT INTO `mlmon_test`.`counts_local` (hour, n) SELECT 1, count() FROM (SELECT id FROM ' +
+        '`mlmon_test`.`predictions_m_local` FINAL) JOIN `mlmon_test`.`labels_m_local` USING (id) ' +
+        'CROSS JOIN numbers(2) AS x, system.one',
+    ]);
+  });
+
   it('knows every statement of every migration, and refuses a form it does not know', () => {
     for (const statement of MIGRATIONS.flatMap((m) => m.statements)) {
       expect(shardStatements(statement, LAYOUT).length).toBeGreaterThan(0);
@@ -93,6 +119,14 @@ describe('two-shard cluster', () => {
   let onCluster: DatasourceInstance;
   let onSingle: DatasourceInstance;
   const shardUrls = () => cluster.shards.map((shard) => shard.url);
+  /** The store in cluster mode, connected to shard 1. */
+  const openClusterStore = () =>
+    ClickHouseStore.open({
+      url: cluster.shards[0].url,
+      database: LAYOUT.database,
+      cluster: cluster.name,
+      shardUrls: shardUrls(),
+    });
 
   beforeAll(async () => {
     [cluster, single] = await Promise.all([startClickHouseCluster(), startClickHouse()]);
@@ -190,12 +224,7 @@ describe('two-shard cluster', () => {
   });
 
   it('compacts, drops old days and deletes a model on every shard', async () => {
-    const store = await ClickHouseStore.open({
-      url: cluster.shards[0].url,
-      database: LAYOUT.database,
-      cluster: cluster.name,
-      shardUrls: shardUrls(),
-    });
+    const store = await openClusterStore();
     const onShards = async (sql: string) =>
       Promise.all(
         cluster.shards.map(async (shard) =>
@@ -236,13 +265,60 @@ describe('two-shard cluster', () => {
     }
   });
 
+  it('counts through a materialized view and an INSERT … SELECT on each shard as one server does', async () => {
+    const db = LAYOUT.database;
+    const run = (url: string, sql: string) =>
+      fetch(url, { method: 'POST', body: sql }).then(async (r) => {
+        const text = await r.text();
+        if (!r.ok) {
+          throw new Error(`${sql.slice(0, 100)}: ${text}`);
+        }
+        return text.trim();
+      });
+    const statements = [
+      `CREATE TABLE IF NOT EXISTS ${db}.counts (hour Int64, n UInt64) ENGINE = SummingMergeTree ORDER BY hour`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.counts_mv TO ${db}.counts AS ` +
+        `SELECT intDiv(ts, 3600000) AS hour, count() AS n FROM ${db}.predictions_views GROUP BY hour`,
+    ];
+    const later = `INSERT INTO ${db}.counts SELECT -intDiv(ts, 3600000) AS hour, count() AS n FROM ${db}.predictions_views FINAL GROUP BY hour`;
+    const records = traffic.shop.map((r) => ({ ...r, id: `v${r.id}` }));
+    const answers: string[] = [];
+    for (const mode of ['cluster', 'single'] as const) {
+      const store =
+        mode === 'cluster' ? await openClusterStore() : await ClickHouseStore.open({ url: single.url, database: db });
+      const everywhere = async (sql: string) => {
+        for (const url of mode === 'cluster' ? shardUrls() : [single.url]) {
+          for (const statement of mode === 'cluster' ? shardStatements(sql, LAYOUT) : [sql]) {
+            await run(url, statement);
+          }
+        }
+      };
+      try {
+        await store.writePredictions('views', records.slice(0, 10));
+        for (const statement of statements) {
+          await everywhere(statement);
+        }
+        await store.writePredictions('views', records.slice(10));
+        await store.writePredictions('views', records.slice(0, 400)); // copies
+        await everywhere(later);
+        answers.push(
+          await run(
+            mode === 'cluster' ? shardUrls()[0] : single.url,
+            `SELECT hour, sum(n) FROM ${db}.counts GROUP BY hour ORDER BY hour FORMAT TSV`
+          )
+        );
+      } finally {
+        await store.close();
+      }
+    }
+    expect(answers[0].split('\n').length).toBe(12); // 6 hours from the view, 6 (negated) from the INSERT
+    expect(answers[0]).toBe(answers[1]);
+    const fromInsert = answers[0].split('\n').filter((line) => line.startsWith('-'));
+    expect(fromInsert.map((line) => Number(line.split('\t')[1])).reduce((a, b) => a + b)).toBe(records.length);
+  });
+
   it('acknowledges an insert only when every shard has its rows; the insert sent again counts each id once', async () => {
-    const store = await ClickHouseStore.open({
-      url: cluster.shards[0].url,
-      database: LAYOUT.database,
-      cluster: cluster.name,
-      shardUrls: shardUrls(),
-    });
+    const store = await openClusterStore();
     const shard2 = (sql: string) => fetch(cluster.shards[1].url, { method: 'POST', body: sql }).then((r) => r.text());
     try {
       const records = traffic.price.map((r) => ({ ...r, id: `f${r.id}` }));

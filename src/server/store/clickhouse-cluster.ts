@@ -31,6 +31,13 @@ const CREATE_TABLE = new RegExp(`^CREATE TABLE IF NOT EXISTS ${TABLE_NAME}\\s*\\
 const ALTER_TABLE = new RegExp(`^ALTER TABLE ${TABLE_NAME}\\s+(.*)$`, 's');
 const OPTIMIZE_TABLE = new RegExp(`^OPTIMIZE TABLE ${TABLE_NAME}(.*)$`, 's');
 const DROP_TABLE = new RegExp(`^DROP TABLE IF EXISTS ${TABLE_NAME}$`, 's');
+const CREATE_VIEW = new RegExp(
+  `^CREATE MATERIALIZED VIEW IF NOT EXISTS ${TABLE_NAME}\\s+TO\\s+${TABLE_NAME}(\\s*\\([^)]*\\))?\\s+AS\\s+(SELECT\\s.*)$`,
+  's'
+);
+const INSERT_SELECT = new RegExp(`^INSERT INTO ${TABLE_NAME}(\\s*\\([^)]*\\))?\\s+(SELECT\\s.*)$`, 's');
+/** A table read by a SELECT: `FROM t` or `JOIN t` (not a subquery or table function), the name in group 2. */
+const READ_TABLE = new RegExp(`\\b(FROM|JOIN)\\s+${TABLE_NAME}(?![\\w\`.]|\\s*\\()`, 'g');
 
 /** `db`.`name` of a table in the layout's database. */
 function tableSql(layout: ClusterLayout, name: string): string {
@@ -53,6 +60,11 @@ export function shardingKeySql(columnsSql: string): string {
  *   ALTER TABLE t ADD COLUMN ...                    → on t_local, then on t (the Distributed table's columns)
  *   ALTER TABLE t <anything else> (DROP PARTITION, DELETE, ...), OPTIMIZE TABLE t ...   → on t_local only
  *   DROP TABLE IF EXISTS t                          → t, then t_local
+ *   CREATE MATERIALIZED VIEW IF NOT EXISTS v TO t AS SELECT … FROM s …
+ *                                                   → v_local TO t_local over s_local: each shard's view sees the
+ *                                                     rows inserted into its own s_local and writes its own t_local
+ *   INSERT INTO t SELECT … FROM s …                 → INSERT INTO t_local SELECT … FROM s_local: each shard over
+ *                                                     its own rows (as a re-sent id's copies share a shard)
  * Any other statement is refused, naming itself, so that a migration
  * of a form cluster mode does not know fails on a cluster instead of creating tables outside the layout: teach
  * this function the form (and test/store/clickhouse-cluster.test.ts checks it).
@@ -81,6 +93,19 @@ export function shardStatements(statement: string, layout: ClusterLayout): strin
   if (optimize) {
     return [`OPTIMIZE TABLE ${tableSql(layout, localName(optimize[1]))}${optimize[2]}`];
   }
+  const view = CREATE_VIEW.exec(sql);
+  if (view) {
+    const [, name, target, columns = '', select] = view;
+    return [
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${tableSql(layout, localName(name))} TO ` +
+        `${tableSql(layout, localName(target))}${columns} AS ${readingLocalTables(select, layout)}`,
+    ];
+  }
+  const insert = INSERT_SELECT.exec(sql);
+  if (insert) {
+    const [, name, columns = '', select] = insert;
+    return [`INSERT INTO ${tableSql(layout, localName(name))}${columns} ${readingLocalTables(select, layout)}`];
+  }
   const drop = DROP_TABLE.exec(sql);
   if (drop) {
     return [
@@ -91,6 +116,13 @@ export function shardStatements(statement: string, layout: ClusterLayout): strin
   throw new Error(
     `Cluster mode does not know how to run this statement on each shard: ${sql.slice(0, 200)}. ` +
       'Add its form to shardStatements in src/server/store/clickhouse-cluster.ts.'
+  );
+}
+
+/** A SELECT with every table it reads (FROM, JOIN; not system tables) replaced by its shard-local table. */
+function readingLocalTables(select: string, layout: ClusterLayout): string {
+  return select.replace(READ_TABLE, (whole, keyword: string, name: string) =>
+    /^`?system`?\./.test(whole.slice(keyword.length).trim()) ? whole : `${keyword} ${tableSql(layout, localName(name))}`
   );
 }
 

@@ -377,7 +377,7 @@ export class ClickHouseStore implements PredictionStore {
    * Runs a single-server DDL statement where it belongs: on the server, or on every shard as shardStatements
    * says. `alreadyDone` tells which errors mean the statement had been applied there before (they are skipped).
    */
-  private async ddl(sql: string, alreadyDone?: RegExp): Promise<void> {
+  private async command(sql: string, alreadyDone?: RegExp): Promise<void> {
     for (const shard of this.shards) {
       for (const statement of this.statementsFor(sql)) {
         try {
@@ -498,12 +498,12 @@ export class ClickHouseStore implements PredictionStore {
   /** Creates the model's tables on first use and adds a column per new feature. */
   private async ensureTables(model: string, features: readonly FeatureState[]): Promise<void> {
     const predictions = this.predictionsTable(model);
-    await this.ddl(predictionsTableDDL(predictions, features));
-    await this.ddl(labelsTableDDL(this.labelsTable(model)));
+    await this.command(predictionsTableDDL(predictions, features));
+    await this.command(labelsTableDDL(this.labelsTable(model)));
     const existing = await this.columnsEverywhere(`predictions_${model}`);
     for (const feature of features.filter((f) => !existing.has(featureColumn(f.name)))) {
       // Another writer may have added it between our check and our ALTER (or on some shards, before a crash).
-      await this.ddl(addFeatureColumnSql(predictions, feature), /already exists/i);
+      await this.command(addFeatureColumnSql(predictions, feature), /already exists/i);
     }
   }
 
@@ -584,7 +584,7 @@ export class ClickHouseStore implements PredictionStore {
     if (records.length === 0) {
       return;
     }
-    await this.ddl(labelsTableDDL(this.labelsTable(model)));
+    await this.command(labelsTableDDL(this.labelsTable(model)));
     const ingestedAt = Date.now();
     await this.insert(
       this.labelsTable(model),
@@ -638,7 +638,7 @@ export class ClickHouseStore implements PredictionStore {
 
   async labelsRelation(model: string, since?: number): Promise<string> {
     const table = this.labelsTable(model);
-    await this.ddl(labelsTableDDL(table));
+    await this.command(labelsTableDDL(table));
     return labelsRelationSql(table, since);
   }
 
@@ -775,8 +775,8 @@ export class ClickHouseStore implements PredictionStore {
     if (!(await this.hasModel(model))) {
       return { rowsKept: 0 };
     }
-    await this.ddl(`OPTIMIZE TABLE ${this.predictionsTable(model)} FINAL`);
-    await this.ddl(`OPTIMIZE TABLE ${this.labelsTable(model)} FINAL`);
+    await this.command(`OPTIMIZE TABLE ${this.predictionsTable(model)} FINAL`);
+    await this.command(`OPTIMIZE TABLE ${this.labelsTable(model)} FINAL`);
     const [row] = await this.query<{ n: number }>(`SELECT count() AS n FROM ${this.predictionsTable(model)}`);
     return { rowsKept: Number(row.n) };
   }
@@ -828,11 +828,11 @@ export class ClickHouseStore implements PredictionStore {
     if (!known && !(await this.hasModel(model))) {
       return false;
     }
-    await this.ddl(`DROP TABLE IF EXISTS ${this.predictionsTable(model)}`);
-    await this.ddl(`DROP TABLE IF EXISTS ${this.labelsTable(model)}`);
+    await this.command(`DROP TABLE IF EXISTS ${this.predictionsTable(model)}`);
+    await this.command(`DROP TABLE IF EXISTS ${this.labelsTable(model)}`);
     for (const table of MODEL_METADATA_TABLES) {
       // The name is a validated identifier; written as a literal because mutations keep their predicate as text.
-      await this.ddl(`ALTER TABLE ${this.table(table)} DELETE WHERE model = ${clickHouseLiteral(model)}`);
+      await this.command(`ALTER TABLE ${this.table(table)} DELETE WHERE model = ${clickHouseLiteral(model)}`);
     }
     await this.waitForMutations(MODEL_METADATA_TABLES.map((table) => (this.layout ? localName(table) : table)));
     return true;
