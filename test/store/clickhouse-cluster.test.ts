@@ -129,7 +129,7 @@ describe('two-shard cluster', () => {
     });
 
   beforeAll(async () => {
-    [cluster, single] = await Promise.all([startClickHouseCluster(), startClickHouse()]);
+    [cluster, single] = await Promise.all([startClickHouseCluster({ logQueries: true }), startClickHouse()]);
     traffic = makeTraffic();
     onCluster = instanceFor({
       storeKind: 'clickhouse',
@@ -206,6 +206,37 @@ describe('two-shard cluster', () => {
     }
     await (await instance.store()).writePredictions('shop', traffic.shop.slice(0, 500));
   }
+
+  it('counts on the shards over a Distributed table; over the relation the shards filter, de-duplicate and prune', async () => {
+    const store = await onCluster.store();
+    const asked = async (pattern: RegExp) => {
+      await fetch(cluster.shards[1].url, { method: 'POST', body: 'SYSTEM FLUSH LOGS' });
+      const text = await fetch(cluster.shards[1].url, {
+        method: 'POST',
+        body: 'SELECT query FROM system.query_log WHERE is_initial_query = 0 AND type = 2 FORMAT JSONEachRow',
+      }).then((r) => r.text());
+      return text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => (JSON.parse(line) as { query: string }).query)
+        .filter((query) => pattern.test(query));
+    };
+    await store.query("SELECT count() AS n, 'direct-count' AS m FROM predictions_shop FINAL WHERE ts >= 0");
+    expect((await asked(/direct-count/)).map((query) => query.replace(/\s+/g, ' '))).toEqual([
+      "SELECT count() AS n, 'direct-count' AS m FROM mlmon_test.predictions_shop_local FINAL WHERE ts >= 0",
+    ]);
+    await runHandler(operationalQuery as never, onCluster, {
+      queryType: 'operational',
+      model: 'shop',
+      metric: 'latency_p50',
+    });
+    const scans = await asked(/predictions_shop_local FINAL.*latency_ms|latency_ms.*predictions_shop_local FINAL/);
+    expect(scans.length).toBeGreaterThan(0);
+    for (const scan of scans) {
+      expect(scan).toMatch(/FROM mlmon_test\.predictions_shop_local FINAL\s+WHERE \(?ts >= \d+\)? AND \(?ts < \d+\)?/);
+      expect(scan).not.toMatch(/f_amount|f_region|count\(|quantile/); // only the columns used, no counting
+    }
+  });
 
   it('refuses a shard list that does not name each shard once, or a cluster the servers do not know', async () => {
     const [first, second] = shardUrls();

@@ -118,7 +118,7 @@ function userXml(name: string, password: string): string {
 `;
 }
 
-function usersXml(users: readonly PasswordUser[]): string {
+function usersXml(users: readonly PasswordUser[], logQueries: boolean): string {
   for (const user of users) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(user.name) || user.name === 'default' || user.password === '') {
       throw new Error(`startClickHouse: user '${user.name}' needs a name like [A-Za-z_][A-Za-z0-9_]* and a password`);
@@ -130,7 +130,7 @@ function usersXml(users: readonly PasswordUser[]): string {
     <default>
       <max_memory_usage>2000000000</max_memory_usage>
       <max_threads>2</max_threads>
-    </default>
+${logQueries ? '      <log_queries>1</log_queries>\n' : ''}    </default>
   </profiles>
   <users>
 ${userXml('default', '')}${users.map((user) => userXml(user.name, user.password)).join('')}  </users>
@@ -215,7 +215,14 @@ export interface StartOptions {
   ports?: ServerPorts;
   /** Extra configuration files, by name, written into the server's config.d. */
   configD?: Record<string, string>;
+  /** Log every query in system.query_log (flushed by `SYSTEM FLUSH LOGS`): to see what a shard was asked. */
+  logQueries?: boolean;
 }
+
+/** config.d file that keeps system.query_log. */
+const QUERY_LOG_XML =
+  '<?xml version="1.0"?>\n<yandex>\n  <query_log><database>system</database><table>query_log</table>' +
+  '<flush_interval_milliseconds>1000</flush_interval_milliseconds></query_log>\n</yandex>\n';
 
 /** Starts a throw-away ClickHouse server on loopback; see the module comment. */
 export async function startClickHouse(options: StartOptions = {}): Promise<ClickHouseHandle> {
@@ -238,10 +245,11 @@ export async function startClickHouse(options: StartOptions = {}): Promise<Click
   const ports = options.ports ?? (await freePorts());
   await writeFile(join(dir, 'config.xml'), configXml(dir, ports));
   await mkdir(join(dir, 'config.d'));
-  for (const [name, xml] of Object.entries(options.configD ?? {})) {
+  const configD = { ...options.configD, ...(options.logQueries ? { 'query_log.xml': QUERY_LOG_XML } : {}) };
+  for (const [name, xml] of Object.entries(configD)) {
     await writeFile(join(dir, 'config.d', name), xml);
   }
-  await writeFile(join(dir, 'users.xml'), usersXml(options.users ?? []));
+  await writeFile(join(dir, 'users.xml'), usersXml(options.users ?? [], options.logQueries ?? false));
 
   const child = spawn(binary, ['--config-file', join(dir, 'config.xml')], {
     cwd: dir,
@@ -283,7 +291,7 @@ export interface ClickHouseClusterHandle {
 
 /** Starts `shards` servers on loopback forming one cluster of one-replica shards; see the module comment. */
 export async function startClickHouseCluster(
-  options: { shards?: number; name?: string; database?: string } = {}
+  options: { shards?: number; name?: string; database?: string; logQueries?: boolean } = {}
 ): Promise<ClickHouseClusterHandle> {
   const name = options.name ?? 'mlmon_shards';
   const ports: ServerPorts[] = [];
@@ -297,7 +305,7 @@ export async function startClickHouseCluster(
     ),
   };
   const started = await Promise.allSettled(
-    ports.map((p) => startClickHouse({ database: options.database, ports: p, configD }))
+    ports.map((p) => startClickHouse({ database: options.database, ports: p, configD, logQueries: options.logQueries }))
   );
   const shards = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const stop = async () => {
