@@ -73,7 +73,7 @@ export function effectiveThresholds(
  * What is wrong with the shard URLs of a cluster: none, or one that is not an http(s) URL without credentials (the
  * user and password of the settings are used for every shard, and only they are kept secret).
  */
-function shardUrlProblems(cluster: string, shardUrls: unknown): string[] {
+export function shardUrlProblems(cluster: string, shardUrls: unknown): string[] {
   if (!Array.isArray(shardUrls) || shardUrls.length === 0) {
     return [`Set the shard URLs of cluster "${cluster}" (one HTTP URL per shard), or clear the cluster.`];
   }

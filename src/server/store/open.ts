@@ -12,6 +12,7 @@
  * ClickHouse cluster: --clickhouse-cluster NAME and one --clickhouse-shard URL per shard (clickhouse-cluster.ts).
  */
 import { readFileSync } from 'node:fs';
+import { shardUrlProblems } from '../../core/query/settings';
 import { InputError } from '../files/input-error';
 import { ClickHouseStore, type ClickHouseOptions } from './clickhouse';
 import { EmbeddedStore, defaultDataDir } from './embedded';
@@ -92,6 +93,10 @@ function clusterFromFlags(values: FlagValues): { cluster?: string; shardUrls?: s
     throw new InputError(
       `--clickhouse-cluster ${cluster} needs --clickhouse-shard URL for each shard (where the tables are created).`
     );
+  }
+  const [problem] = cluster ? shardUrlProblems(cluster, shardUrls) : [];
+  if (problem) {
+    throw new InputError(`--clickhouse-shard: ${problem}`);
   }
   return cluster ? { cluster, shardUrls } : {};
 }

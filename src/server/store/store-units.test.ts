@@ -285,6 +285,12 @@ describe('storeOptionsFromFlags', () => {
     expect(() => storeOptionsFromFlags({ clickhouse: shards[0], 'clickhouse-shard': shards }, {})).toThrow(
       '--clickhouse-shard needs --clickhouse-cluster NAME'
     );
+    expect(() =>
+      storeOptionsFromFlags(
+        { clickhouse: shards[0], 'clickhouse-cluster': 'shards', 'clickhouse-shard': [shards[0], 'ch2:8123'] },
+        {}
+      )
+    ).toThrow('--clickhouse-shard: Shard URLs must be http(s) URLs without user or password');
   });
 
   test('a missing password file is reported without its content', () => {
