@@ -348,6 +348,30 @@ describe('two-shard cluster', () => {
     expect(fromInsert.map((line) => Number(line.split('\t')[1])).reduce((a, b) => a + b)).toBe(records.length);
   });
 
+  it('finishes a new column that reached only some tables (a writer stopped half-way)', async () => {
+    const store = await openClusterStore();
+    const db = LAYOUT.database;
+    try {
+      const records = traffic.price.slice(0, 50).map((r) => ({ ...r, id: `h${r.id}` }));
+      await store.writePredictions('halfway', records);
+      // As if a writer had died after altering shard 1's local table only.
+      await fetch(cluster.shards[0].url, {
+        method: 'POST',
+        body: `ALTER TABLE ${db}.predictions_halfway_local ADD COLUMN f_extra Nullable(Float64)`,
+      });
+      await store.writePredictions(
+        'halfway',
+        records.map((r) => ({ ...r, id: `x${r.id}`, features: { ...r.features, extra: 1 } }))
+      );
+      const [row] = await store.query<{ n: number; extra: number }>(
+        'SELECT count() AS n, sum(f_extra) AS extra FROM predictions_halfway'
+      );
+      expect([Number(row.n), Number(row.extra)]).toEqual([100, 50]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('acknowledges an insert only when every shard has its rows; the insert sent again counts each id once', async () => {
     const store = await openClusterStore();
     const shard2 = (sql: string) => fetch(cluster.shards[1].url, { method: 'POST', body: sql }).then((r) => r.text());
