@@ -14,7 +14,7 @@
 import { createClient } from '@clickhouse/client';
 import { ClickHouseStore } from '../../src/server/store/clickhouse';
 import { shardStatements } from '../../src/server/store/clickhouse-cluster';
-import type { BindMode, Params } from '../../src/server/store/sql-params';
+import { bindParams, type BindMode, type Params } from '../../src/server/store/sql-params';
 import { QueryHandlerRegistry } from '../../src/server/backend/registry';
 import { registerBuiltInHandlers } from '../../src/server/backend/datasource';
 import { DRIFT_METRICS, QUALITY_METRICS, type QueryType } from '../../src/core/query/queryTypes';
@@ -30,6 +30,8 @@ type Recorded =
   | { kind: 'query'; sql: string; params: Params; rows: Array<Record<string, unknown>> };
 
 const recorded: Recorded[] = [];
+/** The SQL of every read the client sent (bound), to check that each one went through the recorded path. */
+const sentReads: string[] = [];
 const restore: Array<() => void> = [];
 
 /** Wraps `object[name]` so that each call is recorded (after it succeeded) as `record(args, result)` says. */
@@ -94,6 +96,10 @@ beforeAll(async () => {
   recordCalls(clientPrototype, 'insert', ([call]) => {
     const { table, values } = call as { table: string; values: Array<Record<string, unknown>> };
     return { kind: 'insert', table, values: [...values] };
+  });
+  recordCalls(clientPrototype, 'query', ([call]) => {
+    sentReads.push((call as { query: string }).query);
+    return undefined;
   });
   recordCalls(ClickHouseStore.prototype, 'queryOn', ([, sql, params], rows) => ({
     kind: 'query',
@@ -160,6 +166,11 @@ testWithChdb(
     } finally {
       await instance.dispose();
     }
+    // Every read the client sent is a recorded one (bound as 18.16 gets it), but the server version at connect.
+    const recordedReads = new Set(
+      recorded.flatMap((r) => (r.kind === 'query' ? [bindParams(r.sql, r.params, 'clickhouse-literals').sql] : []))
+    );
+    expect(sentReads.filter((sql) => !recordedReads.has(sql))).toEqual(['SELECT version() AS v']);
     const kinds = new Set(recorded.map((r) => r.kind));
     expect([...kinds].sort()).toEqual(['command', 'insert', 'query']);
     const commands = recorded.flatMap((r) => (r.kind === 'command' ? [r.sql.split(' ').slice(0, 2).join(' ')] : []));
