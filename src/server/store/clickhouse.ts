@@ -284,11 +284,6 @@ export class ClickHouseStore implements PredictionStore {
     this.shards = [client];
   }
 
-  /** The cluster's name in cluster mode, else undefined. */
-  get cluster(): string | undefined {
-    return this.layout?.cluster;
-  }
-
   static async open(options: ClickHouseOptions): Promise<ClickHouseStore> {
     const database = validateIdentifier(options.database ?? 'default', 'ClickHouse database name');
     const client = clientFor(options.url, database, options);
@@ -366,6 +361,11 @@ export class ClickHouseStore implements PredictionStore {
 
   private labelsTable(model: string): string {
     return this.table(`labels_${validateIdentifier(model, 'model name')}`);
+  }
+
+  /** Name of the table that holds a table's rows on a server: its shard-local table in cluster mode. */
+  private rowsTable(name: string): string {
+    return this.layout ? localName(name) : name;
   }
 
   /** The statements a shard runs for a single-server DDL statement (itself, outside cluster mode). */
@@ -795,7 +795,7 @@ export class ClickHouseStore implements PredictionStore {
         const partitions = await this.queryOn<{ partition: string }>(
           shard,
           'SELECT DISTINCT partition FROM system.parts WHERE database = {db} AND table = {table} AND active ORDER BY partition',
-          { db: this.database, table: this.layout ? localName(table) : table }
+          { db: this.database, table: this.rowsTable(table) }
         );
         for (const { partition } of partitions) {
           if (!/^\d{8}$/.test(partition)) {
@@ -834,7 +834,7 @@ export class ClickHouseStore implements PredictionStore {
       // The name is a validated identifier; written as a literal because mutations keep their predicate as text.
       await this.command(`ALTER TABLE ${this.table(table)} DELETE WHERE model = ${clickHouseLiteral(model)}`);
     }
-    await this.waitForMutations(MODEL_METADATA_TABLES.map((table) => (this.layout ? localName(table) : table)));
+    await this.waitForMutations(MODEL_METADATA_TABLES.map((table) => this.rowsTable(table)));
     return true;
   }
 
