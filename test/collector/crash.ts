@@ -188,3 +188,13 @@ export async function runCrashScenario(options: CrashOptions): Promise<CrashRepo
     await store.close();
   }
 }
+
+/** What every crash test asserts: the kill hit mid-load, every acknowledged id is stored, each id exactly once. */
+export function expectNothingLostOrDuplicated(report: CrashReport): void {
+  expect(report.acknowledgedBeforeKill).toBeGreaterThan(0);
+  expect(report.missingAcknowledged).toBe(0);
+  expect(report.unexpectedIds).toBe(0);
+  expect(report.storedRows).toBe(report.records);
+  expect(report.storedDistinct).toBe(report.records);
+  expect(report.finalExit).toBe(0);
+}

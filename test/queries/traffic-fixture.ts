@@ -120,6 +120,21 @@ export function makeTraffic(): Traffic {
 
 /** Writes the traffic and the baselines (shop's from its first two hours, with labels; price's without). */
 export async function writeTraffic(store: PredictionStore, traffic: Traffic): Promise<void> {
+  await saveTrafficBaselines(store, traffic);
+  // Batches: hours 0–4, then hour 5 without `age` (removed), then with `age` back and the new `channel`.
+  const split = 5 * ROWS_PER_HOUR + traffic.hour5Split;
+  await store.writePredictions('shop', traffic.shop.slice(0, 5 * ROWS_PER_HOUR));
+  await store.writePredictions('shop', traffic.shop.slice(5 * ROWS_PER_HOUR, split));
+  await store.writePredictions('shop', traffic.shop.slice(split));
+  await store.writeLabels('shop', traffic.shopLabels);
+  await store.writePredictions('price', traffic.price);
+  await store.writeLabels('price', traffic.priceLabels);
+  await store.writePredictions('tier', traffic.tier);
+  await store.writeLabels('tier', traffic.tierLabels);
+}
+
+/** Saves shop's baseline (from its first two hours, with labels). */
+export async function saveTrafficBaselines(store: PredictionStore, traffic: Traffic): Promise<void> {
   const reference = traffic.shop.slice(0, 2 * ROWS_PER_HOUR);
   const labelOf = new Map(traffic.shopLabels.map((l) => [l.id, l.label]));
   const labelled = reference.filter((r) => labelOf.has(r.id));
@@ -153,16 +168,6 @@ export async function writeTraffic(store: PredictionStore, traffic: Traffic): Pr
       declared: { amount: AMOUNT_RANGE },
     })
   );
-  // Batches: hours 0–4, then hour 5 without `age` (removed), then with `age` back and the new `channel`.
-  const split = 5 * ROWS_PER_HOUR + traffic.hour5Split;
-  await store.writePredictions('shop', traffic.shop.slice(0, 5 * ROWS_PER_HOUR));
-  await store.writePredictions('shop', traffic.shop.slice(5 * ROWS_PER_HOUR, split));
-  await store.writePredictions('shop', traffic.shop.slice(split));
-  await store.writeLabels('shop', traffic.shopLabels);
-  await store.writePredictions('price', traffic.price);
-  await store.writeLabels('price', traffic.priceLabels);
-  await store.writePredictions('tier', traffic.tier);
-  await store.writeLabels('tier', traffic.tierLabels);
 }
 
 /**

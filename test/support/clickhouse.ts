@@ -11,6 +11,13 @@
  *
  * Each call starts its own server (about 1-2 s); start one per test file in `beforeAll` and stop it in `afterAll`.
  * The data directory is removed by `stop()`. When the binary is missing the error says how to install it.
+ *
+ *   const cluster = await startClickHouseCluster({ shards: 2 });
+ *   // cluster.name = 'mlmon_shards'; cluster.shards[i] is a ClickHouseHandle as above, one server per shard
+ *   await cluster.stop();
+ *
+ * starts one server per shard, each with the same `remote_servers` entry in its config.d (one replica per shard, no
+ * replication, no ZooKeeper: so no `ON CLUSTER` DDL either, see src/server/store/README.md "Cluster").
  */
 import { spawn, ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -111,7 +118,7 @@ function userXml(name: string, password: string): string {
 `;
 }
 
-function usersXml(users: readonly PasswordUser[]): string {
+function usersXml(users: readonly PasswordUser[], logQueries: boolean): string {
   for (const user of users) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(user.name) || user.name === 'default' || user.password === '') {
       throw new Error(`startClickHouse: user '${user.name}' needs a name like [A-Za-z_][A-Za-z0-9_]* and a password`);
@@ -123,7 +130,7 @@ function usersXml(users: readonly PasswordUser[]): string {
     <default>
       <max_memory_usage>2000000000</max_memory_usage>
       <max_threads>2</max_threads>
-    </default>
+${logQueries ? '      <log_queries>1</log_queries>\n' : ''}    </default>
   </profiles>
   <users>
 ${userXml('default', '')}${users.map((user) => userXml(user.name, user.password)).join('')}  </users>
@@ -182,10 +189,43 @@ function stopProcess(child: ChildProcess): Promise<void> {
   });
 }
 
+interface ServerPorts {
+  http: number;
+  tcp: number;
+  interserver: number;
+}
+
+async function freePorts(): Promise<ServerPorts> {
+  return { http: await freePort(), tcp: await freePort(), interserver: await freePort() };
+}
+
+/** config.d file declaring a cluster of one-replica shards at these native (TCP) ports on loopback. */
+export function remoteServersXml(cluster: string, tcpPorts: readonly number[]): string {
+  const shards = tcpPorts
+    .map((port) => `      <shard><replica><host>127.0.0.1</host><port>${port}</port></replica></shard>\n`)
+    .join('');
+  return `<?xml version="1.0"?>\n<yandex>\n  <remote_servers>\n    <${cluster}>\n${shards}    </${cluster}>\n  </remote_servers>\n</yandex>\n`;
+}
+
+export interface StartOptions {
+  database?: string;
+  startTimeoutMs?: number;
+  users?: readonly PasswordUser[];
+  /** Ports to listen on (chosen free ones otherwise). */
+  ports?: ServerPorts;
+  /** Extra configuration files, by name, written into the server's config.d. */
+  configD?: Record<string, string>;
+  /** Log every query in system.query_log (flushed by `SYSTEM FLUSH LOGS`): to see what a shard was asked. */
+  logQueries?: boolean;
+}
+
+/** config.d file that keeps system.query_log. */
+const QUERY_LOG_XML =
+  '<?xml version="1.0"?>\n<yandex>\n  <query_log><database>system</database><table>query_log</table>' +
+  '<flush_interval_milliseconds>1000</flush_interval_milliseconds></query_log>\n</yandex>\n';
+
 /** Starts a throw-away ClickHouse server on loopback; see the module comment. */
-export async function startClickHouse(
-  options: { database?: string; startTimeoutMs?: number; users?: readonly PasswordUser[] } = {}
-): Promise<ClickHouseHandle> {
+export async function startClickHouse(options: StartOptions = {}): Promise<ClickHouseHandle> {
   const database = options.database ?? 'mlmon_test';
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) {
     throw new Error(`startClickHouse: database name '${database}' must match [A-Za-z_][A-Za-z0-9_]*`);
@@ -202,9 +242,14 @@ export async function startClickHouse(
   for (const sub of ['log', 'data', 'tmp', 'user_files', 'format_schemas']) {
     await mkdir(join(dir, sub), { recursive: true });
   }
-  const ports = { http: await freePort(), tcp: await freePort(), interserver: await freePort() };
+  const ports = options.ports ?? (await freePorts());
   await writeFile(join(dir, 'config.xml'), configXml(dir, ports));
-  await writeFile(join(dir, 'users.xml'), usersXml(options.users ?? []));
+  await mkdir(join(dir, 'config.d'));
+  const configD = { ...options.configD, ...(options.logQueries ? { 'query_log.xml': QUERY_LOG_XML } : {}) };
+  for (const [name, xml] of Object.entries(configD)) {
+    await writeFile(join(dir, 'config.d', name), xml);
+  }
+  await writeFile(join(dir, 'users.xml'), usersXml(options.users ?? [], options.logQueries ?? false));
 
   const child = spawn(binary, ['--config-file', join(dir, 'config.xml')], {
     cwd: dir,
@@ -233,4 +278,43 @@ export async function startClickHouse(
     throw new Error(`${(error as Error).message}${stderr ? `\nstderr: ${stderr}` : ''}`);
   }
   return { url, database, username: 'default', password: '', dir, stop };
+}
+
+export interface ClickHouseClusterHandle {
+  /** The cluster's name in `remote_servers`. */
+  name: string;
+  /** One server per shard, in shard order (shard_num 1, 2, …). */
+  shards: ClickHouseHandle[];
+  /** Stops every shard and removes their directories. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** Starts `shards` servers on loopback forming one cluster of one-replica shards; see the module comment. */
+export async function startClickHouseCluster(
+  options: { shards?: number; name?: string; database?: string; logQueries?: boolean } = {}
+): Promise<ClickHouseClusterHandle> {
+  const name = options.name ?? 'mlmon_shards';
+  const ports: ServerPorts[] = [];
+  for (let i = 0; i < (options.shards ?? 2); i++) {
+    ports.push(await freePorts());
+  }
+  const configD = {
+    'cluster.xml': remoteServersXml(
+      name,
+      ports.map((p) => p.tcp)
+    ),
+  };
+  const started = await Promise.allSettled(
+    ports.map((p) => startClickHouse({ database: options.database, ports: p, configD, logQueries: options.logQueries }))
+  );
+  const shards = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const stop = async () => {
+    await Promise.all(shards.map((shard) => shard.stop()));
+  };
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    await stop();
+    throw failed.reason;
+  }
+  return { name, shards, stop };
 }

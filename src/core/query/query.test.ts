@@ -250,5 +250,11 @@ describe('resources and settings', () => {
         true
       )
     ).toEqual([]);
+    const cluster = { storeKind: 'clickhouse' as const, clickhouseUrl: 'http://ch1:8123', database: 'm', cluster: 'c' };
+    expect(settingsProblems(cluster, false)).toEqual([expect.stringMatching(/shard URLs of cluster "c"/)]);
+    expect(settingsProblems({ ...cluster, shardUrls: ['http://ch1:8123'] }, false)).toEqual([]);
+    expect(settingsProblems({ ...cluster, shardUrls: ['http://u:pw@ch1:8123', 'ch2', 7 as never] }, false)).toEqual([
+      'Shard URLs must be http(s) URLs without user or password (those of the settings are used): 3 of 3 are not.',
+    ]);
   });
 });

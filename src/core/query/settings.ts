@@ -41,6 +41,10 @@ export interface MonitorJsonData {
   clickhouseUrl?: string;
   database?: string;
   user?: string;
+  /** ClickHouse cluster mode: the cluster's name in the servers' remote_servers (see the store README, "Cluster"). */
+  cluster?: string;
+  /** ClickHouse cluster mode: the HTTP URL of one server of each shard, `clickhouseUrl` among them. */
+  shardUrls?: string[];
   thresholds?: Partial<Thresholds>;
   /** Per-model overrides of `thresholds`, keyed by model name. */
   modelThresholds?: Record<string, Partial<Thresholds>>;
@@ -65,6 +69,23 @@ export function effectiveThresholds(
   return result;
 }
 
+/**
+ * What is wrong with the shard URLs of a cluster: none, or one that is not an http(s) URL without credentials (the
+ * user and password of the settings are used for every shard, and only they are kept secret).
+ */
+export function shardUrlProblems(cluster: string, shardUrls: unknown): string[] {
+  if (!Array.isArray(shardUrls) || shardUrls.length === 0) {
+    return [`Set the shard URLs of cluster "${cluster}" (one HTTP URL per shard), or clear the cluster.`];
+  }
+  const bad = shardUrls.filter((url) => typeof url !== 'string' || !/^https?:\/\/[^/\s@]+(\/\S*)?$/.test(url));
+  return bad.length === 0
+    ? []
+    : [
+        `Shard URLs must be http(s) URLs without user or password (those of the settings are used): ` +
+          `${bad.length} of ${shardUrls.length} are not.`,
+      ];
+}
+
 /** What is missing in the settings of a store kind, as messages a user can act on (empty when complete). */
 export function settingsProblems(jsonData: MonitorJsonData, passwordConfigured: boolean): string[] {
   const kind = jsonData.storeKind ?? 'embedded';
@@ -79,6 +100,9 @@ export function settingsProblems(jsonData: MonitorJsonData, passwordConfigured: 
   }
   if (!jsonData.database) {
     problems.push('Set the ClickHouse database.');
+  }
+  if (jsonData.cluster) {
+    problems.push(...shardUrlProblems(jsonData.cluster, jsonData.shardUrls));
   }
   if (jsonData.user && !passwordConfigured) {
     problems.push(`Set the password of ClickHouse user "${jsonData.user}" (leave the user empty for "default").`);

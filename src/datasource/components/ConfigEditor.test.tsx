@@ -62,6 +62,19 @@ describe('ConfigEditor', () => {
     expect(saved.secureJsonData).toEqual({ password: '' });
   });
 
+  it('writes a cluster name and its shard URLs as a list, and asks for the URLs until they are there', () => {
+    const base = { storeKind: 'clickhouse' as const, clickhouseUrl: 'http://ch1:8123', database: 'm' };
+    const { onOptionsChange } = renderEditor(settings(base));
+    expect(screen.queryByLabelText(/^Shard URLs/)).not.toBeInTheDocument();
+    fireEvent.change(screen.getByLabelText(/^Cluster/), { target: { value: 'shards' } });
+    expect(onOptionsChange.mock.lastCall[0].jsonData).toEqual({ ...base, cluster: 'shards' });
+
+    const { onOptionsChange: onChange } = renderEditor(settings({ ...base, cluster: 'shards' }));
+    expect(screen.getByText(/Set the shard URLs of cluster "shards"/)).toBeInTheDocument();
+    fireEvent.change(screen.getByLabelText(/^Shard URLs/), { target: { value: 'http://ch1:8123, http://ch2:8123,' } });
+    expect(onChange.mock.lastCall[0].jsonData.shardUrls).toEqual(['http://ch1:8123', 'http://ch2:8123']);
+  });
+
   it('writes thresholds as numbers and removes a cleared one (back to the default)', () => {
     const { onOptionsChange } = renderEditor(settings({ dataDirectory: '/d', thresholds: { psiWarning: 0.15 } }));
     const critical = screen.getByLabelText(/^PSI critical/);

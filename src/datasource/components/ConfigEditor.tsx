@@ -32,6 +32,11 @@ const THRESHOLD_FIELDS: Array<{ key: keyof Thresholds; label: string; descriptio
   { key: 'persistence', label: 'Persistence', description: 'Consecutive buckets a level must last to count' },
 ];
 
+/** The URLs of a comma- or space-separated list, without empty entries. */
+export function shardUrlList(text: string): string[] {
+  return text.split(/[\s,]+/).filter((url) => url !== '');
+}
+
 /** Settings of the datasource: where the store is, its credentials (secure), and the default thresholds. */
 export function ConfigEditor({ options, onOptionsChange }: Props) {
   const jsonData = options.jsonData ?? {};
@@ -40,7 +45,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
 
   const setJsonData = (changes: Partial<MonitorJsonData>) =>
     onOptionsChange({ ...options, jsonData: { ...jsonData, ...changes } });
-  const text = (key: 'dataDirectory' | 'clickhouseUrl' | 'database' | 'user') => ({
+  const text = (key: 'dataDirectory' | 'clickhouseUrl' | 'database' | 'user' | 'cluster') => ({
     value: jsonData[key] ?? '',
     onChange: (event: React.ChangeEvent<HTMLInputElement>) => setJsonData({ [key]: event.currentTarget.value }),
   });
@@ -87,6 +92,28 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
             <Field htmlFor="mlmon-database" label="Database">
               <Input id="mlmon-database" placeholder="mlmon" width={40} {...text('database')} />
             </Field>
+            <Field
+              htmlFor="mlmon-cluster"
+              label="Cluster"
+              description="Sharded cluster only: its name in remote_servers (leave empty for one server)"
+            >
+              <Input id="mlmon-cluster" placeholder="" width={40} {...text('cluster')} />
+            </Field>
+            {jsonData.cluster ? (
+              <Field
+                htmlFor="mlmon-shard-urls"
+                label="Shard URLs"
+                description="HTTP URL of one server of each shard, separated by commas; the ClickHouse URL is one of them"
+              >
+                <Input
+                  id="mlmon-shard-urls"
+                  placeholder="http://ch1:8123, http://ch2:8123"
+                  width={60}
+                  value={(jsonData.shardUrls ?? []).join(', ')}
+                  onChange={(event) => setJsonData({ shardUrls: shardUrlList(event.currentTarget.value) })}
+                />
+              </Field>
+            ) : null}
             <Field htmlFor="mlmon-user" label="User">
               <Input id="mlmon-user" placeholder="default" width={40} {...text('user')} />
             </Field>

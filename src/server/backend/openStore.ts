@@ -17,5 +17,6 @@ export async function openStore(settings: StoreSettings): Promise<PredictionStor
     database: settings.database,
     username: settings.user || 'default',
     password: settings.password.reveal(),
+    ...(settings.cluster ? { cluster: settings.cluster.name, shardUrls: settings.cluster.shardUrls } : {}),
   });
 }

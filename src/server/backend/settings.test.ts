@@ -2,7 +2,7 @@ import { inspect } from 'node:util';
 import { DEFAULT_THRESHOLDS } from '../../core/query/settings';
 import type { DataSourceInstanceSettings } from '../grafana/types';
 import { redactSecrets } from '../grafana/secrets';
-import { localInstanceSettings, parseJsonData, parseSettings } from './settings';
+import { describeStore, localInstanceSettings, parseJsonData, parseSettings } from './settings';
 
 const PASSWORD = 'hunter2-Secret!';
 
@@ -53,6 +53,29 @@ describe('parseSettings', () => {
     expect(settings.store.kind === 'clickhouse' && settings.store.password.reveal()).toBe(PASSWORD);
     expect(settings.thresholds.psiWarning).toBe(0.15);
     expect(settings.thresholds.psiCritical).toBe(DEFAULT_THRESHOLDS.psiCritical);
+  });
+
+  it('reads a cluster with its shard URLs, and describes it', () => {
+    const settings = parseSettings(
+      instance({
+        storeKind: 'clickhouse',
+        clickhouseUrl: 'http://ch1:8123',
+        database: 'mlmon',
+        cluster: 'shards',
+        shardUrls: ['http://ch1:8123/', 'http://ch2:8123'],
+      })
+    );
+    expect(settings.store).toMatchObject({
+      cluster: { name: 'shards', shardUrls: ['http://ch1:8123', 'http://ch2:8123'] },
+    });
+    expect(describeStore(settings.store)).toBe(
+      'ClickHouse at http://ch1:8123 (database mlmon, user default, cluster shards of 2 shards)'
+    );
+    expect(() =>
+      parseSettings(
+        instance({ storeKind: 'clickhouse', clickhouseUrl: 'http://ch1:8123', database: 'm', cluster: 's' })
+      )
+    ).toThrow(/Set the shard URLs of cluster "s"/);
   });
 
   it('says what to fix when settings are incomplete or malformed', () => {

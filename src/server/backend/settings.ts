@@ -52,6 +52,8 @@ export interface ClickHouseStoreSettings {
   /** Empty means ClickHouse's `default` user. */
   user: string;
   password: Secret;
+  /** Cluster mode: the cluster's name and one HTTP URL per shard (absent on a single server). */
+  cluster?: { name: string; shardUrls: string[] };
 }
 
 export type StoreSettings = EmbeddedStoreSettings | ClickHouseStoreSettings;
@@ -139,6 +141,14 @@ export function parseSettings(instance: DataSourceInstanceSettings): DatasourceS
           database: jsonData.database!,
           user: jsonData.user ?? '',
           password,
+          ...(jsonData.cluster
+            ? {
+                cluster: {
+                  name: jsonData.cluster,
+                  shardUrls: jsonData.shardUrls!.map((url) => url.replace(/\/+$/, '')),
+                },
+              }
+            : {}),
         };
   return {
     uid: instance.uid,
@@ -159,7 +169,8 @@ export function parseSettings(instance: DataSourceInstanceSettings): DatasourceS
 export function describeStore(store: StoreSettings): string {
   return store.kind === 'embedded'
     ? `data directory ${store.dataDirectory}`
-    : `ClickHouse at ${store.url} (database ${store.database}, user ${store.user || 'default'})`;
+    : `ClickHouse at ${store.url} (database ${store.database}, user ${store.user || 'default'}` +
+        `${store.cluster ? `, cluster ${store.cluster.name} of ${store.cluster.shardUrls.length} shards` : ''})`;
 }
 
 /**

@@ -90,13 +90,15 @@ export function regressionSql(joined: string, window: WindowClause): string {
 
 /**
  * What the window's outputs and labels look like: rows with a prediction, rows with a text class, rows with a number
- * other than 0/1. Unlabelled rows count by their prediction alone (their label columns are NULL).
+ * other than 0/1. Unlabelled rows count by their prediction alone (their label columns are NULL). A NULL is tested
+ * before NOT IN, as ClickHouse 18.16 answers `NULL NOT IN (0, 1)` with 1 (current ClickHouse and DuckDB with NULL).
  */
 export function taskSql(joined: string, where: string): string {
   return (
     'SELECT sum(CASE WHEN prediction_num IS NOT NULL OR prediction_cat IS NOT NULL THEN 1 ELSE 0 END) AS predicted, ' +
     'sum(CASE WHEN prediction_cat IS NOT NULL OR label_cat IS NOT NULL THEN 1 ELSE 0 END) AS textual, ' +
-    'sum(CASE WHEN prediction_num NOT IN (0, 1) OR label_num NOT IN (0, 1) THEN 1 ELSE 0 END) AS non_binary ' +
+    'sum(CASE WHEN (prediction_num IS NOT NULL AND prediction_num NOT IN (0, 1)) OR ' +
+    '(label_num IS NOT NULL AND label_num NOT IN (0, 1)) THEN 1 ELSE 0 END) AS non_binary ' +
     `FROM ${joined} ${where}`
   );
 }

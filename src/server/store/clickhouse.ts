@@ -10,6 +10,9 @@
  * (Int64/UInt64 epoch ms, Float64, String, Nullable, UInt8), and the same SQL runs on current ClickHouse.
  * Values: inserts travel as JSONEachRow data, never SQL; query values are bound as query parameters on servers
  * that have them and written by `clickHouseLiteral` on older ones (version detected at connect).
+ * Cluster mode (`cluster` and `shardUrls`, clickhouse-cluster.ts): every table above is a `<table>_local` on each
+ * shard plus a Distributed table of the original name, so reads and writes keep their SQL; the DDL (migrations,
+ * new models and features, upkeep) runs on every shard; inserts wait until each shard has its rows.
  * Stopping: the client's request timeout (`requestTimeoutMs`) is only a backstop, long by default, because the
  * caller decides when to give up (Grafana's cancellation, the backend's per-query limit) through `options.signal`;
  * every read carries its own `query_id`, and a read given up by the client is killed on the server
@@ -18,6 +21,14 @@
 import { randomUUID } from 'node:crypto';
 import { forEachSlicedAsync } from '../slices';
 import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import {
+  CLUSTER_SHARDS_SQL,
+  LOCAL_SHARDS_SQL,
+  localName,
+  shardListProblems,
+  shardStatements,
+  type ClusterLayout,
+} from './clickhouse-cluster';
 import { featureColumn, quoteIdentifier, validateIdentifier, validateVersion } from './identifiers';
 import {
   DEFAULT_MAX_FEATURES_PER_MODEL,
@@ -61,6 +72,13 @@ export interface ClickHouseOptions {
    * caller's `signal` decides when a query stops. Default DEFAULT_REQUEST_TIMEOUT_MS.
    */
   requestTimeoutMs?: number;
+  /**
+   * Cluster mode: the cluster's name in the servers' `remote_servers`. Tables become shard-local tables under
+   * Distributed tables (clickhouse-cluster.ts); `url` must then be one of `shardUrls`.
+   */
+  cluster?: string;
+  /** Cluster mode: the HTTP URL of one server of each shard, where the store runs its DDL (no ON CLUSTER). */
+  shardUrls?: string[];
 }
 
 /** The client's request timeout unless the options say otherwise: longer than any per-query limit of the backend. */
@@ -230,9 +248,30 @@ export function bindModeForVersion(version: string): BindMode {
   return major > 19 || (major === 19 && minor >= 16) ? 'clickhouse-params' : 'clickhouse-literals';
 }
 
+/** A client of one server, with the store's settings. */
+function clientFor(url: string, database: string, options: ClickHouseOptions): ClickHouseClient {
+  return createClient({
+    url,
+    database,
+    username: options.username ?? 'default',
+    password: options.password ?? '',
+    request_timeout: requestTimeoutMs(options),
+    clickhouse_settings: {
+      output_format_json_quote_64bit_integers: 0,
+      max_read_buffer_size: String(READ_BUFFER_BYTES),
+      max_query_size: String(MAX_QUERY_BYTES),
+    },
+    log: { level: ClickHouseLogLevel.OFF },
+  });
+}
+
 export class ClickHouseStore implements PredictionStore {
   readonly dialect = 'clickhouse' as const;
   readonly description: string;
+  /** Where DDL runs: every shard in cluster mode, the one server otherwise. */
+  private shards: ClickHouseClient[];
+  /** The cluster, in cluster mode. */
+  private layout?: ClusterLayout;
 
   private constructor(
     private readonly client: ClickHouseClient,
@@ -242,23 +281,12 @@ export class ClickHouseStore implements PredictionStore {
     url: string
   ) {
     this.description = `ClickHouse ${serverVersion} at ${new URL(url).origin}/${database}`;
+    this.shards = [client];
   }
 
   static async open(options: ClickHouseOptions): Promise<ClickHouseStore> {
     const database = validateIdentifier(options.database ?? 'default', 'ClickHouse database name');
-    const client = createClient({
-      url: options.url,
-      database,
-      username: options.username ?? 'default',
-      password: options.password ?? '',
-      request_timeout: requestTimeoutMs(options),
-      clickhouse_settings: {
-        output_format_json_quote_64bit_integers: 0,
-        max_read_buffer_size: String(READ_BUFFER_BYTES),
-        max_query_size: String(MAX_QUERY_BYTES),
-      },
-      log: { level: ClickHouseLogLevel.OFF },
-    });
+    const client = clientFor(options.url, database, options);
     let version: string;
     try {
       const result = await client.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' });
@@ -277,8 +305,50 @@ export class ClickHouseStore implements PredictionStore {
       options.bindMode ?? bindModeForVersion(version),
       options.url
     );
-    await store.migrate();
+    try {
+      if (options.cluster !== undefined || options.shardUrls !== undefined) {
+        await store.joinCluster(options);
+      }
+      await store.migrate();
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
     return store;
+  }
+
+  /**
+   * Switches to cluster mode: checks that `shardUrls` name each shard of `cluster` once (as system.clusters of each
+   * server says) and that `url` is one of them, and keeps a client per shard for the DDL.
+   */
+  private async joinCluster(options: ClickHouseOptions): Promise<void> {
+    const cluster = validateIdentifier(options.cluster ?? '', 'ClickHouse cluster name');
+    const urls = options.shardUrls ?? [];
+    const origins = urls.map((url) => new URL(url).origin);
+    if (!origins.includes(new URL(options.url).origin)) {
+      throw new Error(
+        `The ClickHouse URL ${new URL(options.url).origin} is not one of the shard URLs (${origins.join(', ') || 'none given'}); ` +
+          'give the HTTP URL of one server of each shard of the cluster, including the one queries go to.'
+      );
+    }
+    this.shards = urls.map((url) =>
+      new URL(url).origin === new URL(options.url).origin ? this.client : clientFor(url, this.database, options)
+    );
+    this.layout = { cluster, database: this.database };
+    const served = await Promise.all(
+      this.shards.map(async (shard) =>
+        (await this.queryOn<{ shard_num: number }>(shard, LOCAL_SHARDS_SQL, { cluster })).map((r) =>
+          Number(r.shard_num)
+        )
+      )
+    );
+    const all = (await this.query<{ shard_num: number }>(CLUSTER_SHARDS_SQL, { cluster })).map((r) =>
+      Number(r.shard_num)
+    );
+    const problems = shardListProblems(cluster, origins, served, all);
+    if (problems.length > 0) {
+      throw new Error(`ClickHouse cluster "${cluster}" cannot be used: ${problems.join('; ')}.`);
+    }
   }
 
   private table(name: string): string {
@@ -293,29 +363,76 @@ export class ClickHouseStore implements PredictionStore {
     return this.table(`labels_${validateIdentifier(model, 'model name')}`);
   }
 
-  private async command(sql: string): Promise<void> {
-    await this.client.command({ query: sql });
+  /** Name of the table that holds a table's rows on a server: its shard-local table in cluster mode. */
+  private rowsTable(name: string): string {
+    return this.layout ? localName(name) : name;
   }
 
-  private async insert(table: string, rows: ReadonlyArray<Record<string, unknown>>): Promise<void> {
-    if (rows.length > 0) {
-      await this.client.insert({ table, values: rows as Array<Record<string, unknown>>, format: 'JSONEachRow' });
-    }
+  /** The statements a shard runs for a single-server DDL statement (itself, outside cluster mode). */
+  private statementsFor(sql: string): string[] {
+    return this.layout ? shardStatements(sql, this.layout) : [sql];
   }
 
-  /** Applies the migrations the database has not seen yet, recording each in mlmon_schema_version. */
-  async migrate(): Promise<number> {
-    await this.command(SCHEMA_VERSION_DDL);
-    const [row] = await this.query<{ v: number }>('SELECT max(version) AS v FROM mlmon_schema_version');
-    let current = Number(row?.v ?? 0);
-    for (const migration of MIGRATIONS.filter((m) => m.version > current)) {
-      for (const statement of migration.statements) {
-        await this.command(statement);
+  /**
+   * Runs a single-server DDL statement where it belongs: on the server, or on every shard as shardStatements
+   * says. `alreadyDone` tells which errors mean the statement had been applied there before (they are skipped).
+   */
+  private async command(sql: string, alreadyDone?: RegExp): Promise<void> {
+    for (const shard of this.shards) {
+      for (const statement of this.statementsFor(sql)) {
+        try {
+          await shard.command({ query: statement });
+        } catch (error) {
+          if (!alreadyDone?.test((error as Error).message)) {
+            throw error;
+          }
+        }
       }
-      await this.insert('mlmon_schema_version', [{ version: migration.version, applied_at: Date.now() }]);
-      current = migration.version;
     }
-    return current;
+  }
+
+  /**
+   * Inserts rows as JSONEachRow. On a cluster the insert goes through the Distributed table with
+   * `insert_distributed_sync=1`: the server answers only when every shard has written its rows (not when it has
+   * queued them on its own disk), so an acknowledged write is on its shard, and a failed one is sent again whole
+   * (the collector's write-ahead log), the re-sent ids collapsing as any re-sent id does.
+   */
+  private async insert(
+    table: string,
+    rows: ReadonlyArray<Record<string, unknown>>,
+    client = this.client
+  ): Promise<void> {
+    if (rows.length > 0) {
+      await client.insert({
+        table,
+        values: rows as Array<Record<string, unknown>>,
+        format: 'JSONEachRow',
+        ...(this.layout ? { clickhouse_settings: { insert_distributed_sync: 1 } } : {}),
+      });
+    }
+  }
+
+  /**
+   * Applies the migrations the database has not seen yet, recording each in mlmon_schema_version. On a cluster each
+   * shard keeps its own mlmon_schema_version (a plain table, not distributed) and gets the migrations it lacks, each
+   * statement turned into its shard statements; returns the lowest version over the shards.
+   */
+  async migrate(): Promise<number> {
+    const versions: number[] = [];
+    for (const shard of this.shards) {
+      await shard.command({ query: SCHEMA_VERSION_DDL });
+      const [row] = await this.queryOn<{ v: number }>(shard, 'SELECT max(version) AS v FROM mlmon_schema_version');
+      let current = Number(row?.v ?? 0);
+      for (const migration of MIGRATIONS.filter((m) => m.version > current)) {
+        for (const statement of migration.statements.flatMap((sql) => this.statementsFor(sql))) {
+          await shard.command({ query: statement });
+        }
+        await this.insert('mlmon_schema_version', [{ version: migration.version, applied_at: Date.now() }], shard);
+        current = migration.version;
+      }
+      versions.push(current);
+    }
+    return versions.reduce((lowest, v) => Math.min(lowest, v));
   }
 
   // ----- schema -------------------------------------------------------------------------------------------------
@@ -383,27 +500,29 @@ export class ClickHouseStore implements PredictionStore {
     const predictions = this.predictionsTable(model);
     await this.command(predictionsTableDDL(predictions, features));
     await this.command(labelsTableDDL(this.labelsTable(model)));
-    const existing = new Set(
-      (
-        await this.query<{ name: string }>(
-          'SELECT name FROM system.columns WHERE database = {db} AND table = {table}',
-          {
-            db: this.database,
-            table: `predictions_${model}`,
-          }
-        )
-      ).map((r) => r.name)
-    );
+    const existing = await this.columnsEverywhere(`predictions_${model}`);
     for (const feature of features.filter((f) => !existing.has(featureColumn(f.name)))) {
-      try {
-        await this.command(addFeatureColumnSql(predictions, feature));
-      } catch (error) {
-        // Another writer may have added it between our check and our ALTER; anything else is a real failure.
-        if (!/already exists/i.test((error as Error).message)) {
-          throw error;
-        }
+      // Another writer may have added it between our check and our ALTER (or on some shards, before a crash).
+      await this.command(addFeatureColumnSql(predictions, feature), /already exists/i);
+    }
+  }
+
+  /** The columns a table has on every server that holds it (in cluster mode: its local and Distributed tables). */
+  private async columnsEverywhere(table: string): Promise<Set<string>> {
+    const tables = this.layout ? [table, localName(table)] : [table];
+    let common: Set<string> | undefined;
+    for (const shard of this.shards) {
+      const rows = await this.queryOn<{ table: string; name: string }>(
+        shard,
+        'SELECT table, name FROM system.columns WHERE database = {db} AND has({tables}, table)',
+        { db: this.database, tables }
+      );
+      for (const name of tables) {
+        const columns = new Set(rows.filter((r) => r.table === name).map((r) => r.name));
+        common = new Set([...(common ?? columns)].filter((column) => columns.has(column)));
       }
     }
+    return common ?? new Set();
   }
 
   /** Admits the records and records the schema change of the admitted ones (tables and columns first). */
@@ -529,12 +648,22 @@ export class ClickHouseStore implements PredictionStore {
    * stream in, in slices that give the event loop back (slices.ts), so a large answer never stalls the process.
    */
   async query<T = Record<string, unknown>>(sql: string, params: Params = {}, options: QueryOptions = {}): Promise<T[]> {
+    return this.queryOn<T>(this.client, sql, params, options);
+  }
+
+  /** `query` on one server (a shard, in cluster mode). */
+  private async queryOn<T = Record<string, unknown>>(
+    client: ClickHouseClient,
+    sql: string,
+    params: Params = {},
+    options: QueryOptions = {}
+  ): Promise<T[]> {
     const { signal } = options;
     signal?.throwIfAborted();
     const bound = bindParams(sql, params, this.bindMode);
     const queryId = randomUUID();
     try {
-      const result = await this.client.query({
+      const result = await client.query({
         query: bound.sql,
         format: 'JSONEachRow',
         query_id: queryId,
@@ -556,7 +685,7 @@ export class ClickHouseStore implements PredictionStore {
       if (isServerError(error)) {
         throw error; // the server answered with an error: the query is over there too
       }
-      const stop = await this.killQuery(queryId);
+      const stop = await this.killQuery(client, queryId);
       const why = signal?.aborted ? 'cancelled' : 'given up by the client';
       throw new Error(`ClickHouse query ${why} (${(error as Error).message}); ${stop}`, { cause: error });
     }
@@ -566,9 +695,9 @@ export class ClickHouseStore implements PredictionStore {
    * Asks the server to stop the query with this id (`KILL QUERY ... ASYNC`, on its own request, so it works while
    * the query holds its connection). Returns what happened, for the caller's error message; never throws.
    */
-  private async killQuery(queryId: string): Promise<string> {
+  private async killQuery(client: ClickHouseClient, queryId: string): Promise<string> {
     try {
-      await this.client.command({ query: killQuerySql(queryId) });
+      await client.command({ query: killQuerySql(queryId) });
       return `the server was told to stop it (query_id ${queryId})`;
     } catch (error) {
       return `stopping it on the server failed too (${(error as Error).message}); it may still run as query_id ${queryId}`;
@@ -659,27 +788,34 @@ export class ClickHouseStore implements PredictionStore {
   }
 
   async applyRetention(model: string, beforeTs: number): Promise<{ daysDropped: string[] }> {
-    const daysDropped: string[] = [];
+    const daysDropped = new Set<string>();
     for (const kind of ['predictions', 'labels'] as const) {
       const table = `${kind}_${validateIdentifier(model, 'model name')}`;
-      const partitions = await this.query<{ partition: string }>(
-        'SELECT DISTINCT partition FROM system.parts WHERE database = {db} AND table = {table} AND active ORDER BY partition',
-        { db: this.database, table }
-      );
-      for (const { partition } of partitions) {
-        if (!/^\d{8}$/.test(partition)) {
-          continue;
-        }
-        const day = `${partition.slice(0, 4)}-${partition.slice(4, 6)}-${partition.slice(6)}`;
-        if (Date.parse(`${day}T00:00:00Z`) + DAY_MS <= beforeTs) {
-          await this.command(`ALTER TABLE ${this.table(table)} DROP PARTITION ${partition}`);
-          if (kind === 'predictions') {
-            daysDropped.push(day);
+      for (const shard of this.shards) {
+        const partitions = await this.queryOn<{ partition: string }>(
+          shard,
+          'SELECT DISTINCT partition FROM system.parts WHERE database = {db} AND table = {table} AND active ORDER BY partition',
+          { db: this.database, table: this.rowsTable(table) }
+        );
+        for (const { partition } of partitions) {
+          if (!/^\d{8}$/.test(partition)) {
+            continue;
+          }
+          const day = `${partition.slice(0, 4)}-${partition.slice(4, 6)}-${partition.slice(6)}`;
+          if (Date.parse(`${day}T00:00:00Z`) + DAY_MS <= beforeTs) {
+            for (const statement of this.statementsFor(
+              `ALTER TABLE ${this.table(table)} DROP PARTITION ${partition}`
+            )) {
+              await shard.command({ query: statement });
+            }
+            if (kind === 'predictions') {
+              daysDropped.add(day);
+            }
           }
         }
       }
     }
-    return { daysDropped };
+    return { daysDropped: [...daysDropped].sort() };
   }
 
   /**
@@ -698,19 +834,24 @@ export class ClickHouseStore implements PredictionStore {
       // The name is a validated identifier; written as a literal because mutations keep their predicate as text.
       await this.command(`ALTER TABLE ${this.table(table)} DELETE WHERE model = ${clickHouseLiteral(model)}`);
     }
-    await this.waitForMutations(MODEL_METADATA_TABLES);
+    await this.waitForMutations(MODEL_METADATA_TABLES.map((table) => this.rowsTable(table)));
     return true;
   }
 
-  /** Waits until the server has applied every pending mutation of these tables (polling system.mutations). */
+  /** Waits until every server has applied every pending mutation of these tables (polling system.mutations). */
   private async waitForMutations(tables: readonly string[], timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const [row] = await this.query<{ n: number }>(
-        'SELECT count() AS n FROM system.mutations WHERE database = {db} AND has({tables}, table) AND is_done = 0',
-        { db: this.database, tables: [...tables] }
-      );
-      if (Number(row.n) === 0) {
+      let pending = 0;
+      for (const shard of this.shards) {
+        const [row] = await this.queryOn<{ n: number }>(
+          shard,
+          'SELECT count() AS n FROM system.mutations WHERE database = {db} AND has({tables}, table) AND is_done = 0',
+          { db: this.database, tables: [...tables] }
+        );
+        pending += Number(row.n);
+      }
+      if (pending === 0) {
         return;
       }
       if (Date.now() > deadline) {
@@ -721,6 +862,6 @@ export class ClickHouseStore implements PredictionStore {
   }
 
   async close(): Promise<void> {
-    await this.client.close();
+    await Promise.all([...new Set([this.client, ...this.shards])].map((client) => client.close()));
   }
 }

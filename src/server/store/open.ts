@@ -9,8 +9,10 @@
  * ClickHouse: --clickhouse URL (or $MLMON_CLICKHOUSE_URL), --clickhouse-database (default "default"),
  * --clickhouse-user (default "default"), password from $MLMON_CLICKHOUSE_PASSWORD or --clickhouse-password-file
  * (never a command-line value, which other users could read in the process list).
+ * ClickHouse cluster: --clickhouse-cluster NAME and one --clickhouse-shard URL per shard (clickhouse-cluster.ts).
  */
 import { readFileSync } from 'node:fs';
+import { shardUrlProblems } from '../../core/query/settings';
 import { InputError } from '../files/input-error';
 import { ClickHouseStore, type ClickHouseOptions } from './clickhouse';
 import { EmbeddedStore, defaultDataDir } from './embedded';
@@ -25,6 +27,8 @@ export const STORE_FLAGS = {
   'clickhouse-database': { type: 'string' },
   'clickhouse-user': { type: 'string' },
   'clickhouse-password-file': { type: 'string' },
+  'clickhouse-cluster': { type: 'string' },
+  'clickhouse-shard': { type: 'string', multiple: true },
 } as const;
 
 /** Help text of the store flags, for a command's --help. */
@@ -33,9 +37,13 @@ export const STORE_FLAGS_HELP = `Store (default: embedded Parquet directory):
   --clickhouse URL               use ClickHouse instead, e.g. http://127.0.0.1:8123 (or $MLMON_CLICKHOUSE_URL)
   --clickhouse-database DB       database (default "default")
   --clickhouse-user USER         user (default "default")
-  --clickhouse-password-file F   file holding the password (or set $MLMON_CLICKHOUSE_PASSWORD)`;
+  --clickhouse-password-file F   file holding the password (or set $MLMON_CLICKHOUSE_PASSWORD)
+  --clickhouse-cluster NAME      a sharded cluster (remote_servers NAME): tables <t>_local on every shard under
+                                 Distributed tables <t>, sharded by cityHash64(model, id); needs --clickhouse-shard
+  --clickhouse-shard URL         HTTP URL of one server of each shard (repeat per shard; --clickhouse is one of
+                                 them): where the tables are created and altered, as there is no ON CLUSTER`;
 
-type FlagValues = Partial<Record<keyof typeof STORE_FLAGS, string | boolean | undefined>>;
+type FlagValues = Partial<Record<keyof typeof STORE_FLAGS, string | string[] | boolean | undefined>>;
 
 function stringFlag(values: FlagValues, name: keyof typeof STORE_FLAGS): string | undefined {
   const value = values[name];
@@ -69,7 +77,28 @@ export function storeOptionsFromFlags(values: FlagValues, env: NodeJS.ProcessEnv
     database: stringFlag(values, 'clickhouse-database') ?? 'default',
     username: stringFlag(values, 'clickhouse-user') ?? 'default',
     password,
+    ...clusterFromFlags(values),
   };
+}
+
+/** The cluster options of the flags (none without --clickhouse-cluster); a shard list needs a cluster name. */
+function clusterFromFlags(values: FlagValues): { cluster?: string; shardUrls?: string[] } {
+  const cluster = stringFlag(values, 'clickhouse-cluster');
+  const shards = values['clickhouse-shard'];
+  const shardUrls = Array.isArray(shards) ? shards : typeof shards === 'string' ? [shards] : [];
+  if (!cluster && shardUrls.length > 0) {
+    throw new InputError('--clickhouse-shard needs --clickhouse-cluster NAME (the cluster in remote_servers).');
+  }
+  if (cluster && shardUrls.length === 0) {
+    throw new InputError(
+      `--clickhouse-cluster ${cluster} needs --clickhouse-shard URL for each shard (where the tables are created).`
+    );
+  }
+  const [problem] = cluster ? shardUrlProblems(cluster, shardUrls) : [];
+  if (problem) {
+    throw new InputError(`--clickhouse-shard: ${problem}`);
+  }
+  return cluster ? { cluster, shardUrls } : {};
 }
 
 /** Opens the selected store. The caller closes it. */

@@ -274,6 +274,25 @@ describe('storeOptionsFromFlags', () => {
     expect(() => storeOptionsFromFlags({ clickhouse: 'http://x', 'data-dir': '/d' }, {})).toThrow('Choose one store');
   });
 
+  test('a cluster needs its shard URLs, and shard URLs need a cluster', () => {
+    const shards = ['http://ch1:8123', 'http://ch2:8123'];
+    expect(
+      storeOptionsFromFlags({ clickhouse: shards[0], 'clickhouse-cluster': 'shards', 'clickhouse-shard': shards }, {})
+    ).toMatchObject({ kind: 'clickhouse', url: shards[0], cluster: 'shards', shardUrls: shards });
+    expect(() => storeOptionsFromFlags({ clickhouse: shards[0], 'clickhouse-cluster': 'shards' }, {})).toThrow(
+      '--clickhouse-cluster shards needs --clickhouse-shard URL for each shard'
+    );
+    expect(() => storeOptionsFromFlags({ clickhouse: shards[0], 'clickhouse-shard': shards }, {})).toThrow(
+      '--clickhouse-shard needs --clickhouse-cluster NAME'
+    );
+    expect(() =>
+      storeOptionsFromFlags(
+        { clickhouse: shards[0], 'clickhouse-cluster': 'shards', 'clickhouse-shard': [shards[0], 'ch2:8123'] },
+        {}
+      )
+    ).toThrow('--clickhouse-shard: Shard URLs must be http(s) URLs without user or password');
+  });
+
   test('a missing password file is reported without its content', () => {
     expect(() =>
       storeOptionsFromFlags({ clickhouse: 'http://x', 'clickhouse-password-file': '/nonexistent/pw' }, {})
