@@ -21,11 +21,13 @@ import { featureColumn, quoteIdentifier, validateIdentifier, validateVersion } f
 import {
   DEFAULT_MAX_FEATURES_PER_MODEL,
   featureColumns,
+  piecesOf,
   planWrite,
   toRowObjects,
   toStoredColumns,
   type SchemaUpdate,
 } from './schema';
+import { predictionColumnsOf, type PredictionBatch, type PredictionColumns } from './prediction-columns';
 import { bindParams, clickHouseLiteral, type BindMode, type Params } from './sql-params';
 import {
   RECENT_IDS_WINDOW_MS,
@@ -36,7 +38,6 @@ import {
   type FeatureState,
   type LabelRecord,
   type PredictionCounts,
-  type PredictionRecord,
   type PredictionStore,
   type QueryOptions,
   type SchemaChange,
@@ -373,13 +374,9 @@ export class ClickHouseStore implements PredictionStore {
   }
 
   /** Admits the records and records the schema change of the admitted ones (tables and columns first). */
-  private async updateSchema(
-    model: string,
-    records: readonly PredictionRecord[],
-    maxFeatures: number
-  ): Promise<SchemaUpdate> {
+  private async updateSchema(model: string, columns: PredictionColumns, maxFeatures: number): Promise<SchemaUpdate> {
     const known = await this.getFeatures(model);
-    const update = await planWrite(known, records, maxFeatures, () => this.latestBaseline(model));
+    const update = await planWrite(known, columns, maxFeatures, () => this.latestBaseline(model));
     const { plan } = update;
     if (known.length === 0 || plan.newFeatures.length > 0) {
       await this.ensureTables(model, plan.features);
@@ -407,20 +404,23 @@ export class ClickHouseStore implements PredictionStore {
 
   // ----- writes -------------------------------------------------------------------------------------------------
 
-  async writePredictions(model: string, records: PredictionRecord[], options: WriteOptions = {}): Promise<WriteResult> {
+  async writePredictions(model: string, batch: PredictionBatch, options: WriteOptions = {}): Promise<WriteResult> {
     validateIdentifier(model, 'model name');
-    if (records.length === 0) {
+    const columns = predictionColumnsOf(batch);
+    if (columns.rowCount === 0) {
       return { rejected: [] };
     }
     const { plan, admitted, rejected } = await this.updateSchema(
       model,
-      records,
+      columns,
       options.maxFeaturesPerModel ?? DEFAULT_MAX_FEATURES_PER_MODEL
     );
-    if (admitted.length > 0) {
+    const features = featureColumns(plan.features);
+    const ingestedAt = Date.now();
+    for (const piece of piecesOf(admitted, PREDICTION_COLUMNS_DDL.length + features.length, options.maxCellsPerWrite)) {
       await this.insert(
         this.predictionsTable(model),
-        toRowObjects(toStoredColumns(admitted, featureColumns(plan.features), Date.now()))
+        toRowObjects(toStoredColumns(columns, features, ingestedAt, piece))
       );
     }
     return { rejected };
