@@ -182,6 +182,7 @@ async function run(argv: string[]): Promise<number> {
   const store = await openStore(storeOptions);
   const collector = await startCollector({
     store,
+    storeWorker: { store: storeOptions },
     stateDir: values['state-dir'] ?? defaultStateDir(storeOptions, env),
     host,
     port,

@@ -19,20 +19,27 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { acquireLock, describeHolder, LockHeldError, type HeldLock } from '../store/lock';
 import { DEFAULT_MAX_FEATURES_PER_MODEL, FeatureAdmission } from '../store/schema';
-import type { PredictionRecord, PredictionWriter } from '../store/types';
+import { toPredictionColumns } from '../store/prediction-columns';
+import type { LabelRecord, PredictionRecord, PredictionWriter } from '../store/types';
 import { BodyError, bodyFormat, decodeBatch, type BatchItem } from './body';
 import { DeadLetterArea, MAX_RAW_BODY_CHARS, type DeadLetter } from './deadletter';
-import { WalFlusher, encodeRequestEntry, type WalBatch } from './flusher';
+import { WalFlusher, type SegmentSink } from './flusher';
 import { FreeSpaceGuard } from './free-space';
 import { assessHealth, healthHttpStatus, healthLevel, type HealthReport } from './health';
 import { CollectorMetrics } from './metrics';
 import { RecentIds } from './recent-ids';
+import { SegmentWriter, type DeliveredBatch } from './segment-writer';
+import { StoreWorker, type StoreWorkerOptions } from './store-worker';
 import { isSampled, validateSamplingRate } from './sampling';
 import { checkLabel, checkModelName, checkPrediction, type Rejection } from './validate';
 import { WalWriteError, WriteAheadLog } from './wal';
+import { encodeRequestEntry, type WalBatch } from './wal-entry';
 
 export interface CollectorOptions {
+  /** The store: read for de-duplication and feature admission, and written by the flusher unless `storeWorker`. */
   store: PredictionWriter;
+  /** Write the store from a worker thread that opens it for itself (store-worker.ts), not from this thread. */
+  storeWorker?: StoreWorkerOptions;
   /** Directory of the collector's own state: `wal/` and `deadletter/`; locked for this collector. */
   stateDir: string;
   /** The embedded store's data directory, also locked, so two collectors never write one store. */
@@ -155,10 +162,10 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
 
   const locks = await lockDirectories([options.stateDir, ...(options.dataDir ? [options.dataDir] : [])]);
   const walDir = path.join(options.stateDir, 'wal');
-  let wal: WriteAheadLog<WalBatch>;
+  let wal: WriteAheadLog;
   let deadLetters: DeadLetterArea;
   try {
-    wal = WriteAheadLog.open<WalBatch>(walDir, { segmentBytes: options.segmentBytes });
+    wal = WriteAheadLog.open(walDir, { segmentBytes: options.segmentBytes });
     deadLetters = new DeadLetterArea(path.join(options.stateDir, 'deadletter'));
   } catch (err) {
     await Promise.all(locks.map((lock) => lock.release()));
@@ -196,10 +203,11 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
       health: healthLevel(report.status),
     };
   });
-  const flusher = new WalFlusher(wal, options.store, deadLetters, metrics, {
-    log,
-    maxFeaturesPerModel: maxFeatures,
-  });
+  const writerOptions = { maxFeaturesPerModel: maxFeatures };
+  const sink: SegmentSink = options.storeWorker
+    ? new StoreWorker({ ...options.storeWorker, deadLetterDir: deadLetters.dir, writer: writerOptions }, log)
+    : new SegmentWriter(options.store, deadLetters, { ...writerOptions, log });
+  const flusher = new WalFlusher(wal, sink, metrics, { log });
   const recentIds = new Map<string, Promise<RecentIds>>();
   const recentCapacity = options.recentIdsPerModel ?? 500_000;
   const admissions = new Map<string, Promise<FeatureAdmission>>();
@@ -373,7 +381,8 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
         return;
       }
       if (ids) {
-        if (inBatch.has(id) || ids.isDurable(id)) {
+        const known = inBatch.has(id) || ids.lookup(id);
+        if (known === true) {
           duplicates += 1;
           return;
         }
@@ -383,9 +392,8 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
           return;
         }
         inBatch.add(id);
-        const write = ids.writeUnderWay(id);
-        if (write) {
-          waiting.push({ index, record: checked.record as PredictionRecord, write });
+        if (known) {
+          waiting.push({ index, record: checked.record as PredictionRecord, write: known });
           return;
         }
       }
@@ -477,11 +485,14 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
       sorted = await sortItems(model, kind, items, now, durable);
       await deadLetters.write(model, sorted.letters, now);
       if (sorted.accepted.length) {
-        const batch: WalBatch = { model, kind, records: sorted.accepted };
-        const entry = { model, kind, format, accepted: sorted.acceptedIndexes, samplingRate, now };
-        await wal.append(encodeRequestEntry(entry, body), batch, sorted.accepted.length).catch((err) => {
+        const entry = encodeRequestEntry(
+          { model, kind, format, accepted: sorted.acceptedIndexes, samplingRate, now },
+          body
+        );
+        const where = await wal.append(entry, sorted.accepted.length).catch((err) => {
           throw walFailure(err);
         });
+        sink.deliver(where.file, where.entry, deliveredBatch(model, kind, sorted.accepted), body.length);
       }
       settle();
     } catch (err) {
@@ -618,6 +629,7 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
       });
     });
   } catch (err) {
+    await sink.close();
     await wal.close();
     await Promise.all(locks.map((lock) => lock.release()));
     throw err;
@@ -648,6 +660,7 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
         try {
           await flusher.flush();
         } finally {
+          await sink.close();
           await wal.close();
           await Promise.all(locks.map((lock) => lock.release()));
         }
@@ -655,6 +668,13 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
       return stopped;
     },
   };
+}
+
+/** The accepted records of a request as the flusher takes them: predictions pivoted into columns. */
+function deliveredBatch(model: string, kind: Kind, records: WalBatch['records']): DeliveredBatch {
+  return kind === 'predictions'
+    ? { model, kind, columns: toPredictionColumns(records as PredictionRecord[]) }
+    : { model, kind, records: records as LabelRecord[] };
 }
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
