@@ -27,10 +27,15 @@ export interface StoreWorkerOptions {
   /** The store the worker opens for itself. */
   store: StoreOptions;
   /**
-   * A module exporting `wrapStore(store: PredictionWriter): PredictionWriter`, applied to the worker's store: the
-   * tests inject store failures and worker deaths with it.
+   * A module exporting `wrapStore(store: PredictionWriter, options): PredictionWriter`, applied to the worker's store
+   * with these options: the tests inject store failures and worker deaths with it.
    */
-  storeWrapper?: string;
+  storeWrapper?: { module: string; options?: unknown };
+}
+
+/** What a `storeWrapper` module exports. */
+interface StoreWrapperModule {
+  wrapStore(store: PredictionWriter, options: unknown): PredictionWriter;
 }
 
 /** What the worker is started with. */
@@ -174,8 +179,9 @@ export async function runStoreWorker(): Promise<void> {
   const data = workerData as StoreWorkerData;
   const port = parentPort!;
   const store = await openStore(data.store);
-  const writer: PredictionWriter = data.storeWrapper
-    ? (require(data.storeWrapper) as { wrapStore: (s: PredictionWriter) => PredictionWriter }).wrapStore(store)
+  const wrapper = data.storeWrapper;
+  const writer: PredictionWriter = wrapper
+    ? (require(wrapper.module) as StoreWrapperModule).wrapStore(store, wrapper.options)
     : store;
   const segments = new SegmentWriter(writer, new DeadLetterArea(data.deadLetterDir), {
     ...data.writer,

@@ -66,11 +66,21 @@ test('appending after close fails with a message that says why', async () => {
 
 test('each segment counts its bytes and records for the backlog; a reopened log knows the bytes of those left', async () => {
   const wal = WriteAheadLog.open(dir, { segmentBytes: 40 });
+  const places = [];
   for (const p of payloads(10)) {
-    await wal.append(p, 3);
+    places.push(await wal.append(p, 3));
   }
   await wal.seal();
   const segments = wal.sealedSegments();
+  // Each append says where its entry is: segment file and position, as a reader of the segment finds it.
+  for (const { file, entry } of places) {
+    expect(String(wal.readSegment(file).entries[entry])).toBe(
+      String(payloads(10)[places.findIndex((p) => p.file === file && p.entry === entry)])
+    );
+  }
+  expect(segments.map((file) => wal.entriesOf(file))).toEqual(
+    segments.map((file) => wal.readSegment(file).entries.length)
+  );
   const sizes = segments.map((file) => fs.statSync(file).size);
   expect(segments.map((file) => wal.bytesOf(file))).toEqual(sizes);
   expect(wal.backlog()).toMatchObject({
@@ -82,6 +92,7 @@ test('each segment counts its bytes and records for the backlog; a reopened log 
   const reopened = WriteAheadLog.open(dir);
   expect(reopened.sealedSegments().map((file) => reopened.bytesOf(file))).toEqual(sizes);
   expect(reopened.backlog().records).toBe(0); // unknown until the flusher has read them (noteRecords)
+  expect(reopened.entriesOf(segments[0])).toBeUndefined(); // written by an earlier process
   reopened.noteRecords(segments[0], 7);
   expect(reopened.backlog().records).toBe(7);
   expect(reopened.bytesOf(path.join(dir, 'not-a-segment.wal'))).toBe(0);
