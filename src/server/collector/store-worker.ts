@@ -9,10 +9,11 @@
  * flusher reports it in /healthz and the next round starts a new worker, which writes the same segments again (the
  * store counts a request id once).
  */
-import { Worker, parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type Worker } from 'node:worker_threads';
 import { openStore, type StoreOptions } from '../store/open';
 import { transferableBuffers } from '../store/prediction-columns';
 import type { PredictionWriter } from '../store/types';
+import { moduleWorkerData, startModuleWorker } from '../worker-thread';
 import { DeadLetterArea } from './deadletter';
 import type { SegmentSink } from './flusher';
 import {
@@ -42,9 +43,6 @@ interface StoreWrapperModule {
 interface StoreWorkerData extends StoreWorkerOptions {
   deadLetterDir: string;
   writer: Omit<SegmentWriterOptions, 'log'>;
-  /** Module that compiles TypeScript on the fly (tsx), when this file runs as TypeScript. */
-  loader: string | undefined;
-  module: string;
 }
 
 type ToWorker =
@@ -55,13 +53,6 @@ type FromWorker =
   | { type: 'ready' }
   | { type: 'log'; line: string }
   | { type: 'report'; id: number; report?: FlushReport; error?: string };
-
-/** Started as the worker's code: loads this module (through tsx when it is TypeScript) and runs the worker. */
-const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-if (workerData.loader) require(workerData.loader);
-require(workerData.module).runStoreWorker();
-`;
 
 /**
  * The worker's V8 heap: a small young generation (its objects die young: a round's columns are written and dropped)
@@ -89,7 +80,7 @@ export class StoreWorker implements SegmentSink {
   private nextId = 1;
 
   constructor(
-    private readonly options: StoreWorkerOptions & { deadLetterDir: string; writer: Omit<SegmentWriterOptions, 'log'> },
+    private readonly options: StoreWorkerData,
     private readonly log: (line: string) => void
   ) {}
 
@@ -126,12 +117,7 @@ export class StoreWorker implements SegmentSink {
     if (this.running) {
       return this.running;
     }
-    const data: StoreWorkerData = {
-      ...this.options,
-      loader: __filename.endsWith('.ts') ? require.resolve('tsx/cjs') : undefined,
-      module: __filename,
-    };
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: data, resourceLimits: WORKER_HEAP_LIMITS });
+    const worker = startModuleWorker(__filename, 'runStoreWorker', this.options, WORKER_HEAP_LIMITS);
     let stopped = false;
     const running: Running = {
       worker,
@@ -176,7 +162,7 @@ export class StoreWorker implements SegmentSink {
 
 /** The worker's side: opens the store, then runs each flush request it is sent. */
 export async function runStoreWorker(): Promise<void> {
-  const data = workerData as StoreWorkerData;
+  const data = moduleWorkerData<StoreWorkerData>(workerData);
   const port = parentPort!;
   const store = await openStore(data.store);
   const wrapper = data.storeWrapper;
