@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,6 +83,28 @@ func executablePath(t *testing.T) string {
 type startedPlugin struct {
 	client  *plugin.Client
 	clients *clients
+	// pid of the backend process (for its CPU time and memory in /proc).
+	pid int
+	// stderr holds everything the process wrote to its standard error (what Grafana logs).
+	stderr *lockedBuffer
+}
+
+// lockedBuffer is a strings.Builder safe for go-plugin's stderr goroutine and the test reading it.
+type lockedBuffer struct {
+	mu   sync.Mutex
+	text strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.text.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.text.String()
 }
 
 // startPlugin launches the executable as Grafana does. With emptyEnv the child gets only go-plugin's variables
@@ -89,7 +113,9 @@ func startPlugin(t *testing.T, emptyEnv bool) *startedPlugin {
 	t.Helper()
 	cmd := exec.Command(executablePath(t))
 	cmd.Dir = t.TempDir()
+	stderr := &lockedBuffer{}
 	client := plugin.NewClient(&plugin.ClientConfig{
+		Stderr:          stderr,
 		HandshakeConfig: handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{
 			2: {"diagnostics": grafanaPlugin{}, "data": grafanaPlugin{}, "resource": grafanaPlugin{}},
@@ -112,7 +138,7 @@ func startPlugin(t *testing.T, emptyEnv bool) *startedPlugin {
 	if err != nil {
 		t.Fatalf("dispense: %v", err)
 	}
-	return &startedPlugin{client: client, clients: raw.(*clients)}
+	return &startedPlugin{client: client, clients: raw.(*clients), pid: cmd.Process.Pid, stderr: stderr}
 }
 
 type testWriter struct{ t *testing.T }

@@ -67,7 +67,7 @@ if (jest.status !== 0 && totals.failed === 0) {
   totals.failed += 1;
 }
 
-const go = run('go', ['test', '-count=1', '-v', './...'], { cwd: path.join(root, 'conformance'), capture: true });
+const go = run('go', ['test', '-count=1', '-timeout=25m', '-v', './...'], { cwd: path.join(root, 'conformance'), capture: true });
 if (go.error) {
   console.log(
     `\nthe Go conformance suite could not run (${go.error.code === 'ENOENT' ? 'no go on PATH' : go.error.message}): ` +

@@ -7,4 +7,5 @@ export const OVERVIEW_DASHBOARD_URL = '/d/mlmon-model-overview/model-overview';
 
 export enum ROUTES {
   Models = 'models',
+  Runbook = 'runbook',
 }

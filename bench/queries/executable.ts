@@ -10,58 +10,16 @@
  * repeats the minutes-long whole-range queries of the in-process run at 10 M rows.
  * Prints one JSON object on stdout.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { credentials, makeGenericClientConstructor, type Client } from '@grpc/grpc-js';
-import { loadProtocolRoot, serviceDefinition } from '../../src/server/grafana/proto';
+import { existsSync, statSync } from 'node:fs';
+import { EXECUTABLE, memoryMB, startExecutable } from '../support/executable';
 import { CASES, HOUR_MS, percentile, warmTimings } from './cases';
 import { MODEL, storeDir } from './generate';
-
-const EXECUTABLE = join(__dirname, '../../dist/datasource/gpx_modelmonitor_linux_amd64');
-
-interface DataResponse {
-  frames: Buffer[];
-  error: string;
-  status: number;
-}
-
-function peakRssMB(pid: number): number {
-  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!match) {
-    throw new Error(`no VmHWM in /proc/${pid}/status`);
-  }
-  return Number(match[1]) / 1024;
-}
-
-/** Starts the executable and resolves with it and its gRPC address once the handshake line arrives. */
-function startExecutable() {
-  const child = spawn(EXECUTABLE, [], {
-    env: { ...process.env, grafana_plugin_type: 'datasource', PLUGIN_PROTOCOL_VERSIONS: '2' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise<{ child: typeof child; address: string }>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`${EXECUTABLE} exited with ${code} before its handshake`)));
-    createInterface({ input: child.stdout! }).once('line', (line) => {
-      const [, , network, address] = line.split('|');
-      if (network !== 'tcp') {
-        reject(new Error(`unexpected handshake line ${JSON.stringify(line)}`));
-      }
-      resolve({ child, address });
-    });
-  });
-}
 
 async function main(dataDir: string, warmRuns: number, everyCase: boolean): Promise<void> {
   if (!existsSync(EXECUTABLE)) {
     throw new Error(`${EXECUTABLE} is missing: build it with \`npm run build:backend\``);
   }
-  const { child, address } = await startExecutable();
-  const root = loadProtocolRoot();
-  const Data = makeGenericClientConstructor(serviceDefinition(root, 'pluginv2.Data'), 'pluginv2.Data');
-  const client = new Data(address, credentials.createInsecure()) as Client &
-    Record<string, (request: object, callback: (error: Error | null, response: never) => void) => void>;
+  const executable = await startExecutable();
   const pluginContext = {
     orgId: 1,
     pluginId: 'mlmon-modelmonitor-datasource',
@@ -73,10 +31,7 @@ async function main(dataDir: string, warmRuns: number, everyCase: boolean): Prom
       lastUpdatedMS: 1,
     },
   };
-  const queryData = (request: object) =>
-    new Promise<{ responses: Record<string, DataResponse> }>((resolve, reject) =>
-      client.QueryData(request, (error, response) => (error ? reject(error) : resolve(response)))
-    );
+  const queryData = (request: object) => executable.queryData(request, 3_600_000);
   const cases = [];
   try {
     for (const benchCase of CASES.filter((c) => everyCase || c.warm)) {
@@ -118,12 +73,11 @@ async function main(dataDir: string, warmRuns: number, everyCase: boolean): Prom
     const result = {
       executable: { path: 'dist/datasource/gpx_modelmonitor_linux_amd64', builtAt: statSync(EXECUTABLE).mtime },
       cases,
-      peakRssMB: peakRssMB(child.pid!),
+      peakRssMB: memoryMB(executable.child.pid!, 'VmHWM'),
     };
     process.stdout.write(JSON.stringify(result) + '\n');
   } finally {
-    client.close();
-    child.kill('SIGTERM');
+    executable.stop();
   }
 }
 

@@ -1,6 +1,7 @@
 import { CoreApp, DataSourceInstanceSettings, DataSourceVariableSupport, ScopedVars } from '@grafana/data';
 import { DataSourceWithBackend, getTemplateSrv } from '@grafana/runtime';
 import {
+  AlertingExportResponse,
   BaselinesResponse,
   defaultQuery,
   FeaturesResponse,
@@ -63,6 +64,11 @@ export class MonitorDataSource extends DataSourceWithBackend<MonitorDataQuery, M
     const params = version ? { version: this.resolve(version) } : undefined;
     const response = await this.getResource<FeaturesResponse>(RESOURCE_PATHS.features(this.resolve(model)), params);
     return response.features ?? [];
+  }
+
+  /** The provisioned alert rules for the datasource's models (or one model), to download or send to the API. */
+  async getAlertingExport(model?: string): Promise<AlertingExportResponse> {
+    return this.getResource<AlertingExportResponse>(RESOURCE_PATHS.alertingExport(), model ? { model } : undefined);
   }
 
   async getBaselines(model: string): Promise<BaselinesResponse['baselines']> {

@@ -6,6 +6,8 @@ const variables: Record<string, string[]> = {
   features: ['age', 'plan'],
   version: ['v2'],
   country: ['FR'],
+  segment_column: ['country'],
+  empty: [''],
 };
 
 /** Grafana's replace for the cases used here: `$name` → the value, or the values joined by commas in csv format. */
@@ -40,6 +42,20 @@ describe('interpolateQuery', () => {
         { column: 'score', operator: '>', value: 0.5 },
       ],
     });
+  });
+
+  it('takes the segment column from a variable, and drops a condition left empty (a dashboard without a segment)', () => {
+    const query: DriftQuery = {
+      refId: 'A',
+      queryType: 'drift',
+      model: 'churn',
+      segment: [{ column: '$segment_column', operator: '=', value: '$country' }],
+    };
+    expect(interpolateQuery(query, replace).segment).toEqual([{ column: 'country', operator: '=', value: 'FR' }]);
+    const unset = { ...query, segment: [{ column: '$empty', operator: '=' as const, value: '$empty' }] };
+    expect(interpolateQuery(unset, replace)).not.toHaveProperty('segment');
+    const noValue = { ...query, segment: [{ column: '$segment_column', operator: '=' as const, value: '$empty' }] };
+    expect(interpolateQuery(noValue, replace)).not.toHaveProperty('segment');
   });
 
   it('leaves a query without variables unchanged and does not mutate the input', () => {

@@ -5,8 +5,9 @@ export type Replace = (text: string, format?: string) => string;
 
 /**
  * The query with template variables replaced in every option a user can type a variable into: model, version,
- * baseline, bucket, string segment values, and features — a multi-value variable in `features` expands to one
- * feature per value (Grafana's `csv` format), duplicates removed.
+ * baseline, bucket, segment columns and string values, and features — a multi-value variable in `features` expands
+ * to one feature per value (Grafana's `csv` format), duplicates removed. A segment condition whose column or value is
+ * empty after that is dropped: a dashboard's segment variables left empty mean "all rows".
  */
 export function interpolateQuery<Q extends MonitorQuery>(query: Q, replace: Replace): Q {
   const result: Record<string, unknown> = { ...query };
@@ -21,9 +22,18 @@ export function interpolateQuery<Q extends MonitorQuery>(query: Q, replace: Repl
     result.features = Array.from(new Set(expanded.map((feature) => feature.trim()).filter(Boolean)));
   }
   if ('segment' in query && query.segment) {
-    result.segment = query.segment.map((condition) =>
-      typeof condition.value === 'string' ? { ...condition, value: replace(condition.value) } : condition
-    );
+    const conditions = query.segment
+      .map((condition) => ({
+        ...condition,
+        column: replace(condition.column),
+        value: typeof condition.value === 'string' ? replace(condition.value) : condition.value,
+      }))
+      .filter((condition) => condition.column !== '' && condition.value !== '');
+    if (conditions.length > 0) {
+      result.segment = conditions;
+    } else {
+      delete result.segment;
+    }
   }
   return result as Q;
 }

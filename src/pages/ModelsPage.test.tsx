@@ -1,7 +1,8 @@
 import React from 'react';
-import { render, screen, within } from '@testing-library/react';
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { setDataSourceSrv, type DataSourceSrv } from '@grafana/runtime';
 import type { ModelSummary } from '../core/query';
+import { alertRulesUrl, dashboardUrl } from '../core/alerting/dashboards';
 import { ModelsPage, overviewUrl, sortModels } from './ModelsPage';
 
 const model = (name: string, severity: ModelSummary['severity'], driftingFeatures = 0): ModelSummary => ({
@@ -53,6 +54,42 @@ describe('ModelsPage', () => {
     expect(within(rows[0]).getByText('Critical')).toBeInTheDocument();
     expect(within(rows[0]).getByText('3 / 12')).toBeInTheDocument();
     expect(within(rows[1]).getByText('123,456')).toBeInTheDocument();
+    expect(within(rows[0]).getByRole('link', { name: 'Feature drift' })).toHaveAttribute(
+      'href',
+      '/d/mlmon-feature-drift?var-datasource=mlmon&var-model=fraud'
+    );
+    expect(within(rows[0]).getByRole('link', { name: 'Model health' })).toHaveAttribute(
+      'href',
+      dashboardUrl('modelHealth', 'mlmon', 'fraud')
+    );
+    expect(within(rows[0]).getByRole('link', { name: 'Data quality and operations' })).toBeInTheDocument();
+    expect(within(rows[0]).getByRole('link', { name: 'Alert rules' })).toHaveAttribute('href', alertRulesUrl('fraud'));
+    expect(alertRulesUrl('fraud')).toBe('/alerting/list?search=label%3Amonitor%3Dmlmon+label%3Amodel%3Dfraud');
+  });
+
+  it("downloads the datasource's alert rules from the export button", async () => {
+    const exported = { datasourceUid: 'mlmon', models: ['churn'], provisioning: { apiVersion: 1, groups: [] } };
+    setDataSourceSrv({
+      getList: () => [{ uid: 'mlmon', name: 'Model Monitor' }],
+      get: async () => ({ getModels: async () => ({ models: [] }), getAlertingExport: async () => exported }),
+    } as unknown as DataSourceSrv);
+    const blobs: Blob[] = [];
+    URL.createObjectURL = (blob: Blob) => {
+      blobs.push(blob);
+      return 'blob:export';
+    };
+    URL.revokeObjectURL = () => undefined;
+    const clicked = jest.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(() => undefined);
+    render(<ModelsPage />);
+    fireEvent.click(await screen.findByRole('button', { name: /Export alert rules/ }));
+    await waitFor(() => expect(clicked).toHaveBeenCalled());
+    const text = await new Promise<string>((resolve) => {
+      const reader = new FileReader(); // jsdom's Blob has no text()
+      reader.onload = () => resolve(String(reader.result));
+      reader.readAsText(blobs[0]);
+    });
+    expect(JSON.parse(text)).toEqual(exported);
+    clicked.mockRestore();
   });
 
   it('says what went wrong when the backend fails', async () => {

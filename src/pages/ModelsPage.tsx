@@ -2,7 +2,9 @@ import React, { useEffect, useState } from 'react';
 import { css } from '@emotion/css';
 import type { GrafanaTheme2 } from '@grafana/data';
 import { getDataSourceSrv, PluginPage } from '@grafana/runtime';
-import { Alert, Combobox, LinkButton, LoadingPlaceholder, useStyles2, useTheme2 } from '@grafana/ui';
+import { Alert, Button, Combobox, LinkButton, LoadingPlaceholder, useStyles2, useTheme2 } from '@grafana/ui';
+import { alertRulesUrl, DASHBOARDS, dashboardUrl, type DashboardKey } from '../core/alerting/dashboards';
+import { RUNBOOK_PATH } from '../core/alerting/runbook';
 import { ModelSummary, severityLevel } from '../core/query';
 import { SEVERITY_LABELS, severityColor } from '../components/severityColors';
 import { errorMessage } from '../datasource/components/useAsyncOptions';
@@ -17,6 +19,23 @@ export function sortModels(models: ModelSummary[]): ModelSummary[] {
 
 export function overviewUrl(datasourceUid: string, model: string): string {
   return `${OVERVIEW_DASHBOARD_URL}?var-datasource=${encodeURIComponent(datasourceUid)}&var-model=${encodeURIComponent(model)}`;
+}
+
+/** The dashboards a model row links to, in this order. */
+const MODEL_DASHBOARDS: DashboardKey[] = ['modelHealth', 'featureDrift', 'dataQualityOps'];
+
+/**
+ * Downloads the datasource's alert rules (file-provisioning document and provisioning API requests) as
+ * `mlmon-alerting-<uid>.json`.
+ */
+async function downloadAlertingExport(datasourceUid: string): Promise<void> {
+  const datasource = (await getDataSourceSrv().get(datasourceUid)) as unknown as MonitorDataSource;
+  const text = JSON.stringify(await datasource.getAlertingExport(), null, 2);
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
+  link.download = `mlmon-alerting-${datasourceUid}.json`;
+  link.click();
+  URL.revokeObjectURL(link.href);
 }
 
 type Load = { state: 'loading' } | { state: 'error'; message: string } | { state: 'done'; models: ModelSummary[] };
@@ -47,6 +66,7 @@ export function ModelsPage() {
     };
   }, [uid]);
   const load: Load = loaded && loaded.uid === uid ? loaded : { state: 'loading' };
+  const [exportError, setExportError] = useState<string | undefined>(undefined);
 
   if (!uid) {
     return (
@@ -75,6 +95,27 @@ export function ModelsPage() {
             onChange={(option) => setUid(option.value)}
           />
         )}
+        <div className={styles.actions}>
+          <Button
+            icon="download-alt"
+            variant="secondary"
+            tooltip="Alert rules, contact points and notification policy for this datasource's models: a provisioning file and the provisioning API requests"
+            onClick={() => {
+              setExportError(undefined);
+              downloadAlertingExport(uid).catch((error: unknown) => setExportError(errorMessage(error)));
+            }}
+          >
+            Export alert rules
+          </Button>
+          <LinkButton href={RUNBOOK_PATH} icon="book" variant="secondary">
+            Alerting runbook
+          </LinkButton>
+        </div>
+        {exportError && (
+          <Alert severity="error" title="Could not export the alert rules">
+            {exportError}
+          </Alert>
+        )}
         {load.state === 'loading' && <LoadingPlaceholder text="Loading models…" />}
         {load.state === 'error' && (
           <Alert severity="error" title="Could not list the models">
@@ -97,6 +138,8 @@ export function ModelsPage() {
                 <th>Versions</th>
                 <th>Predictions (24 h)</th>
                 <th>Last prediction</th>
+                <th>Dashboards</th>
+                <th>Alerts</th>
               </tr>
             </thead>
             <tbody>
@@ -123,6 +166,18 @@ export function ModelsPage() {
                     <td>{model.versions.join(', ') || '–'}</td>
                     <td>{model.predictions24h.toLocaleString('en-US')}</td>
                     <td>{model.lastPrediction ?? 'never'}</td>
+                    <td>
+                      {MODEL_DASHBOARDS.map((key) => (
+                        <a key={key} className={styles.dashboardLink} href={dashboardUrl(key, uid, model.name)}>
+                          {DASHBOARDS[key].title}
+                        </a>
+                      ))}
+                    </td>
+                    <td>
+                      <a className={styles.link} href={alertRulesUrl(model.name)}>
+                        Alert rules
+                      </a>
+                    </td>
                   </tr>
                 );
               })}
@@ -136,6 +191,8 @@ export function ModelsPage() {
 
 const getStyles = (theme: GrafanaTheme2) => ({
   action: css({ marginTop: theme.spacing(1) }),
+  actions: css({ display: 'flex', gap: theme.spacing(1), marginTop: theme.spacing(1) }),
+  dashboardLink: css({ color: theme.colors.text.link, marginRight: theme.spacing(1.5), whiteSpace: 'nowrap' }),
   table: css({
     width: '100%',
     marginTop: theme.spacing(2),

@@ -95,11 +95,12 @@ test('maintain compacts the simulated store and prepares the counts of the defau
   const run = mlmon(['maintain', '--data-dir', dataDir]);
   expect(run.code).toBe(0);
   expect(run.stderr).toMatch(/credit_risk: compacted, \d+ prediction rows kept/);
-  expect(run.stderr).toMatch(/credit_risk: counts of 16 columns on baseline v3 ready/);
+  // 15 features and the output for drift, the 15 features with the output summed per bin for ranking
+  expect(run.stderr).toMatch(/credit_risk: counts of 31 columns on baseline v3 ready/);
   for (const day of fs.readdirSync(days)) {
     const names = fs.readdirSync(path.join(days, day));
     expect(names.filter((n) => n.endsWith('.parquet'))).toHaveLength(1);
     const [counts] = names.filter((n) => n.endsWith('.counts'));
-    expect(fs.readdirSync(path.join(days, day, counts))).toHaveLength(16);
+    expect(fs.readdirSync(path.join(days, day, counts))).toHaveLength(31);
   }
 });

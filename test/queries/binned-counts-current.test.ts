@@ -15,7 +15,7 @@ import { binnedCountsPlan, type CountedColumn } from '../../src/server/queries/b
 import { BRANCH_COLUMNS } from '../../src/server/queries/clickhouse-counts';
 import { outputExpression } from '../../src/server/queries/ranking';
 import { sketchGrid } from '../../src/server/queries/sketch-grid';
-import { windowWhere } from '../../src/server/queries/window';
+import { epochGrid, windowWhere } from '../../src/server/queries/window';
 import { boundStep, chdbTest, insertSql, runSteps } from '../support/chdb';
 import { driftFixture, HOUR, MODEL, RANGE, type DriftFixture } from '../support/drift-family';
 
@@ -111,7 +111,7 @@ testWithChdb('the single-scan plan counts every column × bin × bucket on curre
       'clickhouse',
       predictionsRelationSql(table, features, RANGE),
       columns,
-      { where: windowWhere('clickhouse', { model: MODEL, version: 'v1' }, HOUR), bucketMs: HOUR }
+      { where: windowWhere('clickhouse', { model: MODEL, version: 'v1' }, epochGrid(HOUR)), grid: epochGrid(HOUR) }
     ).statements;
     expect(rest).toEqual([]);
     return statement;

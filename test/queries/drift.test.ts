@@ -9,7 +9,9 @@ import { createInstance, type DatasourceInstance } from '../../src/server/backen
 import { openStore } from '../../src/server/backend/openStore';
 import { localInstanceSettings, parseSettings } from '../../src/server/backend/settings';
 import { binIndex } from '../../src/core/stats';
-import { binnedCountsPlan, runBinnedCounts } from '../../src/server/queries/binned-counts';
+import { binnedCountsPlan } from '../../src/server/queries/binned-counts';
+import { gridParams, wholeRangeGrid } from '../../src/server/queries/window';
+import { collectCells } from '../support/counts';
 import { sketchGrid } from '../../src/server/queries/sketch-grid';
 import type { NumericReference, PredictionRecord } from '../../src/server/store/types';
 
@@ -71,7 +73,7 @@ test.each([
     'clickhouse',
     await store.predictionsRelation(model, RANGE),
     [{ column: '`f_amount`', kind: 'numeric', edges }],
-    { where: { sql: '', params: {} }, bucketMs: 0 }
+    { where: { sql: '', params: gridParams(wholeRangeGrid(RANGE)) }, grid: wholeRangeGrid(RANGE) }
   );
   expect(plan.statements[0].params).toHaveProperty(param);
   // The bins of the values as stored: 18.16 parses a few inserted floats 1 ulp off (e.g. 1.39981322940439), which
@@ -85,6 +87,6 @@ test.each([
     const bin = amount === null ? -1 : binIndex(edges, amount);
     expected.set(bin, (expected.get(bin) ?? 0) + 1);
   }
-  const cells = await runBinnedCounts(store, plan);
+  const cells = await collectCells(store, plan);
   expect(new Map(cells.map((c) => [c.bin, c.n]))).toEqual(expected);
 });

@@ -112,4 +112,24 @@ export function eventsCases(store: () => TrafficStore) {
     await expect(run({ minLevel: 'info' })).rejects.toThrow(/"minLevel" is "info"; use one of: warning, critical/);
     await expect(run({ features: ['salary'] })).rejects.toThrow(/salary/);
   });
+
+  // Last: the event it records stays in the store.
+  it('lists the events recorded for the model (a retraining request) as point events in their time order', async () => {
+    const writer = await store().instance.store();
+    const requested = {
+      ts: RANGE.from + 2 * HOUR + 1234,
+      kind: 'retrain_requested',
+      title: 'Retraining requested',
+      text: 'loan: prediction drift warning for 3 days',
+      tags: ['retrain', 'warning'],
+    };
+    await writer.recordEvent(LOAN, requested);
+    await writer.recordEvent(LOAN, { ...requested, ts: RANGE.to + HOUR, title: 'after the range' });
+    const events = await run({});
+    const retrain = events.filter((e) => e.tags[0] === 'retrain');
+    expect(retrain).toEqual([
+      { time: requested.ts, timeEnd: requested.ts, title: requested.title, text: requested.text, tags: requested.tags },
+    ]);
+    expect(events.map((e) => e.time)).toEqual([...events.map((e) => e.time)].sort((a, b) => a - b));
+  });
 }

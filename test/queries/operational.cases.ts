@@ -87,6 +87,15 @@ export function operationalCases(store: () => TrafficStore): void {
     expect(column(errors, 'count')).toEqual([200, 200, 200, 200, 200, 200]);
   });
 
+  it('puts the level first with alertOn level (what an alert rule on the error rate reads)', async () => {
+    const [byValue] = await run({ metric: 'error_rate' });
+    const [byLevel] = await run({ metric: 'error_rate', alertOn: 'level' });
+    const firstNumber = byLevel.fields.find((f) => f.type === 'number')!;
+    expect(firstNumber.name).toBe('level');
+    expect(firstNumber.values).toEqual(column(byValue, 'level'));
+    expect(column(byLevel, 'value')).toEqual(column(byValue, 'value'));
+  });
+
   it('samples rows deterministically by request id and says so', async () => {
     const [first] = await run({ metric: 'throughput', sampleFraction: 0.5 });
     const [again] = await run({ metric: 'throughput', sampleFraction: 0.5 });

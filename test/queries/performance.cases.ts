@@ -145,6 +145,39 @@ export function performanceCases(store: () => TrafficStore): void {
     expect(column(auc, 'value')).toEqual([null, null, null, null, null, null]);
   });
 
+  it("scores the task's primary metric when none is given: accuracy for a classifier, MAE for a regressor", async () => {
+    const [classifier] = await runHandler(performanceQuery, store().instance, {
+      queryType: 'performance',
+      model: 'shop',
+    });
+    const [accuracy] = await run({ metric: 'accuracy' });
+    expect(classifier.name).toBe('accuracy');
+    expect(column(classifier, 'value')).toEqual(column(accuracy, 'value'));
+    const [regressor] = await runHandler(performanceQuery, store().instance, {
+      queryType: 'performance',
+      model: 'price',
+    });
+    const [mae] = await run({ model: 'price', metric: 'mae' });
+    expect(regressor.name).toBe('mae');
+    expect(regressor.fields.find((f) => f.name === 'value')!.labels).toEqual({ model: 'price', metric: 'mae' });
+    expect(column(regressor, 'value')).toEqual(column(mae, 'value'));
+  });
+
+  it('puts the level first for an alert rule with alertOn level, the value after it', async () => {
+    const [byValue] = await run({ metric: 'accuracy' });
+    const [byLevel] = await run({ metric: 'accuracy', alertOn: 'level' });
+    const numbers = (frame: typeof byLevel) => frame.fields.filter((f) => f.type === 'number').map((f) => f.name);
+    expect(numbers(byValue).slice(0, 2)).toEqual(['value', 'level']);
+    expect(numbers(byLevel).slice(0, 2)).toEqual(['level', 'value']);
+    expect(column(byLevel, 'level')).toEqual(column(byValue, 'level'));
+    expect(byLevel.fields.find((f) => f.name === 'level')!.config.thresholds!.steps.map((s) => s.value)).toEqual([
+      null,
+      2,
+      3,
+    ]);
+    expect(() => validateFrame(toWireFrame(byLevel))).not.toThrow();
+  });
+
   it('lets the metric decide the task of a window without predictions', async () => {
     const dayBefore = { from: RANGE.from - 86_400_000, to: RANGE.to - 86_400_000 };
     const frames = await runHandler(

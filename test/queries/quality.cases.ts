@@ -112,6 +112,16 @@ export function qualityCases(store: () => TrafficStore): void {
     expect(() => frames.forEach((f) => validateFrame(toWireFrame(f)))).not.toThrow();
   });
 
+  it('puts the level first with alertOn level, per feature', async () => {
+    const byValue = await run({ metric: 'null_rate' });
+    const byLevel = await run({ metric: 'null_rate', alertOn: 'level' });
+    for (const frame of byLevel.filter((f) => f.meta?.dataTopic !== 'annotations')) {
+      const firstNumber = frame.fields.find((f) => f.type === 'number')!;
+      expect(firstNumber.name).toBe('level');
+      expect(firstNumber.values).toEqual(column(frameOf(byValue, frame.name!), 'level'));
+    }
+  });
+
   it('applies version and segment filters, and names unknown features', async () => {
     const [v2] = await run({ metric: 'null_rate', features: ['amount'], version: 'v2' });
     expect(column(v2, 'count')).toEqual([0, 0, 0, 200, 200, 200]);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { EmbeddedStore } from '../../src/server/store/embedded';
 import { countWindow } from '../../src/server/queries/window-counts';
-import { windowWhere } from '../../src/server/queries/window';
+import { wholeRangeGrid, windowWhere } from '../../src/server/queries/window';
 import { dayWriter } from '../support/day-writer';
 import { dayDir, DAY_MS, resentIdsSql, writeUncompactedDay, type UncompactedDay } from '../support/uncompacted-day';
 
@@ -153,8 +153,8 @@ test('a crash between the rename and the deletes reads the same, and the next ro
     model: 'm',
     range,
     columns,
-    where: windowWhere('duckdb', { model: 'm' }, 0),
-    bucketMs: 0,
+    where: windowWhere('duckdb', { model: 'm' }, wholeRangeGrid(range)),
+    grid: wholeRangeGrid(range),
   });
   const [first] = await parquetFiles(day);
   expect((await readdir(day)).filter((name) => name.endsWith('.counts'))).toHaveLength(1);

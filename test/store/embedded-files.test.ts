@@ -168,3 +168,18 @@ test('an aborted query stops DuckDB and frees the connection for the next one', 
     await store.close();
   }
 });
+
+test('an event line a crash cut short is skipped and does not swallow the next event', async () => {
+  const store = await EmbeddedStore.open(dir);
+  try {
+    const event = { ts: T0, kind: 'retrain_requested', title: 'Retraining requested', text: 'first', tags: ['retrain'] };
+    await store.recordEvent('m', event);
+    // A crash in the middle of the next append leaves a line without its end (never acknowledged).
+    await writeFile(join(dir, 'models', 'm', 'events.ndjson'), '{"ts":1717200060000,"kind":"retr', { flag: 'a' });
+    expect(await store.getEvents('m')).toEqual([event]);
+    await store.recordEvent('m', { ...event, ts: T0 + 1, text: 'after the crash' });
+    expect((await store.getEvents('m')).map((e) => e.text)).toEqual(['first', 'after the crash']);
+  } finally {
+    await store.close();
+  }
+});

@@ -196,6 +196,26 @@ describe.each(fixtures)('$name store', (fixture) => {
     ]);
   });
 
+  test('reads only the labels recorded since a time when asked, the latest among them winning', async () => {
+    await store.writePredictions('since', [record(1), record(2), record(3)]);
+    await store.writeLabels('since', [
+      { id: 'req-1', label: 1, ts: T0 - 3 * DAY },
+      { id: 'req-2', label: 1, ts: T0 - 3 * DAY },
+      { id: 'req-3', label: 1, ts: T0 + 2 * DAY },
+    ]);
+    await store.writeLabels('since', [{ id: 'req-2', label: 0, ts: T0 + DAY }]);
+    const labelled = async (since?: number) =>
+      store.query<{ id: string; label_num: number }>(
+        `SELECT p.id AS id, l.label_num AS label_num FROM ${await store.predictionsRelation('since')} AS p ` +
+          `INNER JOIN ${await store.labelsRelation('since', since)} AS l ON p.id = l.id ORDER BY id`
+      );
+    expect(await labelled(T0 - DAY)).toEqual([
+      { id: 'req-2', label_num: 0 },
+      { id: 'req-3', label_num: 1 },
+    ]);
+    expect(await labelled()).toHaveLength(3);
+  });
+
   test('rejects SQL-looking model and feature names with an error naming them', async () => {
     for (const bad of ['x; DROP TABLE y', "it's", 'back`tick', 'a"b', '', '1abc']) {
       await expect(store.writePredictions(bad, [record(1)])).rejects.toThrow(
@@ -289,14 +309,60 @@ describe.each(fixtures)('$name store', (fixture) => {
   });
 });
 
+describe.each(fixtures)('$name store: model events', (fixture) => {
+  let store: PredictionStore;
+  beforeAll(async () => {
+    store = await fixture.open();
+    opened.push(store);
+  });
+
+  test('records events durably and reads them back by time range, oldest first', async () => {
+    await store.writePredictions('evented', [record(1)]);
+    const later = {
+      ts: T0 + 2 * DAY,
+      kind: 'retrain_requested',
+      title: 'Retraining requested',
+      text: 'b',
+      tags: ['retrain'],
+    };
+    const earlier = { ...later, ts: T0 + DAY, text: 'a', tags: ['retrain', 'model:evented'] };
+    await store.recordEvent('evented', later);
+    await store.recordEvent('evented', earlier);
+    expect(await store.getEvents('evented')).toEqual([earlier, later]);
+    expect(await store.getEvents('evented', range(T0 + DAY, T0 + 2 * DAY))).toEqual([earlier]);
+    expect(await store.getEvents('quiet')).toEqual([]);
+  });
+
+  test('cuts an event to the limits, refuses a time that is not epoch ms, and deletes events with the model', async () => {
+    await store.writePredictions('bounded', [record(1)]);
+    const tags = Array.from({ length: 30 }, (_, i) => `tag-${i}-${'x'.repeat(200)}`);
+    await store.recordEvent('bounded', {
+      ts: T0,
+      kind: 'k',
+      title: 't'.repeat(500),
+      text: '"; DROP TABLE x; --',
+      tags,
+    });
+    const [event] = await store.getEvents('bounded');
+    expect(event.title).toHaveLength(200);
+    expect(event.text).toBe('"; DROP TABLE x; --');
+    expect(event.tags).toHaveLength(20);
+    expect(event.tags.every((tag) => tag.length <= 100)).toBe(true);
+    await expect(store.recordEvent('bounded', { ...event, ts: 1.5 })).rejects.toThrow('not epoch milliseconds');
+    await expect(store.recordEvent('bad name', event)).rejects.toThrow(/model name/);
+    expect(await store.deleteModel('bounded')).toBe(true);
+    expect(await store.getEvents('bounded')).toEqual([]);
+  });
+});
+
 describe('ClickHouse specifics', () => {
   test('migrations are recorded once and re-opening applies nothing new', async () => {
     const first = await ClickHouseStore.open({ url: clickhouse.url, database: clickhouse.database });
     opened.push(first);
     expect(first.bindMode).toBe('clickhouse-literals');
-    expect(await first.migrate()).toBe(1);
+    expect(await first.migrate()).toBe(2);
     const rows = await first.query<{ version: number }>('SELECT version FROM mlmon_schema_version ORDER BY version');
-    expect(rows.map((r) => Number(r.version))).toEqual([1]);
+    expect(rows.map((r) => Number(r.version))).toEqual([1, 2]);
   });
 
   test('reports an unreachable server with what to check', async () => {

@@ -6,6 +6,9 @@
  *   // ch.url = 'http://127.0.0.1:<port>', ch.database = 'mlmon_test', user 'default' without password
  *   await ch.stop();
  *
+ * `startClickHouse({ users: [{ name: 'monitor', password: 's3cret' }] })` adds loopback users that need a password
+ * (for the tests of credential handling); `default` stays password-free.
+ *
  * Each call starts its own server (about 1-2 s); start one per test file in `beforeAll` and stop it in `afterAll`.
  * The data directory is removed by `stop()`. When the binary is missing the error says how to install it.
  */
@@ -87,7 +90,34 @@ function configXml(dir: string, ports: { http: number; tcp: number; interserver:
 `;
 }
 
-const USERS_XML = `<?xml version="1.0"?>
+/** A user the server accepts only with its password. */
+export interface PasswordUser {
+  name: string;
+  password: string;
+}
+
+/** Text escaped for an XML element (the password may hold any character). */
+function xmlText(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function userXml(name: string, password: string): string {
+  return `    <${name}>
+      <password>${xmlText(password)}</password>
+      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      <profile>default</profile>
+      <quota>default</quota>
+    </${name}>
+`;
+}
+
+function usersXml(users: readonly PasswordUser[]): string {
+  for (const user of users) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(user.name) || user.name === 'default' || user.password === '') {
+      throw new Error(`startClickHouse: user '${user.name}' needs a name like [A-Za-z_][A-Za-z0-9_]* and a password`);
+    }
+  }
+  return `<?xml version="1.0"?>
 <yandex>
   <profiles>
     <default>
@@ -96,13 +126,7 @@ const USERS_XML = `<?xml version="1.0"?>
     </default>
   </profiles>
   <users>
-    <default>
-      <password></password>
-      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-      <profile>default</profile>
-      <quota>default</quota>
-    </default>
-  </users>
+${userXml('default', '')}${users.map((user) => userXml(user.name, user.password)).join('')}  </users>
   <quotas>
     <default>
       <interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval>
@@ -110,6 +134,7 @@ const USERS_XML = `<?xml version="1.0"?>
   </quotas>
 </yandex>
 `;
+}
 
 async function httpQuery(url: string, sql: string): Promise<string> {
   const response = await fetch(url, { method: 'POST', body: sql });
@@ -159,7 +184,7 @@ function stopProcess(child: ChildProcess): Promise<void> {
 
 /** Starts a throw-away ClickHouse server on loopback; see the module comment. */
 export async function startClickHouse(
-  options: { database?: string; startTimeoutMs?: number } = {}
+  options: { database?: string; startTimeoutMs?: number; users?: readonly PasswordUser[] } = {}
 ): Promise<ClickHouseHandle> {
   const database = options.database ?? 'mlmon_test';
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) {
@@ -179,7 +204,7 @@ export async function startClickHouse(
   }
   const ports = { http: await freePort(), tcp: await freePort(), interserver: await freePort() };
   await writeFile(join(dir, 'config.xml'), configXml(dir, ports));
-  await writeFile(join(dir, 'users.xml'), USERS_XML);
+  await writeFile(join(dir, 'users.xml'), usersXml(options.users ?? []));
 
   const child = spawn(binary, ['--config-file', join(dir, 'config.xml')], {
     cwd: dir,

@@ -45,8 +45,12 @@ function render(testCase: HarnessCase) {
   document.body.style.color = theme.colors.text.primary;
   document.body.style.fontFamily = theme.typography.fontFamily;
   const timeRange = getDefaultTimeRange();
+  // Grafana's forms `$name` and `${name}`.
   const replaceVariables = (text: string) =>
-    text.replace(/\$(\w+)/g, (whole, name: string) => testCase.variables?.[name] ?? whole);
+    text.replace(
+      /\$\{(\w+)\}|\$(\w+)/g,
+      (whole, braced?: string, name?: string) => testCase.variables?.[(braced ?? name)!] ?? whole
+    );
   const props = {
     id: 1,
     data: {

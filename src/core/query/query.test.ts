@@ -67,11 +67,32 @@ describe('query model', () => {
       { queryType: 'drift', model: 'm', segment: [{ column: 'c', operator: '=', value: {} }] },
       /string, number or boolean/,
     ],
+    [
+      { queryType: 'drift', model: 'm', alertOn: 'count' },
+      /"alertOn" is "count"; use one of: value, level, noise_floor/,
+    ],
+    [
+      { queryType: 'quality', model: 'm', alertOn: 'noise_floor' },
+      /"alertOn" is "noise_floor"; use one of: value, level$/,
+    ],
     [{ queryType: 'versions', model: 7 }, /"model" must be a string/],
     [null, /JSON object/],
   ])('rejects %j with a message saying what to fix', (input, message) => {
     expect(() => parseQuery(input)).toThrow(QueryError);
     expect(() => parseQuery(input)).toThrow(message);
+  });
+
+  it('keeps alertOn where the type offers it, and drops it where it does not', () => {
+    expect(parseQuery({ queryType: 'drift', model: 'm', alertOn: 'noise_floor' })).toMatchObject({
+      alertOn: 'noise_floor',
+    });
+    expect(parseQuery({ queryType: 'operational', model: 'm', alertOn: 'level' })).toMatchObject({ alertOn: 'level' });
+    expect(parseQuery({ queryType: 'severity', model: 'm', alertOn: 'level' })).not.toHaveProperty('alertOn');
+  });
+
+  it("leaves a performance query's metric to the task (the backend picks accuracy or MAE)", () => {
+    expect(parseQuery({ queryType: 'performance', model: 'm' })).not.toHaveProperty('metric');
+    expect(defaultQuery('performance', { model: 'm' })).not.toHaveProperty('metric');
   });
 
   it('accepts a template variable as bucket (interpolated before the backend sees it)', () => {

@@ -88,18 +88,26 @@ export interface ModelScope {
 }
 
 /**
- * What the first number field of a drift series holds, and so what a Grafana alert rule evaluates (server-side
- * expressions read the first number field of a data-plane series): the metric's value, or the severity level 0–3
- * after persistence.
+ * What the first number field of a series holds, and so what a Grafana alert rule evaluates (server-side
+ * expressions read the first number field of a data-plane series): the metric's value, the severity level 0–3
+ * (after persistence, for drift), or the drift metric's noise floor (for an alert's summary to quote it).
+ * QUERY_TYPE_SPECS says which of them each query type offers.
  */
-export const ALERT_FIELDS = ['value', 'level'] as const;
+export const ALERT_FIELDS = ['value', 'level', 'noise_floor'] as const;
 export type AlertField = (typeof ALERT_FIELDS)[number];
 
-/** Persistence: a level counts only when reached in `persistence` consecutive buckets (1 = no persistence). */
-export interface Persistence {
-  persistence?: number;
-  /** Default `value`; `level` lets an alert rule fire on the persisted severity ("drifting for three days"). */
+/** The number an alert rule reads first. */
+export interface AlertChoice {
+  /**
+   * Default `value`; `level` lets an alert rule fire on the severity (for drift the persisted, noise-floor-aware
+   * level: "drifting for three days"; for rated metrics the level against the configured thresholds).
+   */
   alertOn?: AlertField;
+}
+
+/** Persistence: a level counts only when reached in `persistence` consecutive buckets (1 = no persistence). */
+export interface Persistence extends AlertChoice {
+  persistence?: number;
 }
 
 export interface DriftQuery extends QueryBase<'drift'>, ModelScope, Persistence {
@@ -116,14 +124,15 @@ export interface SeverityQuery extends QueryBase<'severity'>, ModelScope, Persis
   features?: string[];
   metric?: DriftMetric;
 }
-export interface QualityQuery extends QueryBase<'quality'>, ModelScope {
+export interface QualityQuery extends QueryBase<'quality'>, ModelScope, AlertChoice {
   features?: string[];
   metric?: QualityMetric;
 }
-export interface PerformanceQuery extends QueryBase<'performance'>, ModelScope {
+export interface PerformanceQuery extends QueryBase<'performance'>, ModelScope, AlertChoice {
+  /** Default: the task's primary score, accuracy for a classifier and MAE for a regressor. */
   metric?: PerformanceMetric;
 }
-export interface OperationalQuery extends QueryBase<'operational'>, ModelScope {
+export interface OperationalQuery extends QueryBase<'operational'>, ModelScope, AlertChoice {
   metric?: OperationalMetric;
 }
 export interface RankingQuery extends QueryBase<'ranking'>, ModelScope {
@@ -173,13 +182,20 @@ export interface QueryTypeSpec {
   needsModel: boolean;
   /** Reads predictions in a time range (bucket, segment, sample fraction apply). */
   scoped: boolean;
+  /** Returns values per time bucket (the others compare the whole range at once). */
+  bucketed: boolean;
   features: boolean;
   persistence: boolean;
-  /** Returns one alertable series per feature, whose first number field `alertOn` chooses. */
-  alertable: boolean;
+  /** The numbers `alertOn` may put first in each series (empty: the query type is not meant for alert rules). */
+  alertFields: readonly AlertField[];
   metrics?: readonly string[];
   defaultMetric?: string;
 }
+
+/** Drift series carry the value, its noise floor and the noise-floor-aware level. */
+const DRIFT_ALERT_FIELDS: readonly AlertField[] = ['value', 'level', 'noise_floor'];
+/** Rated series (quality, performance, operational) carry the value and its level against the thresholds. */
+const RATED_ALERT_FIELDS: readonly AlertField[] = ['value', 'level'];
 
 export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
   drift: {
@@ -187,9 +203,10 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     description: 'Per feature and bucket: the drift metric with its noise floor and severity',
     needsModel: true,
     scoped: true,
+    bucketed: true,
     features: true,
     persistence: true,
-    alertable: true,
+    alertFields: DRIFT_ALERT_FIELDS,
     metrics: DRIFT_METRICS,
     defaultMetric: 'psi',
   },
@@ -198,9 +215,10 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     description: "Drift of the model's output per bucket",
     needsModel: true,
     scoped: true,
+    bucketed: true,
     features: false,
     persistence: true,
-    alertable: true,
+    alertFields: DRIFT_ALERT_FIELDS,
     metrics: DRIFT_METRICS,
     defaultMetric: 'psi',
   },
@@ -209,18 +227,20 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     description: 'Baseline vs current bins, CDFs and metric readouts per feature',
     needsModel: true,
     scoped: true,
+    bucketed: false,
     features: true,
     persistence: false,
-    alertable: false,
+    alertFields: [],
   },
   severity: {
     label: 'Severity',
     description: 'Features × buckets → level 0–3 with the value behind it',
     needsModel: true,
     scoped: true,
+    bucketed: true,
     features: true,
     persistence: true,
-    alertable: false,
+    alertFields: [],
     metrics: DRIFT_METRICS,
     defaultMetric: 'psi',
   },
@@ -229,9 +249,10 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     description: 'Null, out-of-range, unseen-category and type-error rates, schema changes',
     needsModel: true,
     scoped: true,
+    bucketed: true,
     features: true,
     persistence: false,
-    alertable: false,
+    alertFields: RATED_ALERT_FIELDS,
     metrics: QUALITY_METRICS,
     defaultMetric: 'null_rate',
   },
@@ -240,20 +261,21 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     description: 'Accuracy, F1, AUC or MAE, RMSE, MAPE from late labels; label coverage',
     needsModel: true,
     scoped: true,
+    bucketed: true,
     features: false,
     persistence: false,
-    alertable: false,
+    alertFields: RATED_ALERT_FIELDS,
     metrics: PERFORMANCE_METRICS,
-    defaultMetric: 'accuracy',
   },
   operational: {
     label: 'Operational',
     description: 'Latency percentiles, throughput, error rate',
     needsModel: true,
     scoped: true,
+    bucketed: true,
     features: false,
     persistence: false,
-    alertable: false,
+    alertFields: RATED_ALERT_FIELDS,
     metrics: OPERATIONAL_METRICS,
     defaultMetric: 'latency_p95',
   },
@@ -262,9 +284,10 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     description: "Features ordered by drift, with each one's share in the prediction drift",
     needsModel: true,
     scoped: true,
+    bucketed: false,
     features: false,
     persistence: false,
-    alertable: false,
+    alertFields: [],
     metrics: DRIFT_METRICS,
     defaultMetric: 'psi',
   },
@@ -273,9 +296,10 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     description: 'Drift episodes and schema changes as annotation events',
     needsModel: true,
     scoped: true,
+    bucketed: true,
     features: true,
     persistence: true,
-    alertable: false,
+    alertFields: [],
     metrics: DRIFT_METRICS,
     defaultMetric: 'psi',
   },
@@ -284,27 +308,30 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     description: 'Model names (template variables)',
     needsModel: false,
     scoped: false,
+    bucketed: false,
     features: false,
     persistence: false,
-    alertable: false,
+    alertFields: [],
   },
   versions: {
     label: 'Versions',
     description: "A model's versions (template variables)",
     needsModel: true,
     scoped: false,
+    bucketed: false,
     features: false,
     persistence: false,
-    alertable: false,
+    alertFields: [],
   },
   features: {
     label: 'Features',
     description: "A model's features (template variables)",
     needsModel: true,
     scoped: false,
+    bucketed: false,
     features: false,
     persistence: false,
-    alertable: false,
+    alertFields: [],
   },
 };
 
@@ -478,8 +505,8 @@ export function parseQuery(input: unknown): MonitorQuery {
         'a whole number of buckets from 1 to 1000'
       ) ?? 1;
   }
-  if (spec.alertable) {
-    query.alertOn = oneOf(raw, 'alertOn', ALERT_FIELDS);
+  if (spec.alertFields.length > 0) {
+    query.alertOn = oneOf(raw, 'alertOn', spec.alertFields);
   }
   if (raw.queryType === 'events') {
     query.minLevel = oneOf(raw, 'minLevel', EVENT_LEVELS);

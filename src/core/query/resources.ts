@@ -8,6 +8,7 @@
  * | `models/<model>/versions`          |              | {@link VersionsResponse} |
  * | `models/<model>/features`          | `version`?   | {@link FeaturesResponse} |
  * | `models/<model>/baselines`         |              | {@link BaselinesResponse}|
+ * | `alerting/export`                  | `model`?     | {@link AlertingExportResponse} |
  *
  * Errors answer with a 4xx/5xx status and `{ "error": "<what went wrong and what to do>" }`.
  */
@@ -52,11 +53,26 @@ export interface BaselinesResponse {
   baselines: BaselineSummary[];
 }
 
+/**
+ * The provisioned alert rules for this datasource's models (or one model): as one file-provisioning document
+ * (Grafana reads JSON files in provisioning/alerting/ too) and as provisioning API requests.
+ */
+export interface AlertingExportResponse {
+  datasourceUid: string;
+  models: string[];
+  provisioning: { apiVersion: 1; groups: unknown[]; [resource: string]: unknown };
+  api: {
+    requests: Array<{ method: 'POST' | 'PUT'; path: string; body: unknown; note: string }>;
+    policyRoute: unknown;
+  };
+}
+
 export const RESOURCE_PATHS = {
   models: () => 'models',
   versions: (model: string) => `models/${encodeURIComponent(model)}/versions`,
   features: (model: string) => `models/${encodeURIComponent(model)}/features`,
   baselines: (model: string) => `models/${encodeURIComponent(model)}/baselines`,
+  alertingExport: () => 'alerting/export',
 } as const;
 
 /**

@@ -185,11 +185,18 @@ export function compareCounts(
   const reference = { count: sum(referenceCounts), missing: missing.reference };
   const current = { count: sum(currentCounts), missing: missing.current };
   const metrics: FeatureMetrics = binnedMetrics(referenceCounts, currentCounts);
-  const { chiSquare: chiSquareFloor, ...floors } = binnedNoiseFloors(referenceCounts, currentCounts, alpha);
-  const noiseFloor: NoiseFloors = { ...floors };
+  const floors = binnedNoiseFloors(referenceCounts, currentCounts, alpha);
+  const noiseFloor: NoiseFloors = {
+    psi: floors.psi,
+    jsDistance: floors.jsDistance,
+    hellinger: floors.hellinger,
+    get lInf() {
+      return floors.lInf; // computed when read (binnedNoiseFloors)
+    },
+  };
   if (kind === 'categorical') {
     metrics.chiSquare = chiSquareHomogeneity(referenceCounts, currentCounts);
-    noiseFloor.chiSquare = chiSquareFloor;
+    noiseFloor.chiSquare = floors.chiSquare;
   }
   return {
     kind,

@@ -8,6 +8,7 @@
  *   compareNumericToBaseline / compareCategoricalToBaseline (stored baselines), datasetDrift.
  */
 export { quantileSorted } from './quantile';
+export { largest, smallest } from './extremes';
 export {
   alignCategories,
   binCounts,

@@ -186,6 +186,8 @@ function cornishFisherZ(u: number, skew: number): number {
  * Floors of the binned metrics from two aligned count vectors (numeric bins or categories). The small-sample
  * terms use the larger side's proportion max(p_k, q_k) of each bin — an estimate of π_k under H0 that an empty
  * bin on one side does not shrink (so a deviation does not raise its own floor); the L∞ variances use the pooled π_k.
+ * The L∞ floor, a root search that costs more than the others together, is computed when first read (a caller rating
+ * another metric never pays for it).
  */
 export function binnedNoiseFloors(
   referenceCounts: ArrayLike<number>,
@@ -211,11 +213,14 @@ export function binnedNoiseFloors(
     expectedCount: harmonicExpectedCount(larger, n, m),
     likelyEmpty: likelyEmptyBins(larger, n, m, alpha),
   };
+  let lInf: number | undefined;
   return {
     psi: psiNoiseFloor(n, m, bins, alpha, terms),
     jsDistance: jsDistanceNoiseFloor(n, m, bins, alpha, terms),
     hellinger: hellingerNoiseFloor(n, m, bins, alpha, terms),
-    lInf: lInfNoiseFloor(pooled, n, m, alpha),
+    get lInf() {
+      return (lInf ??= lInfNoiseFloor(pooled, n, m, alpha));
+    },
     chiSquare: chiSquareIsf(alpha, max(0, bins - 1)),
   };
 }

@@ -127,7 +127,7 @@ describe('QueryEditor', () => {
     expect(onRunQuery).toHaveBeenCalledTimes(3);
   });
 
-  it('offers "Alert on" for drift only, and writes alertOn level', async () => {
+  it('offers "Alert on" for drift but not for severity, and writes alertOn level', async () => {
     const severity = await renderEditor({ ...defaultQuery('severity'), model: 'churn' } as MonitorDataQuery);
     expect(screen.queryByLabelText('level')).toBeNull();
     expect(severity.onChange).not.toHaveBeenCalledWith(expect.objectContaining({ alertOn: expect.anything() }));
@@ -135,6 +135,14 @@ describe('QueryEditor', () => {
     const { onChange } = await renderEditor({ ...defaultQuery('drift'), model: 'churn' } as MonitorDataQuery);
     fireEvent.click(screen.getByLabelText('level'));
     expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ alertOn: 'level' }));
+  });
+
+  it("offers Alert on level for rated metrics, and leaves performance's metric to the model (primary score)", async () => {
+    const { onChange } = await renderEditor({ ...defaultQuery('performance'), model: 'churn' } as MonitorDataQuery);
+    expect(screen.getByPlaceholderText("the model's primary score")).toBeInTheDocument();
+    expect(screen.queryByLabelText('noise_floor')).toBeNull();
+    fireEvent.click(screen.getByLabelText('level'));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ queryType: 'performance', alertOn: 'level' }));
   });
 
   it('offers the minimum level of events queries, and writes minLevel critical', async () => {

@@ -11,7 +11,6 @@ import {
   RadioButtonGroup,
 } from '@grafana/ui';
 import {
-  ALERT_FIELDS,
   defaultQuery,
   EVENT_LEVELS,
   EventLevel,
@@ -197,6 +196,7 @@ export function QueryEditor({ query: rawQuery, datasource, onChange, onRunQuery 
                 width={20}
                 options={toOptions([...spec.metrics])}
                 value={query.metric ?? spec.defaultMetric}
+                placeholder={spec.defaultMetric ?? "the model's primary score"}
                 onChange={(option) => update({ metric: option.value })}
               />
             </InlineField>
@@ -261,14 +261,14 @@ export function QueryEditor({ query: rawQuery, datasource, onChange, onRunQuery 
               />
             </InlineField>
           )}
-          {spec.alertable && (
+          {spec.alertFields.length > 0 && (
             <InlineField
               label="Alert on"
               labelWidth={LABEL_WIDTH}
-              tooltip="The number an alert rule evaluates: the metric's value, or the severity level 0–3 after persistence"
+              tooltip="The number an alert rule evaluates: the metric's value, its severity level 0–3 (after persistence), or the noise floor"
             >
               <RadioButtonGroup
-                options={ALERT_FIELDS.map((field) => ({ value: field, label: field }))}
+                options={spec.alertFields.map((field) => ({ value: field, label: field }))}
                 value={query.alertOn ?? 'value'}
                 onChange={(alertOn) => update({ alertOn: alertOn === 'value' ? undefined : alertOn })}
               />

@@ -2,6 +2,7 @@
  * Geometry of the distribution overlay, as pure functions of the bins and the plot size (no React), so that what
  * the panel draws can be tested without a browser.
  */
+import { largest, smallest } from '../../core/stats/extremes';
 import type { DistributionBin, DistributionReadouts } from '../../core/query';
 import { formatNumber } from '../../utils/format';
 import type { BarLayout } from './types';
@@ -44,7 +45,7 @@ export function niceCeiling(value: number): number {
  * take the slot and the current bar is drawn narrower over the baseline bar.
  */
 export function histogramLayout(bins: DistributionBin[], box: Box, layout: BarLayout): HistogramLayout {
-  const yMax = niceCeiling(Math.max(0, ...bins.map((bin) => Math.max(bin.baseline, bin.current))));
+  const yMax = niceCeiling(Math.max(0, largest(bins.map((bin) => Math.max(bin.baseline, bin.current)))));
   const slot = bins.length > 0 ? box.width / bins.length : 0;
   const gap = Math.min(slot * 0.15, 8);
   const bars: Bar[] = [];
@@ -91,8 +92,8 @@ export function cdfDomain(
   if (points.length === 0) {
     return [0, 1];
   }
-  const min = Math.min(...points);
-  const max = Math.max(...points);
+  const min = smallest(points);
+  const max = largest(points);
   const room = max > min ? (max - min) / Math.max(1, bins.length - 2) : 1;
   return [min - room, max + room];
 }

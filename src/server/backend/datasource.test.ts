@@ -151,6 +151,33 @@ describe('metadata queries', () => {
     await partial.dispose?.();
   });
 
+  it('answers 400 naming the valid columns for a segment on a column the model does not have, not a store error', async () => {
+    const segmentOn = (column: string) =>
+      JSON.stringify({
+        queryType: 'quality',
+        model: 'churn',
+        metric: 'null_rate',
+        segment: [{ column, operator: '=', value: 'x' }],
+      });
+    const { responses } = await run(
+      context({ dataDirectory: dir }),
+      query('id', segmentOn('id')),
+      query('case', segmentOn('Plan')),
+      query('feature', segmentOn('plan')),
+      query('system', segmentOn('version')),
+      query('unknown', segmentOn('id').replace('"churn"', '"nope"'))
+    );
+    expect(responses.id).toMatchObject({ status: 400, errorSource: 'downstream' });
+    expect(responses.id.error).toMatch(/segment column "id" is not a feature of model "churn" nor a system column/);
+    expect(responses.id.error).toMatch(/features: age, plan; system columns: version, /);
+    expect(responses.id.error).not.toMatch(/SELECT|Binder|f_id/);
+    expect(responses.case.status).toBe(400);
+    expect(responses.case.error).toMatch(/did you mean "plan"\?/);
+    expect(responses.feature.status).toBe(200);
+    expect(responses.system.status).toBe(200);
+    expect(responses.unknown.status).toBe(404);
+  });
+
   it('takes the query type from the DataQuery when the JSON has none', async () => {
     const { responses } = await run(context({ dataDirectory: dir }), { ...query('A', '{}'), queryType: 'models' });
     expect(responses.A.status).toBe(200);
@@ -191,6 +218,58 @@ describe('resources', () => {
     expect(JSON.parse((await call('models/churn/features')).body.toString()).features).toHaveLength(2);
     expect(JSON.parse((await call('models/churn/baselines')).body.toString())).toEqual({ baselines: [] });
     expect((await call('models/nope/features')).code).toBe(404);
+  });
+});
+
+describe('alerting export', () => {
+  const exportFor = async (url: string) => {
+    const response = await dispatchResource(backend.resources, {
+      pluginContext: context({ dataDirectory: dir, modelThresholds: { churn: { psiWarning: 0.15 } } }, {}, 'ds-7'),
+      path: url.split('?')[0],
+      method: 'GET',
+      url,
+      headers: {},
+      body: Buffer.alloc(0),
+    });
+    return { code: response.code, body: JSON.parse(response.body.toString()) };
+  };
+
+  it("gives the store's models' rules on this datasource, as a provisioning document and as API requests", async () => {
+    const { code, body } = await exportFor('alerting/export');
+    expect(code).toBe(200);
+    expect(body.datasourceUid).toBe('ds-7');
+    expect(body.models).toEqual(['churn']);
+    const rules = body.provisioning.groups.flatMap((g: { rules: unknown[] }) => g.rules);
+    expect(rules.length).toBeGreaterThan(10);
+    for (const rule of rules) {
+      for (const query of rule.data.filter((q: { datasourceUid: string }) => q.datasourceUid !== '__expr__')) {
+        expect(query.datasourceUid).toBe('ds-7');
+        expect(query.model.datasource).toEqual({ type: 'mlmon-modelmonitor-datasource', uid: 'ds-7' });
+      }
+    }
+    // The model's own thresholds are the ones the rules quote.
+    const warning = rules.find((r: { uid: string }) => r.uid === 'mlmon-drift-warn-churn');
+    expect(warning.annotations.description).toContain('warning threshold 0.15');
+    const groupRequests = body.api.requests.filter((r: { path: string }) => r.path.includes('/rule-groups/'));
+    expect(groupRequests.map((r: { path: string }) => r.path)).toEqual([
+      '/api/v1/provisioning/folder/mlmon/rule-groups/churn%20drift',
+      '/api/v1/provisioning/folder/mlmon/rule-groups/churn%20data%20quality',
+      '/api/v1/provisioning/folder/mlmon/rule-groups/churn%20operations',
+      '/api/v1/provisioning/folder/mlmon/rule-groups/churn%20performance',
+    ]);
+    expect(groupRequests.map((r: { body: { interval: number } }) => r.body.interval)).toEqual([
+      3600, 3600, 1800, 21600,
+    ]);
+    // The API does not read environment variables: no $NAME reaches it.
+    expect(JSON.stringify(body.api)).not.toMatch(/\$MLMON_/);
+    expect(body.api.policyRoute.object_matchers).toEqual([['monitor', '=', 'mlmon']]);
+  });
+
+  it('exports one model, and answers 404 naming the known models for an unknown one', async () => {
+    expect((await exportFor('alerting/export?model=churn')).body.models).toEqual(['churn']);
+    const unknown = await exportFor('alerting/export?model=nope');
+    expect(unknown.code).toBe(404);
+    expect(unknown.body.error).toContain('churn');
   });
 });
 

@@ -4,15 +4,18 @@
  */
 import { StoreChangedError } from '../store/errors';
 import { isQueryType, parseQuery, QueryError, type QueryType } from '../../core/query/queryTypes';
-import { badRequest, mapError, PluginError } from '../grafana/errors';
+import { badRequest } from '../grafana/errors';
 import type { Logger } from '../grafana/logger';
 import type { QueryCall } from '../grafana/queryRunner';
 import type { ResourceRoute } from '../grafana/resources';
 import type { PluginHandlers } from '../grafana/server';
 import type { DataQuery } from '../grafana/types';
 import { InvalidIdentifierError } from '../store/identifiers';
+import { checkTimeOptions } from '../queries/plan';
+import { checkSegmentColumns } from '../queries/scope';
+import { alertFrames, isAlertRequest } from './alert-frames';
 import { checkHealth } from './health';
-import { InstanceManager, type DatasourceInstance, type StoreOpener } from './instances';
+import { InstanceManager, type StoreOpener } from './instances';
 import {
   featuresQuery,
   listFeatures,
@@ -33,8 +36,13 @@ import { operationalQuery } from '../queries/operational';
 import { eventsQuery } from '../queries/events';
 import type { QueryHandlerRegistry } from './registry';
 import { toWireFrame } from './toWireFrame';
+import { thresholdsFor } from './settings';
+import { apiExport, provisioningDocument } from '../alerting/provisioning';
 
 const DAY_MS = 24 * 3600 * 1000;
+
+/** Query types answered from the store's schema alone: they read no rows, so they never wait behind counting. */
+const SCHEMA_ONLY_TYPES: ReadonlySet<QueryType> = new Set(['features']);
 
 /** Parses the query JSON of a DataQuery; the DataQuery's own queryType wins when the JSON lacks one. */
 export function parseDataQuery(query: DataQuery) {
@@ -57,18 +65,18 @@ export function parseDataQuery(query: DataQuery) {
   }
 }
 
-/** Runs an instance operation and strips the instance's secrets from any error it raises. */
-async function guarded<T>(instance: DatasourceInstance, work: () => Promise<T>): Promise<T> {
+/**
+ * Runs an instance operation; a wrong option or identifier of the request becomes a 400. (Secrets are removed where
+ * errors leave the process: grafana/errors.ts `mapError`.)
+ */
+async function guarded<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
     if (error instanceof QueryError || error instanceof InvalidIdentifierError) {
-      throw badRequest(instance.redact(error.message));
+      throw badRequest(error.message);
     }
-    if (error instanceof PluginError) {
-      throw new PluginError(instance.redact(error.message), error.status, error.source);
-    }
-    throw new PluginError(instance.redact(mapError(error).message), 500, 'plugin');
+    throw error;
   }
 }
 
@@ -98,8 +106,29 @@ export function registerBuiltInHandlers(registry: QueryHandlerRegistry): void {
 export function createDatasource({ registry, openStore, logger, now = Date.now }: DatasourceOptions): PluginHandlers {
   const instances = new InstanceManager(openStore, logger);
 
-  async function execute(call: QueryCall) {
+  /** The query of a call and its time options, checked: a 400 for anything no plan can be made from (plan.ts). */
+  function checkedQuery(call: Pick<QueryCall, 'query' | 'headers'>) {
     const query = parseDataQuery(call.query);
+    const received = now();
+    const options = {
+      range: {
+        from: call.query.timeRange?.fromEpochMS ?? received - DAY_MS,
+        to: call.query.timeRange?.toEpochMS ?? received,
+      },
+      intervalMs: call.query.intervalMS,
+      maxDataPoints: call.query.maxDataPoints,
+      alert: isAlertRequest(call.headers),
+    };
+    try {
+      checkTimeOptions(query, options);
+    } catch (error) {
+      throw error instanceof QueryError ? badRequest(error.message) : error;
+    }
+    return { query, options, received };
+  }
+
+  async function execute(call: QueryCall) {
+    const { query, options, received } = checkedQuery(call);
     const handler = registry.get(query.queryType);
     if (!handler) {
       throw badRequest(
@@ -107,21 +136,23 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
       );
     }
     const instance = instances.get(call.pluginContext);
-    const range = {
-      from: call.query.timeRange?.fromEpochMS ?? now() - DAY_MS,
-      to: call.query.timeRange?.toEpochMS ?? now(),
-    };
-    const run = () =>
-      handler({
-        query: query as never,
-        range,
-        intervalMs: call.query.intervalMS,
-        maxDataPoints: call.query.maxDataPoints,
-        instance,
-        signal: call.signal,
+    if ('segment' in query && query.segment?.length) {
+      const { model, segment } = query;
+      await guarded(async () => {
+        // A model without stored traffic has no features: its handler answers (404 or no data).
+        const features = await (await instance.store()).getFeatures(model);
+        if (features.length > 0) {
+          checkSegmentColumns(
+            model,
+            segment,
+            features.map((feature) => feature.name)
+          );
+        }
       });
+    }
+    const run = () => handler({ query: query as never, ...options, now: received, instance, signal: call.signal });
     // A compaction that replaced a file mid-query leaves the data intact: planning again reads the new file.
-    const frames = await guarded(instance, () =>
+    const frames = await guarded(() =>
       run().catch((error) => {
         if (error instanceof StoreChangedError) {
           return run();
@@ -129,7 +160,7 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
         throw error;
       })
     );
-    return frames.map(toWireFrame);
+    return (options.alert ? alertFrames(frames, query) : frames).map(toWireFrame);
   }
 
   const resources: ResourceRoute[] = [
@@ -144,7 +175,7 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
       handler: async ({ pluginContext }) => {
         const instance = instances.get(pluginContext);
         const to = now();
-        const models = await guarded(instance, () =>
+        const models = await guarded(() =>
           summarizeModels(registry, instance, { from: to - DAY_MS, to }, AbortSignal.timeout(30_000))
         );
         return { models };
@@ -155,7 +186,7 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
       pattern: 'models/:model/versions',
       handler: async ({ pluginContext, params }) => {
         const instance = instances.get(pluginContext);
-        return guarded(instance, async () => {
+        return guarded(async () => {
           const store = await instance.store();
           await requireModel(store, params.model);
           return { versions: sortVersions(await store.listVersions(params.model)).map((v) => v.version) };
@@ -168,7 +199,7 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
       handler: async ({ pluginContext, params, query }) => {
         const instance = instances.get(pluginContext);
         const version = query.get('version') || undefined;
-        return { features: await guarded(instance, () => listFeatures(instance, { model: params.model, version })) };
+        return { features: await guarded(() => listFeatures(instance, { model: params.model, version })) };
       },
     },
     {
@@ -176,7 +207,7 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
       pattern: 'models/:model/baselines',
       handler: async ({ pluginContext, params }) => {
         const instance = instances.get(pluginContext);
-        return guarded(instance, async () => {
+        return guarded(async () => {
           const store = await instance.store();
           await requireModel(store, params.model);
           const baselines = await store.listBaselines(params.model);
@@ -190,18 +221,52 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
         });
       },
     },
+    {
+      method: 'GET',
+      pattern: 'alerting/export',
+      handler: async ({ pluginContext, query }) => {
+        const instance = instances.get(pluginContext);
+        const uid = pluginContext?.dataSourceInstanceSettings?.uid ?? '';
+        return guarded(async () => {
+          const store = await instance.store();
+          const asked = query.get('model');
+          if (asked) {
+            await requireModel(store, asked);
+          }
+          const models = asked ? [asked] : (await store.listModels()).sort();
+          const thresholdsOf = (model: string) => thresholdsFor(instance.settings, model);
+          return {
+            datasourceUid: uid,
+            models,
+            provisioning: provisioningDocument(models, uid, thresholdsOf),
+            api: apiExport(models, uid, thresholdsOf),
+          };
+        });
+      },
+    },
   ];
 
   return {
     execute,
-    metricLabel: (query) => {
-      const type: unknown = query.queryType || safeQueryType(query.json);
-      return isQueryType(type) ? (type as QueryType) : 'invalid';
+    metricLabel: (query) => queryTypeLabel(query),
+    // A query that fails its checks is light: it is refused at once instead of waiting for a heavy query's slot.
+    isHeavy: (query, headers) => {
+      try {
+        return !SCHEMA_ONLY_TYPES.has(checkedQuery({ query, headers }).query.queryType);
+      } catch {
+        return false;
+      }
     },
     checkHealth: (request) => checkHealth(instances, request, now()),
     resources,
     dispose: () => instances.disposeAll(),
   };
+}
+
+/** The query type of a DataQuery, or 'invalid' when it names none the backend knows. */
+function queryTypeLabel(query: DataQuery): QueryType | 'invalid' {
+  const type: unknown = query.queryType || safeQueryType(query.json);
+  return isQueryType(type) ? type : 'invalid';
 }
 
 /** The queryType of a query's JSON, or undefined when it cannot be read (metrics labels only). */

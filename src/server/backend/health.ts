@@ -90,7 +90,7 @@ export async function checkHealth(
         : `${plural(models.length, 'model')}, ${formatCount(predictions)} predictions in the last 24 h (${describeStore(storeSettings)})`;
     return { status: HealthStatus.OK, message, details: { models: models.length, predictions24h: predictions } };
   } catch (error) {
-    const message = instance.redact(mapError(error).message.replace(/^internal error: /, ''));
+    const message = mapError(error).message.replace(/^internal error: /, '');
     return { status: HealthStatus.ERROR, message: explainStoreError(storeSettings, message) };
   }
 }

@@ -15,6 +15,10 @@ export interface QueryRequest<T extends QueryType = QueryType> {
   /** Grafana's suggested interval between points, in ms. */
   intervalMs: number;
   maxDataPoints: number;
+  /** The query comes from an alert rule's evaluation (Grafana's `FromAlert` header; plan.ts says what changes). */
+  alert?: boolean;
+  /** When the request arrived, epoch ms (default: now). */
+  now?: number;
   instance: DatasourceInstance;
   signal: AbortSignal;
 }

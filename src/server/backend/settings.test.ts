@@ -1,7 +1,8 @@
 import { inspect } from 'node:util';
 import { DEFAULT_THRESHOLDS } from '../../core/query/settings';
 import type { DataSourceInstanceSettings } from '../grafana/types';
-import { parseJsonData, parseSettings, redactSecrets, Secret } from './settings';
+import { redactSecrets } from '../grafana/secrets';
+import { localInstanceSettings, parseJsonData, parseSettings } from './settings';
 
 const PASSWORD = 'hunter2-Secret!';
 
@@ -85,10 +86,31 @@ describe('parseSettings', () => {
   });
 });
 
-describe('redactSecrets', () => {
-  it('removes every occurrence of every non-empty secret', () => {
-    expect(redactSecrets(`http://u:${PASSWORD}@ch refused ${PASSWORD}`, [new Secret(PASSWORD), new Secret('')])).toBe(
-      'http://u:[redacted]@ch refused [redacted]'
+describe('credentials of the settings', () => {
+  it('registers the password with the redaction of every exit', () => {
+    const secret = 'only-in-these-settings-1';
+    parseSettings(
+      localInstanceSettings(
+        { storeKind: 'clickhouse', clickhouseUrl: 'http://ch:8123', database: 'db', user: 'u' },
+        { password: secret }
+      )
     );
+    expect(redactSecrets(`ch refused ${secret} (${Buffer.from(`u:${secret}`).toString('base64')})`)).toBe(
+      'ch refused [redacted] ([redacted])'
+    );
+  });
+
+  it('takes user and password out of a URL that carries them', () => {
+    const secret = 'p@ss:w/rd-in-url';
+    const settings = parseSettings(
+      localInstanceSettings({
+        storeKind: 'clickhouse',
+        clickhouseUrl: `https://monitor:${encodeURIComponent(secret)}@ch.example:8443/`,
+        database: 'db',
+      })
+    );
+    expect(settings.store).toMatchObject({ url: 'https://ch.example:8443', user: 'monitor' });
+    expect(settings.store.kind === 'clickhouse' && settings.store.password.reveal()).toBe(secret);
+    expect(redactSecrets(`bad ${encodeURIComponent(secret)}`)).toBe('bad [redacted]');
   });
 });

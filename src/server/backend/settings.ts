@@ -1,7 +1,9 @@
 /**
  * Datasource settings as Grafana sends them (DataSourceInstanceSettings: jsonData bytes and the already
  * decrypted secureJsonData), parsed into what the backend needs. The password is wrapped in a Secret
- * that prints as "[redacted]" wherever it ends up (logs, JSON, errors).
+ * that prints as "[redacted]" wherever it ends up (logs, JSON, errors), and registered with the process's
+ * redaction (grafana/secrets.ts), which removes it in every form from every error and log line. Credentials written
+ * into the ClickHouse URL (`http://user:password@host`) are taken out of it and used as the user and password.
  */
 import {
   effectiveThresholds,
@@ -10,6 +12,7 @@ import {
   type Thresholds,
 } from '../../core/query/settings';
 import { badRequest } from '../grafana/errors';
+import { registerSecret } from '../grafana/secrets';
 import type { DataSourceInstanceSettings, PluginContext } from '../grafana/types';
 
 const REDACTED = '[redacted]';
@@ -88,10 +91,34 @@ export function parseJsonData(bytes: Uint8Array): MonitorJsonData {
   return value as MonitorJsonData;
 }
 
+/** A ClickHouse URL split into the URL without credentials and the user and password it carried (decoded). */
+export function splitUrlCredentials(text: string): { url: string; user: string; password: string } {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return { url: text, user: '', password: '' };
+  }
+  const user = decodeURIComponent(url.username);
+  const password = decodeURIComponent(url.password);
+  url.username = '';
+  url.password = '';
+  return { url: user || password ? url.toString() : text, user, password };
+}
+
 /** Parses and checks the settings; throws one message listing everything to fix. */
 export function parseSettings(instance: DataSourceInstanceSettings): DatasourceSettings {
-  const jsonData = parseJsonData(instance.jsonData);
-  const password = new Secret(instance.decryptedSecureJsonData?.password ?? '');
+  const written = parseJsonData(instance.jsonData);
+  const inUrl = splitUrlCredentials(written.clickhouseUrl ?? '');
+  registerSecret(inUrl.password, inUrl.user);
+  const jsonData = {
+    ...written,
+    ...(written.clickhouseUrl ? { clickhouseUrl: inUrl.url } : {}),
+    ...(inUrl.user && !written.user ? { user: inUrl.user } : {}),
+  };
+  const password = new Secret(instance.decryptedSecureJsonData?.password || inUrl.password);
+  registerSecret(password.reveal(), jsonData.user ?? 'default');
+  registerSecret(password.reveal(), '');
   const kind = jsonData.storeKind ?? 'embedded';
   if (kind !== 'embedded' && kind !== 'clickhouse') {
     throw badRequest(
@@ -126,19 +153,6 @@ export function parseSettings(instance: DataSourceInstanceSettings): DatasourceS
       ])
     ),
   };
-}
-
-/** Replaces every occurrence of the secrets in a text (error messages of drivers can echo URLs or credentials). */
-export function redactSecrets(text: string, secrets: Secret[]): string {
-  return secrets
-    .map((secret) => secret.reveal())
-    .filter((value) => value.length > 0)
-    .reduce((result, value) => result.split(value).join(REDACTED), text);
-}
-
-/** The secrets held by the settings. */
-export function secretsOf(settings: DatasourceSettings): Secret[] {
-  return settings.store.kind === 'clickhouse' ? [settings.store.password] : [];
 }
 
 /** Where the data is, in words, without secrets: for logs and health messages. */

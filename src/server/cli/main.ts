@@ -14,6 +14,7 @@ const commands: Record<string, () => Promise<Command>> = {
   simulate: async () => (require('./simulate') as typeof import('./simulate')).command,
   maintain: async () => (require('./maintain') as typeof import('./maintain')).command,
   models: async () => (require('./models') as typeof import('./models')).command,
+  'retrain-hook': async () => (require('./retrain-hook') as typeof import('./retrain-hook')).command,
 };
 
 /** The version of the installed package (package.json at the repository root). */
@@ -46,7 +47,7 @@ async function usage(): Promise<string> {
       (c) => c.summary,
       () => '(not available in this build)'
     );
-    lines.push(`  ${name.padEnd(10)} ${summary}`);
+    lines.push(`  ${name.padEnd(12)} ${summary}`);
   }
   lines.push(
     '',

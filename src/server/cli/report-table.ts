@@ -4,6 +4,7 @@
  */
 import { DEFAULT_DRIFT_SHARE } from '../../core/stats';
 import { reachesLevel, type FeatureReport, type ReportResult, type Severity } from './report-model';
+import { largest } from '../../core/stats/extremes';
 
 const ANSI: Record<Severity, string> = {
   ok: '\x1b[32m',
@@ -78,7 +79,7 @@ function featureRow(feature: FeatureReport): string[] {
 
 /** Pads every cell to its column's width; colour is applied after padding so escapes do not upset alignment. */
 function alignRows(rows: string[][], colourCell: (row: number, column: number, padded: string) => string): string[] {
-  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+  const widths = rows[0].map((_, column) => largest(rows.map((row) => row[column].length)));
   return rows.map((row, rowIndex) =>
     row
       .map((cell, column) => {

@@ -2,7 +2,9 @@
  * Errors that carry what Grafana needs in a DataResponse or resource response: an HTTP-like status and
  * the error source (`downstream` when the cause is outside the plugin — the user's query, the store —,
  * `plugin` for our own faults; SDK `backend/status.go`, `backend/errorsource.go`).
+ * `mapError` is the way out of the process for every error text, so it is where secrets are redacted.
  */
+import { redactSecrets } from './secrets';
 import type { ErrorSource } from './types';
 
 export class PluginError extends Error {
@@ -42,11 +44,13 @@ export interface MappedError {
   message: string;
 }
 
-/** Maps anything thrown to status, source and message; unknown errors are the plugin's own (500). */
+/**
+ * Maps anything thrown to status, source and message, secrets redacted; unknown errors are the plugin's own (500).
+ */
 export function mapError(error: unknown): MappedError {
   if (error instanceof PluginError) {
-    return { status: error.status, source: error.source, message: error.message };
+    return { status: error.status, source: error.source, message: redactSecrets(error.message) };
   }
   const message = error instanceof Error ? error.message : String(error);
-  return { status: 500, source: 'plugin', message: `internal error: ${message}` };
+  return { status: 500, source: 'plugin', message: redactSecrets(`internal error: ${message}`) };
 }

@@ -3,6 +3,7 @@
  * `backend/grpcplugin/handshake.go`): a magic cookie in the environment, protocol version 2, and one line
  * `CORE|APP|NETWORK|ADDRESS|PROTOCOL` on stdout once the server listens.
  */
+import { largest } from '../../core/stats/extremes';
 
 export const MAGIC_COOKIE_KEY = 'grafana_plugin_type';
 export const MAGIC_COOKIE_VALUE = 'datasource';
@@ -36,7 +37,7 @@ export function negotiateVersion(env: Environment, served: number[] = [APP_PROTO
     .map((v) => Number.parseInt(v.trim(), 10))
     .filter((v) => Number.isInteger(v));
   const common = served.filter((v) => offered.includes(v));
-  return common.length > 0 ? Math.max(...common) : Math.max(...served);
+  return largest(common.length > 0 ? common : served);
 }
 
 /** The handshake line for a TCP listener, newline-terminated. */

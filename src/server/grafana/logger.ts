@@ -2,8 +2,10 @@
  * Logs for go-plugin: one JSON object per line on stderr, `@level` and `@message` plus any fields.
  * No `@timestamp`: go-plugin parses it with a 6-fractional-digit layout and degrades the whole line
  * when JS's 3-digit ISO string is given (Grafana adds its own time).
+ * Every string of a line passes through `redactSecrets` (secrets.ts): no password leaves the process in a log.
  */
 import { inspect } from 'node:util';
+import { redactSecrets } from './secrets';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
@@ -17,7 +19,10 @@ export interface Logger {
   with(fields: LogFields): Logger;
 }
 
-/** One log line (with its trailing newline). Errors become their message; fields named @… are dropped. */
+/**
+ * One log line (with its trailing newline). Errors become their message; fields named @… are dropped; secrets are
+ * redacted in every string, at any depth.
+ */
 export function formatLogLine(level: LogLevel, message: string, fields: LogFields = {}): string {
   const entry: Record<string, unknown> = { '@level': level, '@message': message };
   for (const [key, value] of Object.entries(fields)) {
@@ -25,7 +30,9 @@ export function formatLogLine(level: LogLevel, message: string, fields: LogField
       entry[key] = value instanceof Error ? value.message : value;
     }
   }
-  return `${JSON.stringify(entry, (_key, value) => (typeof value === 'bigint' ? value.toString() : value))}\n`;
+  const plain = (_key: string, value: unknown) =>
+    typeof value === 'string' ? redactSecrets(value) : typeof value === 'bigint' ? value.toString() : value;
+  return `${JSON.stringify(entry, plain)}\n`;
 }
 
 export function createLogger(

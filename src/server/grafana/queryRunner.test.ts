@@ -16,7 +16,10 @@ const query = (refId: string, body: string): DataQuery => ({
 
 const request = (...queries: DataQuery[]): QueryDataRequest => ({ pluginContext: null, headers: {}, queries });
 
-function runner(execute: QueryExecutor, options: { concurrency?: number; timeoutMs?: number } = {}) {
+function runner(
+  execute: QueryExecutor,
+  options: { concurrency?: number; timeoutMs?: number; isHeavy?: (query: DataQuery) => boolean } = {}
+) {
   const metrics = new QueryMetrics();
   const logs: string[] = [];
   const queryData = createQueryRunner({
@@ -26,6 +29,7 @@ function runner(execute: QueryExecutor, options: { concurrency?: number; timeout
     metrics,
     logger: createLogger((line) => logs.push(line)),
     metricLabel: (q) => (q.json.toString().includes('"ok"') ? 'ok' : 'other'),
+    isHeavy: options.isHeavy,
   });
   return { queryData, metrics, logs };
 }
@@ -106,6 +110,46 @@ describe('query runner', () => {
     const { responses } = await queryData(request(...queries), new AbortController().signal);
     expect(Object.values(responses).every((r) => r.status === 200)).toBe(true);
     expect(peak).toBe(3);
+  });
+
+  it('keeps a slot for light queries however many heavy ones wait', async () => {
+    let heavyRunning = 0;
+    let heavyPeak = 0;
+    const started: Record<string, number> = {};
+    const t0 = Date.now();
+    const execute: QueryExecutor = async ({ query: q }) => {
+      started[q.refId] = Date.now() - t0;
+      if (q.refId.startsWith('heavy')) {
+        heavyRunning += 1;
+        heavyPeak = Math.max(heavyPeak, heavyRunning);
+        await new Promise((r) => setTimeout(r, 100));
+        heavyRunning -= 1;
+      }
+      return [];
+    };
+    const { queryData } = runner(execute, { concurrency: 3, isHeavy: (q) => q.refId.startsWith('heavy') });
+    const heavy = queryData(
+      request(...Array.from({ length: 6 }, (_, i) => query(`heavy${i}`, '{}'))),
+      new AbortController().signal
+    );
+    await new Promise((r) => setTimeout(r, 10));
+    const light = await queryData(request(query('light', '{}')), new AbortController().signal);
+    expect(light.responses.light.status).toBe(200);
+    expect(started.light).toBeLessThan(50);
+    await heavy;
+    expect(heavyPeak).toBe(2);
+  });
+
+  it('answers a query cancelled while it waits for a slot at once', async () => {
+    const hang: QueryExecutor = () => new Promise(() => undefined);
+    const { queryData } = runner(hang, { concurrency: 1 });
+    void queryData(request(query('A', '{}')), new AbortController().signal);
+    const caller = new AbortController();
+    const waiting = queryData(request(query('B', '{}')), caller.signal);
+    setTimeout(() => caller.abort(), 20);
+    const t0 = Date.now();
+    expect((await waiting).responses.B.status).toBe(504);
+    expect(Date.now() - t0).toBeLessThan(500);
   });
 
   it('counts queries and errors per metric label', async () => {

@@ -1,9 +1,13 @@
 /**
  * Runs the queries of one QueryData request: each query in isolation (a malformed or failing query
  * gets its own error, never its neighbours'), at most `concurrency` queries at a time across the whole
- * process, each within a time limit that also honours the gRPC deadline and cancellation.
+ * process, each within a time limit that also honours the gRPC deadline, cancellation and the process's
+ * shutdown. A stopped query is answered at once; its signal tells the work behind it to stop (the store
+ * interrupts its statement, the handlers stop at their next slice). Frames are encoded in slices too
+ * (src/server/slices.ts).
  */
 import { mapError, timeoutError } from './errors';
+import { mapSliced } from '../slices';
 import { encodeFrame, type Frame } from './frames';
 import type { Logger } from './logger';
 import type { QueryMetrics } from './metrics';
@@ -29,6 +33,13 @@ export interface QueryRunnerOptions {
   logger: Logger;
   /** The metrics label for a query (keep it to a closed set of values). */
   metricLabel: (query: DataQuery) => string;
+  /**
+   * Whether a query reads and counts data (heavy). Heavy queries may hold all but one of the `concurrency` slots, so
+   * that a light query (metadata, a malformed query) never waits behind heavy ones. Without it every query is light.
+   */
+  isHeavy?: (query: DataQuery, headers: Record<string, string>) => boolean;
+  /** Aborted when the process shuts down: every running and waiting query stops. */
+  shutdown?: AbortSignal;
 }
 
 /** A counting semaphore: `run` waits for a free slot, then runs the task. */
@@ -91,20 +102,29 @@ export function failure(error: unknown): DataResponse {
 
 export function createQueryRunner(options: QueryRunnerOptions) {
   const limiter = new Limiter(options.concurrency);
+  const heavyLimiter = new Limiter(Math.max(1, options.concurrency - 1));
+  const stopping = options.shutdown ? [options.shutdown] : [];
+
+  /** Runs a task in a slot: heavy tasks first wait for one of the heavy slots. */
+  const inSlot = <T>(heavy: boolean, task: () => Promise<T>) =>
+    heavy ? heavyLimiter.run(() => limiter.run(task)) : limiter.run(task);
 
   async function runOne(query: DataQuery, request: QueryDataRequest, callerSignal: AbortSignal): Promise<DataResponse> {
     const started = process.hrtime.bigint();
     const label = options.metricLabel(query);
-    const response = await limiter.run(async () => {
-      const signal = AbortSignal.any([callerSignal, AbortSignal.timeout(options.timeoutMs)]);
-      try {
-        const work = options.execute({ query, pluginContext: request.pluginContext, headers: request.headers, signal });
-        const frames = await raceAbort(work, signal, query.refId, options.timeoutMs);
-        return success(frames.map((frame) => encodeFrame(frame, query.refId)));
-      } catch (error) {
-        return failure(error);
-      }
+    // The time limit and cancellation count from the request's arrival, waiting for a slot included.
+    const signal = AbortSignal.any([callerSignal, ...stopping, AbortSignal.timeout(options.timeoutMs)]);
+    const work = inSlot(options.isHeavy?.(query, request.headers) ?? false, async () => {
+      signal.throwIfAborted();
+      const frames = await options.execute({
+        query,
+        pluginContext: request.pluginContext,
+        headers: request.headers,
+        signal,
+      });
+      return mapSliced(frames, (frame) => encodeFrame(frame, query.refId), signal);
     });
+    const response = await raceAbort(work, signal, query.refId, options.timeoutMs).then(success, failure);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     options.metrics.observe(label, seconds, response.errorSource || undefined);
     if (response.status >= 500 && response.errorSource === 'plugin') {

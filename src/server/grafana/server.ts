@@ -19,6 +19,7 @@ import { QueryMetrics } from './metrics';
 import { loadProtocolRoot, serviceDefinition } from './proto';
 import { createQueryRunner, type QueryExecutor } from './queryRunner';
 import { dispatchResource, type ResourceRoute } from './resources';
+import { redactSecrets } from './secrets';
 import {
   HealthStatus,
   type CallResourceRequest,
@@ -34,6 +35,8 @@ export interface PluginHandlers {
   execute: QueryExecutor;
   /** The metrics label of a query: its type when known, a fixed word otherwise. */
   metricLabel: (query: DataQuery) => string;
+  /** Whether a query reads and counts data (queryRunner.ts: heavy queries leave a slot free for light ones). */
+  isHeavy?: (query: DataQuery, headers: Record<string, string>) => boolean;
   checkHealth: (request: CheckHealthRequest) => Promise<CheckHealthResult>;
   resources: ResourceRoute[];
   /** Releases resources (open stores) before the process exits. */
@@ -59,6 +62,8 @@ export interface RunningServer {
 export const MAX_RECEIVE_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_CONCURRENCY = 4;
 export const DEFAULT_QUERY_TIMEOUT_MS = 30_000;
+/** Longest wait for the stores to close at shutdown (the process exits after it either way). */
+const DISPOSE_TIMEOUT_MS = 800;
 const HEALTHY_SERVICES = new Set(['', 'plugin']);
 
 interface OpenStream {
@@ -83,13 +88,16 @@ export async function startServer(handlers: PluginHandlers, options: ServeOption
   const { logger } = options;
   const root = loadProtocolRoot();
   const metrics = new QueryMetrics();
+  const shutdown = new AbortController();
   const queryData = createQueryRunner({
     execute: handlers.execute,
     metricLabel: handlers.metricLabel,
+    isHeavy: handlers.isHeavy,
     concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
     timeoutMs: options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
     metrics,
     logger,
+    shutdown: shutdown.signal,
   });
   // Streams that stay open for the life of the connection (stdio, broker, health watch); ended at shutdown
   // so that the server stops at once instead of waiting for them.
@@ -126,8 +134,8 @@ export async function startServer(handlers: PluginHandlers, options: ServeOption
         .then((result) =>
           callback(null, {
             status: result.status,
-            message: result.message,
-            jsonDetails: Buffer.from(result.details ? JSON.stringify(result.details) : ''),
+            message: redactSecrets(result.message),
+            jsonDetails: Buffer.from(result.details ? redactSecrets(JSON.stringify(result.details)) : ''),
           })
         );
     },
@@ -159,9 +167,13 @@ export async function startServer(handlers: PluginHandlers, options: ServeOption
     },
   });
 
+  // Stopping: running queries are stopped first (they answer at once and their work stops), the server closes (forced
+  // after 500 ms), and the stores are closed within DISPOSE_TIMEOUT_MS — so that the whole takes well under the 2 s
+  // Grafana waits before it kills the process, whatever was running.
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      shutdown.abort(new Error('the plugin is shutting down'));
       openStreams.forEach((stream) => stream.end());
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => server.forceShutdown(), 500);
@@ -170,7 +182,9 @@ export async function startServer(handlers: PluginHandlers, options: ServeOption
           resolve();
         });
       });
-      await handlers.dispose?.().catch((error) => logger.warn('cleanup at shutdown failed', { error }));
+      const disposed = handlers.dispose?.().catch((error) => logger.warn('cleanup at shutdown failed', { error }));
+      const late = new Promise<void>((resolve) => setTimeout(resolve, DISPOSE_TIMEOUT_MS).unref());
+      await Promise.race([disposed, late]);
     })());
 
   server.addService(serviceDefinition(root, 'plugin.GRPCController'), {

@@ -5,8 +5,12 @@
  *
  * Numeric columns are binned right-closed against bound edges (METRICS.md: e_{k-1} < x ≤ e_k, outer bins open);
  * categorical columns keep their value. Bin -1 marks a missing value (NULL, or an empty string for categories).
- * One SQL plan per store: DuckDB runs one `histogram` aggregate per column (histogram-counts.ts), plus an unpivot
- * for the columns that need a sum in every cell; ClickHouse counts every column in one statement (clickhouse-counts.ts).
+ * One SQL plan per store: DuckDB runs one `histogram` aggregate per column (histogram-counts.ts) — each sketch grid in
+ * a statement of its own (WIDE_COLUMN_EDGES) —, plus an unpivot for the columns that need a sum in every cell;
+ * ClickHouse counts every column in one statement (clickhouse-counts.ts).
+ *
+ * Cells are handed one by one to a sink (CellSink) that adds them up where they belong (window-counts.ts tallies): a
+ * day counted per minute on a KS grid is millions of cells, which are never held as objects or spread into a call.
  */
 import { alignCategories, binLabels } from '../../core/stats';
 import type { SqlDialect } from '../store/identifiers';
@@ -16,6 +20,8 @@ import type { WhereClause } from './scope';
 import { clickHouseCountsStatement } from './clickhouse-counts';
 import { histogramCountsStatement } from './histogram-counts';
 import { unpivotCountsStatement } from './unpivot-counts';
+import type { BucketGrid } from './window';
+import { forEachSliced } from '../slices';
 
 /** One column to count: a quoted column (or trusted expression) with its kind and, for numbers, its inner edges. */
 export interface CountedColumn {
@@ -30,18 +36,24 @@ export interface CountedColumn {
   sumCells?: 'every' | 'outer';
 }
 
-/** One statement of a plan: its SQL, bound values, and how its rows turn into cells. */
+/** Receives one counted cell (see CountCell for the arguments). */
+export type CellSink = (column: number, bucket: number, bin: number, category: string, n: number, sum: number) => void;
+
+/** One statement of a plan: its SQL, bound values, and how one of its rows turns into cells. */
 export interface CountsStatement {
   sql: string;
   params: Params;
-  cells(rows: Array<Record<string, unknown>>): CountCell[];
+  read(row: Record<string, unknown>, add: CellSink): void;
 }
 
 export interface BinnedCountsPlan {
   statements: CountsStatement[];
 }
 
-/** One returned cell: column index into the plan's columns, bucket start (ms), bin, category, count and sum. */
+/**
+ * One counted cell: column index into the plan's columns, bucket start (ms; window.ts bucketStartSql), bin (−1 =
+ * missing), category ('' for numeric bins and missing values), rows and the sum of the column's `sumOf`.
+ */
 export interface CountCell {
   column: number;
   bucket: number;
@@ -52,12 +64,12 @@ export interface CountCell {
 }
 
 /**
- * Options of the scan: the WHERE of the window (window.ts `windowWhere`: version, segment, sample, and the
- * `{bucket_ms}` parameter) and the bucket size in ms (0 = the whole range as one bucket, reported as bucket 0).
+ * Options of the scan: the WHERE of the window (window.ts `windowWhere`: version, segment, sample, and the grid's
+ * `{bucket_ms}` and `{bucket_origin}` parameters) and the bucket grid.
  */
 export interface ScanOptions {
   where: WhereClause;
-  bucketMs: number;
+  grid: BucketGrid;
 }
 
 /** A non-negative safe integer written into SQL (column indexes): never user text. */
@@ -68,20 +80,21 @@ export function integerLiteral(value: number, what: string): string {
   return String(value);
 }
 
-/** Cells from rows `col, bucket, bin, category, n, s` (the unpivot statement's shape). */
-export function cellsOfRows(rows: Array<Record<string, unknown>>): CountCell[] {
-  return rows.map((row) => ({
-    column: Number(row.col),
-    bucket: Number(row.bucket),
-    bin: Number(row.bin),
-    category: String(row.category ?? ''),
-    n: Number(row.n),
-    sum: Number(row.s),
-  }));
+/** The cell of a row `col, bucket, bin, category, n, s` (the unpivot and ClickHouse statements' shape). */
+export function readCellRow(row: Record<string, unknown>, add: CellSink): void {
+  add(Number(row.col), Number(row.bucket), Number(row.bin), String(row.category ?? ''), Number(row.n), Number(row.s));
 }
 
+/**
+ * Edges above which a DuckDB column (a KS sketch grid, ~1 000 knots) is counted by a statement of its own: DuckDB's
+ * result is turned into JS objects in one synchronous step, which for a whole day of hourly slots of several grids at
+ * once holds the event loop for hundreds of ms; one grid per statement keeps each step short (a Parquet file is read
+ * column by column, so the extra scans read little).
+ */
+const WIDE_COLUMN_EDGES = 64;
+
 /** Whether a column needs the sum of its `sumOf` in every cell (only the unpivot statement gives that). */
-const sumsEveryCell = (column: CountedColumn) => column.sumOf !== undefined && column.sumCells !== 'outer';
+const unpivoted = (column: CountedColumn) => column.sumOf !== undefined && column.sumCells !== 'outer';
 
 /** The plan counting every column × bin × bucket of `relation` (a store relation; see the module comment). */
 export function binnedCountsPlan(
@@ -97,46 +110,76 @@ export function binnedCountsPlan(
   if (dialect === 'clickhouse') {
     return { statements: [clickHouseCountsStatement(relation, indexed, options)] };
   }
-  const histogram = indexed.filter(([, column]) => !sumsEveryCell(column));
-  const unpivot = indexed.filter(([, column]) => sumsEveryCell(column));
+  const histogram = indexed.filter(([, column]) => !unpivoted(column));
+  const unpivot = indexed.filter(([, column]) => unpivoted(column));
+  const wide = histogram.filter(([, column]) => (column.edges?.length ?? 0) > WIDE_COLUMN_EDGES);
+  const narrow = histogram.filter((entry) => !wide.includes(entry));
   return {
     statements: [
-      ...(histogram.length > 0 ? [histogramCountsStatement(relation, histogram, options)] : []),
+      ...(narrow.length > 0 ? [histogramCountsStatement(relation, narrow, options)] : []),
+      ...wide.map((entry) => histogramCountsStatement(relation, [entry], options)),
       ...(unpivot.length > 0 ? [unpivotCountsStatement(relation, unpivot, options)] : []),
     ],
   };
 }
 
-/** Runs a plan's statements one after the other and returns all their cells; the signal stops the store's work. */
+/**
+ * Runs a plan's statements one after the other and hands every cell to `add`, reading the rows in slices that let
+ * other requests run (slices.ts); the signal stops the store's work and the reading.
+ */
 export async function runBinnedCounts(
   store: Pick<PredictionStore, 'query'>,
   plan: BinnedCountsPlan,
+  add: CellSink,
   signal?: AbortSignal
-): Promise<CountCell[]> {
-  const cells: CountCell[] = [];
+): Promise<void> {
   for (const statement of plan.statements) {
     const rows = await store.query<Record<string, unknown>>(statement.sql, statement.params, { signal });
-    cells.push(...statement.cells(rows));
+    await forEachSliced(rows, (row) => statement.read(row, add), signal);
   }
-  return cells;
 }
 
-/** Key of the missing-value cell (no category can be an empty string, so none collides with it). */
-const MISSING = '';
+/**
+ * Counts of one column in one bucket (or time slot): per bin at index bin + 1 (index 0 = missing values; a
+ * categorical column has only that index), the sums of the column's `sumOf` alike, and the categories by name.
+ */
+export interface Tally {
+  bins: Float64Array;
+  binSums: Float64Array;
+  categories: Map<string, { n: number; sum: number }>;
+}
 
-/** Cells of one column in one bucket, keyed by `#bin` (numeric), category (categorical) or MISSING. */
-export type CellsByKey = Map<string, CountCell>;
+/** An empty tally for a column: edges + 2 bin slots for numbers (missing, then every bin), 1 for categories. */
+export function emptyTally(column: CountedColumn): Tally {
+  const size = column.kind === 'numeric' ? (column.edges?.length ?? 0) + 2 : 1;
+  return { bins: new Float64Array(size), binSums: new Float64Array(size), categories: new Map() };
+}
 
-/** The cells grouped by `<column index>@<bucket start>`. */
-export function groupCells(cells: CountCell[]): Map<string, CellsByKey> {
-  const grouped = new Map<string, CellsByKey>();
-  for (const cell of cells) {
-    const key = `${cell.column}@${cell.bucket}`;
-    const group = grouped.get(key) ?? new Map<string, CountCell>();
-    group.set(cell.bin < 0 ? MISSING : cell.bin > 0 || cell.category === '' ? `#${cell.bin}` : cell.category, cell);
-    grouped.set(key, group);
+/** Adds one cell to a tally. */
+export function addToTally(tally: Tally, bin: number, category: string, n: number, sum: number): void {
+  if (bin === -1 || category === '') {
+    tally.bins[bin + 1] += n;
+    tally.binSums[bin + 1] += sum;
+    return;
   }
-  return grouped;
+  const found = tally.categories.get(category);
+  if (found) {
+    found.n += n;
+    found.sum += sum;
+  } else {
+    tally.categories.set(category, { n, sum });
+  }
+}
+
+/** Adds every cell of `from` to `into` (same column). */
+export function addTally(into: Tally, from: Tally): void {
+  for (let k = 0; k < from.bins.length; k++) {
+    into.bins[k] += from.bins[k];
+    into.binSums[k] += from.binSums[k];
+  }
+  for (const [category, cell] of from.categories) {
+    addToTally(into, 0, category, cell.n, cell.sum);
+  }
 }
 
 /** A column's window counts aligned with its baseline reference. */
@@ -151,21 +194,34 @@ export interface AlignedCells {
   missing: number;
 }
 
-/** Current counts and sums per reference bin (numeric) or category of the union of both sides (categorical). */
-export function alignedCells(reference: ColumnReference, cells: CellsByKey | undefined): AlignedCells {
-  const missing = cells?.get(MISSING)?.n ?? 0;
+/** The bin labels of each numeric reference's edges, made once (every bucket of a query aligns on them). */
+const labelsOfEdges = new WeakMap<number[], string[]>();
+
+function edgeLabels(edges: number[]): string[] {
+  let labels = labelsOfEdges.get(edges);
+  if (!labels) {
+    labels = binLabels(edges);
+    labelsOfEdges.set(edges, labels);
+  }
+  return labels;
+}
+
+/**
+ * Current counts and sums per reference bin (numeric) or category of the union of both sides (categorical). The
+ * reference counts and numeric labels are the reference's own arrays: read them, never change them.
+ */
+export function alignedCells(reference: ColumnReference, tally: Tally | undefined): AlignedCells {
+  const missing = tally?.bins[0] ?? 0;
   if (reference.kind === 'numeric') {
-    const current = reference.counts.map((_, k) => cells?.get(`#${k}`)?.n ?? 0);
-    const sums = reference.counts.map((_, k) => cells?.get(`#${k}`)?.sum ?? 0);
-    return { labels: binLabels(reference.edges), reference: [...reference.counts], current, sums, missing };
+    const current = reference.counts.map((_, k) => tally?.bins[k + 1] ?? 0);
+    const sums = reference.counts.map((_, k) => tally?.binSums[k + 1] ?? 0);
+    return { labels: edgeLabels(reference.edges), reference: reference.counts, current, sums, missing };
   }
   const currentCounts = new Map<string, number>();
-  for (const [key, cell] of cells ?? []) {
-    if (key !== MISSING) {
-      currentCounts.set(cell.category, cell.n);
-    }
+  for (const [category, cell] of tally?.categories ?? []) {
+    currentCounts.set(category, cell.n);
   }
   const aligned = alignCategories(reference.counts, currentCounts);
-  const sums = aligned.labels.map((label) => cells?.get(label)?.sum ?? 0);
+  const sums = aligned.labels.map((label) => tally?.categories.get(label)?.sum ?? 0);
   return { labels: aligned.labels, reference: aligned.reference, current: aligned.current, sums, missing };
 }

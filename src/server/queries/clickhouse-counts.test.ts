@@ -9,6 +9,7 @@ import {
   FLAT_EDGES_MAX,
 } from './clickhouse-counts';
 import type { CountedColumn } from './binned-counts';
+import { epochGrid, wholeRangeGrid } from './window';
 import type { Params } from '../store/sql-params';
 
 const where = { sql: '', params: { bucket_ms: 3_600_000 } };
@@ -21,7 +22,7 @@ describe('clickHouseCountsStatement', () => {
       ...Array.from({ length: 2 * BRANCH_COLUMNS + 1 }, (_, i) => numeric(i)),
       ...Array.from({ length: 2 }, (_, i) => categorical(2 * BRANCH_COLUMNS + 1 + i)),
     ];
-    const { sql } = clickHouseCountsStatement('rel', columns, { where, bucketMs: 3_600_000 });
+    const { sql } = clickHouseCountsStatement('rel', columns, { where, grid: epochGrid(3_600_000) });
     const branches = sql.split(' UNION ALL ');
     expect(branches).toHaveLength(4);
     expect(branches.map((branch) => branch.match(/assumeNotNull\(`f_x\d+`\) > \{c\d+_0\}/g)?.length ?? 0)).toEqual([
@@ -34,17 +35,18 @@ describe('clickHouseCountsStatement', () => {
       `tuple(toInt64(${2 * BRANCH_COLUMNS + 2}), ifNull(\`f_c${2 * BRANCH_COLUMNS + 2}\`, '')`
     );
     for (const branch of branches) {
-      expect(branch).toContain('(ts - ts % {bucket_ms}) AS bucket');
+      expect(branch).toContain('(ts - (ts - {bucket_origin}) % {bucket_ms}) AS bucket');
       expect(branch).toMatch(/GROUP BY bucket, /);
     }
   });
 
   it('groups by the cell key alone when the whole range is one bucket', () => {
-    const { sql } = clickHouseCountsStatement('rel', [numeric(0), categorical(1)], { where, bucketMs: 0 });
+    const grid = wholeRangeGrid({ from: 1000, to: 2000 });
+    const { sql } = clickHouseCountsStatement('rel', [numeric(0), categorical(1)], { where, grid });
     expect(sql).not.toContain('bucket_ms');
     expect(sql).toContain('GROUP BY cell');
     expect(sql).toContain('GROUP BY tupleElement(cell, 1), tupleElement(cell, 2)');
-    expect(sql.match(/toInt64\(0\) AS bucket/g)).toHaveLength(2);
+    expect(sql.match(/toInt64\(\{bucket_origin\}\) AS bucket/g)).toHaveLength(2);
   });
 });
 

@@ -24,10 +24,10 @@ import {
   type CountedColumn,
   type CountsStatement,
   type ScanOptions,
-  cellsOfRows,
   integerLiteral,
+  readCellRow,
 } from './binned-counts';
-import { BUCKET_START_SQL } from './window';
+import { bucketStartSql } from './window';
 
 /** Edge counts up to which a bin is a flat sum of comparisons; above it, blocks of ⌈√K⌉ (clickHouseBinExpression). */
 export const FLAT_EDGES_MAX = 32;
@@ -123,7 +123,7 @@ function categoricalBranch(columns: Array<[number, CountedColumn]>, scan: Branch
 
 /**
  * The statement counting every given column × bin × bucket of `relation`, each column under its index in the whole
- * plan (see the module comment). Returns rows `col, bucket, bin, category, n, s` (bucket 0 when `bucketMs` is 0).
+ * plan (see the module comment). Returns rows `col, bucket, bin, category, n, s`.
  */
 export function clickHouseCountsStatement(
   relation: string,
@@ -131,12 +131,12 @@ export function clickHouseCountsStatement(
   options: ScanOptions
 ): CountsStatement {
   const params: Params = { ...options.where.params };
-  const bucketed = options.bucketMs > 0;
+  const bucketed = options.grid.sizeMs > 0;
   const scan: BranchScan = {
     from: (cells) =>
-      `(SELECT ${bucketed ? `${BUCKET_START_SQL} AS bucket, ` : ''}arrayJoin([${cells}]) AS cell ` +
+      `(SELECT ${bucketed ? `${bucketStartSql(options.grid)} AS bucket, ` : ''}arrayJoin([${cells}]) AS cell ` +
       `FROM ${relation} AS current_window ${options.where.sql})`,
-    bucket: bucketed ? 'bucket' : 'toInt64(0) AS bucket',
+    bucket: bucketed ? 'bucket' : `toInt64(${bucketStartSql(options.grid)}) AS bucket`,
     groupBy: (keys) => `GROUP BY ${bucketed ? 'bucket, ' : ''}${keys}`,
   };
   const numeric = columns.filter(([, column]) => column.kind === 'numeric');
@@ -145,5 +145,5 @@ export function clickHouseCountsStatement(
     ...chunks(numeric, BRANCH_COLUMNS).map((group) => numericBranch(group, scan, params)),
     ...chunks(categorical, BRANCH_COLUMNS).map((group) => categoricalBranch(group, scan)),
   ];
-  return { sql: branches.join(' UNION ALL '), params, cells: cellsOfRows };
+  return { sql: branches.join(' UNION ALL '), params, read: readCellRow };
 }

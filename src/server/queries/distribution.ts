@@ -16,9 +16,10 @@ import type { Thresholds } from '../../core/query/settings';
 import { requireModel } from './metadata';
 import type { QueryRequest } from '../backend/registry';
 import { thresholdsFor } from '../backend/settings';
-import { alignedCells, groupCells, type AlignedCells } from './binned-counts';
+import { alignedCells, type AlignedCells } from './binned-counts';
 import { countWindow } from './window-counts';
 import { countedColumn, featureTargets } from './targets';
+import { planWindow } from './plan';
 import { sampleNotices, windowWhere } from './window';
 
 /** Running sums of proportions: the CDF at each bin's upper edge. */
@@ -146,25 +147,24 @@ export function bins(counted: Counted): DistributionBin[] {
 }
 
 export async function distributionQuery(request: QueryRequest<'distribution'>): Promise<FrameLike[]> {
-  const { query, instance, range } = request;
+  const { query, instance } = request;
   const store = await instance.store();
   await requireModel(store, query.model);
   const baseline = await chooseBaseline(store, query.model, query.baseline, query.version);
   const targets = await featureTargets(store, query.model, baseline, query.features);
-  const grouped = groupCells(
-    await countWindow({
-      store,
-      model: query.model,
-      range,
-      columns: targets.map((target) => countedColumn(target)),
-      where: windowWhere(store.dialect, query, 0),
-      bucketMs: 0,
-      signal: request.signal,
-    })
-  );
-  const notices = sampleNotices(query.sampleFraction);
+  const plan = await planWindow(request, store, query.model, 'whole', targets.length);
+  const counts = await countWindow({
+    store,
+    model: query.model,
+    range: plan.range,
+    columns: targets.map((target) => countedColumn(target)),
+    where: windowWhere(store.dialect, query, plan.grid),
+    grid: plan.grid,
+    signal: request.signal,
+  });
+  const notices = [...plan.notices, ...sampleNotices(query.sampleFraction)];
   return targets.map(({ name, reference }, index) => {
-    const counted = countedOf(reference, alignedCells(reference, grouped.get(`${index}@0`)));
+    const counted = countedOf(reference, alignedCells(reference, counts.get(index, plan.starts[0])));
     const frame = distributionFrame(
       {
         bins: bins(counted),

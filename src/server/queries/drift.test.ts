@@ -20,7 +20,9 @@ import {
   type DriftFixture,
 } from '../../../test/support/drift-family';
 import { binIndex, createRandom } from '../../core/stats';
-import { binnedCountsPlan, runBinnedCounts, type CountedColumn } from './binned-counts';
+import { collectCells } from '../../../test/support/counts';
+import { binnedCountsPlan, type CountedColumn } from './binned-counts';
+import { epochGrid, gridParams, wholeRangeGrid } from './window';
 import { applyPersistence } from './drift';
 import { outputShift, shares } from './ranking';
 
@@ -79,7 +81,7 @@ describe('persistence', () => {
 });
 
 describe('binned-counts plan', () => {
-  const where = { sql: 'WHERE "version" = {version}', params: { version: 'v1', bucket_ms: 60000 } };
+  const where = { sql: 'WHERE "version" = {version}', params: { version: 'v1', bucket_ms: 60000, bucket_origin: 0 } };
   const columns: CountedColumn[] = [
     { column: '"f_x"', kind: 'numeric', edges: [1, 2] },
     { column: '"f_c"', kind: 'categorical' },
@@ -87,20 +89,28 @@ describe('binned-counts plan', () => {
   ];
 
   it('DuckDB: one histogram scan grouped by bucket, plus one unpivot scan for the columns summed in every cell', () => {
-    const [histogram, unpivot] = binnedCountsPlan('duckdb', 'rel', columns, { where, bucketMs: 60000 }).statements;
+    const [histogram, unpivot, ...rest] = binnedCountsPlan('duckdb', 'rel', columns, {
+      where,
+      grid: epochGrid(60000),
+    }).statements;
+    expect(rest).toEqual([]);
     expect(histogram.sql.match(/FROM rel/g)).toHaveLength(1);
     expect(histogram.sql).toContain('histogram("f_x", {c0_edges}) AS histogram_0');
     expect(histogram.sql).toContain('histogram("f_c") AS histogram_1');
-    expect(histogram.sql).toContain('(ts - ts % {bucket_ms}) AS bucket');
+    expect(histogram.sql).toContain('map_values(histogram_0)::DOUBLE[] AS counts_0');
+    expect(histogram.sql).toContain('(ts - (ts - {bucket_origin}) % {bucket_ms}) AS bucket');
     expect(histogram.sql).not.toContain('histogram_2');
-    expect(histogram.params).toEqual({ version: 'v1', bucket_ms: 60000, c0_edges: [1, 2] });
+    expect(histogram.params).toEqual({ version: 'v1', bucket_ms: 60000, bucket_origin: 0, c0_edges: [1, 2] });
     expect(unpivot.sql).toContain('UNNEST([');
     expect(unpivot.sql).toContain('WHEN "f_x" <= {c2_0} THEN 0 WHEN "f_x" <= {c2_1} THEN 1 ELSE 2');
-    expect(unpivot.params).toEqual({ version: 'v1', bucket_ms: 60000, c2_0: 1, c2_1: 2 });
+    expect(unpivot.params).toEqual({ version: 'v1', bucket_ms: 60000, bucket_origin: 0, c2_0: 1, c2_1: 2 });
   });
 
   it('ClickHouse: one statement, a numeric and a categorical branch, bins as sums of comparisons with bound edges', () => {
-    const [clickhouse, ...rest] = binnedCountsPlan('clickhouse', 'rel', columns, { where, bucketMs: 0 }).statements;
+    const [clickhouse, ...rest] = binnedCountsPlan('clickhouse', 'rel', columns, {
+      where,
+      grid: wholeRangeGrid({ from: 0, to: 1 }),
+    }).statements;
     expect(rest).toEqual([]);
     expect(clickhouse.sql.match(/FROM rel AS current_window WHERE "version" = \{version\}/g)).toHaveLength(2);
     expect(clickhouse.sql.match(/ UNION ALL /g)).toHaveLength(1);
@@ -110,9 +120,19 @@ describe('binned-counts plan', () => {
     expect(clickhouse.sql).toContain(`toInt64(${2 * 2 ** 32 + 1} + if(isNull("f_x")`);
     expect(clickhouse.sql).toContain('tuple(toInt64(1), ifNull("f_c", \'\'), toFloat64(0))');
     expect(clickhouse.sql).toContain('toFloat64(ifNull("score", 0))');
-    expect(clickhouse.sql).toContain('SELECT intDiv(tupleElement(cell, 1), 4294967296) AS col, toInt64(0) AS bucket, ');
+    expect(clickhouse.sql).toContain(
+      'SELECT intDiv(tupleElement(cell, 1), 4294967296) AS col, toInt64({bucket_origin}) AS bucket, '
+    );
     expect(clickhouse.sql).not.toContain('GROUP BY bucket');
-    expect(clickhouse.params).toEqual({ version: 'v1', bucket_ms: 60000, c0_0: 1, c0_1: 2, c2_0: 1, c2_1: 2 });
+    expect(clickhouse.params).toEqual({
+      version: 'v1',
+      bucket_ms: 60000,
+      bucket_origin: 0,
+      c0_0: 1,
+      c0_1: 2,
+      c2_0: 1,
+      c2_1: 2,
+    });
   });
 
   it('counts like binIndex on DuckDB in both statements: flat, repeated and 1 000 edges, missing values, sums', async () => {
@@ -134,12 +154,18 @@ describe('binned-counts plan', () => {
             { column: 'f_x', kind: 'numeric', edges, sumOf: 'out' },
             { column: 'f_x', kind: 'numeric', edges, sumOf: 'f_x', sumCells: 'outer' },
             { column: 'f_c', kind: 'categorical' },
+            { column: 'f_c', kind: 'categorical', sumOf: 'out' },
           ],
-          { where: { sql: '', params: {} }, bucketMs: 0 }
+          {
+            where: { sql: '', params: gridParams(wholeRangeGrid({ from: 0, to: 1 })) },
+            grid: wholeRangeGrid({ from: 0, to: 1 }),
+          }
         );
-        expect(plan.statements).toHaveLength(2);
-        expect(plan.statements[1].sql.includes('THEN CASE')).toBe(edges.length > 32);
-        const cells = await runBinnedCounts(store, plan);
+        // the histogram, each sketch grid apart (the first and third column here), and the unpivot for the columns
+        // summed in every cell (the second and the last)
+        expect(plan.statements).toHaveLength(edges.length > 64 ? 4 : 2);
+        expect(plan.statements[plan.statements.length - 1].sql.includes('THEN CASE')).toBe(edges.length > 32);
+        const cells = await collectCells(store, plan);
         const expected = new Map<string, { n: number; sum: number }>();
         const add = (column: number, bin: number, category: string, sum: number) => {
           const key = `${column}|${bin}|${category}`;
@@ -153,6 +179,7 @@ describe('binned-counts plan', () => {
           add(2, bin, '', v !== null && (bin === 0 || bin === edges.length) ? v : 0);
           const category = categories[i % 4];
           add(3, category ? 0 : -1, category ?? '', 0);
+          add(4, category ? 0 : -1, category ?? '', i % 7);
         });
         const got = new Map(cells.map((c) => [`${c.column}|${c.bin}|${c.category}`, { n: c.n, sum: c.sum }]));
         expect([...got.keys()].sort()).toEqual([...expected.keys()].sort());
@@ -167,7 +194,9 @@ describe('binned-counts plan', () => {
   });
 
   it('refuses an empty column list', () => {
-    expect(() => binnedCountsPlan('duckdb', 'rel', [], { where, bucketMs: 0 })).toThrow(/at least one column/);
+    expect(() => binnedCountsPlan('duckdb', 'rel', [], { where, grid: epochGrid(60000) })).toThrow(
+      /at least one column/
+    );
   });
 });
 

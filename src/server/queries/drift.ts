@@ -33,14 +33,16 @@ import type { Thresholds } from '../../core/query/settings';
 import type { Baseline, PredictionStore } from '../store/types';
 import type { QueryRequest } from '../backend/registry';
 import { thresholdsFor } from '../backend/settings';
-import { alignedCells, groupCells, type CellsByKey, type CountedColumn } from './binned-counts';
+import { alignedCells, type CountedColumn, type Tally } from './binned-counts';
 import { countWindow } from './window-counts';
 import { chooseBaseline } from './distribution';
 import { countedColumn, featureTargets, type DriftTarget } from './targets';
 import { requireModel } from './metadata';
-import { bucketSizeMs, bucketStarts, effectiveSampleFraction, sampleNotices, windowWhere } from './window';
+import { planWindow, type WindowPlan } from './plan';
+import { mapSliced } from '../slices';
+import { effectiveSampleFraction, sampleNotices, windowWhere } from './window';
 import { ksOnGrid, sketchGrid, wassersteinOnGrid } from './sketch-grid';
-import { thresholdSteps } from './series';
+import { alertFieldFirst, thresholdSteps } from './series';
 
 /** One column in one bucket. */
 export interface DriftPoint {
@@ -72,7 +74,8 @@ export interface DriftSeries {
 
 export interface DriftEvaluation {
   baseline: Baseline;
-  bucketMs: number;
+  /** The window read and its buckets (plan.ts), with what the plan limited. */
+  plan: WindowPlan;
   series: DriftSeries[];
   /** Fraction of the rows read (1 = all; below 1 the frames carry a notice saying so). */
   sampleFraction: number;
@@ -123,24 +126,35 @@ interface Layout {
   grid?: { index: number; knots: number[] };
 }
 
-function gridCounts(knots: number[], cells: CellsByKey | undefined) {
-  const bins = Array.from({ length: knots.length + 1 }, (_, k) => cells?.get(`#${k}`));
-  return { counts: bins.map((cell) => cell?.n ?? 0), sums: bins.map((cell) => cell?.sum ?? 0) };
+/** Counts and sums per grid cell (sketch-grid.ts GridCounts) from a grid column's tally (index k + 1 = cell k). */
+function gridCounts(knots: number[], tally: Tally | undefined) {
+  const cells = knots.length + 1;
+  return {
+    counts: tally ? tally.bins.subarray(1, cells + 1) : new Float64Array(cells),
+    sums: tally ? tally.binSums.subarray(1, cells + 1) : new Float64Array(cells),
+  };
 }
 
 const finiteOrNull = (value: number | undefined): number | null =>
   value !== undefined && Number.isFinite(value) ? value : null;
 
-/** Value, floor, level and error bound of one target in one bucket; `metric` is the one used for this target. */
+/**
+ * Value, floor, level and error bound of one target in one bucket; `metric` is the one used for this target. A bucket
+ * without rows has no value (every statistic is undefined there) and is not rated: nothing is computed for it.
+ */
 function pointOf(
   target: DriftTarget,
   metric: DriftMetric,
   thresholds: MetricThresholds,
   time: number,
-  main: CellsByKey | undefined,
-  grid: { knots: number[]; cells: CellsByKey | undefined } | undefined
+  main: Tally | undefined,
+  grid: { knots: number[]; tally: Tally | undefined } | undefined
 ): Omit<DriftPoint, 'level'> {
   const counts = alignedCells(target.reference, main);
+  const base = { time, reference: counts.reference, current: counts.current, sums: counts.sums };
+  if (counts.current.every((n) => n === 0)) {
+    return { ...base, count: 0, value: null, noiseFloor: null, rawLevel: null, maxError: 0 };
+  }
   const rated = CORE_METRIC[metric];
   const comparison = compareCounts(
     target.reference.kind,
@@ -149,16 +163,10 @@ function pointOf(
     { reference: target.reference.missing, current: counts.missing },
     { primaryMetric: rated, thresholds: { [rated]: thresholds } }
   );
-  const base = {
-    time,
-    count: comparison.current.count,
-    reference: counts.reference,
-    current: counts.current,
-    sums: counts.sums,
-  };
+  const rows = { ...base, count: comparison.current.count };
   if (grid && target.reference.kind === 'numeric') {
     const { sketch, std } = target.reference;
-    const counted = gridCounts(grid.knots, grid.cells);
+    const counted = gridCounts(grid.knots, grid.tally);
     const result =
       metric === 'ks'
         ? ksOnGrid(sketch, grid.knots, counted, DEFAULT_ALPHA)
@@ -166,7 +174,7 @@ function pointOf(
     const value = 'statistic' in result ? result.statistic : result.normalized;
     const insufficient = comparison.current.count < DEFAULT_MIN_COUNT || comparison.reference.count === 0;
     return {
-      ...base,
+      ...rows,
       value: finiteOrNull(value),
       noiseFloor: finiteOrNull(result.noiseFloor),
       rawLevel: insufficient ? null : levelOfSeverity(rateDrift(value, result.noiseFloor, thresholds)),
@@ -185,7 +193,7 @@ function pointOf(
   };
   const [value, floor] = binned[metric];
   return {
-    ...base,
+    ...rows,
     value: finiteOrNull(value),
     noiseFloor: finiteOrNull(floor),
     rawLevel: levelOfSeverity(comparison.severity),
@@ -197,18 +205,32 @@ function pointOf(
 export type DriftScope = ModelScope & { persistence?: number };
 
 /**
- * Counts every target × bucket in one scan and rates each one. `bucketMs` 0 compares the whole range at once.
- * `sumOf` is summed per cell of every target (ranking sums the model's output). A grid column sums its own values in
- * its two outer cells (the Wasserstein tails).
+ * Grid cells that cost as much as one point of a plan (plan.ts MAX_PLAN_POINTS): a ~1 000-knot KS/Wasserstein grid
+ * counts as 50 points per bucket — its cells are counted, moved and summed one by one, and the statistic walks them.
+ */
+const GRID_CELLS_PER_POINT = 20;
+
+/** Points one bucket costs: one per target, plus the grid cells of KS and Wasserstein columns. */
+function pointsPerBucket(targets: number, layouts: Layout[]): number {
+  return layouts.reduce(
+    (points, layout) => points + (layout.grid ? layout.grid.knots.length / GRID_CELLS_PER_POINT : 0),
+    targets
+  );
+}
+
+/**
+ * Counts every target × bucket in one scan and rates each one. `bucket` is the query's (plan.ts planWindow), 'whole'
+ * to compare the whole range at once. `sumOf` is summed per cell of every target (ranking sums the model's output). A
+ * grid column sums its own values in its two outer cells (the Wasserstein tails).
  */
 export async function evaluateDrift(
   request: QueryRequest,
   scope: DriftScope,
   metric: DriftMetric,
   chooseTargets: (store: PredictionStore, baseline: Baseline) => Promise<DriftTarget[]>,
-  options: { bucketMs: number; sumOf?: string }
+  options: { bucket: string | 'whole' | undefined; sumOf?: string }
 ): Promise<DriftEvaluation> {
-  const { instance, range } = request;
+  const { instance, signal } = request;
   const store = await instance.store();
   await requireModel(store, scope.model);
   const baseline = await chooseBaseline(store, scope.model, scope.baseline, scope.version);
@@ -226,44 +248,46 @@ export async function evaluateDrift(
       1;
     return { main: main - 1, grid: { index, knots } };
   });
-  const grouped = groupCells(
-    await countWindow({
-      store,
-      model: scope.model,
-      range,
-      columns,
-      where: windowWhere(store.dialect, scope, options.bucketMs),
-      bucketMs: options.bucketMs,
-      signal: request.signal,
-    })
-  );
-  const times = options.bucketMs > 0 ? bucketStarts(range, options.bucketMs) : [0];
+  const plan = await planWindow(request, store, scope.model, options.bucket, pointsPerBucket(targets.length, layouts));
+  const counts = await countWindow({
+    store,
+    model: scope.model,
+    range: plan.range,
+    columns,
+    where: windowWhere(store.dialect, scope, plan.grid),
+    grid: plan.grid,
+    signal,
+  });
   const settings = thresholdsFor(instance.settings, scope.model);
   const thresholds = metricThresholds(metric, settings);
   const psiThresholds = metricThresholds('psi', settings);
-  const series = targets.map((target, t) => {
+  const series: DriftSeries[] = [];
+  for (const [t, target] of targets.entries()) {
     const layout = layouts[t];
     const used: DriftMetric =
       (metric === 'ks' || metric === 'wasserstein') && target.reference.kind !== 'numeric' ? 'psi' : metric;
-    const raw = times.map((time) =>
-      pointOf(
-        target,
-        used,
-        used === metric ? thresholds : psiThresholds,
-        time,
-        grouped.get(`${layout.main}@${time}`),
-        layout.grid && { knots: layout.grid.knots, cells: grouped.get(`${layout.grid.index}@${time}`) }
-      )
+    const raw = await mapSliced(
+      plan.starts,
+      (time) =>
+        pointOf(
+          target,
+          used,
+          used === metric ? thresholds : psiThresholds,
+          time,
+          counts.get(layout.main, time),
+          layout.grid && { knots: layout.grid.knots, tally: counts.get(layout.grid.index, time) }
+        ),
+      signal
     );
     const levels = applyPersistence(
       raw.map((point) => point.rawLevel),
       scope.persistence ?? 1
     );
-    return { target, metric: used, points: raw.map((point, i) => ({ ...point, level: levels[i] })) };
-  });
+    series.push({ target, metric: used, points: raw.map((point, i) => ({ ...point, level: levels[i] })) });
+  }
   return {
     baseline,
-    bucketMs: options.bucketMs,
+    plan,
     series,
     sampleFraction: effectiveSampleFraction(scope.sampleFraction),
     metric,
@@ -272,15 +296,11 @@ export async function evaluateDrift(
   };
 }
 
-/** Grafana threshold steps for a metric: green base, orange at warning, red at critical. */
-/** Alert thresholds on a severity level: warning at 2, critical at 3. */
-const LEVEL_THRESHOLDS = thresholdSteps({ warning: 2, critical: 3, worse: 'higher' });
-
 /** What every drift-family frame says about how it was computed. */
 export function evaluationMeta(evaluation: DriftEvaluation, persistence: number) {
   return {
     baseline: evaluation.baseline.version,
-    bucketMs: evaluation.bucketMs,
+    bucketMs: evaluation.plan.grid.sizeMs,
     persistence,
     thresholds: evaluation.thresholds,
     sampled: evaluation.sampleFraction < 1,
@@ -288,16 +308,16 @@ export function evaluationMeta(evaluation: DriftEvaluation, persistence: number)
   };
 }
 
-/** The frame notices of an evaluation: that it was sampled, when it was. */
+/** The frame notices of an evaluation: what its plan limited, and that it was sampled, when it was. */
 export function notices(evaluation: DriftEvaluation): { notices?: FrameNotice[] } {
-  const list = sampleNotices(evaluation.sampleFraction);
+  const list = [...evaluation.plan.notices, ...sampleNotices(evaluation.sampleFraction)];
   return list.length > 0 ? { notices: list } : {};
 }
 
 /**
  * One timeseries-multi frame per series: time, value, noise_floor, level, count, labelled model/feature/metric.
- * With `alertOn: 'level'` the level comes first (with warning/critical steps at 2 and 3), since Grafana's
- * server-side expressions read the first number field of a series.
+ * `alertOn` moves the level (with warning/critical steps at 2 and 3) or the noise floor first, since Grafana's
+ * server-side expressions read the first number field of a series (alertFieldFirst).
  */
 export function driftFrames(
   model: string,
@@ -327,9 +347,9 @@ export function driftFrames(
     const level = column(
       FIELDS.level,
       points.map((p) => p.level),
-      { min: 0, max: 3, ...(alertOn === 'level' ? { thresholds: LEVEL_THRESHOLDS } : {}) }
+      { min: 0, max: 3 }
     );
-    const maxError = Math.max(0, ...points.map((p) => p.maxError));
+    const maxError = points.reduce((largest, p) => Math.max(largest, p.maxError), 0);
     return {
       name: series.target.name,
       refId,
@@ -344,21 +364,24 @@ export function driftFrames(
         },
         ...notices(evaluation),
       },
-      fields: [
-        { name: FIELDS.time, type: 'time', values: points.map((p) => p.time), config: {} },
-        ...(alertOn === 'level' ? [level, value] : [value]),
-        column(
-          FIELDS.noiseFloor,
-          points.map((p) => p.noiseFloor),
-          { unit: 'none' }
-        ),
-        ...(alertOn === 'level' ? [] : [level]),
-        column(
-          FIELDS.count,
-          points.map((p) => p.count),
-          { unit: 'short' }
-        ),
-      ],
+      fields: alertFieldFirst(
+        [
+          { name: FIELDS.time, type: 'time', values: points.map((p) => p.time), config: {} },
+          value,
+          column(
+            FIELDS.noiseFloor,
+            points.map((p) => p.noiseFloor),
+            { unit: 'none' }
+          ),
+          level,
+          column(
+            FIELDS.count,
+            points.map((p) => p.count),
+            { unit: 'short' }
+          ),
+        ],
+        alertOn
+      ),
     };
   });
 }
@@ -376,7 +399,7 @@ export async function driftQuery(request: QueryRequest<'drift'>): Promise<FrameL
     query,
     metric,
     (store, baseline) => featureTargets(store, query.model, baseline, query.features),
-    { bucketMs: bucketSizeMs(query.bucket, request.intervalMs, request.maxDataPoints, request.range) }
+    { bucket: query.bucket }
   );
   return driftFrames(query.model, evaluation, query, query.refId);
 }

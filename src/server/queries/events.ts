@@ -5,7 +5,9 @@
  *   The event starts at the bucket where the level rises and ends where it falls back below (or at the end of the
  *   last bucket when it is still on, tagged `ongoing`); its text names the feature, metric, the peak value and the
  *   noise floor in that bucket;
- * - schema changes from the store's schema log (as the `quality` query lists them), as point events.
+ * - schema changes from the store's schema log (as the `quality` query lists them), as point events;
+ * - events tools recorded for the model (store `getEvents`: `mlmon retrain-hook`'s "Retraining requested"), as
+ *   point events with their own title, text and tags. The feature filter applies to drift and schema changes only.
  */
 import {
   annotationEventsFrame,
@@ -15,12 +17,11 @@ import {
   type FrameLike,
   type SeverityLevel,
 } from '../../core/query/frames';
-import type { SchemaChange } from '../store/types';
+import type { ModelEvent, SchemaChange } from '../store/types';
 import type { QueryRequest } from '../backend/registry';
 import { evaluateDrift, evaluationMeta, type DriftSeries } from './drift';
 import { describeSchemaChange, schemaChangesIn } from './quality';
 import { featureTargets } from './targets';
-import { bucketSizeMs } from './window';
 
 /** A run of consecutive points: indexes `start` (inclusive) to `end` (exclusive). */
 export interface Episode {
@@ -97,24 +98,33 @@ export function schemaChangeEvent(change: SchemaChange): AnnotationEventRow {
   };
 }
 
+/** The point event of a recorded model event. */
+export function modelEventRow(event: ModelEvent): AnnotationEventRow {
+  return { time: event.ts, timeEnd: event.ts, title: event.title, text: event.text, tags: event.tags };
+}
+
 export async function eventsQuery(request: QueryRequest<'events'>): Promise<FrameLike[]> {
   const { query, range, instance } = request;
   const metric = query.metric ?? 'psi';
   const minLevelName = query.minLevel ?? 'warning';
   const minLevel = severityLevel(minLevelName)!;
-  const bucketMs = bucketSizeMs(query.bucket, request.intervalMs, request.maxDataPoints, range);
   const evaluation = await evaluateDrift(
     request as QueryRequest,
     query,
     metric,
     (store, baseline) => featureTargets(store, query.model, baseline, query.features),
-    { bucketMs }
+    { bucket: query.bucket }
   );
+  const { grid, range: read } = evaluation.plan;
   const store = await instance.store();
   const changes = await schemaChangesIn(store, query.model, range, query.features && new Set(query.features));
+  const recorded = await store.getEvents(query.model, range);
   const events = [
-    ...evaluation.series.flatMap((series) => driftEvents(series, minLevel, bucketMs, range.to)),
+    ...evaluation.series.flatMap((series) =>
+      driftEvents(series, minLevel, grid.sizeMs || read.to - read.from, read.to)
+    ),
     ...changes.map(schemaChangeEvent),
+    ...recorded.map(modelEventRow),
   ].sort((a, b) => a.time - b.time || a.title.localeCompare(b.title));
   const custom = { model: query.model, metric, minLevel: minLevelName };
   return [

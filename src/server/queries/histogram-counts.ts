@@ -8,17 +8,17 @@
  *
  * Sums: a column may ask for the sum of its `sumOf` in its two outer bins only (`sumCells: 'outer'`, what the
  * Wasserstein tails need), done here with two filtered sums; a column needing a sum in every cell is counted by the
- * unpivot statement instead (unpivot-counts.ts).
+ * unpivot statement instead (unpivot-counts.ts: a filtered sum per bin edge measured several times slower).
  */
 import type { Params } from '../store/sql-params';
 import {
   integerLiteral,
-  type CountCell,
+  type CellSink,
   type CountedColumn,
   type CountsStatement,
   type ScanOptions,
 } from './binned-counts';
-import { BUCKET_START_SQL } from './window';
+import { bucketStartSql } from './window';
 
 /**
  * The bin of a histogram key: the first k with e_k = key (repeated edges leave the bins between them empty); the
@@ -34,86 +34,117 @@ function binOfKey(edges: readonly number[]): (key: number | null) => number {
   return (key) => (key === null ? edges.length : (first.get(key) ?? (key === Infinity ? edges.length : -2)));
 }
 
-/** One histogram entry as DuckDB's node API returns a MAP: `{ key, value }`. */
-interface HistogramEntry {
-  key: number | string | null;
-  value: bigint | number;
+/**
+ * A column's histogram as two lists read from one row, its keys and their counts (`keys_<i>`, `counts_<i>`). DuckDB's
+ * node API would turn the MAP into one `{ key, value: BigInt }` object per entry — a thousand per row and bucket of a
+ * sketch grid, garbage that outlives the young generation while the rows are read in slices; two lists of numbers
+ * are two objects.
+ */
+interface HistogramColumns {
+  /** SELECT of the outer query turning `histogram_<i>` into `keys_<i>` and `counts_<i>`. */
+  unpacked: string[];
+  /** The `histogram_<i>` columns the outer query drops. */
+  packed: string[];
 }
 
-/** Reads the cells of one column from its aggregates in one bucket row. */
-type ColumnDecoder = (row: Record<string, unknown>, bucket: number) => CountCell[];
+/** Asks for a column's histogram as lists (HistogramColumns); `numericKeys` casts the keys to DOUBLE. */
+function histogramLists(at: string, numericKeys: boolean, lists: HistogramColumns): void {
+  lists.packed.push(`histogram_${at}`);
+  lists.unpacked.push(
+    `map_keys(histogram_${at})${numericKeys ? '::DOUBLE[]' : ''} AS keys_${at}`,
+    `map_values(histogram_${at})::DOUBLE[] AS counts_${at}`
+  );
+}
 
-function numericColumn(index: number, column: CountedColumn, aggregates: string[], params: Params): ColumnDecoder {
-  const edges = column.edges ?? [];
-  const at = integerLiteral(index, 'column index');
-  aggregates.push(`count(${column.column}) AS present_${at}`);
-  if (edges.length > 0) {
-    params[`c${at}_edges`] = [...new Set(edges)];
-    aggregates.push(`histogram(${column.column}, {c${at}_edges}) AS histogram_${at}`);
-  }
-  const outerSums = column.sumOf !== undefined;
-  if (outerSums) {
-    if (edges.length > 0) {
-      params[`c${at}_first`] = edges[0];
-      params[`c${at}_last`] = edges[edges.length - 1];
-      aggregates.push(
-        `coalesce(sum(${column.sumOf}) FILTER (WHERE ${column.column} <= {c${at}_first}), 0) AS low_sum_${at}`,
-        `coalesce(sum(${column.sumOf}) FILTER (WHERE ${column.column} > {c${at}_last}), 0) AS high_sum_${at}`
-      );
-    } else {
-      aggregates.push(`coalesce(sum(${column.sumOf}) FILTER (WHERE ${column.column} IS NOT NULL), 0) AS low_sum_${at}`);
-    }
-  }
-  const binOf = binOfKey(edges);
-  return (row, bucket) => {
-    const present = Number(row[`present_${at}`]);
-    const entries: HistogramEntry[] =
-      edges.length > 0 ? ((row[`histogram_${at}`] as HistogramEntry[] | null) ?? []) : [{ key: null, value: present }];
-    const cells: CountCell[] = [];
-    const missing = Number(row.rows) - present;
-    if (missing > 0) {
-      cells.push({ column: index, bucket, bin: -1, category: '', n: missing, sum: 0 });
-    }
-    for (const entry of entries) {
-      const bin = binOf(entry.key as number | null);
-      if (bin < 0) {
-        throw new Error(
-          `Internal error: DuckDB's histogram returned ${entry.key}, which is not an edge of column ${at}`
-        );
-      }
-      const n = Number(entry.value);
-      if (n > 0) {
-        const sum = !outerSums
-          ? 0
-          : bin === 0
-            ? Number(row[`low_sum_${at}`])
-            : bin === edges.length
-              ? Number(row[`high_sum_${at}`])
-              : 0;
-        cells.push({ column: index, bucket, bin, category: '', n, sum });
-      }
-    }
-    return cells;
+/** The keys and counts of a column's histogram in a row ([] for none). */
+function histogramOf(row: Record<string, unknown>, at: string): { keys: unknown[]; counts: number[] } {
+  return {
+    keys: (row[`keys_${at}`] as unknown[] | null) ?? [],
+    counts: (row[`counts_${at}`] as number[] | null) ?? [],
   };
 }
 
-function categoricalColumn(index: number, column: CountedColumn, aggregates: string[]): ColumnDecoder {
+/** Hands the cells of one column, from its aggregates in one bucket row, to the sink. */
+type ColumnDecoder = (row: Record<string, unknown>, bucket: number, add: CellSink) => void;
+
+function numericColumn(
+  index: number,
+  column: CountedColumn,
+  aggregates: string[],
+  params: Params,
+  lists: HistogramColumns
+): ColumnDecoder {
+  const edges = column.edges ?? [];
+  const distinct = [...new Set(edges)];
+  const at = integerLiteral(index, 'column index');
+  aggregates.push(`count(${column.column}) AS present_${at}`);
+  if (edges.length > 0) {
+    params[`c${at}_edges`] = distinct;
+    aggregates.push(`histogram(${column.column}, {c${at}_edges}) AS histogram_${at}`);
+    histogramLists(at, true, lists);
+  }
+  const outerSums = column.sumOf !== undefined;
+  const sumWhere = (condition: string, name: string) =>
+    aggregates.push(`coalesce(sum(${column.sumOf}) FILTER (WHERE ${condition}), 0) AS ${name}`);
+  if (outerSums && edges.length > 0) {
+    params[`c${at}_first`] = edges[0];
+    params[`c${at}_last`] = edges[edges.length - 1];
+    sumWhere(`${column.column} <= {c${at}_first}`, `low_sum_${at}`);
+    sumWhere(`${column.column} > {c${at}_last}`, `high_sum_${at}`);
+  } else if (outerSums) {
+    sumWhere(`${column.column} IS NOT NULL`, `low_sum_${at}`);
+  }
+  const binOf = binOfKey(edges);
+  /** The sum of a bin in a row: the outer bins' filtered sums, 0 inside. */
+  const sumOfBin = (row: Record<string, unknown>, bin: number): number =>
+    !outerSums
+      ? 0
+      : bin === 0
+        ? Number(row[`low_sum_${at}`])
+        : bin === edges.length
+          ? Number(row[`high_sum_${at}`])
+          : 0;
+  return (row, bucket, add) => {
+    const present = Number(row[`present_${at}`]);
+    const { keys, counts } = edges.length > 0 ? histogramOf(row, at) : { keys: [null], counts: [present] };
+    const missing = Number(row.rows) - present;
+    if (missing > 0) {
+      add(index, bucket, -1, '', missing, 0);
+    }
+    for (let k = 0; k < keys.length; k++) {
+      const bin = binOf(keys[k] as number | null);
+      if (bin < 0) {
+        throw new Error(`Internal error: DuckDB's histogram returned ${keys[k]}, which is not an edge of column ${at}`);
+      }
+      if (counts[k] > 0) {
+        add(index, bucket, bin, '', counts[k], sumOfBin(row, bin));
+      }
+    }
+  };
+}
+
+function categoricalColumn(
+  index: number,
+  column: CountedColumn,
+  aggregates: string[],
+  lists: HistogramColumns
+): ColumnDecoder {
   const at = integerLiteral(index, 'column index');
   aggregates.push(`count(${column.column}) AS present_${at}`, `histogram(${column.column}) AS histogram_${at}`);
-  return (row, bucket) => {
+  histogramLists(at, false, lists);
+  return (row, bucket, add) => {
     let missing = Number(row.rows) - Number(row[`present_${at}`]);
-    const cells: CountCell[] = [];
-    for (const entry of (row[`histogram_${at}`] as HistogramEntry[] | null) ?? []) {
-      if (entry.key === '') {
-        missing += Number(entry.value);
+    const { keys, counts } = histogramOf(row, at);
+    for (let k = 0; k < keys.length; k++) {
+      if (keys[k] === '') {
+        missing += counts[k];
       } else {
-        cells.push({ column: index, bucket, bin: 0, category: String(entry.key), n: Number(entry.value), sum: 0 });
+        add(index, bucket, 0, String(keys[k]), counts[k], 0);
       }
     }
     if (missing > 0) {
-      cells.push({ column: index, bucket, bin: -1, category: '', n: missing, sum: 0 });
+      add(index, bucket, -1, '', missing, 0);
     }
-    return cells;
   };
 }
 
@@ -128,22 +159,29 @@ export function histogramCountsStatement(
 ): CountsStatement {
   const params: Params = { ...options.where.params };
   const aggregates = ['count(*) AS "rows"'];
+  const lists: HistogramColumns = { unpacked: [], packed: [] };
   const decoders = columns.map(([index, column]) => {
     if (column.sumOf !== undefined && column.sumCells !== 'outer') {
       throw new Error(`Internal error: column ${index} needs sums in every cell; count it with the unpivot statement`);
     }
     return column.kind === 'numeric'
-      ? numericColumn(index, column, aggregates, params)
-      : categoricalColumn(index, column, aggregates);
+      ? numericColumn(index, column, aggregates, params, lists)
+      : categoricalColumn(index, column, aggregates, lists);
   });
-  const bucket = options.bucketMs > 0 ? BUCKET_START_SQL : '0';
+  const counted =
+    `SELECT ${bucketStartSql(options.grid)} AS bucket, ${aggregates.join(', ')} ` +
+    `FROM ${relation} AS current_window ${options.where.sql} GROUP BY 1`;
   return {
-    sql: `SELECT ${bucket} AS bucket, ${aggregates.join(', ')} FROM ${relation} AS current_window ${options.where.sql} GROUP BY 1`,
+    sql:
+      lists.packed.length === 0
+        ? counted
+        : `SELECT * EXCLUDE (${lists.packed.join(', ')}), ${lists.unpacked.join(', ')} FROM (${counted}) AS counted`,
     params,
-    cells: (rows) =>
-      rows.flatMap((row) => {
-        const start = Number(row.bucket);
-        return decoders.flatMap((decode) => decode(row, start));
-      }),
+    read: (row, add) => {
+      const start = Number(row.bucket);
+      for (const decode of decoders) {
+        decode(row, start, add);
+      }
+    },
   };
 }

@@ -2,6 +2,7 @@
  * What the datasource says about its models: the metadata queries (`models`, `versions`, `features`,
  * for template variables and editors) and the summaries behind the `models` resource (the app's root page).
  */
+import { largest } from '../../core/stats/extremes';
 import { FIELDS, readSeverityFrame, severityName, type FrameLike, type SeverityLevel } from '../../core/query/frames';
 import type { ModelSummary } from '../../core/query/resources';
 import type { QueryOf } from '../../core/query/queryTypes';
@@ -62,7 +63,7 @@ export async function driftHealth(
     return { severity: 'insufficient_data', driftingFeatures: 0 };
   }
   return {
-    severity: severityName(Math.max(...rated) as SeverityLevel),
+    severity: severityName(largest(rated) as SeverityLevel),
     driftingFeatures: rated.filter((l) => l >= 2).length,
   };
 }
@@ -82,7 +83,7 @@ export async function summarizeModel(
     store.countPredictions(model, range),
     driftHealth(registry, instance, model, range, signal),
   ]);
-  const lastTs = versions.length > 0 ? Math.max(...versions.map((v) => v.lastTs)) : null;
+  const lastTs = versions.length > 0 ? largest(versions.map((v) => v.lastTs)) : null;
   return {
     name: model,
     versions: versions.map((v) => v.version),

@@ -15,15 +15,8 @@ import { thresholdsFor } from '../backend/settings';
 import type { StoreDialect } from '../store/types';
 import { requireModel } from './metadata';
 import { numberOrNull, ratedSeriesFrame, upperLimitRule, type LevelRule } from './series';
-import {
-  BUCKET_START_SQL,
-  bucketSizeMs,
-  bucketStarts,
-  coveredSeconds,
-  effectiveSampleFraction,
-  sampleNotices,
-  windowWhere,
-} from './window';
+import { coveredSeconds, effectiveSampleFraction, sampleNotices, windowWhere, type WindowClause } from './window';
+import { planWindow } from './plan';
 import type { Thresholds } from '../../core/query/settings';
 
 /** Quantile level of each latency metric. */
@@ -46,9 +39,15 @@ function clickHouseType7(sorted: string): string {
 }
 
 /** SQL of one row per bucket: rows, rows scaled back by the sampling rate, errors and (when asked) a latency quantile. */
-export function operationalSql(dialect: StoreDialect, relation: string, where: string, withLatency: boolean): string {
+export function operationalSql(
+  dialect: StoreDialect,
+  relation: string,
+  window: WindowClause,
+  withLatency: boolean
+): string {
+  const where = window.sql;
   const counts =
-    `${BUCKET_START_SQL} AS bucket, count(*) AS n, sum(1.0 / sampling_rate) AS scaled, ` +
+    `${window.bucket} AS bucket, count(*) AS n, sum(1.0 / sampling_rate) AS scaled, ` +
     'sum(CASE WHEN is_error = 1 THEN 1 ELSE 0 END) AS errors';
   if (!withLatency) {
     return `SELECT ${counts} FROM ${relation} AS current_window ${where} GROUP BY bucket ORDER BY bucket`;
@@ -99,23 +98,24 @@ function bucketValue(
 }
 
 export async function operationalQuery(request: QueryRequest<'operational'>): Promise<FrameLike[]> {
-  const { query, instance, range } = request;
+  const { query, instance } = request;
   const metric = query.metric ?? 'latency_p95';
   const store = await instance.store();
   await requireModel(store, query.model);
-  const bucketMs = bucketSizeMs(query.bucket, request.intervalMs, request.maxDataPoints, range);
-  const where = windowWhere(store.dialect, query, bucketMs);
+  const plan = await planWindow(request, store, query.model, query.bucket, 1);
+  const { range, grid } = plan;
+  const where = windowWhere(store.dialect, query, grid);
   const quantile = LATENCY_LEVELS[metric];
   const params = quantile === undefined ? where.params : { ...where.params, latency_q: quantile };
   const relation = await store.predictionsRelation(query.model, range);
   request.signal.throwIfAborted();
   const rows = await store.query<BucketRow>(
-    operationalSql(store.dialect, relation, where.sql, quantile !== undefined),
+    operationalSql(store.dialect, relation, where, quantile !== undefined),
     params,
     { signal: request.signal }
   );
   const byBucket = new Map(rows.map((row) => [Number(row.bucket), row]));
-  const times = bucketStarts(range, bucketMs);
+  const times = plan.starts;
   const fraction = effectiveSampleFraction(query.sampleFraction);
   const counts = times.map((t) => Number(byBucket.get(t)?.n ?? 0));
   return [
@@ -125,14 +125,15 @@ export async function operationalQuery(request: QueryRequest<'operational'>): Pr
         labels: { model: query.model, metric },
         unit: METRIC_UNITS[metric] ?? 'none',
         times,
-        values: times.map((t) => bucketValue(metric, byBucket.get(t), coveredSeconds(t, bucketMs, range), fraction)),
+        values: times.map((t) => bucketValue(metric, byBucket.get(t), coveredSeconds(t, grid, range), fraction)),
         rule: operationalRule(metric, thresholdsFor(instance.settings, query.model)),
         unrated: counts.map((n) => n < DEFAULT_MIN_COUNT),
         extras: [{ name: 'count', values: counts, unit: 'short' }],
-        notices: sampleNotices(query.sampleFraction),
-        custom: { bucketMs, sampleFraction: fraction, minCount: DEFAULT_MIN_COUNT },
+        notices: [...plan.notices, ...sampleNotices(query.sampleFraction)],
+        custom: { bucketMs: grid.sizeMs, sampleFraction: fraction, minCount: DEFAULT_MIN_COUNT },
       },
-      query.refId
+      query.refId,
+      query.alertOn
     ),
   ];
 }

@@ -25,10 +25,17 @@ import { chooseBaseline } from './distribution';
 import { requireModel } from './metadata';
 import { numberOrNull, ratedSeriesFrame, relativeRule, type LevelRule } from './series';
 import type { WhereClause } from './scope';
-import { BUCKET_START_SQL, bucketSizeMs, bucketStarts, sampleNotices, windowWhere } from './window';
+import { sampleNotices, windowWhere, type WindowClause } from './window';
+import { planWindow } from './plan';
 
 const CLASSIFIER_METRICS = new Set<PerformanceMetric>(['accuracy', 'precision', 'recall', 'f1', 'auc']);
 const REGRESSOR_METRICS = new Set<PerformanceMetric>(['mae', 'rmse', 'mape']);
+
+/**
+ * How long before its prediction a label may have been recorded and still count (clocks of the systems that log
+ * predictions and labels can differ): the labels of a window are read from a day before it on, not all of them.
+ */
+export const LABEL_BEFORE_PREDICTION_MS = 86_400_000;
 
 /** Score bins per unit of score for the AUC counts. */
 export const AUC_BINS_PER_UNIT = 1000;
@@ -45,36 +52,36 @@ export function joinedRelation(dialect: PredictionStore['dialect'], predictions:
 const LABELLED = 'coalesce(has_label, 0) = 1';
 
 /** Rows and labelled rows per bucket, and the confusion counts of labelled rows (class columns NULL otherwise). */
-export function confusionSql(joined: string, where: string): string {
+export function confusionSql(joined: string, window: WindowClause): string {
   return (
-    `SELECT ${BUCKET_START_SQL} AS bucket, coalesce(has_label, 0) AS labelled, ` +
+    `SELECT ${window.bucket} AS bucket, coalesce(has_label, 0) AS labelled, ` +
     `prediction_cat AS pc, prediction_num AS pn, label_cat AS lc, label_num AS ln, count(*) AS n ` +
-    `FROM ${joined} ${where} GROUP BY bucket, labelled, pc, pn, lc, ln`
+    `FROM ${joined} ${window.sql} GROUP BY bucket, labelled, pc, pn, lc, ln`
   );
 }
 
 /** Labelled, scored rows per bucket, score bin and label class. */
-export function scoreBinSql(joined: string, where: string): string {
+export function scoreBinSql(joined: string, window: WindowClause): string {
   const scored = `${LABELLED} AND score IS NOT NULL`;
   return (
-    `SELECT ${BUCKET_START_SQL} AS bucket, floor(score * ${AUC_BINS_PER_UNIT}) AS score_bin, ` +
-    `label_cat AS lc, label_num AS ln, count(*) AS n FROM ${joined} ${and(where, scored)} ` +
+    `SELECT ${window.bucket} AS bucket, floor(score * ${AUC_BINS_PER_UNIT}) AS score_bin, ` +
+    `label_cat AS lc, label_num AS ln, count(*) AS n FROM ${joined} ${and(window.sql, scored)} ` +
     `GROUP BY bucket, score_bin, lc, ln`
   );
 }
 
 /** Rows, labelled rows and the error sums of a regressor per bucket. */
-export function regressionSql(joined: string, where: string): string {
+export function regressionSql(joined: string, window: WindowClause): string {
   const paired = `${LABELLED} AND prediction_num IS NOT NULL AND label_num IS NOT NULL`;
   const error = '(label_num - prediction_num)';
   const sumIf = (condition: string, value: string) => `sum(CASE WHEN ${condition} THEN ${value} ELSE 0 END)`;
   return (
-    `SELECT ${BUCKET_START_SQL} AS bucket, count(*) AS n, ${sumIf(LABELLED, '1')} AS labelled, ` +
+    `SELECT ${window.bucket} AS bucket, count(*) AS n, ${sumIf(LABELLED, '1')} AS labelled, ` +
     `${sumIf(paired, '1')} AS pairs, ${sumIf(paired, `abs(${error})`)} AS abs_sum, ` +
     `${sumIf(paired, `${error} * ${error}`)} AS sq_sum, ` +
     `${sumIf(`${paired} AND label_num != 0`, '1')} AS pct_n, ` +
     `${sumIf(`${paired} AND label_num != 0`, `abs(${error} / label_num)`)} AS pct_sum ` +
-    `FROM ${joined} ${where} GROUP BY bucket`
+    `FROM ${joined} ${window.sql} GROUP BY bucket`
   );
 }
 
@@ -180,21 +187,21 @@ type Queryable = Pick<PredictionStore, 'query'>;
 /**
  * The model's task: the baseline's when it has validation performance; else classification when any class is
  * text or every number is 0/1 (as the baseline detects it); else regression. A window without predictions
- * gives no evidence: then the metric asked for decides.
+ * gives no evidence: then the metric asked for decides (classification when none is).
  */
 async function detectTask(
   store: Queryable,
   baseline: Baseline | undefined,
   joined: string,
   where: WhereClause,
-  metric: PerformanceMetric
+  metric: PerformanceMetric | undefined
 ): Promise<Task> {
   if (baseline?.performance) {
     return baseline.performance.task;
   }
   const [row] = await store.query<Record<string, unknown>>(taskSql(joined, where.sql), where.params);
   if (Number(row?.predicted ?? 0) === 0) {
-    return REGRESSOR_METRICS.has(metric) ? 'regression' : 'classification';
+    return metric && REGRESSOR_METRICS.has(metric) ? 'regression' : 'classification';
   }
   return Number(row.textual) > 0 || Number(row.non_binary) === 0 ? 'classification' : 'regression';
 }
@@ -247,10 +254,10 @@ async function classifierBuckets(
   store: Queryable,
   metric: PerformanceMetric,
   joined: string,
-  where: WhereClause,
+  where: WindowClause,
   baseline: Baseline | undefined
 ): Promise<Bucketed> {
-  const rows = await store.query<Record<string, unknown>>(confusionSql(joined, where.sql), where.params);
+  const rows = await store.query<Record<string, unknown>>(confusionSql(joined, where), where.params);
   const result = emptyBucketed();
   const cells = new Map<number, ConfusionCell[]>();
   const classes = new Set<string>();
@@ -288,8 +295,8 @@ async function classifierBuckets(
   return result;
 }
 
-async function aucBuckets(store: Queryable, joined: string, where: WhereClause, positive: string) {
-  const rows = await store.query<Record<string, unknown>>(scoreBinSql(joined, where.sql), where.params);
+async function aucBuckets(store: Queryable, joined: string, where: WindowClause, positive: string) {
+  const rows = await store.query<Record<string, unknown>>(scoreBinSql(joined, where), where.params);
   const perBucket = new Map<number, Map<number, { positives: number; negatives: number }>>();
   for (const row of rows) {
     const label = classKey(row.lc, row.ln);
@@ -314,9 +321,9 @@ async function regressorBuckets(
   store: Queryable,
   metric: PerformanceMetric,
   joined: string,
-  where: WhereClause
+  where: WindowClause
 ): Promise<Bucketed> {
-  const rows = await store.query<Record<string, unknown>>(regressionSql(joined, where.sql), where.params);
+  const rows = await store.query<Record<string, unknown>>(regressionSql(joined, where), where.params);
   const result = emptyBucketed();
   for (const row of rows) {
     const bucket = Number(row.bucket);
@@ -337,21 +344,24 @@ async function regressorBuckets(
   return result;
 }
 
+/** The score a query without a metric gets: the task's primary one. */
+export const PRIMARY_METRIC: Record<Task, PerformanceMetric> = { classification: 'accuracy', regression: 'mae' };
+
 export async function performanceQuery(request: QueryRequest<'performance'>): Promise<FrameLike[]> {
-  const { query, instance, range } = request;
-  const metric = query.metric ?? 'accuracy';
+  const { query, instance } = request;
   const store = await instance.store();
   await requireModel(store, query.model);
   const baseline = await baselineIfAny(store, query);
-  const bucketMs = bucketSizeMs(query.bucket, request.intervalMs, request.maxDataPoints, range);
-  const where = windowWhere(store.dialect, query, bucketMs);
+  const plan = await planWindow(request, store, query.model, query.bucket, 1);
+  const where = windowWhere(store.dialect, query, plan.grid);
   const joined = joinedRelation(
     store.dialect,
-    await store.predictionsRelation(query.model, range),
-    await store.labelsRelation(query.model)
+    await store.predictionsRelation(query.model, plan.range),
+    await store.labelsRelation(query.model, plan.range.from - LABEL_BEFORE_PREDICTION_MS)
   );
   const stoppable: Queryable = { query: (sql, params) => store.query(sql, params, { signal: request.signal }) };
-  const task = await detectTask(stoppable, baseline, joined, where, metric);
+  const task = await detectTask(stoppable, baseline, joined, where, query.metric);
+  const metric = query.metric ?? PRIMARY_METRIC[task];
   if (task === 'regression' ? CLASSIFIER_METRICS.has(metric) : REGRESSOR_METRICS.has(metric)) {
     const fits = task === 'regression' ? 'mae, rmse, mape' : 'accuracy, precision, recall, f1, auc';
     throw new QueryError(
@@ -363,7 +373,7 @@ export async function performanceQuery(request: QueryRequest<'performance'>): Pr
     task === 'classification'
       ? await classifierBuckets(stoppable, metric, joined, where, baseline)
       : await regressorBuckets(stoppable, metric, joined, where);
-  const times = bucketStarts(range, bucketMs);
+  const times = plan.starts;
   const rows = times.map((t) => bucketed.rows.get(t) ?? 0);
   const labelled = times.map((t) => bucketed.labelled.get(t) ?? 0);
   const coverage = times.map((_, i) => (rows[i] > 0 ? labelled[i] / rows[i] : null));
@@ -391,17 +401,18 @@ export async function performanceQuery(request: QueryRequest<'performance'>): Pr
           { name: 'coverage', values: coverage, unit: 'percentunit' },
           { name: 'labelled', values: labelled, unit: 'short' },
         ],
-        notices: sampleNotices(query.sampleFraction),
+        notices: [...plan.notices, ...sampleNotices(query.sampleFraction)],
         custom: {
           task,
-          bucketMs,
+          bucketMs: plan.grid.sizeMs,
           minLabelledRows: DEFAULT_MIN_COUNT,
           baseline: baseline?.version ?? null,
           validationScore: reference,
           ...bucketed.custom,
         },
       },
-      query.refId
+      query.refId,
+      query.alertOn
     ),
   ];
 }

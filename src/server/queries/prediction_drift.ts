@@ -10,7 +10,6 @@ import { notFound } from '../grafana/errors';
 import type { QueryRequest } from '../backend/registry';
 import { driftFrames, evaluateDrift } from './drift';
 import type { DriftTarget } from './targets';
-import { bucketSizeMs } from './window';
 
 /** The output column compared with the baseline's prediction distribution; an error when the baseline has none. */
 export function predictionTarget(baseline: Baseline, dialect: SqlDialect): DriftTarget {
@@ -32,7 +31,7 @@ export async function predictionDriftQuery(request: QueryRequest<'prediction_dri
     query,
     query.metric ?? 'psi',
     async (store, baseline) => [predictionTarget(baseline, store.dialect)],
-    { bucketMs: bucketSizeMs(query.bucket, request.intervalMs, request.maxDataPoints, request.range) }
+    { bucket: query.bucket }
   );
   return driftFrames(query.model, evaluation, query, query.refId);
 }

@@ -21,7 +21,8 @@ import type { Baseline, ColumnReference, FeatureState, PredictionStore, SchemaCh
 import { chooseBaseline } from './distribution';
 import { requireModel } from './metadata';
 import { ratedSeriesFrame, upperLimitRule, type LevelRule } from './series';
-import { BUCKET_START_SQL, bucketSizeMs, bucketStarts, sampleNotices, windowWhere } from './window';
+import { bucketOf, sampleNotices, windowWhere, type WindowClause } from './window';
+import { planWindow } from './plan';
 
 type RateMetric = Exclude<QualityMetric, 'schema_changes'>;
 
@@ -93,12 +94,12 @@ export function qualityCondition(
   }
 }
 
-/** SQL of rows per bucket and, per feature i, the rows meeting its condition as `hit_i`. */
-export function qualitySql(relation: string, where: string, conditions: string[]): string {
+/** SQL of rows per bucket of `grid` and, per feature i, the rows meeting its condition as `hit_i`. */
+export function qualitySql(relation: string, window: WindowClause, conditions: string[]): string {
   const hits = conditions.map((condition, i) => `sum(CASE WHEN ${condition} THEN 1 ELSE 0 END) AS hit_${i}`);
   return (
-    `SELECT ${[`${BUCKET_START_SQL} AS bucket`, 'count(*) AS n', ...hits].join(', ')} ` +
-    `FROM ${relation} AS current_window ${where} GROUP BY bucket ORDER BY bucket`
+    `SELECT ${[`${window.bucket} AS bucket`, 'count(*) AS n', ...hits].join(', ')} ` +
+    `FROM ${relation} AS current_window ${window.sql} GROUP BY bucket ORDER BY bucket`
   );
 }
 
@@ -136,7 +137,7 @@ function baselineFeatures(
 }
 
 async function rateFrames(request: QueryRequest<'quality'>, metric: RateMetric, features: FeatureState[]) {
-  const { query, instance, range } = request;
+  const { query, instance } = request;
   const store = await instance.store();
   const baseline = BASELINE_METRICS[metric]
     ? await chooseBaseline(store, query.model, query.baseline, query.version)
@@ -145,19 +146,19 @@ async function rateFrames(request: QueryRequest<'quality'>, metric: RateMetric, 
   if (covered.length === 0) {
     return [];
   }
-  const bucketMs = bucketSizeMs(query.bucket, request.intervalMs, request.maxDataPoints, range);
-  const where = windowWhere(store.dialect, query, bucketMs);
+  const plan = await planWindow(request, store, query.model, query.bucket, covered.length);
+  const where = windowWhere(store.dialect, query, plan.grid);
   const params: Params = { ...where.params };
   const conditions = covered.map((feature, i) =>
     qualityCondition(store.dialect, metric, feature, i, baseline?.features[feature.name], params)
   );
-  const relation = await store.predictionsRelation(query.model, range);
+  const relation = await store.predictionsRelation(query.model, plan.range);
   request.signal.throwIfAborted();
-  const rows = await store.query<Record<string, unknown>>(qualitySql(relation, where.sql, conditions), params, {
+  const rows = await store.query<Record<string, unknown>>(qualitySql(relation, where, conditions), params, {
     signal: request.signal,
   });
   const byBucket = new Map(rows.map((row) => [Number(row.bucket), row]));
-  const times = bucketStarts(range, bucketMs);
+  const times = plan.starts;
   const counts = times.map((t) => Number(byBucket.get(t)?.n ?? 0));
   return covered.map((feature, i) =>
     ratedSeriesFrame(
@@ -170,15 +171,16 @@ async function rateFrames(request: QueryRequest<'quality'>, metric: RateMetric, 
         rule: upperLimitRule(thresholdsFor(instance.settings, query.model).qualityRate),
         unrated: counts.map((n) => n < DEFAULT_MIN_COUNT),
         extras: [{ name: 'count', values: counts, unit: 'short' }],
-        notices: sampleNotices(query.sampleFraction),
+        notices: [...plan.notices, ...sampleNotices(query.sampleFraction)],
         custom: {
-          bucketMs,
+          bucketMs: plan.grid.sizeMs,
           minCount: DEFAULT_MIN_COUNT,
           ...(baseline ? { baseline: baseline.version } : {}),
           ...(metric === 'out_of_range_rate' ? { validRange: validRange(baseline!.features[feature.name]) } : {}),
         },
       },
-      query.refId
+      query.refId,
+      query.alertOn
     )
   );
 }
@@ -224,15 +226,15 @@ export function schemaChangeEvents(model: string, changes: SchemaChange[], refId
 }
 
 async function schemaChangeFrames(request: QueryRequest<'quality'>, features: FeatureState[]) {
-  const { query, instance, range } = request;
+  const { query, instance } = request;
   const store = await instance.store();
-  const bucketMs = bucketSizeMs(query.bucket, request.intervalMs, request.maxDataPoints, range);
-  const changes = await schemaChangesIn(store, query.model, range, new Set(features.map((f) => f.name)));
-  const times = bucketStarts(range, bucketMs);
+  const plan = await planWindow(request, store, query.model, query.bucket, features.length);
+  const changes = await schemaChangesIn(store, query.model, plan.range, new Set(features.map((f) => f.name)));
+  const times = plan.starts;
   const series = features.map((feature) => {
     const perBucket = new Map<number, number>();
     for (const change of changes.filter((c) => c.feature === feature.name)) {
-      const bucket = change.ts - (change.ts % bucketMs);
+      const bucket = bucketOf(plan.grid, change.ts);
       perBucket.set(bucket, (perBucket.get(bucket) ?? 0) + 1);
     }
     return ratedSeriesFrame(
@@ -243,9 +245,11 @@ async function schemaChangeFrames(request: QueryRequest<'quality'>, features: Fe
         times,
         values: times.map((t) => perBucket.get(t) ?? 0),
         rule: SCHEMA_CHANGE_RULE,
-        custom: { bucketMs },
+        notices: plan.notices,
+        custom: { bucketMs: plan.grid.sizeMs },
       },
-      query.refId
+      query.refId,
+      query.alertOn
     );
   });
   return [...series, schemaChangeEvents(query.model, changes, query.refId)];

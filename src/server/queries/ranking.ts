@@ -50,7 +50,7 @@ export async function rankingQuery(request: QueryRequest<'ranking'>): Promise<Fr
     query,
     metric,
     (store, baseline) => featureTargets(store, query.model, baseline, undefined),
-    { bucketMs: 0, sumOf: outputExpression((await request.instance.store()).dialect) }
+    { bucket: 'whole', sumOf: outputExpression((await request.instance.store()).dialect) }
   );
   const points = evaluation.series.map((series) => series.points[0]);
   const featureShares = shares(points.map(outputShift));

@@ -2,7 +2,7 @@
  * The part of a query's SQL that selects the current window: version and segment conditions, with every
  * identifier validated and quoted and every value bound as a `{name}` parameter (src/server/store/sql-params.ts).
  */
-import type { SegmentCondition } from '../../core/query/queryTypes';
+import { QueryError, type SegmentCondition } from '../../core/query/queryTypes';
 import { featureColumn, quoteIdentifier, type SqlDialect } from '../store/identifiers';
 import type { Params } from '../store/sql-params';
 
@@ -20,6 +20,28 @@ export interface WhereClause {
   /** `WHERE …` or '' when nothing is filtered. */
   sql: string;
   params: Params;
+}
+
+/**
+ * Checks that every segment condition names a system column or one of the model's features (names are compared
+ * exactly, as the collector admits them), so that a wrong name is a QueryError listing the valid ones rather than a
+ * store error.
+ */
+export function checkSegmentColumns(model: string, segment: SegmentCondition[], features: string[]): void {
+  const known = new Set(features);
+  for (const { column } of segment) {
+    if (SEGMENT_SYSTEM_COLUMNS.has(column) || known.has(column)) {
+      continue;
+    }
+    const sameButCase = [...features, ...SEGMENT_SYSTEM_COLUMNS].find(
+      (name) => name.toLowerCase() === column.toLowerCase()
+    );
+    throw new QueryError(
+      `segment column "${column}" is not a feature of model "${model}" nor a system column` +
+        (sameButCase ? ` (did you mean "${sameButCase}"?)` : '') +
+        `; features: ${features.join(', ') || 'none yet'}; system columns: ${[...SEGMENT_SYSTEM_COLUMNS].join(', ')}`
+    );
+  }
 }
 
 /** The stored column a segment condition names: a system column, or the feature's `f_<name>` column. */

@@ -7,6 +7,7 @@
  * one threshold per metric (quality rate > 2 %, latency p95 > 200 ms, error rate > 0.5 %, accuracy more than 5 %
  * below the baseline); it is the warning level, and twice as far from the good side is critical.
  */
+import type { AlertField } from '../../core/query/queryTypes';
 import {
   DATAPLANE_TYPE_VERSION,
   FIELDS,
@@ -97,8 +98,43 @@ export interface RatedSeries {
   custom?: Record<string, unknown>;
 }
 
-/** The `timeseries-multi` frame of a rated series: time, value, level (when rated), extras. */
-export function ratedSeriesFrame(series: RatedSeries, refId?: string): FrameLike {
+/** Grafana thresholds of a level field that an alert rule reads first: warning at 2, critical at 3. */
+export const LEVEL_THRESHOLDS = thresholdSteps({ warning: 2, critical: 3, worse: 'higher' });
+
+/**
+ * The fields with the number `alertOn` names moved right after the time field: Grafana's server-side expressions
+ * read the first number field of a data-plane series (the others are its remainder), so this is what an alert rule
+ * evaluates. A level moved first gets the level thresholds in its config. `value` (the default) or a field the frame
+ * lacks leave the order as it is.
+ */
+export function alertFieldFirst(fields: FieldLike[], alertOn: AlertField | undefined): FieldLike[] {
+  const chosen =
+    alertOn === undefined || alertOn === 'value'
+      ? -1
+      : fields.findIndex((f) => f.name === FIELDS[ALERT_FIELD_NAMES[alertOn]]);
+  if (chosen < 0) {
+    return fields;
+  }
+  const field = fields[chosen];
+  const first = alertOn === 'level' ? { ...field, config: { ...field.config, thresholds: LEVEL_THRESHOLDS } } : field;
+  const rest = fields.filter((_, i) => i !== chosen);
+  const afterTime = rest.findIndex((f) => f.type !== 'time');
+  const at = afterTime < 0 ? rest.length : afterTime;
+  return [...rest.slice(0, at), first, ...rest.slice(at)];
+}
+
+/** The frame-contract key (FIELDS) of each alert field's column. */
+const ALERT_FIELD_NAMES: Record<AlertField, keyof typeof FIELDS> = {
+  value: 'value',
+  level: 'level',
+  noise_floor: 'noiseFloor',
+};
+
+/**
+ * The `timeseries-multi` frame of a rated series: time, value, level (when rated), extras; `alertOn: 'level'` puts
+ * the level first (alertFieldFirst).
+ */
+export function ratedSeriesFrame(series: RatedSeries, refId?: string, alertOn?: AlertField): FrameLike {
   const { labels, rule } = series;
   const fields: FieldLike[] = [
     { name: FIELDS.time, type: 'time', values: series.times, config: {} },
@@ -129,7 +165,7 @@ export function ratedSeriesFrame(series: RatedSeries, refId?: string): FrameLike
   if (series.custom) {
     meta.custom = series.custom;
   }
-  return { name: series.name, refId, length: series.times.length, meta, fields };
+  return { name: series.name, refId, length: series.times.length, meta, fields: alertFieldFirst(fields, alertOn) };
 }
 
 /** A number from a store row (ClickHouse may return 64-bit numbers as text); null stays null. */

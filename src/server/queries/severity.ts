@@ -6,7 +6,6 @@ import { severityFrame, type FrameLike } from '../../core/query/frames';
 import type { QueryRequest } from '../backend/registry';
 import { evaluateDrift, evaluationMeta, notices } from './drift';
 import { featureTargets } from './targets';
-import { bucketSizeMs } from './window';
 
 export async function severityQuery(request: QueryRequest<'severity'>): Promise<FrameLike[]> {
   const { query } = request;
@@ -17,7 +16,7 @@ export async function severityQuery(request: QueryRequest<'severity'>): Promise<
     query,
     metric,
     (store, baseline) => featureTargets(store, query.model, baseline, query.features),
-    { bucketMs: bucketSizeMs(query.bucket, request.intervalMs, request.maxDataPoints, request.range) }
+    { bucket: query.bucket }
   );
   // timeseries-long: rows ascend by time; within a bucket, features in query order
   const cells = evaluation.series.flatMap((series) =>

@@ -25,15 +25,36 @@ export function sketchGrid(sketch: QuantileSketch): number[] {
   return sketch.quantiles.filter((q, j) => j === 0 || q > sketch.quantiles[j - 1]);
 }
 
+/** G(u) and G(u⁻) at every knot, computed once per grid (knots array) and query: every bucket reuses them. */
+const cdfAtKnots = new WeakMap<number[], { at: number[]; before: number[] }>();
+
+function sketchCdfAtKnots(sketch: QuantileSketch, knots: number[]): { at: number[]; before: number[] } {
+  let found = cdfAtKnots.get(knots);
+  if (!found) {
+    const cdfs = knots.map((u) => sketchCdf(sketch, u));
+    found = { at: cdfs.map((cdf) => cdf.at), before: cdfs.map((cdf) => cdf.before) };
+    cdfAtKnots.set(knots, found);
+  }
+  return found;
+}
+
 /** Counts and value sums of the current window per grid cell (length knots + 1). */
 export interface GridCounts {
-  counts: number[];
-  sums: number[];
+  counts: ArrayLike<number>;
+  sums: ArrayLike<number>;
+}
+
+function total(values: ArrayLike<number>): number {
+  let sum = 0;
+  for (let k = 0; k < values.length; k++) {
+    sum += values[k];
+  }
+  return sum;
 }
 
 /** F_C at each knot: the share of the window at or below u_k. */
-function currentCdfAtKnots(counts: number[], knots: number[]): number[] {
-  const m = counts.reduce((a, b) => a + b, 0);
+function currentCdfAtKnots(counts: ArrayLike<number>, knots: number[]): number[] {
+  const m = total(counts);
   let below = 0;
   return knots.map((_, k) => (below += counts[k]) / m);
 }
@@ -58,10 +79,10 @@ export interface GridKs {
  * and |D_sketch − D_exact| ≤ 1/K + 1/n (sketchCdfErrorBound). p-value from ksPValue at the sketch's n.
  */
 export function ksOnGrid(sketch: QuantileSketch, knots: number[], grid: GridCounts, alpha: number): GridKs {
-  const m = grid.counts.reduce((a, b) => a + b, 0);
+  const m = total(grid.counts);
   const n = sketch.count;
   const currentCdf = currentCdfAtKnots(grid.counts, knots);
-  const sketchAt = knots.map((u) => sketchCdf(sketch, u).at);
+  const sketchAt = sketchCdfAtKnots(sketch, knots).at;
   let best = 0;
   let step = sketchAt[0];
   knots.forEach((_, k) => {
@@ -115,7 +136,7 @@ export function wassersteinOnGrid(
   std: number,
   alpha: number
 ): GridWasserstein {
-  const m = grid.counts.reduce((a, b) => a + b, 0);
+  const m = total(grid.counts);
   const n = sketch.count;
   if (m === 0) {
     return { normalized: NaN, maxError: NaN, noiseFloor: NaN };
@@ -132,11 +153,12 @@ export function wassersteinOnGrid(
     (belowCount > 0 ? (belowGap / belowCount) * spreadAt((m * belowCount) / (2 * m * (n + m))) : 0) +
     (aboveCount > 0 ? (aboveGap / aboveCount) * spreadAt(1 - (m * aboveCount) / (2 * m * (n + m))) : 0);
   let fu = belowCount / m;
+  const cdf = sketchCdfAtKnots(sketch, knots);
   for (let k = 1; k <= last; k++) {
     const width = knots[k] - knots[k - 1];
     const fv = fu + grid.counts[k] / m;
-    const gu = sketchCdf(sketch, knots[k - 1]).at;
-    const gvBefore = sketchCdf(sketch, knots[k]).before;
+    const gu = cdf.at[k - 1];
+    const gvBefore = cdf.before[k];
     distance += width * meanAbsLinear(gu - fu, gvBefore - fv);
     interpolationError += (width * grid.counts[k]) / m;
     spread += width * spreadAt((n * (gu + gvBefore) + m * (fu + fv)) / (2 * (n + m)));

@@ -9,10 +9,10 @@ import {
   type CountedColumn,
   type CountsStatement,
   type ScanOptions,
-  cellsOfRows,
   integerLiteral,
+  readCellRow,
 } from './binned-counts';
-import { BUCKET_START_SQL } from './window';
+import { bucketStartSql } from './window';
 
 /** Edge counts above which bins are found block by block (binExpression). */
 export const FLAT_CASE_MAX_EDGES = 32;
@@ -72,7 +72,7 @@ export function unpivotCountsStatement(
   const params: Params = { ...options.where.params };
   const cells = columns.map(([index, column]) => cellOf(index, column, params));
   const where = options.where.sql;
-  const bucket = options.bucketMs > 0 ? BUCKET_START_SQL : '0';
+  const bucket = bucketStartSql(options.grid);
   const structs = cells
     .map(([col, bin, category, sum]) => `{'col': ${col}, 'bin': ${bin}, 'category': ${category}, 's': ${sum}}`)
     .join(', ');
@@ -82,6 +82,6 @@ export function unpivotCountsStatement(
       `FROM (SELECT ${bucket} AS bucket, UNNEST([${structs}]) AS cell FROM ${relation} AS current_window ${where}) ` +
       `GROUP BY ALL`,
     params,
-    cells: cellsOfRows,
+    read: readCellRow,
   };
 }

@@ -11,9 +11,10 @@ import { createRandom } from '../../core/stats';
 import { EmbeddedStore } from '../store/embedded';
 import { StoreChangedError } from '../store/errors';
 import type { PredictionRecord, StoredDay } from '../store/types';
-import { binnedCountsPlan, runBinnedCounts, type CountCell, type CountedColumn } from './binned-counts';
-import { CountCache, countWindow, parseTallies, serializeTallies, slotSizeMs, splitRange } from './window-counts';
-import { windowWhere } from './window';
+import { cellsOfWindow, collectCells } from '../../../test/support/counts';
+import { binnedCountsPlan, type CountCell, type CountedColumn } from './binned-counts';
+import { CountCache, countWindow, parseTallies, serializeTallies, slotPlan, splitRange } from './window-counts';
+import { bucketStarts, epochGrid, wholeRangeGrid, windowWhere, type BucketGrid } from './window';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -21,9 +22,11 @@ const DAY = 24 * HOUR;
 const T0 = Date.UTC(2026, 10, 20);
 
 describe('slots and ranges', () => {
-  it('picks the largest slot dividing the bucket, an hour for one bucket, none below a minute', () => {
-    expect([0, HOUR, 6 * HOUR, DAY, 30 * MINUTE, 10 * MINUTE, 2 * MINUTE, 90_000].map(slotSizeMs)).toEqual([
-      HOUR,
+  it('picks the largest slot dividing the buckets, hours cut at the edges of one or few buckets, none below a minute', () => {
+    const range = { from: T0, to: T0 + 3 * DAY };
+    const slot = (grid: BucketGrid) => slotPlan(grid, range);
+    const sizes = [HOUR, 6 * HOUR, DAY, 30 * MINUTE, 10 * MINUTE, 2 * MINUTE, 90_000];
+    expect(sizes.map((size) => slot(epochGrid(size))?.slotMs)).toEqual([
       HOUR,
       HOUR,
       HOUR,
@@ -32,6 +35,11 @@ describe('slots and ranges', () => {
       MINUTE,
       undefined,
     ]);
+    expect(slot(epochGrid(DAY))?.aligned).toBe(true);
+    expect(slot(wholeRangeGrid(range))).toEqual({ slotMs: HOUR, aligned: false });
+    // an alert rule's daily buckets ending at 12:00:10: hours, cut at every bucket edge
+    expect(slot({ sizeMs: DAY, originMs: T0 + 12 * HOUR + 10_000 - DAY })).toEqual({ slotMs: HOUR, aligned: false });
+    expect(slot({ sizeMs: 5 * MINUTE, originMs: T0 + 10_000 })).toBeUndefined();
   });
 
   it('covers the range exactly once: whole slots of single-file days cached, everything else direct', () => {
@@ -108,6 +116,7 @@ describe('countWindow on the embedded store', () => {
     { column: '"f_c"', kind: 'categorical' },
     { column: '"f_x"', kind: 'numeric', edges: EDGES, sumOf: '"score"' },
     { column: '"f_x"', kind: 'numeric', edges: [20, 40, 60, 80], sumOf: '"f_x"', sumCells: 'outer' },
+    { column: '"f_c"', kind: 'categorical', sumOf: '"score"' },
   ];
 
   beforeAll(async () => {
@@ -124,14 +133,21 @@ describe('countWindow on the embedded store', () => {
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
   /** The plain plan over the store's (deduplicated) relation: what countWindow must equal. */
-  async function direct(store: EmbeddedStore, range: { from: number; to: number }, bucketMs: number, version?: string) {
-    const where = windowWhere('duckdb', { model: 'm', version }, bucketMs);
-    const plan = binnedCountsPlan('duckdb', await store.predictionsRelation('m', range), columns, { where, bucketMs });
-    return runBinnedCounts(store, plan);
+  async function direct(store: EmbeddedStore, range: { from: number; to: number }, grid: BucketGrid, version?: string) {
+    const where = windowWhere('duckdb', { model: 'm', version }, grid);
+    const plan = binnedCountsPlan('duckdb', await store.predictionsRelation('m', range), columns, { where, grid });
+    return collectCells(store, plan);
   }
 
   const normalised = (cells: CountCell[]) =>
     cells.map((c) => `${c.column}|${c.bucket}|${c.bin}|${c.category}|${c.n}|${c.sum.toFixed(6)}`).sort();
+
+  /** The grids a window is counted by: one bucket, epoch-aligned sizes, and an alert rule's end-aligned buckets. */
+  const gridsOf = (range: { from: number; to: number }): BucketGrid[] => [
+    wholeRangeGrid(range),
+    ...[HOUR, 30 * MINUTE, 10 * MINUTE, 90_000, DAY].map(epochGrid),
+    { sizeMs: 6 * HOUR, originMs: range.to - Math.ceil((range.to - range.from) / (6 * HOUR)) * 6 * HOUR },
+  ];
 
   it('equals the plain plan for aligned and unaligned ranges, every bucket size, with and without a filter', async () => {
     const store = await EmbeddedStore.open(dir);
@@ -143,11 +159,12 @@ describe('countWindow on the embedded store', () => {
         { from: T0 - DAY, to: T0 + 4 * DAY },
       ];
       for (const range of ranges) {
-        for (const bucketMs of [0, HOUR, 30 * MINUTE, 10 * MINUTE, 90_000, DAY]) {
+        for (const grid of gridsOf(range)) {
           for (const version of [undefined, 'v2']) {
-            const where = windowWhere('duckdb', { model: 'm', version }, bucketMs);
-            const cells = await countWindow({ store, model: 'm', range, columns, where, bucketMs });
-            expect(normalised(cells)).toEqual(normalised(await direct(store, range, bucketMs, version)));
+            const where = windowWhere('duckdb', { model: 'm', version }, grid);
+            const counts = await countWindow({ store, model: 'm', range, columns, where, grid });
+            const cells = cellsOfWindow(counts, columns.length, bucketStarts(range, grid));
+            expect(normalised(cells)).toEqual(normalised(await direct(store, range, grid, version)));
           }
         }
       }
@@ -158,14 +175,20 @@ describe('countWindow on the embedded store', () => {
 
   it('reads cached slots from memory, then from beside the file in a new process, and drops them with the file', async () => {
     const range = { from: T0, to: T0 + 3 * DAY };
-    const where = windowWhere('duckdb', { model: 'm', version: 'v1' }, HOUR);
+    const grid = epochGrid(HOUR);
+    const where = windowWhere('duckdb', { model: 'm', version: 'v1' }, grid);
     const statementsOf = (store: EmbeddedStore) => {
       const sql: string[] = [];
       const query = store.query.bind(store);
       store.query = ((text: string, ...rest: never[]) => (sql.push(text), query(text, ...rest))) as typeof store.query;
       return sql;
     };
-    const count = (store: EmbeddedStore) => countWindow({ store, model: 'm', range, columns, where, bucketMs: HOUR });
+    const count = async (store: EmbeddedStore) =>
+      cellsOfWindow(
+        await countWindow({ store, model: 'm', range, columns, where, grid }),
+        columns.length,
+        bucketStarts(range, grid)
+      );
     const first = await EmbeddedStore.open(dir);
     const sql = statementsOf(first);
     const expected = normalised(await count(first));

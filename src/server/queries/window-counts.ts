@@ -2,7 +2,7 @@
  * How `distribution` and the drift family count a window: the cells of binned-counts.ts for every column × bin ×
  * bucket of [from, to), answered in two parts on a file-backed store (the embedded one).
  *
- * - Inside a day held in ONE file, the whole time slots (1 h, or the largest of 15 / 5 / 1 min dividing the bucket)
+ * - Inside a day held in ONE file, the whole time slots (1 h, or the largest of 15 / 5 / 1 min dividing the buckets)
  *   are counted once per file, slot, column and filter, and kept in memory: a day file never changes under its name
  *   (EmbeddedStore.predictionDays), so these counts stay exact, and a dashboard that refreshes, or a query over ten
  *   days, reads a few kilobytes per column and day instead of the rows.
@@ -11,23 +11,74 @@
  *
  * Slot counts are also written beside the file (EmbeddedStore.writeFileCounts: `<file>.counts/`, removed with the
  * file; nothing when the store is read-only), so a restarted backend, or one that reads what `mlmon maintain`
- * prepared, starts warm. Slots add up to buckets because a slot divides the bucket and both are aligned on the epoch
- * (window.ts). A ClickHouse store and a bucket that is not a whole number of minutes count straight from the store
- * with the same plan. Memory is bounded (MLMON_COUNT_CACHE_MB, default 64 MB; least recently used entries go
- * first).
+ * prepared, starts warm. Slots add up to buckets because a slot divides the buckets and both are aligned on the
+ * epoch (window.ts) — or, for one bucket over the range and for the few buckets of an alert rule, because the slots
+ * cut by a bucket's edges are counted by the store with the rest. A ClickHouse store, a bucket that is not a whole
+ * number of minutes, and a column whose slots of a day hold more than MAX_SLOT_CELLS_PER_DAY cells (a KS grid
+ * counted per minute) count straight from the store with the same plan, only over the query's range. Cells go
+ * straight into tallies (binned-counts.ts CellSink), added up in slices (slices.ts). Memory is bounded
+ * (MLMON_COUNT_CACHE_MB, default 64 MB; least recently used entries go first).
  */
 import { createHash } from 'node:crypto';
 import type { PredictionStore, StoredDay, TimeRange } from '../store/types';
-import { binnedCountsPlan, runBinnedCounts, type CountCell, type CountedColumn } from './binned-counts';
+import {
+  addTally,
+  addToTally,
+  binnedCountsPlan,
+  emptyTally,
+  runBinnedCounts,
+  type CellSink,
+  type CountedColumn,
+  type Tally,
+} from './binned-counts';
 import type { WhereClause } from './scope';
+import { forEachSliced } from '../slices';
+import { bucketCount, bucketOf, bucketStarts, epochGrid, gridParams, type BucketGrid } from './window';
 
 const MINUTE_MS = 60_000;
+const HOUR_MS = 60 * MINUTE_MS;
+const DAY_MS = 24 * HOUR_MS;
 /** Slot sizes, largest first; each divides a day, so day files hold whole slots. */
 const SLOT_SIZES_MS = [60, 15, 5, 1].map((minutes) => minutes * MINUTE_MS);
+/** Most buckets of a grid whose slots are cut at every bucket edge (an alert rule's grid; see `slotPlan`). */
+const MAX_CUT_BUCKETS = 1000;
+/**
+ * Most cells (slots of a day × bins) one column's counts of a day file may hold to be counted whole and kept; past it
+ * (a ~1 000-knot KS grid counted per 5 or 1 min) the column is counted over the query's range only.
+ */
+export const MAX_SLOT_CELLS_PER_DAY = 100_000;
+/** Bins assumed for a categorical column when sizing its counts. */
+const CATEGORIES_ASSUMED = 32;
 
-/** The slot size for a bucket: the largest in SLOT_SIZES_MS dividing it (1 h for one bucket over the range). */
-export function slotSizeMs(bucketMs: number): number | undefined {
-  return bucketMs === 0 ? SLOT_SIZES_MS[0] : SLOT_SIZES_MS.find((slot) => bucketMs % slot === 0);
+/** How a grid's buckets are read from cached slots: the slot size, and whether slots are cut at the buckets' edges. */
+export interface SlotPlan {
+  slotMs: number;
+  /** True when the slot divides the buckets (no slot straddles two); else slots are cut at every bucket edge. */
+  aligned: boolean;
+}
+
+/**
+ * The slots for a grid: the largest of SLOT_SIZES_MS dividing its bucket size and origin; for one bucket over the
+ * range, or up to MAX_CUT_BUCKETS buckets of at least an hour on another origin, hours cut at the bucket edges; none
+ * otherwise (the store counts the range).
+ */
+export function slotPlan(grid: BucketGrid, range: TimeRange): SlotPlan | undefined {
+  if (grid.sizeMs === 0) {
+    return { slotMs: HOUR_MS, aligned: false };
+  }
+  const slotMs = SLOT_SIZES_MS.find((slot) => grid.sizeMs % slot === 0 && grid.originMs % slot === 0);
+  if (slotMs !== undefined) {
+    return { slotMs, aligned: true };
+  }
+  return grid.sizeMs >= HOUR_MS && bucketCount(range, grid) <= MAX_CUT_BUCKETS
+    ? { slotMs: HOUR_MS, aligned: false }
+    : undefined;
+}
+
+/** Cells one column's counts of a day hold at this slot size (see MAX_SLOT_CELLS_PER_DAY). */
+function cellsPerDay(column: CountedColumn, slotMs: number): number {
+  const bins = column.kind === 'numeric' ? (column.edges?.length ?? 0) + 2 : CATEGORIES_ASSUMED;
+  return (DAY_MS / slotMs) * bins;
 }
 
 /** The part of a range read from one day file's cached slots. */
@@ -39,23 +90,28 @@ export interface CachedPart {
 
 /**
  * Splits a range into whole slots inside single-file days (served from the cache) and the rest (counted by the
- * store), the latter merged into as few ranges as possible.
+ * store), the latter merged into as few ranges as possible. `windows` are the parts of the range no slot may straddle
+ * (its buckets when the slots are cut at their edges; the whole range otherwise).
  */
 export function splitRange(
   range: TimeRange,
   days: readonly StoredDay[],
-  slotMs: number
+  slotMs: number,
+  windows: readonly TimeRange[] = [range]
 ): { cached: CachedPart[]; direct: TimeRange[] } {
-  const first = Math.ceil(range.from / slotMs) * slotMs;
-  const last = Math.floor(range.to / slotMs) * slotMs;
   const cached: CachedPart[] = [];
-  for (const day of days) {
-    const from = Math.max(day.start, first);
-    const to = Math.min(day.end, last);
-    if (day.file !== undefined && from < to) {
-      cached.push({ file: day.file, from, to });
+  for (const window of windows) {
+    const first = Math.ceil(Math.max(window.from, range.from) / slotMs) * slotMs;
+    const last = Math.floor(Math.min(window.to, range.to) / slotMs) * slotMs;
+    for (const day of days) {
+      const from = Math.max(day.start, first);
+      const to = Math.min(day.end, last);
+      if (day.file !== undefined && from < to) {
+        cached.push({ file: day.file, from, to });
+      }
     }
   }
+  cached.sort((a, b) => a.from - b.from);
   const direct: TimeRange[] = [];
   let cursor = range.from;
   for (const part of [...cached, { file: '', from: range.to, to: range.to }]) {
@@ -70,51 +126,6 @@ export function splitRange(
     cursor = Math.max(cursor, part.to);
   }
   return { cached, direct };
-}
-
-/** Counts of one column in one slot or bucket: bins dense (index bin + 1, so 0 = missing), categories by name. */
-interface Tally {
-  bins: Float64Array;
-  binSums: Float64Array;
-  categories: Map<string, { n: number; sum: number }>;
-}
-
-function emptyTally(column: CountedColumn): Tally {
-  const size = column.kind === 'numeric' ? (column.edges?.length ?? 0) + 2 : 1;
-  return { bins: new Float64Array(size), binSums: new Float64Array(size), categories: new Map() };
-}
-
-function addCell(tally: Tally, cell: CountCell): void {
-  if (cell.bin === -1 || cell.category === '') {
-    tally.bins[cell.bin + 1] += cell.n;
-    tally.binSums[cell.bin + 1] += cell.sum;
-    return;
-  }
-  const found = tally.categories.get(cell.category);
-  tally.categories.set(cell.category, { n: (found?.n ?? 0) + cell.n, sum: (found?.sum ?? 0) + cell.sum });
-}
-
-function addTally(into: Tally, from: Tally): void {
-  for (let k = 0; k < from.bins.length; k++) {
-    into.bins[k] += from.bins[k];
-    into.binSums[k] += from.binSums[k];
-  }
-  for (const [category, cell] of from.categories) {
-    addCell(into, { column: 0, bucket: 0, bin: 0, category, n: cell.n, sum: cell.sum });
-  }
-}
-
-function cellsOfTally(column: number, bucket: number, tally: Tally): CountCell[] {
-  const cells: CountCell[] = [];
-  tally.bins.forEach((n, k) => {
-    if (n > 0) {
-      cells.push({ column, bucket, bin: k - 1, category: '', n, sum: tally.binSums[k] });
-    }
-  });
-  for (const [category, cell] of tally.categories) {
-    cells.push({ column, bucket, bin: 0, category, n: cell.n, sum: cell.sum });
-  }
-  return cells;
 }
 
 /** Bytes a tally holds (for the cache budget): the two arrays plus about 64 bytes per category. */
@@ -174,10 +185,10 @@ function cacheOf(store: PredictionStore): CountCache {
 
 /**
  * The name of a cached tally beside its file: the slot size and a hash of what decides the counts besides the file,
- * the filter (without the bucket size) and the column.
+ * the filter (without the bucket grid) and the column.
  */
 function countsKey(slotMs: number, where: WhereClause, column: CountedColumn): string {
-  const { bucket_ms: _bucket, ...filter } = where.params;
+  const { bucket_ms: _size, bucket_origin: _origin, ...filter } = where.params;
   const spec = JSON.stringify([
     where.sql,
     filter,
@@ -221,23 +232,63 @@ export interface WindowCountsRequest {
   model: string;
   range: TimeRange;
   columns: CountedColumn[];
-  /** window.ts `windowWhere` (its `bucket_ms` is set here for each part). */
+  /** window.ts `windowWhere` (its grid parameters are set here for each part). */
   where: WhereClause;
-  /** Bucket size in ms; 0 = the whole range as one bucket (bucket 0). */
-  bucketMs: number;
+  /** The buckets to count by (plan.ts). */
+  grid: BucketGrid;
   signal?: AbortSignal;
 }
 
-/** Counts a relation of the store with the binned-counts plan at the given bucket size. */
+/** The counts of a window: one tally per column and bucket start (buckets without rows have none). */
+export class WindowCounts {
+  private readonly byColumn: Array<Map<number, Tally>>;
+
+  constructor(
+    private readonly columns: readonly CountedColumn[],
+    private readonly grid: BucketGrid
+  ) {
+    this.byColumn = columns.map(() => new Map());
+  }
+
+  /** The tally of a column in the bucket holding `time`, made empty when missing. */
+  private at(column: number, time: number): Tally {
+    const bucket = bucketOf(this.grid, time);
+    let tally = this.byColumn[column].get(bucket);
+    if (!tally) {
+      tally = emptyTally(this.columns[column]);
+      this.byColumn[column].set(bucket, tally);
+    }
+    return tally;
+  }
+
+  /** A sink for the cells of `columns[subset[i]]` counted as column i (all columns when no subset is given). */
+  sink(subset?: readonly number[]): CellSink {
+    return (column, bucket, bin, category, n, sum) =>
+      addToTally(this.at(subset ? subset[column] : column, bucket), bin, category, n, sum);
+  }
+
+  /** Adds a slot's tally of a column to its bucket. */
+  addSlot(column: number, slot: number, tally: Tally): void {
+    addTally(this.at(column, slot), tally);
+  }
+
+  /** The tally of a column in the bucket starting at `bucket`, if the window had rows there. */
+  get(column: number, bucket: number): Tally | undefined {
+    return this.byColumn[column].get(bucket);
+  }
+}
+
+/** Counts a relation of the store with the binned-counts plan on `grid`, into `add`. */
 async function countRelation(
   request: WindowCountsRequest,
   relation: string,
   columns: CountedColumn[],
-  bucketMs: number
-): Promise<CountCell[]> {
-  const where = { sql: request.where.sql, params: { ...request.where.params, bucket_ms: bucketMs } };
-  const plan = binnedCountsPlan(request.store.dialect, relation, columns, { where, bucketMs });
-  return runBinnedCounts(request.store, plan, request.signal);
+  grid: BucketGrid,
+  add: CellSink
+): Promise<void> {
+  const where = { sql: request.where.sql, params: { ...request.where.params, ...gridParams(grid) } };
+  const plan = binnedCountsPlan(request.store.dialect, relation, columns, { where, grid });
+  await runBinnedCounts(request.store, plan, add, request.signal);
 }
 
 /** Cached tallies of a file: from memory, else from beside the file (kept in memory from then on). */
@@ -256,33 +307,33 @@ async function cachedTallies(store: PredictionStore, file: string, key: string):
 }
 
 /**
- * The slot tallies of every column over one file (`keys[i]` names column i's, countsKey): cached ones, and the
- * others counted in one scan of the file, then cached in memory and beside the file.
+ * The slot tallies of the given columns over one file (`keys[i]` names `columns[i]`'s, countsKey): cached ones, and
+ * the others counted in one scan of the file, then cached in memory and beside the file.
  */
 async function fileTallies(
   request: WindowCountsRequest,
   file: string,
   slotMs: number,
-  keys: string[]
+  columns: readonly CountedColumn[],
+  keys: readonly string[]
 ): Promise<SlotTallies[]> {
   const { store } = request;
   const found = await Promise.all(keys.map((key) => cachedTallies(store, file, key)));
-  const missing = request.columns.flatMap((column, index) => (found[index] ? [] : [index]));
+  const missing = columns.flatMap((_column, index) => (found[index] ? [] : [index]));
   if (missing.length > 0) {
-    const relation = await store.fileRelation!(request.model, file);
-    const cells = await countRelation(
-      request,
-      relation,
-      missing.map((index) => request.columns[index]),
-      slotMs
-    );
     const counted = missing.map((): SlotTallies => new Map());
-    for (const cell of cells) {
-      const slots = counted[cell.column];
-      const tally = slots.get(cell.bucket) ?? emptyTally(request.columns[missing[cell.column]]);
-      addCell(tally, cell);
-      slots.set(cell.bucket, tally);
-    }
+    const add: CellSink = (column, slot, bin, category, n, sum) => {
+      const slots = counted[column];
+      let tally = slots.get(slot);
+      if (!tally) {
+        tally = emptyTally(columns[missing[column]]);
+        slots.set(slot, tally);
+      }
+      addToTally(tally, bin, category, n, sum);
+    };
+    const relation = await store.fileRelation!(request.model, file);
+    const missingColumns = missing.map((index) => columns[index]);
+    await countRelation(request, relation, missingColumns, epochGrid(slotMs), add);
     for (const [i, index] of missing.entries()) {
       found[index] = counted[i];
       cacheOf(store).set(`${file}|${keys[index]}`, counted[i]);
@@ -292,42 +343,59 @@ async function fileTallies(
   return found as SlotTallies[];
 }
 
+/** The parts of the range no cached slot may straddle: its buckets when slots are cut at their edges. */
+function slotWindows(range: TimeRange, grid: BucketGrid, plan: SlotPlan): TimeRange[] {
+  if (plan.aligned || grid.sizeMs === 0) {
+    return [range];
+  }
+  return bucketStarts(range, grid).map((start) => ({ from: start, to: start + grid.sizeMs }));
+}
+
 /**
- * The cells of every column × bin × bucket of the window (binned-counts.ts CountCell, column = index into
- * `columns`), from the cached slot counts of whole day files and the store for the rest (see the module comment).
+ * The counts of every column × bin × bucket of the window, from the cached slot counts of whole day files and the
+ * store for the rest (see the module comment).
  */
-export async function countWindow(request: WindowCountsRequest): Promise<CountCell[]> {
-  const { store, model, range, columns, bucketMs } = request;
-  const slotMs = slotSizeMs(bucketMs);
-  if (slotMs === undefined || !store.predictionDays || !store.fileRelation) {
-    return countRelation(request, await store.predictionsRelation(model, range), columns, bucketMs);
+export async function countWindow(request: WindowCountsRequest): Promise<WindowCounts> {
+  const { store, model, range, columns, grid, signal } = request;
+  const counts = new WindowCounts(columns, grid);
+  const plan = store.predictionDays && store.fileRelation ? slotPlan(grid, range) : undefined;
+  const all = columns.map((_column, index) => index);
+  const kept = plan ? all.filter((index) => cellsPerDay(columns[index], plan.slotMs) <= MAX_SLOT_CELLS_PER_DAY) : [];
+  const ranged = all.filter((index) => !kept.includes(index));
+  if (ranged.length > 0) {
+    const relation = await store.predictionsRelation(model, range);
+    await countRelation(
+      request,
+      relation,
+      ranged.map((index) => columns[index]),
+      grid,
+      counts.sink(ranged)
+    );
   }
-  const { cached, direct } = splitRange(range, await store.predictionDays(model, range), slotMs);
-  const keys = columns.map((column) => countsKey(slotMs, request.where, column));
-  const buckets = new Map<string, Tally>();
-  const bucketTally = (column: number, bucket: number) => {
-    const key = `${column}@${bucket}`;
-    const tally = buckets.get(key) ?? emptyTally(columns[column]);
-    buckets.set(key, tally);
-    return tally;
-  };
+  if (!plan || kept.length === 0) {
+    return counts;
+  }
+  const { slotMs } = plan;
+  const keptColumns = kept.map((index) => columns[index]);
+  const keys = keptColumns.map((column) => countsKey(slotMs, request.where, column));
+  const days = await store.predictionDays!(model, range);
+  const { cached, direct } = splitRange(range, days, slotMs, slotWindows(range, grid, plan));
   for (const part of cached) {
-    const tallies = await fileTallies(request, part.file, slotMs, keys);
-    tallies.forEach((slots, column) => {
-      for (const [slot, tally] of slots) {
-        if (slot >= part.from && slot < part.to) {
-          addTally(bucketTally(column, bucketMs > 0 ? slot - (slot % bucketMs) : 0), tally);
-        }
-      }
-    });
-  }
-  for (const part of direct) {
-    for (const cell of await countRelation(request, await store.predictionsRelation(model, part), columns, bucketMs)) {
-      addCell(bucketTally(cell.column, cell.bucket), cell);
+    const tallies = await fileTallies(request, part.file, slotMs, keptColumns, keys);
+    for (const [i, slots] of tallies.entries()) {
+      await forEachSliced(
+        slots,
+        ([slot, tally]) => {
+          if (slot >= part.from && slot < part.to) {
+            counts.addSlot(kept[i], slot, tally);
+          }
+        },
+        signal
+      );
     }
   }
-  return [...buckets].flatMap(([key, tally]) => {
-    const [column, bucket] = key.split('@').map(Number);
-    return cellsOfTally(column, bucket, tally);
-  });
+  for (const part of direct) {
+    await countRelation(request, await store.predictionsRelation(model, part), keptColumns, grid, counts.sink(kept));
+  }
+  return counts;
 }

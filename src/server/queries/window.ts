@@ -1,53 +1,78 @@
 /**
  * The time buckets and the row sample of a scoped query (queryTypes.ts `ModelScope`), shared by the handlers that
- * aggregate per bucket in the store: the bucket size, the SQL of a row's bucket start, the deterministic sample
- * condition and the notice that says a result was sampled.
+ * aggregate per bucket in the store: the bucket grid (its size and origin are planned by plan.ts), the SQL of a row's
+ * bucket start, the deterministic sample condition and the notice that says a result was sampled.
  */
-import { parseDuration, QueryError, type ModelScope } from '../../core/query/queryTypes';
+import type { ModelScope } from '../../core/query/queryTypes';
 import type { FrameNotice } from '../../core/query/frames';
 import type { SqlDialect } from '../store/identifiers';
+import type { TimeRange } from '../store/types';
 import type { Params } from '../store/sql-params';
 import { scopeWhere, type WhereClause } from './scope';
 
-/** Smallest bucket: one second. */
-export const MIN_BUCKET_MS = 1000;
-
 /**
- * Bucket size in ms: the query's `bucket`, else Grafana's interval, widened so that the range holds at most
- * `maxDataPoints` buckets (Grafana's point budget), rounded up to whole seconds.
+ * Where the buckets of a query fall: starts at `originMs + k·sizeMs`. Dashboards use epoch-aligned grids (origin 0,
+ * as Grafana's $__timeGroup); an alert rule's buckets end at the rule's evaluation time; `sizeMs` 0 makes the whole
+ * range one bucket starting at `originMs` (plan.ts decides which).
  */
-export function bucketSizeMs(
-  bucket: string | undefined,
-  intervalMs: number,
-  maxDataPoints: number,
-  range: { from: number; to: number }
-): number {
-  if (bucket?.startsWith('$')) {
-    throw new QueryError(
-      `bucket "${bucket}" is a template variable Grafana did not replace; pick a duration such as 1h`
-    );
-  }
-  const asked = bucket ? parseDuration(bucket) * 1000 : intervalMs > 0 ? intervalMs : 0;
-  const budget = maxDataPoints > 0 ? Math.ceil((range.to - range.from) / maxDataPoints) : 0;
-  return Math.ceil(Math.max(asked, budget, MIN_BUCKET_MS) / 1000) * 1000;
+export interface BucketGrid {
+  sizeMs: number;
+  originMs: number;
 }
 
-/** SQL of the start of a row's bucket: ts − ts mod {bucket_ms} (epoch-aligned, as Grafana's $__timeGroup). */
-export const BUCKET_START_SQL = '(ts - ts % {bucket_ms})';
+/** One bucket over the whole range. */
+export function wholeRangeGrid(range: TimeRange): BucketGrid {
+  return { sizeMs: 0, originMs: range.from };
+}
 
-/** Start of every bucket that overlaps the range, ascending. */
-export function bucketStarts(range: { from: number; to: number }, bucketMs: number): number[] {
-  const first = range.from - (((range.from % bucketMs) + bucketMs) % bucketMs);
+/** Buckets of `sizeMs` aligned on the epoch. */
+export function epochGrid(sizeMs: number): BucketGrid {
+  return { sizeMs, originMs: 0 };
+}
+
+/**
+ * SQL of the start of a row's bucket: ts − (ts − origin) mod size, with `{bucket_ms}` and `{bucket_origin}` bound
+ * (windowWhere); the origin itself for a whole-range grid. Every row of a window is at or after the origin, so the
+ * remainder is never negative.
+ */
+export function bucketStartSql(grid: BucketGrid): string {
+  return grid.sizeMs > 0 ? '(ts - (ts - {bucket_origin}) % {bucket_ms})' : '{bucket_origin}';
+}
+
+/** The start of the bucket holding `ts`. */
+export function bucketOf(grid: BucketGrid, ts: number): number {
+  if (grid.sizeMs === 0) {
+    return grid.originMs;
+  }
+  return ts - ((((ts - grid.originMs) % grid.sizeMs) + grid.sizeMs) % grid.sizeMs);
+}
+
+/** Start of every bucket that overlaps the range, ascending (the origin alone for a whole-range grid). */
+export function bucketStarts(range: TimeRange, grid: BucketGrid): number[] {
+  if (grid.sizeMs === 0) {
+    return [grid.originMs];
+  }
   const starts: number[] = [];
-  for (let start = first; start < range.to; start += bucketMs) {
+  for (let start = bucketOf(grid, range.from); start < range.to; start += grid.sizeMs) {
     starts.push(start);
   }
   return starts;
 }
 
+/** How many buckets of the grid overlap the range, without listing them. */
+export function bucketCount(range: TimeRange, grid: BucketGrid): number {
+  return grid.sizeMs === 0 ? 1 : Math.ceil((range.to - bucketOf(grid, range.from)) / grid.sizeMs);
+}
+
 /** Seconds of a bucket that lie inside the range (the first and last bucket can be cut by the range). */
-export function coveredSeconds(start: number, bucketMs: number, range: { from: number; to: number }): number {
-  return Math.max(0, Math.min(start + bucketMs, range.to) - Math.max(start, range.from)) / 1000;
+export function coveredSeconds(start: number, grid: BucketGrid, range: TimeRange): number {
+  const end = grid.sizeMs === 0 ? range.to : start + grid.sizeMs;
+  return Math.max(0, Math.min(end, range.to) - Math.max(start, range.from)) / 1000;
+}
+
+/** The bound values of bucketStartSql. */
+export function gridParams(grid: BucketGrid): Params {
+  return { bucket_ms: grid.sizeMs, bucket_origin: grid.originMs };
 }
 
 /** Resolution of the sample condition: a row is kept when hash(id) mod 1 000 000 < fraction · 1 000 000. */
@@ -64,17 +89,26 @@ export function effectiveSampleFraction(sampleFraction: number | undefined): num
   return Math.max(1, Math.round(sampleFraction * SAMPLE_RESOLUTION)) / SAMPLE_RESOLUTION;
 }
 
-/** WHERE of the current window: version and segment (scope.ts), and the row sample when the query asks for one. */
-export function windowWhere(dialect: SqlDialect, scope: ModelScope, bucketMs: number): WhereClause {
+/** The WHERE of a window and the SQL of a row's bucket start in it (its parameters among the WHERE's). */
+export interface WindowClause extends WhereClause {
+  bucket: string;
+}
+
+/**
+ * WHERE of the current window: version and segment (scope.ts), and the row sample when the query asks for one; with
+ * the bucket start of the grid (bucketStartSql) and its `{bucket_ms}` and `{bucket_origin}`.
+ */
+export function windowWhere(dialect: SqlDialect, scope: ModelScope, grid: BucketGrid): WindowClause {
   const base = scopeWhere(dialect, scope.version, scope.segment);
-  const params: Params = { ...base.params, bucket_ms: bucketMs };
+  const params: Params = { ...base.params, ...gridParams(grid) };
+  const bucket = bucketStartSql(grid);
   const fraction = effectiveSampleFraction(scope.sampleFraction);
   if (fraction === 1) {
-    return { sql: base.sql, params };
+    return { sql: base.sql, params, bucket };
   }
   params.sample_cut = Math.round(fraction * SAMPLE_RESOLUTION);
   const condition = `${ID_HASH[dialect]} % ${SAMPLE_RESOLUTION} < {sample_cut}`;
-  return { sql: base.sql ? `${base.sql} AND ${condition}` : `WHERE ${condition}`, params };
+  return { sql: base.sql ? `${base.sql} AND ${condition}` : `WHERE ${condition}`, params, bucket };
 }
 
 /** The notice of a sampled result (none when every row was read). */

@@ -16,6 +16,7 @@
  * (`KILL QUERY`, which 18.16 has), so it does not keep running and delay the queries behind it.
  */
 import { randomUUID } from 'node:crypto';
+import { forEachSlicedAsync } from '../slices';
 import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { featureColumn, quoteIdentifier, validateIdentifier, validateVersion } from './identifiers';
 import {
@@ -30,6 +31,7 @@ import {
 import { predictionColumnsOf, type PredictionBatch, type PredictionColumns } from './prediction-columns';
 import { bindParams, clickHouseLiteral, type BindMode, type Params } from './sql-params';
 import {
+  boundedModelEvent,
   RECENT_IDS_WINDOW_MS,
   withOwnFeatures,
   type Baseline,
@@ -37,6 +39,7 @@ import {
   type FeatureKind,
   type FeatureState,
   type LabelRecord,
+  type ModelEvent,
   type PredictionCounts,
   type PredictionStore,
   type QueryOptions,
@@ -98,7 +101,13 @@ const PREDICTION_COLUMNS_DDL = [
 const UTC_DAY_OF_TS = "toYYYYMMDD(toDateTime(intDiv(ts, 1000), 'UTC'))";
 
 /** The metadata tables holding rows per model (column `model`). */
-const MODEL_METADATA_TABLES = ['mlmon_models', 'mlmon_features', 'mlmon_schema_changes', 'mlmon_baselines'] as const;
+const MODEL_METADATA_TABLES = [
+  'mlmon_models',
+  'mlmon_features',
+  'mlmon_schema_changes',
+  'mlmon_baselines',
+  'mlmon_events',
+] as const;
 
 export const SCHEMA_VERSION_DDL =
   'CREATE TABLE IF NOT EXISTS mlmon_schema_version (version UInt32, applied_at UInt64) ENGINE = MergeTree ORDER BY version';
@@ -115,6 +124,14 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; statements: string[] }
         'ENGINE = MergeTree ORDER BY (model, ts)',
       'CREATE TABLE IF NOT EXISTS mlmon_baselines (model String, version String, created_at UInt64, document String) ' +
         'ENGINE = ReplacingMergeTree(created_at) ORDER BY (model, version)',
+    ],
+  },
+  {
+    version: 2,
+    statements: [
+      // Model events (ModelEvent): tags as a JSON array, since the event is read whole.
+      'CREATE TABLE IF NOT EXISTS mlmon_events (model String, ts Int64, kind String, title String, text String, ' +
+        'tags String) ENGINE = MergeTree ORDER BY (model, ts)',
     ],
   },
 ];
@@ -159,11 +176,12 @@ export function predictionsRelationSql(
 }
 
 /** The labels relation: one row per id, the most recently ingested label (then the latest label time) wins. */
-export function labelsRelationSql(table: string): string {
+export function labelsRelationSql(table: string, since?: number): string {
+  const where = since === undefined ? '' : ` WHERE ts >= ${Math.trunc(since)}`;
   return (
     `(SELECT id, argMax(l_num, l_order) AS label_num, argMax(l_cat, l_order) AS label_cat, argMax(l_ts, l_order) AS ts, ` +
     `max(l_ingested) AS ingested_at FROM (SELECT id, label_num AS l_num, label_cat AS l_cat, ts AS l_ts, ` +
-    `ingested_at AS l_ingested, (ingested_at, ts) AS l_order FROM ${table}) GROUP BY id)`
+    `ingested_at AS l_ingested, (ingested_at, ts) AS l_order FROM ${table}${where}) GROUP BY id)`
   );
 }
 
@@ -339,6 +357,22 @@ export class ClickHouseStore implements PredictionStore {
     }));
   }
 
+  async recordEvent(model: string, event: ModelEvent): Promise<void> {
+    validateIdentifier(model, 'model name');
+    const { tags, ...rest } = boundedModelEvent(event);
+    await this.insert('mlmon_events', [{ model, ...rest, tags: JSON.stringify(tags) }]);
+  }
+
+  async getEvents(model: string, range?: TimeRange): Promise<ModelEvent[]> {
+    validateIdentifier(model, 'model name');
+    const filter = range ? 'AND ts >= {from} AND ts < {to}' : '';
+    const rows = await this.query<{ ts: number; kind: string; title: string; text: string; tags: string }>(
+      `SELECT ts, kind, title, text, tags FROM mlmon_events WHERE model = {model} ${filter} ORDER BY ts`,
+      { model, ...(range ? { from: range.from, to: range.to } : {}) }
+    );
+    return rows.map((r) => ({ ...r, ts: Number(r.ts), tags: JSON.parse(r.tags) as string[] }));
+  }
+
   /** The model's most recent baseline, whose feature kinds win over kinds guessed from traffic. */
   private async latestBaseline(model: string): Promise<Baseline | undefined> {
     const latest = (await this.listBaselines(model)).sort((a, b) => b.createdAt - a.createdAt)[0];
@@ -483,15 +517,16 @@ export class ClickHouseStore implements PredictionStore {
     return predictionsRelationSql(this.predictionsTable(model), features, range);
   }
 
-  async labelsRelation(model: string): Promise<string> {
+  async labelsRelation(model: string, since?: number): Promise<string> {
     const table = this.labelsTable(model);
     await this.command(labelsTableDDL(table));
-    return labelsRelationSql(table);
+    return labelsRelationSql(table, since);
   }
 
   /**
    * Runs a read under its own `query_id`. When `options.signal` aborts (or the request times out) the request is
-   * dropped AND the server is told to stop the query; the promise rejects saying which.
+   * dropped AND the server is told to stop the query; the promise rejects saying which. Rows are parsed as they
+   * stream in, in slices that give the event loop back (slices.ts), so a large answer never stalls the process.
    */
   async query<T = Record<string, unknown>>(sql: string, params: Params = {}, options: QueryOptions = {}): Promise<T[]> {
     const { signal } = options;
@@ -506,7 +541,17 @@ export class ClickHouseStore implements PredictionStore {
         ...(signal ? { abort_signal: signal } : {}),
         ...(Object.keys(bound.values).length ? { query_params: bound.values } : {}),
       });
-      return (await result.json()) as T[];
+      const rows: T[] = [];
+      await forEachSlicedAsync(
+        result.stream<T>(),
+        (chunk) => {
+          for (const row of chunk) {
+            rows.push(row.json<T>());
+          }
+        },
+        signal
+      );
+      return rows;
     } catch (error) {
       if (isServerError(error)) {
         throw error; // the server answered with an error: the query is over there too

@@ -138,6 +138,9 @@ export async function openMemoryDuckDB(): Promise<{ instance: DuckDBInstance; co
   const instance = await DuckDBInstance.create(':memory:', {
     memory_limit: process.env.MLMON_DUCKDB_MEMORY_LIMIT || DEFAULT_DUCKDB_MEMORY_LIMIT,
     temp_directory: await ownTemporaryDirectory(),
+    allocator_flush_threshold: '8MB',
+    allocator_bulk_deallocation_flush_threshold: '16MB',
+    allocator_background_threads: 'true',
   });
   const connection = await instance.connect();
   const run = (sql: string) => runQuery<Record<string, unknown>>(connection, sql);

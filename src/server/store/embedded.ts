@@ -5,6 +5,7 @@
  *   <dir>/models/<model>/labels/day=YYYY-MM-DD/<uuid>.parquet        by label time
  *   <dir>/models/<model>/schema.json                                 features with kind and lifecycle
  *   <dir>/models/<model>/schema_changes.ndjson                       one SchemaChange per line
+ *   <dir>/models/<model>/events.ndjson                               one ModelEvent per line (appended, fsynced)
  *   <dir>/models/<model>/baselines/<version>.json                    one Baseline per model version
  *
  * Every file is written under a temporary name in its final directory, fsynced and renamed, so a reader sees a
@@ -50,12 +51,14 @@ import { predictionColumnsOf, type PredictionBatch, type PredictionColumns } fro
 import { withLock } from './lock';
 import { bindParams, type Params } from './sql-params';
 import {
+  boundedModelEvent,
   RECENT_IDS_WINDOW_MS,
   withOwnFeatures,
   type Baseline,
   type BaselineSummary,
   type FeatureState,
   type LabelRecord,
+  type ModelEvent,
   type PredictionCounts,
   type PredictionStore,
   type QueryOptions,
@@ -242,6 +245,18 @@ export async function writeFileAtomic(path: string, content: string): Promise<vo
   await rename(temporary, path);
 }
 
+/** The text of a file, or '' when it does not exist (a log nobody has written to yet). */
+async function readTextIfAny(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      return '';
+    }
+    throw error;
+  }
+}
+
 async function readJson<T>(path: string): Promise<T | undefined> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as T;
@@ -353,20 +368,44 @@ export class EmbeddedStore implements PredictionStore {
   }
 
   async getSchemaChanges(model: string, range?: TimeRange): Promise<SchemaChange[]> {
-    let text = '';
-    try {
-      text = await readFile(join(this.modelDir(model), 'schema_changes.ndjson'), 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw error;
-      }
-    }
-    const changes = text
+    const changes = (await readTextIfAny(join(this.modelDir(model), 'schema_changes.ndjson')))
       .split('\n')
       .filter((line) => line.trim() !== '')
       .map((line) => JSON.parse(line) as SchemaChange);
     const inRange = range ? changes.filter((c) => c.ts >= range.from && c.ts < range.to) : changes;
     return inRange.sort((a, b) => a.ts - b.ts || (a.feature < b.feature ? -1 : a.feature > b.feature ? 1 : 0));
+  }
+
+  async recordEvent(model: string, event: ModelEvent): Promise<void> {
+    const dir = this.modelDir(model);
+    await mkdir(dir, { recursive: true });
+    // One write of one line in append mode: concurrent writers' lines do not interleave; fsync makes it durable.
+    // A line a crash cut short (no newline) is closed first, so that it does not swallow this one.
+    const handle = await open(join(dir, 'events.ndjson'), 'a+');
+    try {
+      const { size } = await handle.stat();
+      const last = Buffer.alloc(1);
+      const torn = size > 0 && (await handle.read(last, 0, 1, size - 1)).bytesRead === 1 && last[0] !== 0x0a;
+      await handle.write((torn ? '\n' : '') + JSON.stringify(boundedModelEvent(event)) + '\n');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Events of the log in the range; a line cut short by a crash before its fsync was never acknowledged: skipped. */
+  async getEvents(model: string, range?: TimeRange): Promise<ModelEvent[]> {
+    return (await readTextIfAny(join(this.modelDir(model), 'events.ndjson')))
+      .split('\n')
+      .flatMap((line) => {
+        try {
+          return line.trim() === '' ? [] : [JSON.parse(line) as ModelEvent];
+        } catch {
+          return [];
+        }
+      })
+      .filter((event) => !range || (event.ts >= range.from && event.ts < range.to))
+      .sort((a, b) => a.ts - b.ts);
   }
 
   /** Runs `work` holding the model's schema lock (a file created exclusively; taken over when stale). */
@@ -673,14 +712,16 @@ export class EmbeddedStore implements PredictionStore {
     await writeFileAtomic(this.countsPath(file, key), text).catch(() => undefined);
   }
 
-  async labelsRelation(model: string): Promise<string> {
-    const days = await this.dayFiles(model, 'labels');
+  async labelsRelation(model: string, since?: number): Promise<string> {
+    const recent = since === undefined ? undefined : { from: since, to: Number.MAX_SAFE_INTEGER };
+    const days = await this.dayFiles(model, 'labels', recent);
     const source = this.parquetSource(
       days.map((day) => day.dir),
       LABEL_COLUMNS
     );
     const list = LABEL_COLUMNS.map(([name]) => quoteIdentifier(name, 'duckdb')).join(', ');
-    return `(SELECT ${list} FROM (${source}) QUALIFY row_number() OVER (PARTITION BY id ORDER BY ingested_at DESC, ts DESC) = 1)`;
+    const where = since === undefined ? '' : `WHERE ts >= ${Math.trunc(since)}`;
+    return `(SELECT ${list} FROM (${source}) ${where} QUALIFY row_number() OVER (PARTITION BY id ORDER BY ingested_at DESC, ts DESC) = 1)`;
   }
 
   /**

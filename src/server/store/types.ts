@@ -60,6 +60,37 @@ export interface SchemaChange {
 }
 
 /**
+ * Something a tool recorded about a model, shown by the `events` query as an annotation: `mlmon retrain-hook`'s
+ * "retraining requested". Point events at `ts`; limits in MODEL_EVENT_LIMITS.
+ */
+export interface ModelEvent {
+  ts: number;
+  /** What happened, a short identifier such as `retrain_requested`. */
+  kind: string;
+  title: string;
+  text: string;
+  tags: string[];
+}
+
+/** The largest event a store keeps: longer text is cut by `boundedModelEvent`, more tags dropped. */
+export const MODEL_EVENT_LIMITS = { kind: 64, title: 200, text: 4000, tags: 20, tag: 100 } as const;
+
+/** The event within MODEL_EVENT_LIMITS (what both stores write), its time a whole number of milliseconds. */
+export function boundedModelEvent(event: ModelEvent): ModelEvent {
+  const cut = (text: string, length: number) => (text.length > length ? text.slice(0, length - 1) + '…' : text);
+  if (!Number.isSafeInteger(event.ts) || event.ts < 0) {
+    throw new RangeError(`event time ${event.ts} is not epoch milliseconds`);
+  }
+  return {
+    ts: event.ts,
+    kind: cut(event.kind, MODEL_EVENT_LIMITS.kind),
+    title: cut(event.title, MODEL_EVENT_LIMITS.title),
+    text: cut(event.text, MODEL_EVENT_LIMITS.text),
+    tags: event.tags.slice(0, MODEL_EVENT_LIMITS.tags).map((tag) => cut(tag, MODEL_EVENT_LIMITS.tag)),
+  };
+}
+
+/**
  * The write side the collector and the CLI use. Both stores implement it; the full store interface
  * (schema, baselines, reads for the query handlers, compaction, retention) extends it.
  */
@@ -262,6 +293,10 @@ export interface PredictionStore extends PredictionWriter {
   listModels(): Promise<string[]>;
   listVersions(model: string): Promise<VersionSummary[]>;
   getSchemaChanges(model: string, range?: TimeRange): Promise<SchemaChange[]>;
+  /** Appends an event (boundedModelEvent) to the model's event log; durable once the promise resolves. */
+  recordEvent(model: string, event: ModelEvent): Promise<void>;
+  /** The model's recorded events whose time is in the range (from inclusive, to exclusive), oldest first. */
+  getEvents(model: string, range?: TimeRange): Promise<ModelEvent[]>;
   countPredictions(model: string, range: TimeRange, version?: string): Promise<PredictionCounts>;
 
   /**
@@ -269,8 +304,11 @@ export interface PredictionStore extends PredictionWriter {
    * Columns as in PREDICTION_SYSTEM_COLUMNS plus `f_<feature>` for the model's known features.
    */
   predictionsRelation(model: string, range?: TimeRange): Promise<string>;
-  /** A SQL relation over the model's labels, one row per id (the latest label wins). */
-  labelsRelation(model: string): Promise<string>;
+  /**
+   * A SQL relation over the model's labels, one row per id (the latest label wins); with `since`, only of the labels
+   * recorded at or after it (epoch ms), so that a window's labels are read without every older one.
+   */
+  labelsRelation(model: string, since?: number): Promise<string>;
   /**
    * File-backed stores only: the days of the model's predictions overlapping the range, ascending. A day held in
    * ONE file names it; that file never changes under its name (a rewrite gets a new name), so counts over it can
@@ -312,7 +350,7 @@ export interface PredictionStore extends PredictionWriter {
     options: { waitMs: number; onWait?: (holder: string) => void }
   ): Promise<T>;
   /**
-   * Removes everything stored for the model: predictions, labels, schema, baselines (and prepared counts).
+   * Removes everything stored for the model: predictions, labels, schema, baselines, events (and prepared counts).
    * Resolves to false when the store holds nothing of that model.
    */
   deleteModel(model: string): Promise<boolean>;
