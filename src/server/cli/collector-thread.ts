@@ -27,11 +27,13 @@ type FromThread =
   | { type: 'stopped'; code: number };
 
 /**
- * The collector thread's young generation: requests are parsed, written and answered within milliseconds, so a
- * small one collects them as fast and keeps the process tens of megabytes smaller. The old generation keeps V8's
- * limit, so that a burst of large bodies is never the thread running out of memory.
+ * The collector thread's young generation: a request's parsed records die within milliseconds, so a young generation
+ * that holds the requests under way collects them before they are copied into the old generation. Measured under
+ * the ingest benchmark (4 connections × 1 000 records): 16 MB spent 16-18 % of the thread's time collecting garbage,
+ * 32 MB 16 %, 64 MB 5 % (+20 MB of heap). The old generation keeps V8's limit, so that a burst of large bodies is
+ * never the thread running out of memory.
  */
-const COLLECTOR_HEAP_LIMITS = { maxYoungGenerationSizeMb: 16 };
+const COLLECTOR_HEAP_LIMITS = { maxYoungGenerationSizeMb: 64 };
 
 export interface CollectorThread {
   /** Resolves once the collector listens (after replaying its log); rejects with why it could not start. */

@@ -1,8 +1,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { predictionColumnsOf, predictionRecordAt, toPredictionColumns } from '../store/prediction-columns';
-import type { PredictionBatch, PredictionColumns } from '../store/prediction-columns';
+import {
+  predictionColumnsOf,
+  predictionRecordAt,
+  toPredictionColumns,
+  type PredictionBatch,
+  type PredictionColumns,
+} from '../store/prediction-columns';
 import type { LabelRecord, PredictionRecord, PredictionWriter, WriteResult } from '../store/types';
 import { decodeBatch } from './body';
 import { DeadLetterArea } from './deadletter';
