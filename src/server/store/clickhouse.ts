@@ -20,6 +20,7 @@ import { forEachSlicedAsync } from '../slices';
 import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { featureColumn, quoteIdentifier, validateIdentifier, validateVersion } from './identifiers';
 import {
+  DEFAULT_MAX_CELLS_PER_WRITE,
   DEFAULT_MAX_FEATURES_PER_MODEL,
   featureColumns,
   piecesOf,
@@ -66,6 +67,14 @@ export interface ClickHouseOptions {
 
 /** The client's request timeout unless the options say otherwise: longer than any per-query limit of the backend. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
+
+/**
+ * Cells (rows × columns) of one prediction insert at most, whatever the caller allows: an insert's rows are objects and
+ * the insert one JSON string in this process (about 1 KB per row of 33 columns), so 400 000 cells (~12 000 such rows)
+ * hold ~15 MB at a time; inserts of the store's default 2 000 000 cells ran the collector's store worker out of its
+ * heap (test/store/clickhouse-write-memory.test.ts). Inserts this large are still few enough for ClickHouse's merges.
+ */
+export const MAX_CELLS_PER_INSERT = 400_000;
 
 /**
  * Read buffer per column file and part (`max_read_buffer_size`, 1 MiB by default). A `FINAL` read opens every part
@@ -451,7 +460,8 @@ export class ClickHouseStore implements PredictionStore {
     );
     const features = featureColumns(plan.features);
     const ingestedAt = Date.now();
-    for (const piece of piecesOf(admitted, PREDICTION_COLUMNS_DDL.length + features.length, options.maxCellsPerWrite)) {
+    const maxCells = Math.min(options.maxCellsPerWrite ?? DEFAULT_MAX_CELLS_PER_WRITE, MAX_CELLS_PER_INSERT);
+    for (const piece of piecesOf(admitted, PREDICTION_COLUMNS_DDL.length + features.length, maxCells)) {
       await this.insert(
         this.predictionsTable(model),
         toRowObjects(toStoredColumns(columns, features, ingestedAt, piece))
