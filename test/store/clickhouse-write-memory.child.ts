@@ -22,7 +22,15 @@ function records(from: number, n: number): PredictionRecord[] {
     for (let c = 0; c < 3; c++) {
       features[`cat_${c}`] = CATEGORIES[(i + c) % CATEGORIES.length];
     }
-    return { id: `row-${i}`, ts: 1_767_225_600_000 + i, version: 'v1', features, prediction: i % 2, score: 0.5 };
+    return {
+      id: `row-${i}`,
+      ts: 1_767_225_600_000 + i,
+      version: 'v1',
+      features,
+      prediction: i % 2,
+      score: 0.5,
+      samplingRate: 1,
+    };
   });
 }
 
