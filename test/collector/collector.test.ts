@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { Collector, CollectorOptions } from '../../src/server/collector/collector';
 import { isSampled } from '../../src/server/collector/sampling';
 import { WriteAheadLog } from '../../src/server/collector/wal';
-import { encodeBatch } from '../../src/server/collector/flusher';
+import { encodeBatch } from '../../src/server/collector/wal-entry';
 import { EmbeddedStore } from '../../src/server/store/embedded';
 import { TOKEN, predictions, prediction, readDeadLetters, send, startInDir } from './support';
 

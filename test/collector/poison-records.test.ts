@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Collector, CollectorOptions } from '../../src/server/collector/collector';
-import { encodeBatch } from '../../src/server/collector/flusher';
+import { encodeBatch } from '../../src/server/collector/wal-entry';
 import { WriteAheadLog } from '../../src/server/collector/wal';
 import { ClickHouseStore } from '../../src/server/store/clickhouse';
 import { EmbeddedStore } from '../../src/server/store/embedded';

@@ -1,15 +1,14 @@
 /**
- * `mlmon serve`: runs the collector until SIGTERM or SIGINT, then stops accepting, flushes the write-ahead log
- * into the store and exits 0.
+ * `mlmon serve`: runs the collector (in a thread of its own: collector-thread.ts) until SIGTERM or SIGINT, then
+ * stops accepting, flushes the write-ahead log into the store and exits 0.
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_MAX_BACKLOG_BYTES, DEFAULT_MIN_FREE_BYTES, startCollector } from '../collector/collector';
+import { DEFAULT_MAX_BACKLOG_BYTES, DEFAULT_MIN_FREE_BYTES } from '../collector/collector';
 import { DEFAULT_MAX_FEATURES_PER_MODEL } from '../store/schema';
-import { prepareCounts } from '../queries/prepare-counts';
-import { scheduleMaintenance } from '../store/maintenance';
-import { openStore, STORE_FLAGS, STORE_FLAGS_HELP, storeOptionsFromFlags, type StoreOptions } from '../store/open';
+import { STORE_FLAGS, STORE_FLAGS_HELP, storeOptionsFromFlags, type StoreOptions } from '../store/open';
+import { startCollectorThread } from './collector-thread';
 import { handleErrors, UsageError, type Command } from './command';
 
 const HELP = `Usage: mlmon serve [options]
@@ -40,8 +39,9 @@ Options:
                             and kept as dead letters (default ${DEFAULT_MAX_FEATURES_PER_MODEL})
   --min-free-bytes N        refuse batches with 507 while the disk of the state directory has less free space
                             (default ${DEFAULT_MIN_FREE_BYTES}); ingestion resumes by itself once space is freed
-  --max-backlog-bytes N     refuse batches with 503 while this many write-ahead log bytes are not yet in the
-                            store (default ${DEFAULT_MAX_BACKLOG_BYTES})
+  --max-backlog-bytes N     refuse batches with 503 and Retry-After while this many write-ahead log bytes are
+                            not yet in the store (default ${DEFAULT_MAX_BACKLOG_BYTES}, 256 MiB: about 10 s of
+                            writing at 50 000 records/s, so a full backlog drains, and a stop finishes, in seconds)
   --segment-bytes N         size at which a write-ahead log segment is sealed (default 33554432)
   --metrics-public          serve /metrics without the bearer token
   --flush-interval-ms N     how often the WAL is moved into the store (default 1000)
@@ -179,59 +179,48 @@ async function run(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
-  const store = await openStore(storeOptions);
-  const collector = await startCollector({
-    store,
-    stateDir: values['state-dir'] ?? defaultStateDir(storeOptions, env),
-    host,
-    port,
-    tokens,
-    samplingRate: values['sample-rate'] === undefined ? 1 : Number(values['sample-rate']),
-    models: values.models
-      ?.split(',')
-      .map((m) => m.trim())
-      .filter(Boolean),
-    dataDir: storeOptions.kind === 'embedded' ? storeOptions.dataDir : undefined,
-    maxBodyBytes: positiveInteger(values['max-body-bytes'], 'max-body-bytes'),
-    maxBatchRecords: positiveInteger(values['max-batch'], 'max-batch'),
-    maxFeaturesPerModel: positiveInteger(values['max-features-per-model'], 'max-features-per-model'),
-    minFreeBytes: positiveInteger(values['min-free-bytes'], 'min-free-bytes', 0),
-    maxWalBytes: positiveInteger(values['max-backlog-bytes'], 'max-backlog-bytes'),
-    segmentBytes: positiveInteger(values['segment-bytes'], 'segment-bytes'),
-    metricsPublic: values['metrics-public'],
-    flushIntervalMs: positiveInteger(values['flush-interval-ms'], 'flush-interval-ms'),
-    log,
-  }).catch(async (err) => {
-    await store.close();
-    throw err;
+  const thread = startCollectorThread({
+    store: storeOptions,
+    collector: {
+      stateDir: values['state-dir'] ?? defaultStateDir(storeOptions, env),
+      host,
+      port,
+      tokens,
+      samplingRate: values['sample-rate'] === undefined ? 1 : Number(values['sample-rate']),
+      models: values.models
+        ?.split(',')
+        .map((m) => m.trim())
+        .filter(Boolean),
+      dataDir: storeOptions.kind === 'embedded' ? storeOptions.dataDir : undefined,
+      maxBodyBytes: positiveInteger(values['max-body-bytes'], 'max-body-bytes'),
+      maxBatchRecords: positiveInteger(values['max-batch'], 'max-batch'),
+      maxFeaturesPerModel: positiveInteger(values['max-features-per-model'], 'max-features-per-model'),
+      minFreeBytes: positiveInteger(values['min-free-bytes'], 'min-free-bytes', 0),
+      maxWalBytes: positiveInteger(values['max-backlog-bytes'], 'max-backlog-bytes'),
+      segmentBytes: positiveInteger(values['segment-bytes'], 'segment-bytes'),
+      metricsPublic: values['metrics-public'],
+      flushIntervalMs: positiveInteger(values['flush-interval-ms'], 'flush-interval-ms'),
+    },
+    maintenance: {
+      intervalMs: positiveInteger(values['maintenance-interval-ms'], 'maintenance-interval-ms') ?? 300_000,
+      retentionDays: positiveInteger(values['retention-days'], 'retention-days'),
+    },
   });
+  const { url, description } = await thread.listening;
   if (tokens === null) {
     log('mlmon serve: WARNING: --demo: AUTHENTICATION IS OFF. Anyone who can reach this address can write data.');
   }
-  log(`mlmon serve: collector listening on ${collector.url}, writing to the ${store.description}`);
-  const maintenance = scheduleMaintenance(store, {
-    intervalMs: positiveInteger(values['maintenance-interval-ms'], 'maintenance-interval-ms') ?? 300_000,
-    retentionDays: positiveInteger(values['retention-days'], 'retention-days'),
-    log: (line) => log(`mlmon serve: ${line}`),
-    afterCompaction: async (model) => {
-      await prepareCounts(store, model);
-    },
-  });
-
-  const name = await signal;
-  log(`mlmon serve: ${name}: no longer accepting, flushing the write-ahead log into the store`);
-  try {
-    await maintenance.stop();
-    await collector.stop();
-    await store.close();
-  } catch (err) {
-    log(
-      `mlmon serve: could not finish the flush (${(err as Error).message}); the WAL is kept and replayed on the next start`
-    );
+  log(`mlmon serve: collector listening on ${url}, writing to the ${description}`);
+  const ended = await Promise.race([signal.then((name) => ({ name })), thread.ended.then((why) => ({ why }))]);
+  if ('why' in ended) {
+    log(`mlmon serve: ${ended.why}; the write-ahead log is replayed on the next start`);
     return 1;
   }
-  log('mlmon serve: stopped cleanly');
-  return 0;
+  const code = await thread.stop(ended.name);
+  if (code === 0) {
+    log('mlmon serve: stopped cleanly');
+  }
+  return code;
 }
 
 export const command: Command = {

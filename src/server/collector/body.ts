@@ -9,7 +9,7 @@
  * record can be (MAX_RECORD_DEPTH) is refused on its own, unparsed, with its text kept for the dead letter — so no
  * body can make the collector build millions of objects or recurse thousands of levels deep.
  */
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 
 export type BodyFormat = 'json' | 'ndjson';
 
@@ -65,7 +65,7 @@ export function decodeBatch(body: Buffer, format: BodyFormat, maxRecords: number
     throw new BodyError(400, 'invalid_utf8', 'the body is not valid UTF-8; encode records as UTF-8 JSON');
   }
   const bytes = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? body.subarray(3) : body;
-  return format === 'json' ? decodeJsonArray(bytes, maxRecords) : decodeNdjson(bytes.toString('utf8'), maxRecords);
+  return format === 'json' ? decodeJsonArray(bytes, maxRecords) : decodeNdjson(bytes, maxRecords);
 }
 
 /**
@@ -88,22 +88,29 @@ function decodeJsonArray(bytes: Buffer, maxRecords: number): BatchItem[] {
   return items;
 }
 
-function decodeNdjson(text: string, maxRecords: number): BatchItem[] {
+/**
+ * NDJSON: each non-blank line is decoded and parsed on its own, straight from the bytes (no string of the whole body:
+ * a body of megabytes would be a large string that only a full garbage collection frees); an ASCII body is decoded
+ * as Latin-1, which is the same text for less work. The depth scan (jsonDepth) runs only on a line with more
+ * opening brackets than a record may be deep: a line with fewer cannot be deeper, and a record has two.
+ */
+function decodeNdjson(bytes: Buffer, maxRecords: number): BatchItem[] {
+  const encoding = isAscii(bytes) ? 'latin1' : 'utf8';
   const items: BatchItem[] = [];
-  for (let start = 0; start <= text.length;) {
-    let end = text.indexOf('\n', start);
+  for (let start = 0; start <= bytes.length;) {
+    let end = bytes.indexOf(0x0a, start);
     if (end < 0) {
-      end = text.length;
+      end = bytes.length;
     }
-    const line = text.slice(start, end).trim();
+    const line = bytes.toString(encoding, start, end);
     start = end + 1;
-    if (!line) {
+    if (isBlank(line)) {
       continue;
     }
     if (items.length === maxRecords) {
       throw tooLong(maxRecords);
     }
-    if (jsonDepth(line, MAX_RECORD_DEPTH) > MAX_RECORD_DEPTH) {
+    if (hasMoreBracketsThan(line, MAX_RECORD_DEPTH) && jsonDepth(line, MAX_RECORD_DEPTH) > MAX_RECORD_DEPTH) {
       items.push(tooDeepItem(line));
       continue;
     }
@@ -111,13 +118,31 @@ function decodeNdjson(text: string, maxRecords: number): BatchItem[] {
       items.push({ value: JSON.parse(line) });
     } catch (err) {
       items.push({
-        invalidLine: line.slice(0, MAX_ITEM_TEXT),
+        invalidLine: line.trim().slice(0, MAX_ITEM_TEXT),
         code: 'invalid_json',
         reason: `the line is not valid JSON (${(err as Error).message})`,
       });
     }
   }
   return items;
+}
+
+/** True for an empty line or one of JSON whitespace only (a line of a record starts with `{`). */
+function isBlank(line: string): boolean {
+  return line.length === 0 || (line.charCodeAt(0) <= 0x20 && line.trim() === '');
+}
+
+/** True when the text holds more than `limit` opening brackets (`{` and `[`, also inside strings), by native search. */
+function hasMoreBracketsThan(text: string, limit: number): boolean {
+  let count = 0;
+  for (const bracket of ['{', '[']) {
+    for (let i = text.indexOf(bracket); i >= 0; i = text.indexOf(bracket, i + 1)) {
+      if (++count > limit) {
+        return true;
+      }
+    }
+  }
+  return false;
 }
 
 function tooDeepItem(text: string): BatchItem {

@@ -1,7 +1,8 @@
 /**
  * What /healthz says, from the collector's state: `ok`; `degraded` when it accepts batches but something needs
- * attention (store writes failing for some model, a backlog that is old or half the limit); `failing` when it
- * refuses batches (disk below its floor, write-ahead log not writable, backlog over the limit, shutting down).
+ * attention (store writes failing for some model, a store worker that stopped, a backlog that is old or half the
+ * limit); `failing` when it refuses batches (disk below its floor, write-ahead log not writable, backlog over the
+ * limit, shutting down).
  * Failing answers 503, so a load balancer sends traffic elsewhere; degraded still answers 200.
  */
 import type { FlusherStatus } from './flusher';
@@ -29,7 +30,13 @@ export interface HealthReport {
   problems: string[];
   backlog: { records: number; bytes: number; segments: number; oldestAgeSeconds: number };
   disk: { freeBytes: number; minFreeBytes: number };
-  flusher: { lastSuccessAt: string | undefined; consecutiveFailures: number; failingTargets: string[] };
+  flusher: {
+    lastSuccessAt: string | undefined;
+    consecutiveFailures: number;
+    failingTargets: string[];
+    /** Why the store writer itself (the store worker) failed in the last round, if it did. */
+    writerError: string | undefined;
+  };
   /** Kept for clients of earlier versions: backlog.bytes. */
   walBytes: number;
 }
@@ -65,6 +72,12 @@ export function assessHealth(input: HealthInput): HealthReport {
         'their records stay in the write-ahead log and are retried'
     );
   }
+  if (flusher.sinkError !== undefined) {
+    degraded.push(
+      `the store writer failed (${flusher.sinkError}); every record stays in the write-ahead log and a new ` +
+        'writer retries them — see the collector log if this repeats'
+    );
+  }
   if (oldestAgeMs > input.staleBacklogMs) {
     degraded.push(
       `the oldest record not yet in the store was received ${seconds(oldestAgeMs)} s ago: the store is not keeping up`
@@ -91,6 +104,7 @@ export function assessHealth(input: HealthInput): HealthReport {
       lastSuccessAt: flusher.lastSuccessAt === undefined ? undefined : new Date(flusher.lastSuccessAt).toISOString(),
       consecutiveFailures: flusher.consecutiveFailures,
       failingTargets: flusher.failingTargets,
+      writerError: flusher.sinkError,
     },
     walBytes: backlog.bytes,
   };

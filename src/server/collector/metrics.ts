@@ -99,6 +99,11 @@ export class CollectorMetrics {
     'mlmon_collector_flushed_records_total',
     'Records moved from the write-ahead log into the store, by model and kind.'
   );
+  readonly flushedSegments = new Counter(
+    'mlmon_collector_flushed_segments_total',
+    'Write-ahead log segments written to the store, by where their records came from (memory: delivered by the ' +
+      'collector; disk: read back, e.g. after a restart or past the memory budget).'
+  );
   readonly storeErrors = new Counter(
     'mlmon_collector_store_errors_total',
     'Failed writes to the store, by model and kind (the WAL segment is kept and retried).'
@@ -128,6 +133,7 @@ export class CollectorMetrics {
       ...this.rejected.render(),
       ...this.batches.render(),
       ...this.flushedRecords.render(),
+      ...this.flushedSegments.render(),
       ...this.storeErrors.render(),
       ...gauge(
         'mlmon_collector_wal_bytes',

@@ -12,7 +12,7 @@ afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const payloads = (n: number, prefix = 'entry') => Array.from({ length: n }, (_, i) => Buffer.from(`${prefix}-${i}`));
 
-test('entries round-trip through frames; a torn tail and a corrupt entry end the readable part', () => {
+test('entries round-trip through frames (whole or in parts); a torn tail and a corrupt entry end the readable part', () => {
   const bytes = Buffer.concat(payloads(3).flatMap(frameEntry));
   expect(parseSegment(bytes).entries.map(String)).toEqual(['entry-0', 'entry-1', 'entry-2']);
   const torn = parseSegment(bytes.subarray(0, bytes.length - 3));
@@ -21,6 +21,10 @@ test('entries round-trip through frames; a torn tail and a corrupt entry end the
   const corrupt = Buffer.from(bytes);
   corrupt[8 + 1] ^= 0xff; // flips a byte of the first payload: its CRC no longer matches
   expect(parseSegment(corrupt).entries).toEqual([]);
+  const parts = [Buffer.from('head\n'), Buffer.from('body')];
+  expect(parseSegment(Buffer.concat(frameEntry(parts))).entries.map(String)).toEqual(['head\nbody']);
+  expect(Buffer.concat(frameEntry(parts))).toEqual(Buffer.concat(frameEntry(Buffer.concat(parts))));
+  expect(() => frameEntry([Buffer.alloc(0), Buffer.alloc(0)])).toThrow(/cannot be empty/);
 });
 
 test('concurrent appends share fsyncs (group commit) and all land in order of acceptance', async () => {
@@ -60,29 +64,39 @@ test('appending after close fails with a message that says why', async () => {
   await expect(wal.append(Buffer.from('x'))).rejects.toThrow(/closed/);
 });
 
-test('memos of entries this process wrote are kept per segment; a reopened log has none; the budget is respected', async () => {
-  const wal = WriteAheadLog.open<string>(dir, { segmentBytes: 40, memoBytes: 1000 });
+test('each segment counts its bytes and records for the backlog; a reopened log knows the bytes of those left', async () => {
+  const wal = WriteAheadLog.open(dir, { segmentBytes: 40 });
+  const places = [];
   for (const p of payloads(10)) {
-    await wal.append(p, String(p).toUpperCase());
+    places.push(await wal.append(p, 3));
   }
   await wal.seal();
   const segments = wal.sealedSegments();
-  expect(segments.flatMap((file) => wal.memosOf(file)!)).toEqual(payloads(10).map((p) => String(p).toUpperCase()));
-  segments.forEach((file) =>
-    expect(wal.memosOf(file)).toEqual(wal.readSegment(file).entries.map((e) => String(e).toUpperCase()))
+  // Each append says where its entry is: segment file and position, as a reader of the segment finds it.
+  for (const { file, entry } of places) {
+    expect(String(wal.readSegment(file).entries[entry])).toBe(
+      String(payloads(10)[places.findIndex((p) => p.file === file && p.entry === entry)])
+    );
+  }
+  expect(segments.map((file) => wal.entriesOf(file))).toEqual(
+    segments.map((file) => wal.readSegment(file).entries.length)
   );
-  const reopened = WriteAheadLog.open<string>(dir);
-  expect(reopened.sealedSegments().map((file) => reopened.memosOf(file))).toEqual(segments.map(() => undefined));
-  await reopened.close();
-
-  const small = WriteAheadLog.open<string>(fs.mkdtempSync(path.join(dir, 'small-')), { memoBytes: 20 });
-  await small.append(Buffer.from('0123456789'), 'a');
-  await small.append(Buffer.from('0123456789'), 'b');
-  await small.append(Buffer.from('0123456789'), 'c'); // over budget: the segment's memos are given up
-  await small.seal();
-  expect(small.memosOf(small.sealedSegments()[0])).toBeUndefined();
-  await small.close();
+  const sizes = segments.map((file) => fs.statSync(file).size);
+  expect(segments.map((file) => wal.bytesOf(file))).toEqual(sizes);
+  expect(wal.backlog()).toMatchObject({
+    bytes: sizes.reduce((a, b) => a + b, 0),
+    records: 30,
+    segments: segments.length,
+  });
   await wal.close();
+  const reopened = WriteAheadLog.open(dir);
+  expect(reopened.sealedSegments().map((file) => reopened.bytesOf(file))).toEqual(sizes);
+  expect(reopened.backlog().records).toBe(0); // unknown until the flusher has read them (noteRecords)
+  expect(reopened.entriesOf(segments[0])).toBeUndefined(); // written by an earlier process
+  reopened.noteRecords(segments[0], 7);
+  expect(reopened.backlog().records).toBe(7);
+  expect(reopened.bytesOf(path.join(dir, 'not-a-segment.wal'))).toBe(0);
+  await reopened.close();
 });
 
 /**

@@ -62,8 +62,6 @@ const SEGMENT_SUFFIX = '.wal';
 export interface WalOptions {
   /** A segment is sealed (and becomes flushable) once it holds at least this many bytes. */
   segmentBytes?: number;
-  /** Memos are kept for at most this many payload bytes not yet removed (default 256 MiB); beyond, read the disk. */
-  memoBytes?: number;
   /** File operations (tests inject failures here). */
   io?: WalIo;
   /** The clock, for the age of the oldest entry. */
@@ -86,33 +84,44 @@ export interface WalBacklog {
   oldestAt: number | undefined;
 }
 
-interface PendingAppend<T> {
+interface PendingAppend {
   frame: Buffer[];
-  memo: T | undefined;
   records: number;
-  resolve: () => void;
+  resolve: (where: AppendedEntry) => void;
   reject: (err: Error) => void;
 }
 
-/** Per segment file: what is in it, for the backlog, and the memos of its entries when this process wrote them. */
-interface SegmentState<T> {
+/** Per segment file: what is in it, for the backlog. */
+interface SegmentState {
   bytes: number;
   records: number;
   oldestAt: number | undefined;
-  /** Decoded entries in order, while every entry of the segment has one and the memo budget allows. */
-  memos: T[] | undefined;
-  memoBytes: number;
+  /** Entries this process wrote to the segment; undefined for a segment an earlier process left. */
+  entries: number | undefined;
 }
 
-/** Frames a payload: length, CRC-32, bytes. */
-export function frameEntry(payload: Buffer): Buffer[] {
-  if (payload.length === 0) {
+/** Where an appended entry is: its segment file and its position among the segment's entries. */
+export interface AppendedEntry {
+  file: string;
+  entry: number;
+}
+
+/** Frames a payload (given whole or in parts, which are not copied): length, CRC-32, bytes. */
+export function frameEntry(payload: Buffer | readonly Buffer[]): Buffer[] {
+  const parts = Buffer.isBuffer(payload) ? [payload] : payload;
+  let length = 0;
+  let checksum = 0;
+  for (const part of parts) {
+    length += part.length;
+    checksum = crc32(part, checksum);
+  }
+  if (length === 0) {
     throw new Error('a write-ahead log entry cannot be empty');
   }
   const header = Buffer.allocUnsafe(HEADER_BYTES);
-  header.writeUInt32LE(payload.length, 0);
-  header.writeUInt32LE(crc32(payload), 4);
-  return [header, payload];
+  header.writeUInt32LE(length, 0);
+  header.writeUInt32LE(checksum, 4);
+  return [header, ...parts];
 }
 
 /**
@@ -162,14 +171,9 @@ function errorCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException).code;
 }
 
-/**
- * The log. `T` is an optional memo kept in memory beside each entry written by this process (the decoded form of
- * the payload), so that the flusher need not read and decode segments this process wrote itself; segments left
- * by an earlier process, or written while the memo budget was exhausted, have no memos and are read from disk.
- */
-export class WriteAheadLog<T = never> {
+/** The log (see the module comment). */
+export class WriteAheadLog {
   private readonly segmentBytes: number;
-  private readonly memoBudget: number;
   private readonly io: WalIo;
   private readonly now: () => number;
   private sequence: number;
@@ -178,9 +182,8 @@ export class WriteAheadLog<T = never> {
   private durableBytes = 0;
   /** Set after a failed cycle until the open segment is cut back to `durableBytes`; nothing is written meanwhile. */
   private repairError: WalWriteError | undefined;
-  private pending: Array<PendingAppend<T>> = [];
-  private readonly segments = new Map<string, SegmentState<T>>();
-  private memoBytes = 0;
+  private pending: PendingAppend[] = [];
+  private readonly segments = new Map<string, SegmentState>();
   private writing = false;
   private sealWaiters: Array<() => void> = [];
   private closed = false;
@@ -195,12 +198,11 @@ export class WriteAheadLog<T = never> {
     lastSequence: number
   ) {
     this.segmentBytes = options.segmentBytes ?? 32 * 1024 * 1024;
-    this.memoBudget = options.memoBytes ?? 256 * 1024 * 1024;
     this.io = options.io ?? FILE_IO;
     this.now = options.now ?? Date.now;
     for (const file of WriteAheadLog.listSegments(dir)) {
       const stat = fs.statSync(file);
-      this.segments.set(file, { bytes: stat.size, records: 0, oldestAt: stat.mtimeMs, memos: undefined, memoBytes: 0 });
+      this.segments.set(file, { bytes: stat.size, records: 0, oldestAt: stat.mtimeMs, entries: undefined });
     }
     this.sequence = lastSequence + 1;
     this.fd = this.openSegment(this.sequence);
@@ -210,11 +212,11 @@ export class WriteAheadLog<T = never> {
    * Opens the log in `dir` (created if missing). Segments left by an earlier process, including the one it was
    * writing when it stopped, are sealed as they are: they are replayed by the flusher like any other sealed segment.
    */
-  static open<T = never>(dir: string, options: WalOptions = {}): WriteAheadLog<T> {
+  static open(dir: string, options: WalOptions = {}): WriteAheadLog {
     fs.mkdirSync(dir, { recursive: true });
     const existing = WriteAheadLog.listSegments(dir);
     const last = existing.length ? segmentSequence(path.basename(existing[existing.length - 1]))! : 0;
-    return new WriteAheadLog<T>(dir, options, last);
+    return new WriteAheadLog(dir, options, last);
   }
 
   static listSegments(dir: string): string[] {
@@ -249,14 +251,17 @@ export class WriteAheadLog<T = never> {
     return backlog;
   }
 
-  /** Appends one entry (with its memo and the number of records it holds); resolves once it is on disk. */
-  append(payload: Buffer, memo?: T, records = 0): Promise<void> {
+  /**
+   * Appends one entry, whole or in parts (with the number of records it holds); resolves once it is on disk, with
+   * where it is.
+   */
+  append(payload: Buffer | readonly Buffer[], records = 0): Promise<AppendedEntry> {
     if (this.closed) {
       return Promise.reject(new Error('the write-ahead log is closed; the collector is shutting down'));
     }
     const frame = frameEntry(payload);
     return new Promise((resolve, reject) => {
-      this.pending.push({ frame, memo, records, resolve, reject });
+      this.pending.push({ frame, records, resolve, reject });
       this.kick();
     });
   }
@@ -290,9 +295,14 @@ export class WriteAheadLog<T = never> {
     }
   }
 
-  /** The memos of a sealed segment's entries when this process wrote all of them, else undefined. */
-  memosOf(file: string): T[] | undefined {
-    return this.segments.get(file)?.memos;
+  /** Entries this process wrote to a segment (undefined for a segment an earlier process left). */
+  entriesOf(file: string): number | undefined {
+    return this.segments.get(file)?.entries;
+  }
+
+  /** Bytes held in one segment of the log (0 for a segment it does not hold). */
+  bytesOf(file: string): number {
+    return this.segments.get(file)?.bytes ?? 0;
   }
 
   /** Deletes a sealed segment whose entries are safely in the store. */
@@ -321,36 +331,22 @@ export class WriteAheadLog<T = never> {
   }
 
   private forget(file: string): void {
-    this.memoBytes -= this.segments.get(file)?.memoBytes ?? 0;
     this.segments.delete(file);
   }
 
-  /** Counts entries just written to the open segment, and keeps their memos (or gives them up when over budget). */
-  private rememberWritten(batch: Array<PendingAppend<T>>, bytes: number): void {
+  /** Counts entries just written to the open segment. */
+  private rememberWritten(batch: PendingAppend[], bytes: number): void {
     const segment = this.segments.get(this.openFile())!;
     segment.bytes += bytes;
     segment.oldestAt ??= this.now();
     batch.forEach((p) => (segment.records += p.records));
-    if (!segment.memos) {
-      return;
-    }
-    const memoBytes = batch.reduce((sum, p) => sum + p.frame[1].length, 0);
-    if (batch.some((p) => p.memo === undefined) || this.memoBytes + memoBytes > this.memoBudget) {
-      this.memoBytes -= segment.memoBytes;
-      segment.memos = undefined;
-      segment.memoBytes = 0;
-      return;
-    }
-    batch.forEach((p) => segment.memos!.push(p.memo as T));
-    segment.memoBytes += memoBytes;
-    this.memoBytes += memoBytes;
   }
 
   /** Creates segment `sequence` (exclusively) and makes its directory entry durable. */
   private openSegment(sequence: number): number {
     const file = path.join(this.dir, segmentName(sequence));
     const fd = fs.openSync(file, 'wx');
-    this.segments.set(file, { bytes: 0, records: 0, oldestAt: undefined, memos: [], memoBytes: 0 });
+    this.segments.set(file, { bytes: 0, records: 0, oldestAt: undefined, entries: 0 });
     try {
       fsyncDirectory(this.dir);
     } catch (err) {
@@ -388,7 +384,7 @@ export class WriteAheadLog<T = never> {
   }
 
   /** Writes one group at the durable length and syncs it; on failure rejects it and cuts the segment back. */
-  private async writeBatch(batch: Array<PendingAppend<T>>): Promise<void> {
+  private async writeBatch(batch: PendingAppend[]): Promise<void> {
     const buffers = batch.flatMap((p) => p.frame);
     const size = buffers.reduce((sum, b) => sum + b.length, 0);
     if (this.repairError && !(await this.repair())) {
@@ -416,7 +412,9 @@ export class WriteAheadLog<T = never> {
     this.durableBytes += size;
     this.lastError = undefined;
     this.rememberWritten(batch, size);
-    batch.forEach((p) => p.resolve());
+    const file = this.openFile();
+    const segment = this.segments.get(file)!;
+    batch.forEach((p) => p.resolve({ file, entry: segment.entries!++ }));
   }
 
   /**

@@ -31,13 +31,16 @@ import {
 } from './clickhouse-cluster';
 import { featureColumn, quoteIdentifier, validateIdentifier, validateVersion } from './identifiers';
 import {
+  DEFAULT_MAX_CELLS_PER_WRITE,
   DEFAULT_MAX_FEATURES_PER_MODEL,
   featureColumns,
+  piecesOf,
   planWrite,
   toRowObjects,
   toStoredColumns,
   type SchemaUpdate,
 } from './schema';
+import { predictionColumnsOf, type PredictionBatch, type PredictionColumns } from './prediction-columns';
 import { bindParams, clickHouseLiteral, type BindMode, type Params } from './sql-params';
 import {
   boundedModelEvent,
@@ -50,7 +53,6 @@ import {
   type LabelRecord,
   type ModelEvent,
   type PredictionCounts,
-  type PredictionRecord,
   type PredictionStore,
   type QueryOptions,
   type SchemaChange,
@@ -83,6 +85,14 @@ export interface ClickHouseOptions {
 
 /** The client's request timeout unless the options say otherwise: longer than any per-query limit of the backend. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
+
+/**
+ * Cells (rows × columns) of one prediction insert at most, whatever the caller allows: an insert's rows are objects and
+ * the insert one JSON string in this process (about 1 KB per row of 33 columns), so 400 000 cells (~12 000 such rows)
+ * hold ~15 MB at a time; inserts of the store's default 2 000 000 cells ran the collector's store worker out of its
+ * heap (test/store/clickhouse-write-memory.test.ts). Inserts this large are still few enough for ClickHouse's merges.
+ */
+export const MAX_CELLS_PER_INSERT = 400_000;
 
 /**
  * Read buffer per column file and part (`max_read_buffer_size`, 1 MiB by default). A `FINAL` read opens every part
@@ -526,13 +536,9 @@ export class ClickHouseStore implements PredictionStore {
   }
 
   /** Admits the records and records the schema change of the admitted ones (tables and columns first). */
-  private async updateSchema(
-    model: string,
-    records: readonly PredictionRecord[],
-    maxFeatures: number
-  ): Promise<SchemaUpdate> {
+  private async updateSchema(model: string, columns: PredictionColumns, maxFeatures: number): Promise<SchemaUpdate> {
     const known = await this.getFeatures(model);
-    const update = await planWrite(known, records, maxFeatures, () => this.latestBaseline(model));
+    const update = await planWrite(known, columns, maxFeatures, () => this.latestBaseline(model));
     const { plan } = update;
     if (known.length === 0 || plan.newFeatures.length > 0) {
       await this.ensureTables(model, plan.features);
@@ -560,20 +566,24 @@ export class ClickHouseStore implements PredictionStore {
 
   // ----- writes -------------------------------------------------------------------------------------------------
 
-  async writePredictions(model: string, records: PredictionRecord[], options: WriteOptions = {}): Promise<WriteResult> {
+  async writePredictions(model: string, batch: PredictionBatch, options: WriteOptions = {}): Promise<WriteResult> {
     validateIdentifier(model, 'model name');
-    if (records.length === 0) {
+    const columns = predictionColumnsOf(batch);
+    if (columns.rowCount === 0) {
       return { rejected: [] };
     }
     const { plan, admitted, rejected } = await this.updateSchema(
       model,
-      records,
+      columns,
       options.maxFeaturesPerModel ?? DEFAULT_MAX_FEATURES_PER_MODEL
     );
-    if (admitted.length > 0) {
+    const features = featureColumns(plan.features);
+    const ingestedAt = Date.now();
+    const maxCells = Math.min(options.maxCellsPerWrite ?? DEFAULT_MAX_CELLS_PER_WRITE, MAX_CELLS_PER_INSERT);
+    for (const piece of piecesOf(admitted, PREDICTION_COLUMNS_DDL.length + features.length, maxCells)) {
       await this.insert(
         this.predictionsTable(model),
-        toRowObjects(toStoredColumns(admitted, featureColumns(plan.features), Date.now()))
+        toRowObjects(toStoredColumns(columns, features, ingestedAt, piece))
       );
     }
     return { rejected };

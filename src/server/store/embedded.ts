@@ -19,16 +19,13 @@ import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import {
-  BIGINT,
   DOUBLE,
   DuckDBDataChunk,
-  UTINYINT,
   VARCHAR,
   type DuckDBAppender,
   type DuckDBConnection,
   type DuckDBInstance,
-  type DuckDBType,
-  type DuckDBValue,
+  type DuckDBVector,
 } from '@duckdb/node-api';
 import { featureColumn, isIdentifier, quoteIdentifier, validateIdentifier, validateVersion } from './identifiers';
 import { duckdbStringLiteral, openMemoryDuckDB, runQuery } from './duckdb-sql';
@@ -37,14 +34,20 @@ import { fsyncPath } from './fsync';
 import {
   DEFAULT_MAX_FEATURES_PER_MODEL,
   featureColumns,
+  numberColumn,
+  piecesOf,
   planWrite,
+  storedValue,
+  stringColumn,
   toStoredColumns,
   utcDay,
   type SchemaUpdate,
+  type StoredColumn,
   type StoredColumns,
   type StoredValue,
 } from './schema';
 import { StoreChangedError } from './errors';
+import { predictionColumnsOf, type PredictionBatch, type PredictionColumns } from './prediction-columns';
 import { withLock } from './lock';
 import { bindParams, type Params } from './sql-params';
 import {
@@ -57,7 +60,6 @@ import {
   type LabelRecord,
   type ModelEvent,
   type PredictionCounts,
-  type PredictionRecord,
   type PredictionStore,
   type QueryOptions,
   type SchemaChange,
@@ -110,75 +112,124 @@ function predictionColumns(features: readonly FeatureState[]): Array<[string, Co
 /** Rows per data chunk: DuckDB's vector size (STANDARD_VECTOR_SIZE, 2048 in release builds). */
 const CHUNK_ROWS = 2048;
 
-const DUCKDB_TYPES: Record<ColumnType, DuckDBType> = { BIGINT, DOUBLE, UTINYINT, VARCHAR };
+/** Rows of a Parquet row group as DuckDB writes them (ROW_GROUP_SIZE default). */
+const ROW_GROUP_ROWS = 122_880;
 
-/** Converts one stored column's slice to the values DuckDB's vector of that type takes (null stays null). */
-function chunkValues(type: ColumnType, values: readonly StoredValue[], from: number, to: number): DuckDBValue[] {
-  const convert: Record<ColumnType, (value: string | number) => DuckDBValue> = {
-    BIGINT: (value) => BigInt(Math.trunc(value as number)),
-    DOUBLE: (value) => value,
-    UTINYINT: (value) => value,
-    VARCHAR: (value) => String(value),
-  };
-  const typed = convert[type];
-  const slice: DuckDBValue[] = new Array(to - from);
-  for (let i = from; i < to; i++) {
-    const value = values[i];
-    slice[i - from] = value === null || value === undefined ? null : typed(value);
+/**
+ * The value every row of a column holds, when they all hold the same one (null included) and it can be written as
+ * a SQL literal (no NUL character); undefined otherwise.
+ */
+function constantOf(column: StoredColumn, rowCount: number): { value: StoredValue } | undefined {
+  const first = rowCount > 0 ? storedValue(column, 0) : null;
+  if (typeof first === 'string' && first.includes('\0')) {
+    return undefined;
   }
-  return slice;
+  if (column.type === 'number') {
+    const { numbers, nulls } = column;
+    for (let i = 1; i < rowCount; i++) {
+      if (nulls[i] !== nulls[0] || numbers[i] !== numbers[0]) {
+        return undefined;
+      }
+    }
+  } else {
+    for (let i = 1; i < rowCount; i++) {
+      if (column.strings[i] !== first) {
+        return undefined;
+      }
+    }
+  }
+  return { value: first };
+}
+
+/** A stored value as a SQL literal of the column's type (numbers through their shortest exact text). */
+function literalOf(value: StoredValue, type: ColumnType): string {
+  if (value === null) {
+    return `CAST(NULL AS ${type})`;
+  }
+  if (typeof value === 'string') {
+    return duckdbStringLiteral(value);
+  }
+  return `CAST(${duckdbStringLiteral(String(type === 'DOUBLE' ? value : Math.trunc(value)))} AS ${type})`;
 }
 
 /**
- * Appends stored columns a data chunk (up to 2048 rows) at a time: numeric columns reach DuckDB as one memory
- * copy per chunk instead of one appender call per cell.
+ * How stored columns reach a Parquet file: a column whose rows all hold one value is written as a literal in the
+ * COPY's select list; the others go through the batch table, numbers as DOUBLE (cast to their stored type in the
+ * select list, so no BIGINT is built per row in JS) and strings as VARCHAR.
  */
-function appendColumns(
-  appender: DuckDBAppender,
-  columns: ReadonlyArray<[string, ColumnType]>,
-  stored: StoredColumns
-): void {
-  const types = columns.map(([, type]) => DUCKDB_TYPES[type]);
-  for (let from = 0; from < stored.rowCount; from += CHUNK_ROWS) {
-    const to = Math.min(stored.rowCount, from + CHUNK_ROWS);
+interface ParquetPlan {
+  /** Indexes (in the stored columns) of the columns appended to the batch table. */
+  appended: number[];
+  /** The COPY's select list, in the stored columns' order. */
+  select: string[];
+}
+
+function parquetPlan(columns: ReadonlyArray<[string, ColumnType]>, stored: StoredColumns): ParquetPlan {
+  const appended: number[] = [];
+  const select = columns.map(([name, type], j) => {
+    const column = quoteIdentifier(name, 'duckdb');
+    const constant = constantOf(stored.values[j], stored.rowCount);
+    if (constant) {
+      return `${literalOf(constant.value, type)} AS ${column}`;
+    }
+    appended.push(j);
+    return type === 'DOUBLE' || type === 'VARCHAR' ? column : `CAST(trunc(${column}) AS ${type}) AS ${column}`;
+  });
+  return { appended, select };
+}
+
+/** Appends the given stored columns, a data chunk (up to 2048 rows) at a time, one vector per column. */
+function appendColumns(appender: DuckDBAppender, columns: readonly StoredColumn[], rowCount: number): void {
+  const types = columns.map((column) => (column.type === 'number' ? DOUBLE : VARCHAR));
+  for (let from = 0; from < rowCount; from += CHUNK_ROWS) {
+    const to = Math.min(rowCount, from + CHUNK_ROWS);
     const chunk = DuckDBDataChunk.create(types, to - from);
-    columns.forEach(([, type], j) => chunk.setColumnValues(j, chunkValues(type, stored.values[j], from, to)));
+    columns.forEach((column, j) => {
+      const vector = chunk.getColumnVector(j) as DuckDBVector<number | string>;
+      if (column.type === 'number') {
+        const { numbers, nulls } = column;
+        for (let i = from; i < to; i++) {
+          vector.setItem(i - from, nulls[i] ? null : numbers[i]);
+        }
+      } else {
+        for (let i = from; i < to; i++) {
+          vector.setItem(i - from, column.strings[i]);
+        }
+      }
+      vector.flush();
+    });
     appender.appendDataChunk(chunk);
   }
 }
 
-/** Keeps the last record of each id within one batch (labels: a later label corrects an earlier one). */
-function lastPerId<T extends { id: string }>(records: readonly T[]): T[] {
+/** Keeps the last item of each id within one batch (labels: a later label corrects an earlier one). */
+function lastPerId<T>(items: readonly T[], idOf: (item: T) => string): T[] {
   const byId = new Map<string, T>();
-  for (const record of records) {
-    byId.set(record.id, record);
+  for (const item of items) {
+    byId.set(idOf(item), item);
   }
   return [...byId.values()];
 }
 
-/** Keeps the first record of each id within one batch (predictions: the first copy of an id is the record). */
-function firstPerId<T extends { id: string }>(records: readonly T[]): T[] {
-  const byId = new Map<string, T>();
-  for (const record of records) {
-    if (!byId.has(record.id)) {
-      byId.set(record.id, record);
-    }
-  }
-  return [...byId.values()];
+/** Keeps the first item of each id within one batch (predictions: the first copy of an id is the record). */
+function firstPerId<T>(items: readonly T[], idOf: (item: T) => string): T[] {
+  const seen = new Set<string>();
+  return items.filter((item) => !seen.has(idOf(item)) && seen.add(idOf(item)));
 }
 
 /** Which copy of an id the store keeps (day-merge.ts): the first ingested prediction, the last ingested label. */
 const KEPT_COPY: Record<'predictions' | 'labels', KeptCopy> = { predictions: 'first', labels: 'last' };
 
-function groupByDay<T extends { ts: number }>(records: readonly T[]): Map<string, T[]> {
+/** Items by the UTC day of their ts, in order within a day. */
+function groupByDay<T>(items: readonly T[], tsOf: (item: T) => number): Map<string, T[]> {
   const groups = new Map<number, T[]>();
-  for (const record of records) {
-    const day = Math.floor(record.ts / DAY_MS);
+  for (const item of items) {
+    const day = Math.floor(tsOf(item) / DAY_MS);
     const group = groups.get(day);
     if (group) {
-      group.push(record);
+      group.push(item);
     } else {
-      groups.set(day, [record]);
+      groups.set(day, [item]);
     }
   }
   return new Map([...groups].map(([day, group]) => [utcDay(day * DAY_MS), group]));
@@ -397,14 +448,10 @@ export class EmbeddedStore implements PredictionStore {
   }
 
   /** Admits the records and records the schema change of the admitted ones, under the model's schema lock. */
-  private async updateSchema(
-    model: string,
-    records: readonly PredictionRecord[],
-    maxFeatures: number
-  ): Promise<SchemaUpdate> {
+  private async updateSchema(model: string, columns: PredictionColumns, maxFeatures: number): Promise<SchemaUpdate> {
     return this.withSchemaLock(model, async () => {
       const stored = await this.getFeatures(model);
-      const update = await planWrite(stored, records, maxFeatures, () => this.latestBaseline(model));
+      const update = await planWrite(stored, columns, maxFeatures, () => this.latestBaseline(model));
       const { plan } = update;
       if (plan.changes.length > 0 || plan.newFeatures.length > 0 || plan.features.length !== stored.length) {
         await writeFileAtomic(
@@ -422,22 +469,26 @@ export class EmbeddedStore implements PredictionStore {
 
   // ----- writes -------------------------------------------------------------------------------------------------
 
-  async writePredictions(model: string, records: PredictionRecord[], options: WriteOptions = {}): Promise<WriteResult> {
+  async writePredictions(model: string, batch: PredictionBatch, options: WriteOptions = {}): Promise<WriteResult> {
     validateIdentifier(model, 'model name');
-    if (records.length === 0) {
+    const columns = predictionColumnsOf(batch);
+    if (columns.rowCount === 0) {
       return { rejected: [] };
     }
     const { plan, admitted, rejected } = await this.updateSchema(
       model,
-      records,
+      columns,
       options.maxFeaturesPerModel ?? DEFAULT_MAX_FEATURES_PER_MODEL
     );
-    const columns = predictionColumns(plan.features);
+    const stored = predictionColumns(plan.features);
     const featurePlan = featureColumns(plan.features);
     const ingestedAt = Date.now();
-    for (const [day, group] of groupByDay(firstPerId(admitted))) {
-      const stored = toStoredColumns(group, featurePlan, ingestedAt);
-      await this.writeParquet(join(this.modelDir(model), 'predictions', `day=${day}`), columns, stored);
+    const kept = firstPerId(admitted, (i) => columns.id[i]);
+    for (const [day, rows] of groupByDay(kept, (i) => columns.ts[i])) {
+      for (const piece of piecesOf(rows, stored.length, options.maxCellsPerWrite)) {
+        const values = toStoredColumns(columns, featurePlan, ingestedAt, piece);
+        await this.writeParquet(join(this.modelDir(model), 'predictions', `day=${day}`), stored, values);
+      }
     }
     return { rejected };
   }
@@ -445,16 +496,30 @@ export class EmbeddedStore implements PredictionStore {
   async writeLabels(model: string, records: LabelRecord[]): Promise<void> {
     validateIdentifier(model, 'model name');
     const ingestedAt = Date.now();
-    for (const [day, group] of groupByDay(lastPerId(records))) {
+    for (const [day, group] of groupByDay(
+      lastPerId(records, (r) => r.id),
+      (r) => r.ts
+    )) {
+      const [id, labelCat] = [stringColumn(group.length), stringColumn(group.length)];
+      const [labelNum, ts, ingested] = [
+        numberColumn(group.length),
+        numberColumn(group.length),
+        numberColumn(group.length),
+      ];
+      group.forEach((record, i) => {
+        id.strings[i] = record.id;
+        if (typeof record.label === 'number') {
+          labelNum.numbers[i] = record.label;
+          labelNum.nulls[i] = 0;
+        } else {
+          labelCat.strings[i] = record.label;
+        }
+        [ts.numbers[i], ts.nulls[i]] = [record.ts, 0];
+        [ingested.numbers[i], ingested.nulls[i]] = [ingestedAt, 0];
+      });
       const stored: StoredColumns = {
         columns: LABEL_COLUMNS.map(([name]) => name),
-        values: [
-          group.map((r) => r.id),
-          group.map((r) => (typeof r.label === 'number' ? r.label : null)),
-          group.map((r) => (typeof r.label === 'string' ? r.label : null)),
-          group.map((r) => r.ts),
-          group.map(() => ingestedAt),
-        ],
+        values: [id, labelNum, labelCat, ts, ingested],
         rowCount: group.length,
       };
       await this.writeParquet(join(this.modelDir(model), 'labels', `day=${day}`), LABEL_COLUMNS, stored);
@@ -476,16 +541,35 @@ export class EmbeddedStore implements PredictionStore {
     const id = randomUUID();
     const temporary = join(dir, `.${id}.parquet.part`);
     const target = join(dir, `${id}.parquet`);
+    const plan = parquetPlan(columns, stored);
+    // Rows are sorted by ts only when the file gets more than one row group: within one, the order changes nothing
+    // a reader or a compaction uses (a row group's statistics are the same in any order), and sorting cost a third
+    // of the write.
+    const order = stored.rowCount > ROW_GROUP_ROWS ? ' ORDER BY ts' : '';
     await this.exclusive(async () => {
       const table = `batch_${id.replace(/-/g, '')}`;
-      const ddl = columns.map(([name, type]) => `${quoteIdentifier(name, 'duckdb')} ${type}`).join(', ');
-      await this.connection.run(`CREATE TEMP TABLE ${table} (${ddl})`);
+      let source = `range(${stored.rowCount})`;
+      if (plan.appended.length > 0) {
+        const ddl = plan.appended.map((j) => {
+          const type = stored.values[j].type === 'number' ? 'DOUBLE' : 'VARCHAR';
+          return `${quoteIdentifier(columns[j][0], 'duckdb')} ${type}`;
+        });
+        await this.connection.run(`CREATE TEMP TABLE ${table} (${ddl.join(', ')})`);
+        source = table;
+      }
       try {
-        const appender = await this.connection.createAppender(table);
-        appendColumns(appender, columns, stored);
-        appender.closeSync();
+        if (plan.appended.length > 0) {
+          const appender = await this.connection.createAppender(table);
+          appendColumns(
+            appender,
+            plan.appended.map((j) => stored.values[j]),
+            stored.rowCount
+          );
+          appender.closeSync();
+        }
         await this.connection.run(
-          `COPY (SELECT * FROM ${table} ORDER BY ts) TO ${duckdbStringLiteral(temporary)} (FORMAT parquet, COMPRESSION snappy)`
+          `COPY (SELECT ${plan.select.join(', ')} FROM ${source}${order}) TO ${duckdbStringLiteral(temporary)} ` +
+            '(FORMAT parquet, COMPRESSION snappy)'
         );
       } finally {
         await this.connection.run(`DROP TABLE IF EXISTS ${table}`);

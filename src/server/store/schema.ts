@@ -4,18 +4,37 @@
  * `type_errors`).
  */
 import { featureColumn, featureKey, validateFeatureName } from './identifiers';
-import type {
-  Baseline,
+import {
+  predictionColumnsOf,
+  type FeatureValues,
+  type PredictionBatch,
+  type PredictionColumns,
+} from './prediction-columns';
+import {
+  PREDICTION_SYSTEM_COLUMNS,
+  type Baseline,
   FeatureKind,
   FeatureState,
   FeatureValue,
-  PredictionRecord,
   RejectedRecord,
   SchemaChange,
 } from './types';
 
 /** Features a model may have by default (each is a column; thousands of columns exhaust a writer's memory). */
 export const DEFAULT_MAX_FEATURES_PER_MODEL = 500;
+
+/** Rows × columns a store writes at once by default (WriteOptions.maxCellsPerWrite). */
+export const DEFAULT_MAX_CELLS_PER_WRITE = 2_000_000;
+
+/** Splits rows into pieces of at most `maxCells` rows × columns (at least one row each). */
+export function piecesOf<T>(rows: readonly T[], columns: number, maxCells = DEFAULT_MAX_CELLS_PER_WRITE): T[][] {
+  const size = Math.max(1, Math.floor(maxCells / Math.max(1, columns)));
+  const pieces: T[][] = [];
+  for (let start = 0; start < rows.length; start += size) {
+    pieces.push(rows.slice(start, start + size));
+  }
+  return pieces;
+}
 
 /**
  * Decides, record by record, whether a model's schema can take a record's feature names: no two names that differ
@@ -85,24 +104,42 @@ export class FeatureAdmission {
   }
 }
 
-/** Splits records into those the schema takes and the refused ones, with reasons (see FeatureAdmission). */
-export function admitRecords(
+/** Rows of a batch: indexes into its columns, in order. */
+export type Rows = ArrayLike<number>;
+
+/** Every row of a batch. */
+export function allRows(columns: PredictionColumns): Uint32Array {
+  return Uint32Array.from({ length: columns.rowCount }, (_, i) => i);
+}
+
+/**
+ * Splits a batch's rows into those the schema takes and the refused ones, with reasons (see FeatureAdmission).
+ * Admission is decided once per shape (list of feature names): a shape admitted once is admitted again (its names
+ * are registered), and one refused stays refused (registered names only add conflicts, and the names of the model
+ * with the shape only grow).
+ */
+export function admitRows(
   known: readonly FeatureState[],
-  records: readonly PredictionRecord[],
+  columns: PredictionColumns,
   maxFeatures: number
-): { admitted: PredictionRecord[]; rejected: RejectedRecord[] } {
+): { admitted: number[]; rejected: RejectedRecord[] } {
   const admission = new FeatureAdmission(
     known.map((f) => f.name),
     Math.max(maxFeatures, known.length)
   );
-  const admitted: PredictionRecord[] = [];
+  const refusals = new Map<number, Omit<RejectedRecord, 'id'> | undefined>();
+  const admitted: number[] = [];
   const rejected: RejectedRecord[] = [];
-  for (const record of records) {
-    const refusal = admission.admit(Object.keys(record.features));
+  for (let i = 0; i < columns.rowCount; i++) {
+    const shape = columns.shapeOf[i];
+    if (!refusals.has(shape)) {
+      refusals.set(shape, admission.admit(columns.shapes[shape]));
+    }
+    const refusal = refusals.get(shape);
     if (refusal) {
-      rejected.push({ id: record.id, ...refusal });
+      rejected.push({ id: columns.id[i], ...refusal });
     } else {
-      admitted.push(record);
+      admitted.push(i);
     }
   }
   return { admitted, rejected };
@@ -125,30 +162,46 @@ export function withoutCaseDuplicates(features: readonly FeatureState[]): Featur
     .sort((a, b) => features.indexOf(a) - features.indexOf(b));
 }
 
-/** What a write does to a model's schema: the records it takes, the plan for those, and the refused ones. */
+/** What a write does to a model's schema: the rows it takes, the plan for those, and the refused records. */
 export interface SchemaUpdate {
   plan: SchemaPlan;
-  admitted: PredictionRecord[];
+  admitted: number[];
   rejected: RejectedRecord[];
 }
 
 /**
- * Admits the records against the stored features (FeatureAdmission) and plans the schema change of the admitted
+ * Admits the rows against the stored features (FeatureAdmission) and plans the schema change of the admitted
  * ones; the latest baseline's kinds are read only when there are new features.
  */
 export async function planWrite(
   stored: readonly FeatureState[],
-  records: readonly PredictionRecord[],
+  columns: PredictionColumns,
   maxFeatures: number,
   latestBaseline: () => Promise<Baseline | undefined>
 ): Promise<SchemaUpdate> {
   const known = withoutCaseDuplicates(stored);
-  const { admitted, rejected } = admitRecords(known, records, maxFeatures);
-  let plan = planSchema(known, admitted);
+  const { admitted, rejected } = admitRows(known, columns, maxFeatures);
+  let plan = planSchema(known, columns, new Map(), admitted);
   if (plan.newFeatures.length > 0) {
-    plan = planSchema(known, admitted, baselineKinds(await latestBaseline()));
+    plan = planSchema(known, columns, baselineKinds(await latestBaseline()), admitted);
   }
   return { plan, admitted, rejected };
+}
+
+/** The kind of a name's first value (in row order) that has one (inferKind), or undefined. */
+function firstKind(values: FeatureValues, rows: Rows): FeatureKind | undefined {
+  for (let k = 0; k < rows.length; k++) {
+    const i = rows[k];
+    if (values.numbers !== undefined && !Number.isNaN(values.numbers[i])) {
+      return 'numeric';
+    }
+    const other = values.others?.[i];
+    const kind = other === undefined ? undefined : inferKind(other);
+    if (kind) {
+      return kind;
+    }
+  }
+  return undefined;
 }
 
 /** Kind of a value seen in traffic: number → numeric; string or boolean → categorical; null → unknown. */
@@ -176,24 +229,40 @@ export interface SchemaPlan {
  */
 export function planSchema(
   known: readonly FeatureState[],
-  records: readonly PredictionRecord[],
-  kindHints: ReadonlyMap<string, FeatureKind> = new Map()
+  batch: PredictionBatch,
+  kindHints: ReadonlyMap<string, FeatureKind> = new Map(),
+  rows?: Rows
 ): SchemaPlan {
+  const columns = predictionColumnsOf(batch);
+  const planned = rows ?? allRows(columns);
   const byName = new Map(known.map((f) => [f.name, { ...f }]));
-  const seen = new Map<string, { firstTs: number; lastTs: number; kind?: FeatureKind }>();
+  // The time span of each shape's rows, and the shapes in order of their first row.
+  const spans = new Map<number, { first: number; last: number }>();
   let batchStart = Infinity;
-  for (const record of records) {
-    batchStart = Math.min(batchStart, record.ts);
-    for (const name of Object.keys(record.features)) {
+  for (let k = 0; k < planned.length; k++) {
+    const i = planned[k];
+    const ts = columns.ts[i];
+    let span = spans.get(columns.shapeOf[i]);
+    if (!span) {
+      span = { first: ts, last: ts };
+      spans.set(columns.shapeOf[i], span);
+    }
+    span.first = Math.min(span.first, ts);
+    span.last = Math.max(span.last, ts);
+    batchStart = Math.min(batchStart, ts);
+  }
+  const values = new Map(columns.features.map((f) => [f.name, f]));
+  const seen = new Map<string, { firstTs: number; lastTs: number; kind?: FeatureKind }>();
+  for (const [shape, span] of spans) {
+    for (const name of columns.shapes[shape]) {
       let entry = seen.get(name);
       if (!entry) {
         validateFeatureName(name);
-        entry = { firstTs: record.ts, lastTs: record.ts };
+        entry = { firstTs: span.first, lastTs: span.last, kind: firstKind(values.get(name)!, planned) };
         seen.set(name, entry);
       }
-      entry.firstTs = Math.min(entry.firstTs, record.ts);
-      entry.lastTs = Math.max(entry.lastTs, record.ts);
-      entry.kind ??= inferKind(record.features[name]);
+      entry.firstTs = Math.min(entry.firstTs, span.first);
+      entry.lastTs = Math.max(entry.lastTs, span.last);
     }
   }
   const changes: SchemaChange[] = [];
@@ -217,7 +286,7 @@ export function planSchema(
     newFeatures.push(state);
     changes.push({ ts: entry.firstTs, feature: name, change: 'added', kind });
   }
-  if (records.length > 0) {
+  if (planned.length > 0) {
     for (const state of byName.values()) {
       if (state.active && !seen.has(state.name)) {
         state.active = false;
@@ -230,11 +299,45 @@ export function planSchema(
 
 export type StoredValue = string | number | null;
 
-/** Stored rows in column-major form: `values[j][i]` is column `columns[j]` of row i. */
+/**
+ * One stored column: numbers in a Float64Array with a NULL mark per row (`nulls[i]` is 1 for NULL; `numbers[i]` is
+ * then 0), or strings (null for NULL). Typed arrays make a column one memory copy away from a DuckDB vector or a
+ * RowBinary buffer.
+ */
+export type StoredColumn =
+  { type: 'number'; numbers: Float64Array; nulls: Uint8Array } | { type: 'string'; strings: Array<string | null> };
+
+/** Stored rows in column-major form: `values[j]` holds column `columns[j]` of every row. */
 export interface StoredColumns {
   columns: string[];
-  values: StoredValue[][];
+  values: StoredColumn[];
   rowCount: number;
+}
+
+/** Row i of a stored column. */
+export function storedValue(column: StoredColumn, i: number): StoredValue {
+  if (column.type === 'string') {
+    return column.strings[i];
+  }
+  return column.nulls[i] ? null : column.numbers[i];
+}
+
+/** A number column of n rows, every row NULL until set. */
+export function numberColumn(n: number): Extract<StoredColumn, { type: 'number' }> {
+  return { type: 'number', numbers: new Float64Array(n), nulls: new Uint8Array(n).fill(1) };
+}
+
+/** A string column of n rows, every row NULL until set. */
+export function stringColumn(n: number): Extract<StoredColumn, { type: 'string' }> {
+  return { type: 'string', strings: new Array<string | null>(n).fill(null) };
+}
+
+/** Sets row i of a number column; a value that is not a finite number is stored NULL. */
+function setNumber(column: Extract<StoredColumn, { type: 'number' }>, i: number, value: unknown): void {
+  if (typeof value === 'number' && Number.isFinite(value)) {
+    column.numbers[i] = value;
+    column.nulls[i] = 0;
+  }
 }
 
 /** A feature with its stored column name, computed (and validated) once per batch rather than once per row. */
@@ -249,48 +352,110 @@ export function featureColumns(features: ReadonlyArray<{ name: string; kind: Fea
 }
 
 /**
- * Flattens records into stored columns: the system columns of PREDICTION_SYSTEM_COLUMNS, then one `f_<feature>`
- * column per feature. A feature value of the wrong kind is stored NULL and its feature named in `type_errors`.
- * Column-major because both writers consume columns and it avoids one wide object per row.
+ * Flattens rows of a batch into stored columns: the system columns of PREDICTION_SYSTEM_COLUMNS, then one
+ * `f_<feature>` column per feature. A feature value of the wrong kind is stored NULL and its feature named in
+ * `type_errors` (in the order of `features`). Column by column over typed arrays: a numeric feature's finite numbers
+ * are copied as they are, the other values looked at one by one.
  */
 export function toStoredColumns(
-  records: readonly PredictionRecord[],
+  batch: PredictionBatch,
   features: readonly FeatureColumn[],
-  ingestedAt: number
+  ingestedAt: number,
+  rows?: Rows
 ): StoredColumns {
-  const n = records.length;
-  const column = (pick: (r: PredictionRecord) => StoredValue): StoredValue[] => records.map(pick);
-  const typeErrors: string[][] = records.map(() => []);
-  const featureValues = features.map((feature) =>
-    records.map((record, i) => {
-      const value = Object.hasOwn(record.features, feature.name) ? record.features[feature.name] : null;
-      const stored = coerceFeature(value, feature.kind);
-      if (stored === undefined) {
-        typeErrors[i].push(feature.name);
-        return null;
-      }
-      return stored;
-    })
+  const columns = predictionColumnsOf(batch);
+  const picked = rows ?? allRows(columns);
+  const n = picked.length;
+  const [ts, predictionNum, score, latency, isError, samplingRate, ingested] = Array.from({ length: 7 }, () =>
+    numberColumn(n)
   );
-  const system: Array<[string, StoredValue[]]> = [
-    ['ts', column((r) => r.ts)],
-    ['id', column((r) => r.id)],
-    ['version', column((r) => r.version)],
-    ['prediction_num', column((r) => (typeof r.prediction === 'number' ? finiteOrNull(r.prediction) : null))],
-    ['prediction_cat', column((r) => (typeof r.prediction === 'string' ? r.prediction : null))],
-    ['score', column((r) => finiteOrNull(r.score))],
-    ['latency_ms', column((r) => finiteOrNull(r.latencyMs))],
-    ['is_error', column((r) => (r.error ? 1 : 0))],
-    ['error_message', column((r) => (r.error ? r.error : null))],
-    ['sampling_rate', column((r) => r.samplingRate)],
-    ['type_errors', typeErrors.map((names) => names.join(','))],
-    ['ingested_at', column(() => ingestedAt)],
-  ];
+  const [id, version, predictionCat, errorMessage] = Array.from({ length: 4 }, () => stringColumn(n));
+  for (let k = 0; k < n; k++) {
+    const i = picked[k];
+    setNumber(ts, k, columns.ts[i]);
+    id.strings[k] = columns.id[i];
+    version.strings[k] = columns.version[i];
+    setNumber(predictionNum, k, columns.predictionNumber[i]);
+    predictionCat.strings[k] = columns.predictionText?.[i] ?? null;
+    setNumber(score, k, columns.score[i]);
+    setNumber(latency, k, columns.latencyMs[i]);
+    const error = columns.error?.[i];
+    setNumber(isError, k, error ? 1 : 0);
+    errorMessage.strings[k] = error ? error : null;
+    setNumber(samplingRate, k, columns.samplingRate[i]);
+    setNumber(ingested, k, ingestedAt);
+  }
+  const wrong = new Array<string>(n).fill('');
+  const byName = new Map(columns.features.map((f) => [f.name, f]));
+  const featureValues = features.map((feature) => {
+    const values = byName.get(feature.name);
+    return feature.kind === 'numeric'
+      ? numericFeature(values, picked, wrong)
+      : categoricalFeature(values, picked, wrong);
+  });
+  const typeErrors = stringColumn(n);
+  typeErrors.strings = wrong;
   return {
-    columns: [...system.map(([name]) => name), ...features.map((f) => f.column)],
-    values: [...system.map(([, values]) => values), ...featureValues],
+    columns: [...PREDICTION_SYSTEM_COLUMNS, ...features.map((f) => f.column)],
+    // In the order of PREDICTION_SYSTEM_COLUMNS.
+    values: [
+      ts,
+      id,
+      version,
+      predictionNum,
+      predictionCat,
+      score,
+      latency,
+      isError,
+      errorMessage,
+      samplingRate,
+      typeErrors,
+      ingested,
+      ...featureValues,
+    ],
     rowCount: n,
   };
+}
+
+/** Names a feature in the type errors of row k (comma-separated, in the order features are stored). */
+function addTypeError(wrong: string[], k: number, name: string): void {
+  wrong[k] = wrong[k] ? `${wrong[k]},${name}` : name;
+}
+
+/** A numeric feature's stored column: its finite numbers; strings, booleans and non-finite numbers are type errors. */
+function numericFeature(values: FeatureValues | undefined, rows: Rows, wrong: string[]): StoredColumn {
+  const column = numberColumn(rows.length);
+  for (let k = 0; k < rows.length; k++) {
+    const i = rows[k];
+    const number = values?.numbers?.[i];
+    if (number !== undefined && !Number.isNaN(number)) {
+      column.numbers[k] = number;
+      column.nulls[k] = 0;
+      continue;
+    }
+    const other = values?.others?.[i];
+    if (other !== undefined && coerceFeature(other, 'numeric') === undefined) {
+      addTypeError(wrong, k, values!.name);
+    }
+  }
+  return column;
+}
+
+/** A categorical feature's stored column: strings, booleans as text; numbers are type errors. */
+function categoricalFeature(values: FeatureValues | undefined, rows: Rows, wrong: string[]): StoredColumn {
+  const column = stringColumn(rows.length);
+  for (let k = 0; k < rows.length; k++) {
+    const i = rows[k];
+    const number = values?.numbers?.[i];
+    const value = number !== undefined && !Number.isNaN(number) ? number : values?.others?.[i];
+    const stored = coerceFeature(value, 'categorical');
+    if (stored === undefined) {
+      addTypeError(wrong, k, values!.name);
+    } else {
+      column.strings[k] = stored as string | null;
+    }
+  }
+  return column;
 }
 
 /** Row objects of stored columns (for JSONEachRow inserts). */
@@ -298,7 +463,7 @@ export function toRowObjects(stored: StoredColumns): Array<Record<string, Stored
   const rows: Array<Record<string, StoredValue>> = [];
   for (let i = 0; i < stored.rowCount; i++) {
     const row: Record<string, StoredValue> = {};
-    stored.columns.forEach((name, j) => (row[name] = stored.values[j][i]));
+    stored.columns.forEach((name, j) => (row[name] = storedValue(stored.values[j], i)));
     rows.push(row);
   }
   return rows;
@@ -319,10 +484,6 @@ export function coerceFeature(value: FeatureValue | undefined, kind: FeatureKind
     return value;
   }
   return typeof value === 'boolean' ? String(value) : undefined;
-}
-
-function finiteOrNull(value: number | null | undefined): number | null {
-  return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
 
 /** UTC day (YYYY-MM-DD) of an epoch-ms time: the partition of a record. */

@@ -10,6 +10,7 @@
  */
 
 import type { CategoricalBaseline, NumericBaseline, ScoreCalibration } from '../../core/stats';
+import type { PredictionBatch } from './prediction-columns';
 import type { Params } from './sql-params';
 
 export type FeatureKind = 'numeric' | 'categorical';
@@ -97,9 +98,10 @@ export interface PredictionWriter {
   /**
    * Makes the records durable in the store, except those the model's schema cannot take (feature names that
    * differ only in case from others, new features beyond the per-model cap: schema.ts `FeatureAdmission`), which
-   * are returned with the reason. Records whose id is already stored are not counted twice.
+   * are returned with the reason. Records whose id is already stored are not counted twice. The records come as
+   * objects or already in columns (prediction-columns.ts), as the collector's flusher sends them.
    */
-  writePredictions(model: string, records: PredictionRecord[], options?: WriteOptions): Promise<WriteResult>;
+  writePredictions(model: string, records: PredictionBatch, options?: WriteOptions): Promise<WriteResult>;
   writeLabels(model: string, records: LabelRecord[]): Promise<void>;
   /** The model's features (empty for a model not stored yet). */
   getFeatures(model: string): Promise<FeatureState[]>;
@@ -135,6 +137,11 @@ export const RECENT_IDS_WINDOW_MS = 2 * 86_400_000;
 export interface WriteOptions {
   /** Features a model may have (default schema.ts DEFAULT_MAX_FEATURES_PER_MODEL). */
   maxFeaturesPerModel?: number;
+  /**
+   * Rows × columns written at once at most (one Parquet file, one ClickHouse insert; default schema.ts
+   * DEFAULT_MAX_CELLS_PER_WRITE), so that a wide model is written in smaller pieces in bounded memory.
+   */
+  maxCellsPerWrite?: number;
 }
 
 /** A record the store refused, with a stable code and a sentence for people. */

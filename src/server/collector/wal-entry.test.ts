@@ -1,5 +1,5 @@
 import { decodeBatch } from './body';
-import { decodeBatchEntry, encodeBatch, encodeRequestEntry } from './flusher';
+import { decodeBatchEntry, encodeBatch, encodeRequestEntry } from './wal-entry';
 import { checkLabel, checkPrediction } from './validate';
 
 const prediction = (id: string, extra: Record<string, unknown> = {}) => ({
@@ -31,7 +31,7 @@ describe('write-ahead log entries', () => {
       samplingRate: 0.5,
       now: 1,
     };
-    const decoded = decodeBatchEntry(encodeRequestEntry(entry, body));
+    const decoded = decodeBatchEntry(Buffer.concat(encodeRequestEntry(entry, body)));
     expect(decoded).toEqual({ batch: { model: 'm', kind: 'predictions', records: expected }, letters: [] });
     expect(decoded.batch.records.map((r) => r.id)).toEqual(['c', 'a']);
   });
@@ -47,7 +47,7 @@ describe('write-ahead log entries', () => {
       samplingRate: 1,
       now,
     };
-    const { records } = decodeBatchEntry(encodeRequestEntry(entry, body)).batch;
+    const { records } = decodeBatchEntry(Buffer.concat(encodeRequestEntry(entry, body))).batch;
     expect(records).toEqual([
       (checkLabel({ id: 'x', label: 1 }, now) as { record: unknown }).record,
       (checkLabel({ id: 'y', label: 'cat', ts: '2026-11-25T09:00:00Z' }, now) as { record: unknown }).record,
@@ -65,7 +65,7 @@ describe('write-ahead log entries', () => {
       samplingRate: 1,
       now: 1,
     };
-    const { batch, letters } = decodeBatchEntry(encodeRequestEntry(entry, body));
+    const { batch, letters } = decodeBatchEntry(Buffer.concat(encodeRequestEntry(entry, body)));
     expect(batch.records.map((r) => r.id)).toEqual(['ok']);
     expect(letters).toEqual([
       expect.objectContaining({ model: 'm', index: 0, code: 'missing_field', raw: { id: 'broken' } }),

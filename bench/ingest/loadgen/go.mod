@@ -1,0 +1,3 @@
+module github.com/mlmon/modelmonitor/bench/ingest/loadgen
+
+go 1.26
