@@ -252,9 +252,9 @@ function markdown(results) {
   shapes, 1 % missing, half the features drifting from day 7). Baseline \`v1\` from a 200 000-row reference sample
   through src/server/baseline/compute.ts.${results.generateSeconds ? ` Generated in ${results.generateSeconds.toFixed(0)} s.` : ''}
 - **cold**: each query alone in a fresh process with nothing prepared: every row of its window is read and counted
-  (DuckDB \`histogram\` per column, src/server/queries/histogram-counts.ts).
+  (DuckDB \`histogram\` per column, src/server/counting/histogram-counts.ts).
 - **prepared**: after \`mlmon maintain\` (what the collector's maintenance runs after compacting), which counted every
-  day file per hour on the baseline's bins and kept the counts beside the files (src/server/queries/window-counts.ts,
+  day file per hour on the baseline's bins and kept the counts beside the files (src/server/counting/window-counts.ts,
   prepare-counts.ts): ${results.maintain.seconds.toFixed(1)} s for the whole store, once. "first" = the first run in a
   fresh process (it reads the prepared counts from disk); warm = up to ${results.warm} further runs within 30 s (at least
   3), only for the 24 h window.

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MAX_BACKLOG_BYTES, DEFAULT_MIN_FREE_BYTES, startCollector } from '../collector/collector';
 import { DEFAULT_MAX_FEATURES_PER_MODEL } from '../store/schema';
-import { prepareCounts } from '../queries/prepare-counts';
+import { prepareCounts } from '../counting/prepare-counts';
 import { scheduleMaintenance } from '../store/maintenance';
 import { openStore, STORE_FLAGS, STORE_FLAGS_HELP, storeOptionsFromFlags, type StoreOptions } from '../store/open';
 import { handleErrors, UsageError, type Command } from './command';

@@ -33,15 +33,15 @@ import type { Thresholds } from '../../core/query/settings';
 import type { Baseline, PredictionStore } from '../store/types';
 import type { QueryRequest } from '../backend/registry';
 import { thresholdsFor } from '../backend/settings';
-import { alignedCells, type CountedColumn, type Tally } from './binned-counts';
-import { countWindow } from './window-counts';
-import { chooseBaseline } from './distribution';
-import { countedColumn, featureTargets, type DriftTarget } from './targets';
+import { alignedCells, type Tally } from '../counting/binned-counts';
+import { type CountedColumn } from '../counting/cells';
+import { countWindow } from '../counting/window-counts';
+import { chooseBaseline, countedColumn, featureTargets, type DriftTarget } from '../counting/targets';
 import { requireModel } from './metadata';
 import { planWindow, type WindowPlan } from './plan';
 import { mapSliced } from '../slices';
-import { effectiveSampleFraction, sampleNotices, windowWhere } from './window';
-import { ksOnGrid, sketchGrid, wassersteinOnGrid } from './sketch-grid';
+import { effectiveSampleFraction, sampleNotices, windowWhere } from '../counting/window';
+import { ksOnGrid, sketchGrid, wassersteinOnGrid } from '../counting/sketch-grid';
 import { alertFieldFirst, thresholdSteps } from './series';
 
 /** One column in one bucket. */

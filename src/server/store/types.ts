@@ -305,7 +305,7 @@ export interface PredictionStore extends PredictionWriter {
   /**
    * File-backed stores only: the days of the model's predictions overlapping the range, ascending. A day held in
    * ONE file names it; that file never changes under its name (a rewrite gets a new name), so counts over it can
-   * be cached (src/server/queries/window-counts.ts).
+   * be cached (src/server/counting/window-counts.ts).
    */
   predictionDays?(model: string, range: TimeRange): Promise<StoredDay[]>;
   /** File-backed stores only: a relation like predictionsRelation's over one file of `predictionDays`. */

@@ -7,11 +7,8 @@
  * sit beside their files).
  */
 import type { Baseline, PredictionStore } from '../store/types';
-import type { CountedColumn } from './binned-counts';
-import { chooseBaseline } from './distribution';
-import { predictionTarget } from './prediction_drift';
-import { outputExpression } from './ranking';
-import { countedColumn, featureTargets } from './targets';
+import type { CountedColumn } from './cells';
+import { chooseBaseline, countedColumn, featureTargets, outputExpression, predictionTarget } from './targets';
 import { countWindow } from './window-counts';
 import { wholeRangeGrid, windowWhere } from './window';
 

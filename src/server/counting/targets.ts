@@ -2,10 +2,11 @@
  * The columns a drift-family or distribution query compares with the baseline: the features it names (each must be
  * in both the baseline and the stored traffic), else every feature the two share.
  */
+import { PREDICTION_FEATURE } from '../../core/query/frames';
 import { notFound } from '../grafana/errors';
 import { featureColumn, quoteIdentifier, type SqlDialect } from '../store/identifiers';
 import type { Baseline, ColumnReference, PredictionStore } from '../store/types';
-import type { CountedColumn } from './binned-counts';
+import type { CountedColumn } from './cells';
 
 /** A column compared with its baseline reference: a feature, or the model's output. */
 export interface DriftTarget {
@@ -48,4 +49,53 @@ export function countedColumn(target: DriftTarget, sumOf?: string): CountedColum
     ...(reference.kind === 'numeric' ? { edges: reference.edges } : {}),
     ...(sumOf !== undefined ? { sumOf } : {}),
   };
+}
+
+/** The output column compared with the baseline's prediction distribution; an error when the baseline has none. */
+export function predictionTarget(baseline: Baseline, dialect: SqlDialect): DriftTarget {
+  const reference = baseline.prediction;
+  if (!reference) {
+    throw notFound(
+      `baseline ${baseline.version} of model "${baseline.model}" has no prediction distribution; ` +
+        'create it with `mlmon baseline --prediction COLUMN`'
+    );
+  }
+  const column = reference.kind === 'numeric' ? 'prediction_num' : 'prediction_cat';
+  return { name: PREDICTION_FEATURE, column: quoteIdentifier(column, dialect), reference };
+}
+
+/** The output summed per cell: the score when logged, else the numeric prediction. */
+export function outputExpression(dialect: SqlDialect): string {
+  return `coalesce(${quoteIdentifier('score', dialect)}, ${quoteIdentifier('prediction_num', dialect)})`;
+}
+
+/**
+ * The baseline to compare with: the one the query names (it must exist), else the baseline of the queried
+ * version when there is one, else the model's newest.
+ */
+export async function chooseBaseline(
+  store: PredictionStore,
+  model: string,
+  named: string | undefined,
+  version: string | undefined
+): Promise<Baseline> {
+  if (named) {
+    const baseline = await store.getBaseline(model, named);
+    if (!baseline) {
+      throw notFound(`model "${model}" has no baseline "${named}"; create it with \`mlmon baseline\` or pick another`);
+    }
+    return baseline;
+  }
+  const ofVersion = version ? await store.getBaseline(model, version) : undefined;
+  if (ofVersion) {
+    return ofVersion;
+  }
+  const newest = (await store.listBaselines(model)).sort((a, b) => b.createdAt - a.createdAt)[0];
+  const baseline = newest && (await store.getBaseline(model, newest.version));
+  if (!baseline) {
+    throw notFound(
+      `model "${model}" has no baseline yet; create one with \`mlmon baseline\` to compare its traffic with`
+    );
+  }
+  return baseline;
 }

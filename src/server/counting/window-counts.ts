@@ -21,16 +21,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { PredictionStore, StoredDay, TimeRange } from '../store/types';
-import {
-  addTally,
-  addToTally,
-  binnedCountsPlan,
-  emptyTally,
-  runBinnedCounts,
-  type CellSink,
-  type CountedColumn,
-  type Tally,
-} from './binned-counts';
+import { addTally, addToTally, binnedCountsPlan, emptyTally, runBinnedCounts, type Tally } from './binned-counts';
+import { type CellSink, type CountedColumn } from './cells';
 import type { WhereClause } from './scope';
 import { forEachSliced } from '../slices';
 import { bucketCount, bucketOf, bucketStarts, epochGrid, gridParams, type BucketGrid } from './window';
