@@ -1,16 +1,24 @@
 /**
  * Counts prepared ahead of the first query (window-counts.ts): what the default drift, severity, distribution and
  * prediction-drift queries of a model count — every feature of its newest baseline on the baseline's bins, and the
- * model's output — and what `ranking` counts — the same features with the model's output summed per bin —, over
- * every stored day, unfiltered, per hour. `mlmon maintain` and the collector's maintenance run it after compaction,
+ * model's output — and what `ranking` counts — the same features with the model's output summed per bin —, and the
+ * KS / Wasserstein grids of the numeric ones, over every stored day, unfiltered, per hour. `mlmon maintain` and the collector's maintenance run it after compaction,
  * so a dashboard's first load reads kilobytes instead of every row. Days already prepared are skipped (their counts
- * sit beside their files).
+ * sit beside their files); on ClickHouse, hours already prepared and unchanged since (clickhouse-hours.ts).
  */
 import type { Baseline, PredictionStore } from '../store/types';
 import type { CountedColumn } from './cells';
-import { chooseBaseline, countedColumn, featureTargets, outputExpression, predictionTarget } from './targets';
-import { countWindow } from './window-counts';
-import { wholeRangeGrid, windowWhere } from './window';
+import {
+  chooseBaseline,
+  countedColumn,
+  featureTargets,
+  gridColumn,
+  outputExpression,
+  predictionTarget,
+} from './targets';
+import { HOUR_MS, prepareHours } from './clickhouse-hours';
+import { countsKey, countWindow } from './window-counts';
+import { epochGrid, wholeRangeGrid, windowWhere } from './window';
 
 /** What prepareCounts did for a model. */
 export interface PreparedCounts {
@@ -20,38 +28,53 @@ export interface PreparedCounts {
   columns: number;
 }
 
-/** The columns the default queries of a model count on a baseline: drift's (and the output's), and ranking's. */
+/**
+ * The columns the default queries of a model count on a baseline: drift's (and the output's), ranking's, and the
+ * KS / Wasserstein grids of its numeric features (and numeric output).
+ */
 export async function preparedColumns(
   store: PredictionStore,
   model: string,
   baseline: Baseline
-): Promise<{ drift: CountedColumn[]; ranking: CountedColumn[] }> {
-  const targets = await featureTargets(store, model, baseline, undefined);
+): Promise<{ drift: CountedColumn[]; ranking: CountedColumn[]; grids: CountedColumn[] }> {
+  const features = await featureTargets(store, model, baseline, undefined);
+  const targets = baseline.prediction ? [...features, predictionTarget(baseline, store.dialect)] : features;
   const drift = targets.map((target) => countedColumn(target));
-  if (baseline.prediction) {
-    drift.push(countedColumn(predictionTarget(baseline, store.dialect)));
-  }
-  const ranking = targets.map((target) => countedColumn(target, outputExpression(store.dialect)));
-  return { drift, ranking };
+  const ranking = features.map((target) => countedColumn(target, outputExpression(store.dialect)));
+  const grids = targets.flatMap((target) =>
+    target.reference.kind === 'numeric' ? [gridColumn({ ...target, reference: target.reference })] : []
+  );
+  return { drift, ranking, grids };
 }
 
-/** Counts `columns` over every stored day of a model, per hour and day file, unfiltered (kept beside the files). */
+/**
+ * Counts `columns` unfiltered per hour, where the store keeps prepared counts: over every stored day, per day file
+ * (kept beside the files), on the embedded store; over every ended hour not prepared yet or changed since, in
+ * ClickHouse's own tables (clickhouse-hours.ts).
+ */
 export async function prepareColumns(store: PredictionStore, model: string, columns: CountedColumn[]): Promise<void> {
-  if (!store.predictionDays || columns.length === 0) {
+  if (columns.length === 0) {
     return;
   }
-  const days = await store.predictionDays(model, { from: 0, to: Number.MAX_SAFE_INTEGER });
-  const range = { from: days[0]?.start ?? 0, to: days[days.length - 1]?.end ?? 0 };
-  const grid = wholeRangeGrid(range);
-  await countWindow({ store, model, range, columns, where: windowWhere(store.dialect, { model }, grid), grid });
+  if (store.predictionDays) {
+    const days = await store.predictionDays(model, { from: 0, to: Number.MAX_SAFE_INTEGER });
+    const range = { from: days[0]?.start ?? 0, to: days[days.length - 1]?.end ?? 0 };
+    const grid = wholeRangeGrid(range);
+    await countWindow({ store, model, range, columns, where: windowWhere(store.dialect, { model }, grid), grid });
+  } else if (store.writePreparedCounts) {
+    const where = windowWhere(store.dialect, { model }, epochGrid(HOUR_MS));
+    const byKey = new Map(columns.map((column) => [countsKey(HOUR_MS, where, column), column]));
+    await prepareHours(store, model, [...byKey.values()], [...byKey.keys()], Date.now());
+  }
 }
 
 export async function prepareCounts(store: PredictionStore, model: string): Promise<PreparedCounts> {
-  if (!store.predictionDays || (await store.listBaselines(model)).length === 0) {
+  if (!(store.predictionDays || store.writePreparedCounts) || (await store.listBaselines(model)).length === 0) {
     return { model, columns: 0 };
   }
   const baseline = await chooseBaseline(store, model, undefined, undefined);
-  const { drift, ranking } = await preparedColumns(store, model, baseline);
-  await prepareColumns(store, model, [...drift, ...ranking]);
-  return { model, baseline: baseline.version, columns: drift.length + ranking.length };
+  const { drift, ranking, grids } = await preparedColumns(store, model, baseline);
+  const columns = [...drift, ...ranking, ...grids];
+  await prepareColumns(store, model, columns);
+  return { model, baseline: baseline.version, columns: columns.length };
 }

@@ -5,8 +5,9 @@
 import { PREDICTION_FEATURE } from '../../core/query/frames';
 import { notFound } from '../grafana/errors';
 import { featureColumn, quoteIdentifier, type SqlDialect } from '../store/identifiers';
-import type { Baseline, ColumnReference, PredictionStore } from '../store/types';
+import type { Baseline, ColumnReference, NumericReference, PredictionStore } from '../store/types';
 import type { CountedColumn } from './cells';
+import { sketchGrid } from './sketch-grid';
 
 /** A column compared with its baseline reference: a feature, or the model's output. */
 export interface DriftTarget {
@@ -38,6 +39,15 @@ export async function featureTargets(
     );
   }
   return names.map((name) => featureTarget(name, baseline.features[name], store.dialect));
+}
+
+/**
+ * The KS / Wasserstein grid of a numeric target (sketch-grid.ts): the distinct knots of its baseline's quantile sketch
+ * as bin edges, with the column's own values summed in the two outer cells (the Wasserstein tails).
+ */
+export function gridColumn(target: DriftTarget & { reference: NumericReference }): CountedColumn {
+  const knots = sketchGrid(target.reference.sketch);
+  return { column: target.column, kind: 'numeric', edges: knots, sumOf: target.column, sumCells: 'outer' };
 }
 
 /** The counted column of a target: its baseline bins (numbers) or categories, and the sum per cell when asked. */

@@ -272,6 +272,17 @@ export interface StoredDay {
   file?: string;
 }
 
+/**
+ * Counts prepared per hour for a set of counts keys (src/server/counting/clickhouse-hours.ts): for every hour and key,
+ * the ingestion ledger's rows of that hour when it was counted, and the counted cells (bin −1 = missing; category ''
+ * for numeric bins), all stamped `preparedAt`.
+ */
+export interface PreparedHours {
+  preparedAt: number;
+  hours: Array<{ counts_key: string; hour: number; ingested: number }>;
+  cells: Array<{ counts_key: string; hour: number; bin: number; category: string; n: number; s: number }>;
+}
+
 /** How a store query may be stopped: Grafana's cancellation or the backend's per-query time limit. */
 export interface QueryOptions {
   signal?: AbortSignal;
@@ -317,6 +328,13 @@ export interface PredictionStore extends PredictionWriter {
    * store writes nothing.
    */
   writeFileCounts?(file: string, key: string, text: string): Promise<void>;
+  /**
+   * Stores that keep prepared counts in themselves (ClickHouse; src/server/counting/clickhouse-hours.ts): makes sure
+   * the model's ingestion ledger (rows inserted per hour) is kept, so a changed hour is told from a prepared one.
+   */
+  ensureIngestLedger?(model: string): Promise<void>;
+  /** Stores that keep prepared counts in themselves: appends the counts of prepared hours. */
+  writePreparedCounts?(model: string, prepared: PreparedHours): Promise<void>;
   /**
    * Runs SQL produced by a query handler. Values are never spliced by the caller: write `{name}` placeholders
    * and pass `params` (see sql-params.ts). Int64 results come back as JS numbers. When `options.signal` aborts,
