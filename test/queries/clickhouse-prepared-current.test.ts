@@ -5,6 +5,7 @@
  * test/store/clickhouse-current.test.ts (MLMON_CHDB_PYTHON).
  */
 import {
+  cellsToPrepareSql,
   freshHoursSql,
   HOUR_MS,
   LEDGER_SQL,
@@ -17,6 +18,7 @@ import {
   SCHEMA_VERSION_DDL,
   ingestLedgerDDL,
   predictionsTableDDL,
+  preparedCellsInsertSql,
 } from '../../src/server/store/clickhouse';
 import { featureColumns, toRowObjects, toStoredColumns } from '../../src/server/store/schema';
 import type { BindMode } from '../../src/server/store/sql-params';
@@ -43,6 +45,12 @@ const asNumbers = (rows: Array<Record<string, unknown>> | undefined) =>
       Object.entries(row).map(([k, v]) => [k, typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v])
     )
   );
+
+/** A counts statement's row (clickhouse-counts.ts): column 0, the hour `{hour}`, one bin with n rows summing 2.5. */
+const counted = (bin: number, n: number) =>
+  `SELECT toInt64(0) AS col, toInt64({hour}) AS bucket, toInt64(${bin}) AS bin, '' AS category, toUInt64(${n}) AS n, ` +
+  'toFloat64(2.5) AS s';
+const cell = { counts_key: 'k', category: '', s: 2.5 };
 
 testWithChdb('the ledger, the freshness check and the prepared cells run on current ClickHouse', () => {
   const features = [{ name: 'age', kind: 'numeric' as const }];
@@ -75,19 +83,25 @@ testWithChdb('the ledger, the freshness check and the prepared cells run on curr
         { model: 'm', counts_key: 'k', hour: H1, ingested: 1, prepared_at: 1 },
       ]),
     },
-    {
-      sql: insertSql('mlmon_count_cells', [
-        { model: 'm', counts_key: 'k', hour: H1, bin: 3, category: '', n: 5, s: 0, prepared_at: 0 },
-        { model: 'm', counts_key: 'k', hour: H1, bin: 0, category: '', n: 1, s: 2.5, prepared_at: 1 },
-      ]),
-    },
+    { sql: insertSql('mlmon_count_cells', [{ ...cell, n: 5, bin: 3, prepared_at: 0, model: 'm', hour: H1 }]) },
+    // The cells of the latest preparation, selected and inserted on the server, in both binding modes.
+    ...(['clickhouse-params', 'clickhouse-literals'] as const).map((mode, bin) =>
+      boundStep(
+        preparedCellsInsertSql('mlmon_count_cells', cellsToPrepareSql(counted(bin, bin + 1))),
+        { counts_keys: ['k'], prepared_model: 'm', prepared_at: 1, hour: H1 },
+        mode
+      )
+    ),
     ...reads('clickhouse-params'),
     ...reads('clickhouse-literals'),
   ];
   const results = runSteps(python!, steps);
   const errors = results.map((r, i) => (r.error ? `${steps[i].sql.slice(0, 120)} → ${r.error}` : '')).filter(Boolean);
   expect(errors).toEqual([]);
-  const cell = { counts_key: 'k', bin: 0, category: '', n: 1, s: 2.5 };
+  const cells = (bucket: number) => [
+    { ...cell, bucket, bin: 0, n: 1 },
+    { ...cell, bucket, bin: 1, n: 2 },
+  ];
   const expected = [
     [
       { hour: H0, inserted: 3 },
@@ -98,13 +112,15 @@ testWithChdb('the ledger, the freshness check and the prepared cells run on curr
       { counts_key: 'k', hour: H1, ingested: 1 },
     ],
     [{ hour: H1 }],
-    [{ ...cell, bucket: H0 }],
-    [{ ...cell, bucket: H1 }],
+    cells(H0),
+    cells(H1),
   ];
   const setup = steps.length - 2 * expected.length;
   for (const offset of [setup, setup + expected.length]) {
     const got = expected.map((_, i) => asNumbers(results[offset + i].rows));
     got[1]?.sort((a, b) => Number(a.hour) - Number(b.hour));
+    got[3]?.sort((a, b) => Number(a.bin) - Number(b.bin));
+    got[4]?.sort((a, b) => Number(a.bin) - Number(b.bin));
     expect(got).toEqual(expected);
   }
 });

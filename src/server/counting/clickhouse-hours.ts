@@ -19,12 +19,17 @@
  */
 import type { PredictionStore, PreparedHours, TimeRange } from '../store/types';
 import type { Params } from '../store/sql-params';
-import { binnedCountsPlan, runBinnedCounts } from './binned-counts';
+import { binnedCountsPlan } from './binned-counts';
 import type { CellSink, CountedColumn } from './cells';
 import { forEachSliced } from '../slices';
 import { bucketStartSql, epochGrid, gridParams, type BucketGrid } from './window';
 
 export const HOUR_MS = 3_600_000;
+
+/**
+ * The counts keys `{keys}` as an IN set (uses the tables' primary key; `has` compared every key with every row's).
+ */
+const KEY_CHOSEN = 'counts_key IN (SELECT arrayJoin({keys}))';
 
 /** Most hours counted by one statement of a preparation (a day: bounded cells per statement and insert). */
 const HOURS_PER_STATEMENT = 24;
@@ -36,7 +41,7 @@ const HOURS_PER_STATEMENT = 24;
 export function freshHoursSql(): string {
   return (
     'SELECT hour FROM (SELECT counts_key, hour, argMax(ingested, prepared_at) AS ingested FROM mlmon_count_hours ' +
-    'WHERE model = {model} AND has({keys}, counts_key) AND hour >= {from} AND hour < {to} GROUP BY counts_key, hour) AS prepared ' +
+    `WHERE model = {model} AND ${KEY_CHOSEN} AND hour >= {from} AND hour < {to} GROUP BY counts_key, hour) AS prepared ` +
     'ANY LEFT JOIN (SELECT hour, sum(inserted) AS inserted FROM mlmon_ingested_hours ' +
     'WHERE model = {model} AND hour >= {from} AND hour < {to} GROUP BY hour) AS ledger USING hour ' +
     'GROUP BY hour HAVING count() = {key_count} AND min(ingested = inserted) = 1 ORDER BY hour'
@@ -49,13 +54,24 @@ export function freshHoursSql(): string {
  * `counts_key, bucket, bin, category, n, s`. An hour never straddles two buckets (window-counts.ts slotPlan).
  */
 export function preparedCellsSql(grid: BucketGrid): string {
-  const chosen =
-    'model = {model} AND has({keys}, counts_key) AND hour >= {from} AND hour < {to} AND has({hours}, hour)';
+  const chosen = `model = {model} AND ${KEY_CHOSEN} AND hour >= {from} AND hour < {to}`;
   return (
     `SELECT counts_key, toInt64(${bucketStartSql(grid, 'hour')}) AS bucket, bin, category, sum(n) AS n, sum(s) AS s ` +
-    `FROM mlmon_count_cells WHERE ${chosen} AND (counts_key, hour, prepared_at) IN ` +
-    `(SELECT counts_key, hour, max(prepared_at) FROM mlmon_count_hours WHERE ${chosen} GROUP BY counts_key, hour) ` +
-    'GROUP BY counts_key, bucket, bin, category'
+    `FROM mlmon_count_cells WHERE ${chosen} AND hour IN (SELECT toInt64(arrayJoin({hours}))) AND ` +
+    `(counts_key, hour, prepared_at) IN (SELECT counts_key, hour, max(prepared_at) FROM mlmon_count_hours ` +
+    `WHERE ${chosen} GROUP BY counts_key, hour) GROUP BY counts_key, bucket, bin, category`
+  );
+}
+
+/**
+ * A SELECT of the cells to prepare from a counts statement of clickhouse-counts.ts (rows `col, bucket, bin, category,
+ * n, s` on an hourly grid), column i's counts named `{counts_keys}`[i]: what the store inserts into
+ * mlmon_count_cells without the cells ever leaving the server.
+ */
+export function cellsToPrepareSql(statement: string): string {
+  return (
+    'SELECT arrayElement({counts_keys}, toUInt32(col + 1)) AS counts_key, toInt64(bucket) AS hour, toInt64(bin) AS bin, ' +
+    `category, toFloat64(n) AS n, toFloat64(s) AS s FROM (${statement})`
   );
 }
 
@@ -64,7 +80,7 @@ export const LEDGER_SQL =
   'SELECT hour, sum(inserted) AS inserted FROM mlmon_ingested_hours WHERE model = {model} GROUP BY hour ORDER BY hour';
 export const PREPARED_HOURS_SQL =
   'SELECT counts_key, hour, argMax(ingested, prepared_at) AS ingested FROM mlmon_count_hours ' +
-  'WHERE model = {model} AND has({keys}, counts_key) GROUP BY counts_key, hour';
+  `WHERE model = {model} AND ${KEY_CHOSEN} GROUP BY counts_key, hour`;
 
 /** The hours range of a time range: from its first hour's start (so a cut first hour is looked up too). */
 function hourSpan(range: TimeRange): Params {
@@ -178,22 +194,26 @@ export async function prepareHours(
   const stale = ended.filter((hour) => keys.some((key) => prepared.get(`${key}|${hour}`) !== inserted.get(hour)));
   const grid = epochGrid(HOUR_MS);
   for (const run of hourRuns(stale)) {
-    const cells: PreparedHours['cells'] = [];
     const relation = await store.predictionsRelation(model, run);
     const plan = binnedCountsPlan(store.dialect, relation, [...columns], {
       where: { sql: '', params: gridParams(grid) },
       grid,
     });
-    await runBinnedCounts(store, plan, (column, hour, bin, category, n, s) =>
-      cells.push({ counts_key: keys[column], hour, bin, category, n, s })
-    );
+    if (plan.statements.length !== 1) {
+      throw new Error(`Internal error: ClickHouse counts in one statement, the plan has ${plan.statements.length}`);
+    }
+    const [statement] = plan.statements;
     const hours: PreparedHours['hours'] = [];
     for (let hour = run.from; hour < run.to; hour += HOUR_MS) {
       for (const key of keys) {
         hours.push({ counts_key: key, hour, ingested: inserted.get(hour) ?? 0 });
       }
     }
-    await store.writePreparedCounts(model, { preparedAt: Date.now(), hours, cells });
+    await store.writePreparedCounts(model, {
+      preparedAt: Date.now(),
+      hours,
+      cells: { sql: cellsToPrepareSql(statement.sql), params: { ...statement.params, counts_keys: [...keys] } },
+    });
   }
   return { counted: stale.length, unchanged: ended.length - stale.length };
 }

@@ -159,6 +159,17 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; statements: string[] }
 /** The tables of prepared counts, with their columns (migration 3), in the order they are written. */
 export const PREPARED_COUNT_TABLES = ['mlmon_count_cells', 'mlmon_count_hours'] as const;
 
+/**
+ * INSERT of prepared cells into `table` from `select` (columns counts_key, hour, bin, category, n, s), stamped with
+ * `{prepared_model}` and `{prepared_at}`.
+ */
+export function preparedCellsInsertSql(table: string, select: string): string {
+  return (
+    `INSERT INTO ${table} (model, prepared_at, counts_key, hour, bin, category, n, s) SELECT {prepared_model}, ` +
+    `toUInt64({prepared_at}), counts_key, hour, bin, category, n, s FROM (${select})`
+  );
+}
+
 /** The model's ingestion ledger: a view adding every insert's rows per hour of ts to mlmon_ingested_hours. */
 export function ingestLedgerDDL(view: string, ledger: string, predictions: string, model: string): string {
   return (
@@ -570,17 +581,25 @@ export class ClickHouseStore implements PredictionStore {
     );
   }
 
-  /** Appends prepared counts: the cells first, then the hours that make them visible (clickhouse-hours.ts). */
+  /**
+   * Appends prepared counts: the cells first, selected and inserted on the server (preparedCellsInsertSql), then the
+   * hours that make them visible (clickhouse-hours.ts).
+   */
   async writePreparedCounts(model: string, prepared: PreparedHours): Promise<void> {
     validateIdentifier(model, 'model name');
-    const at = { model, prepared_at: prepared.preparedAt };
-    await this.insert(
-      this.table('mlmon_count_cells'),
-      prepared.cells.map((cell) => ({ ...at, ...cell }))
+    const insert = preparedCellsInsertSql(this.table('mlmon_count_cells'), prepared.cells.sql);
+    const bound = bindParams(
+      insert,
+      { ...prepared.cells.params, prepared_model: model, prepared_at: prepared.preparedAt },
+      this.bindMode
     );
+    await this.client.command({
+      query: bound.sql,
+      ...(Object.keys(bound.values).length ? { query_params: bound.values } : {}),
+    });
     await this.insert(
       this.table('mlmon_count_hours'),
-      prepared.hours.map((hour) => ({ ...at, ...hour }))
+      prepared.hours.map((hour) => ({ model, prepared_at: prepared.preparedAt, ...hour }))
     );
   }
 

@@ -274,13 +274,14 @@ export interface StoredDay {
 
 /**
  * Counts prepared per hour for a set of counts keys (src/server/counting/clickhouse-hours.ts): for every hour and key,
- * the ingestion ledger's rows of that hour when it was counted, and the counted cells (bin −1 = missing; category ''
- * for numeric bins), all stamped `preparedAt`.
+ * the ingestion ledger's rows of that hour when it was counted, and a SELECT of the counted cells (columns
+ * `counts_key, hour, bin, category, n, s`; bin −1 = missing, category '' for numeric bins) that the store runs into
+ * its table, all stamped `preparedAt`.
  */
 export interface PreparedHours {
   preparedAt: number;
   hours: Array<{ counts_key: string; hour: number; ingested: number }>;
-  cells: Array<{ counts_key: string; hour: number; bin: number; category: string; n: number; s: number }>;
+  cells: { sql: string; params: Params };
 }
 
 /** How a store query may be stopped: Grafana's cancellation or the backend's per-query time limit. */
