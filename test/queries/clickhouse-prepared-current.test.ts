@@ -10,6 +10,7 @@ import {
   HOUR_MS,
   LEDGER_SQL,
   PREPARED_HOURS_SQL,
+  preparedCellsParams,
   preparedCellsSql,
 } from '../../src/server/counting/clickhouse-hours';
 import { epochGrid, gridParams, wholeRangeGrid } from '../../src/server/counting/window';
@@ -57,16 +58,14 @@ testWithChdb('the ledger, the freshness check and the prepared cells run on curr
   const rows = (records: PredictionRecord[], at: number) =>
     toRowObjects(toStoredColumns(records, featureColumns(features), at));
   const keys = { model: 'm', keys: ['k'], key_count: 1, from: H0, to: H1 + HOUR_MS };
+  const prepared = preparedCellsParams('m', ['k'], [{ hour: H1, preparedAt: 1 }]);
   const reads = (mode: BindMode): Step[] => [
     boundStep(LEDGER_SQL, { model: 'm' }, mode),
     boundStep(PREPARED_HOURS_SQL, { model: 'm', keys: ['k'] }, mode),
     boundStep(freshHoursSql(), keys, mode),
-    boundStep(
-      preparedCellsSql(wholeRangeGrid(keys)),
-      { ...keys, hours: [H1], ...gridParams(wholeRangeGrid(keys)) },
-      mode
+    ...[wholeRangeGrid(keys), epochGrid(HOUR_MS)].map((grid) =>
+      boundStep(preparedCellsSql(grid, 1, 1), { ...prepared.params, ...gridParams(grid) }, mode)
     ),
-    boundStep(preparedCellsSql(epochGrid(HOUR_MS)), { ...keys, hours: [H1], ...gridParams(epochGrid(HOUR_MS)) }, mode),
   ];
   const steps: Step[] = [
     { sql: SCHEMA_VERSION_DDL },
@@ -111,7 +110,7 @@ testWithChdb('the ledger, the freshness check and the prepared cells run on curr
       { counts_key: 'k', hour: H0, ingested: 2 },
       { counts_key: 'k', hour: H1, ingested: 1 },
     ],
-    [{ hour: H1 }],
+    [{ hour: H1, prepared_at: 1 }],
     cells(H0),
     cells(H1),
   ];

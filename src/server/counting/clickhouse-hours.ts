@@ -35,32 +35,65 @@ const KEY_CHOSEN = 'counts_key IN (SELECT arrayJoin({keys}))';
 const HOURS_PER_STATEMENT = 24;
 
 /**
- * The hours in [{from}, {to}) whose counts are prepared for every key of `{keys}` ({key_count} distinct keys) and
- * whose ledger sum is still the one recorded with them (a missing ledger row is 0), ascending.
+ * The hours in [{from}, {to}) whose counts are prepared for every key of `{keys}` ({key_count} distinct keys) by one
+ * preparation (`prepared_at`) and whose ledger sum is still the one recorded with them (a missing ledger row is 0),
+ * ascending: rows `hour, prepared_at`.
  */
 export function freshHoursSql(): string {
   return (
-    'SELECT hour FROM (SELECT counts_key, hour, argMax(ingested, prepared_at) AS ingested FROM mlmon_count_hours ' +
+    'SELECT hour, max(latest) AS prepared_at FROM (SELECT counts_key, hour, argMax(ingested, prepared_at) AS ' +
+    'ingested, max(prepared_at) AS latest FROM mlmon_count_hours ' +
     `WHERE model = {model} AND ${KEY_CHOSEN} AND hour >= {from} AND hour < {to} GROUP BY counts_key, hour) AS prepared ` +
     'ANY LEFT JOIN (SELECT hour, sum(inserted) AS inserted FROM mlmon_ingested_hours ' +
     'WHERE model = {model} AND hour >= {from} AND hour < {to} GROUP BY hour) AS ledger USING hour ' +
-    'GROUP BY hour HAVING count() = {key_count} AND min(ingested = inserted) = 1 ORDER BY hour'
+    'GROUP BY hour HAVING count() = {key_count} AND min(ingested = inserted) = 1 AND min(latest) = max(latest) ' +
+    'ORDER BY hour'
   );
 }
 
+/** A prepared hour: its start and the preparation whose cells it holds. */
+export interface FreshHour {
+  hour: number;
+  preparedAt: number;
+}
+
 /**
- * The cells of the prepared hours `{hours}` (all in [{from}, {to})) for the keys `{keys}`, from each hour's latest
- * preparation only, added up per key and bucket of `grid` (its `{bucket_ms}`, `{bucket_origin}`): rows
- * `counts_key, bucket, bin, category, n, s`. An hour never straddles two buckets (window-counts.ts slotPlan).
+ * The cells of prepared hours for the keys `{key_<i>}` (i < keyCount), each hour's of its preparation only
+ * ({hours_<j>} prepared at {prepared_<j>}, j < preparations), all in [{from}, {to}), added up per key and bucket of
+ * `grid` (its `{bucket_ms}`, `{bucket_origin}`): rows `counts_key, bucket, bin, category, n, s`. The keys are a
+ * literal IN list, so the primary key narrows the read. An hour never straddles two buckets (window-counts.ts
+ * slotPlan).
  */
-export function preparedCellsSql(grid: BucketGrid): string {
-  const chosen = `model = {model} AND ${KEY_CHOSEN} AND hour >= {from} AND hour < {to}`;
+export function preparedCellsSql(grid: BucketGrid, keyCount: number, preparations: number): string {
+  const keys = Array.from({ length: keyCount }, (_, i) => `{key_${i}}`).join(', ');
+  const prepared = Array.from(
+    { length: preparations },
+    (_, j) => `(prepared_at = {prepared_${j}} AND has({hours_${j}}, hour))`
+  ).join(' OR ');
   return (
     `SELECT counts_key, toInt64(${bucketStartSql(grid, 'hour')}) AS bucket, bin, category, sum(n) AS n, sum(s) AS s ` +
-    `FROM mlmon_count_cells WHERE ${chosen} AND hour IN (SELECT toInt64(arrayJoin({hours}))) AND ` +
-    `(counts_key, hour, prepared_at) IN (SELECT counts_key, hour, max(prepared_at) FROM mlmon_count_hours ` +
-    `WHERE ${chosen} GROUP BY counts_key, hour) GROUP BY counts_key, bucket, bin, category`
+    `FROM mlmon_count_cells WHERE model = {model} AND counts_key IN (${keys}) AND hour >= {from} AND hour < {to} ` +
+    `AND (${prepared}) GROUP BY counts_key, bucket, bin, category`
   );
+}
+
+/** The bound values of preparedCellsSql for these keys and hours, and how many preparations the hours come from. */
+export function preparedCellsParams(
+  model: string,
+  keys: readonly string[],
+  hours: readonly FreshHour[]
+): { params: Params; preparations: number } {
+  const params: Params = { model, from: hours[0].hour, to: hours[hours.length - 1].hour + HOUR_MS };
+  keys.forEach((key, i) => (params[`key_${i}`] = key));
+  const byPreparation = new Map<number, number[]>();
+  for (const { hour, preparedAt } of hours) {
+    byPreparation.set(preparedAt, [...(byPreparation.get(preparedAt) ?? []), hour]);
+  }
+  [...byPreparation].forEach(([preparedAt, hoursOf], j) => {
+    params[`prepared_${j}`] = preparedAt;
+    params[`hours_${j}`] = hoursOf;
+  });
+  return { params, preparations: byPreparation.size };
 }
 
 /**
@@ -87,21 +120,21 @@ function hourSpan(range: TimeRange): Params {
   return { from: Math.floor(range.from / HOUR_MS) * HOUR_MS, to: range.to };
 }
 
-/** The starts of the hours of `range` whose counts for every key are prepared and unchanged (freshHoursSql). */
+/** The hours of `range` whose counts for every key are prepared and unchanged (freshHoursSql), ascending. */
 export async function freshHours(
   store: PredictionStore,
   model: string,
   keys: readonly string[],
   range: TimeRange,
   signal?: AbortSignal
-): Promise<number[]> {
+): Promise<FreshHour[]> {
   const distinct = [...new Set(keys)];
-  const rows = await store.query<{ hour: number }>(
+  const rows = await store.query<{ hour: number; prepared_at: number }>(
     freshHoursSql(),
     { model, keys: distinct, key_count: distinct.length, ...hourSpan(range) },
     { signal }
   );
-  return rows.map((row) => Number(row.hour));
+  return rows.map((row) => ({ hour: Number(row.hour), preparedAt: Number(row.prepared_at) }));
 }
 
 /**
@@ -112,7 +145,7 @@ export async function addPreparedHours(
   store: PredictionStore,
   model: string,
   keys: readonly string[],
-  hours: readonly number[],
+  hours: readonly FreshHour[],
   grid: BucketGrid,
   add: CellSink,
   signal?: AbortSignal
@@ -122,7 +155,8 @@ export async function addPreparedHours(
   }
   const columnsOf = new Map<string, number[]>();
   keys.forEach((key, column) => columnsOf.set(key, [...(columnsOf.get(key) ?? []), column]));
-  const span = { from: hours[0], to: hours[hours.length - 1] + HOUR_MS };
+  const distinct = [...columnsOf.keys()];
+  const { params, preparations } = preparedCellsParams(model, distinct, hours);
   const rows = await store.query<{
     counts_key: string;
     bucket: number;
@@ -130,11 +164,7 @@ export async function addPreparedHours(
     category: string;
     n: number;
     s: number;
-  }>(
-    preparedCellsSql(grid),
-    { model, keys: [...columnsOf.keys()], hours: [...hours], ...span, ...gridParams(grid) },
-    { signal }
-  );
+  }>(preparedCellsSql(grid, distinct.length, preparations), { ...params, ...gridParams(grid) }, { signal });
   await forEachSliced(
     rows,
     (row) => {

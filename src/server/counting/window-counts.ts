@@ -395,14 +395,14 @@ const CLICKHOUSE_HOURS: PreparedSlots = {
   serves: (slotMs) => slotMs === HOUR_MS,
   async units(request, keys) {
     const hours = await freshHours(request.store, request.model, keys, request.range, request.signal);
-    return hours.map((hour) => ({ start: hour, end: hour + HOUR_MS, file: 'prepared' }));
+    return hours.map(({ hour, preparedAt }) => ({ start: hour, end: hour + HOUR_MS, file: String(preparedAt) }));
   },
   add: (request, parts, _slotMs, kept, keys, counts) =>
     addPreparedHours(
       request.store,
       request.model,
       keys,
-      parts.map((part) => part.from),
+      parts.map((part) => ({ hour: part.from, preparedAt: Number(part.file) })),
       request.grid,
       counts.sink(kept),
       request.signal
