@@ -17,10 +17,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const ROOT = path.resolve(__dirname, '../..');
-const ROWS = Number(process.env.BENCH_ROWS ?? 10_000_000);
-const WARM = Number(process.env.BENCH_WARM ?? 20);
-const DATA_DIR = process.env.BENCH_DATA_DIR ?? path.join(os.tmpdir(), `mlmon-bench-queries-${ROWS}`);
+const { DATA_DIR, ROOT, ROWS, WARM, machine } = require('./environment');
 const EVIDENTLY_ALL = process.env.BENCH_EVIDENTLY_ALL === '1';
 const EXECUTABLE_ALL = process.env.BENCH_EXECUTABLE_ALL !== '0';
 const PYTHON = process.env.MLMON_EVIDENTLY_PYTHON ?? '/tmp/mlmon-evidently/bin/python';
@@ -336,14 +333,7 @@ function main() {
     warm: WARM,
     dataBytes: directorySize(path.join(DATA_DIR, 'store')),
     generateSeconds,
-    machine: {
-      cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model ?? 'unknown',
-      memoryGB: Math.round(os.totalmem() / 2 ** 30),
-      os: `${os.type()} ${os.release()} ${os.arch()}`,
-      node: process.versions.node,
-      loadAverage: { start: loadStart, end: os.loadavg() },
-    },
+    machine: machine(loadStart),
     cold,
     maintain,
     embedded,

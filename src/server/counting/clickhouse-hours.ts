@@ -26,9 +26,7 @@ import { bucketStartSql, epochGrid, gridParams, type BucketGrid } from './window
 
 export const HOUR_MS = 3_600_000;
 
-/**
- * The counts keys `{keys}` as an IN set (uses the tables' primary key; `has` compared every key with every row's).
- */
+/** The counts keys `{keys}` as an IN set: a hash lookup per row (`has` compared every key with every row's). */
 const KEY_CHOSEN = 'counts_key IN (SELECT arrayJoin({keys}))';
 
 /** Most hours counted by one statement of a preparation (a day: bounded cells per statement and insert). */
@@ -87,7 +85,12 @@ export function preparedCellsParams(
   keys.forEach((key, i) => (params[`key_${i}`] = key));
   const byPreparation = new Map<number, number[]>();
   for (const { hour, preparedAt } of hours) {
-    byPreparation.set(preparedAt, [...(byPreparation.get(preparedAt) ?? []), hour]);
+    const ofPreparation = byPreparation.get(preparedAt);
+    if (ofPreparation) {
+      ofPreparation.push(hour);
+    } else {
+      byPreparation.set(preparedAt, [hour]);
+    }
   }
   [...byPreparation].forEach(([preparedAt, hoursOf], j) => {
     params[`prepared_${j}`] = preparedAt;
