@@ -1,8 +1,8 @@
 /**
  * Counts prepared ahead of the first query (window-counts.ts): what the default drift, severity, distribution and
  * prediction-drift queries of a model count — every feature of its newest baseline on the baseline's bins, and the
- * model's output — and what `ranking` counts — the same features with the model's output summed per bin —, and the
- * KS / Wasserstein grids of the numeric ones, over every stored day, unfiltered, per hour. `mlmon maintain` and the collector's maintenance run it after compaction,
+ * model's output — and what `ranking` counts — the same features with the model's output summed per bin —, and on
+ * ClickHouse the KS / Wasserstein grids of the numeric ones, over every stored day, unfiltered, per hour. `mlmon maintain` and the collector's maintenance run it after compaction,
  * so a dashboard's first load reads kilobytes instead of every row. Days already prepared are skipped (their counts
  * sit beside their files); on ClickHouse, hours already prepared and unchanged since (clickhouse-hours.ts).
  */
@@ -74,7 +74,10 @@ export async function prepareCounts(store: PredictionStore, model: string): Prom
   }
   const baseline = await chooseBaseline(store, model, undefined, undefined);
   const { drift, ranking, grids } = await preparedColumns(store, model, baseline);
-  const columns = [...drift, ...ranking, ...grids];
+  // The embedded store counts a day file's grids on the first KS / Wasserstein query over it and keeps them (a
+  // query's counts are kept beside the file); preparing them for every file of 10 M rows took 91 s instead of 6.6 s.
+  // A store keeping prepared counts of its own prepares nothing at query time, so it gets them here.
+  const columns = [...drift, ...ranking, ...(store.writePreparedCounts ? grids : [])];
   await prepareColumns(store, model, columns);
   return { model, baseline: baseline.version, columns: columns.length };
 }
