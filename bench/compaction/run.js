@@ -163,7 +163,7 @@ ${r.spec.days} days × ${r.spec.rowsPerDay.toLocaleString('en-US')} rows × ${r.
 (${r.spec.numeric} numeric, ${r.spec.categorical} categorical), ${r.spec.filesPerDay} files per day, ${r.spec.resentPercent} % of the ids
 re-sent; a baseline from 100 000 rows of the first day. The drift handler over the whole range in one bucket, as the
 backend runs it, each run in a fresh process. "Compacted (cold)" has nothing prepared: it reads every row, counting
-each day file per hour and keeping those counts beside the file (src/server/queries/window-counts.ts), which the
+each day file per hour and keeping those counts beside the file (src/server/counting/window-counts.ts), which the
 next run reads instead of the rows — what the collector's maintenance prepares after each compaction.
 
 | step | time | MB | uncompacted ÷ this |

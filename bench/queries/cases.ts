@@ -53,6 +53,18 @@ export const CASES: Case[] = [
   },
 ];
 
+/** The cases measured on ClickHouse with prepared counts (run-clickhouse.js): the above and KS over 24 h. */
+export const CLICKHOUSE_CASES: Case[] = [
+  ...CASES,
+  {
+    name: 'drift KS, 24 h window (one bucket)',
+    queryType: 'drift',
+    options: { bucket: '1d', metric: 'ks' },
+    range: LAST_24_HOURS,
+    warm: true,
+  },
+];
+
 /** Time budget of one case's warm repetitions: a slow query stops repeating after it (at least 3 runs). */
 const WARM_BUDGET_MS = 30_000;
 const MIN_WARM_RUNS = 3;

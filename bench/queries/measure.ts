@@ -6,6 +6,7 @@
  *   node --import tsx bench/queries/measure.ts embedded <dataDir> <warmRuns>
  *   node --import tsx bench/queries/measure.ts embedded-cold <dataDir> <caseIndex>   (one case, first run only)
  *   node --import tsx bench/queries/measure.ts clickhouse <dataDir> <warmRuns>
+ *   node --import tsx bench/queries/measure.ts clickhouse-prepared <dataDir> <warmRuns>   (rows, prepare, prepared)
  *
  * The measuring commands print one JSON object on stdout. Query types whose handler is not registered yet are
  * listed under `unavailable`. ClickHouse: a private server (test/support/clickhouse.ts) is started, loaded with
@@ -28,7 +29,8 @@ import { EmbeddedStore } from '../../src/server/store/embedded';
 import { PREDICTION_SYSTEM_COLUMNS } from '../../src/server/store/types';
 import { startClickHouse } from '../../test/support/clickhouse';
 import { CATEGORICAL_FEATURES, DAY_MS, MODEL, NUMERIC_FEATURES, START, VERSION, generate, storeDir } from './generate';
-import { CASES, HOUR_MS, percentile, warmTimings } from './cases';
+import { CASES, CLICKHOUSE_CASES, HOUR_MS, percentile, warmTimings } from './cases';
+import { prepareCounts } from '../../src/server/counting/prepare-counts';
 
 /** Peak resident set size of this process in MB (VmHWM), which includes DuckDB's native memory. */
 function peakRssMB(): number {
@@ -185,7 +187,11 @@ async function loadClickHouse(
   return { rows, seconds: (Date.now() - started) / 1000 };
 }
 
-async function measureClickHouse(dataDir: string, warmRuns: number) {
+/** A private ClickHouse server loaded with the benchmark's rows, and a datasource instance on it, for `measure`. */
+async function withLoadedClickHouse<T>(
+  dataDir: string,
+  measure: (instance: DatasourceInstance, version: string) => Promise<T>
+): Promise<T & { store: string; load: { rows: number; seconds: number }; clientPeakRssMB: number }> {
   const clickhouse = await startClickHouse({ database: 'mlmon_bench' });
   try {
     const load = await loadClickHouse(dataDir, clickhouse.url, clickhouse.database);
@@ -196,21 +202,44 @@ async function measureClickHouse(dataDir: string, warmRuns: number) {
     try {
       const store = await instance.store();
       const [{ version }] = await store.query<{ version: string }>('SELECT version() AS version');
-      const started = Date.now();
-      const measured = await measureCases(instance, warmRuns);
-      return {
-        store: `ClickHouse ${version}`,
-        load,
-        ...measured,
-        totalSeconds: (Date.now() - started) / 1000,
-        clientPeakRssMB: peakRssMB(),
-      };
+      const measured = await measure(instance, version);
+      return { store: `ClickHouse ${version}`, load, ...measured, clientPeakRssMB: peakRssMB() };
     } finally {
       await instance.dispose();
     }
   } finally {
     await clickhouse.stop();
   }
+}
+
+async function measureClickHouse(dataDir: string, warmRuns: number) {
+  return withLoadedClickHouse(dataDir, async (instance) => {
+    const started = Date.now();
+    const measured = await measureCases(instance, warmRuns);
+    return { ...measured, totalSeconds: (Date.now() - started) / 1000 };
+  });
+}
+
+/**
+ * ClickHouse in one run: every case from the rows (nothing prepared yet), then prepareCounts (what `mlmon maintain`
+ * runs after compaction) timed, then every case again from the prepared hours.
+ */
+async function measureClickHousePrepared(dataDir: string, warmRuns: number) {
+  return withLoadedClickHouse(dataDir, async (instance) => {
+    const rows = await measureCases(instance, warmRuns, CLICKHOUSE_CASES);
+    const store = await instance.store();
+    const started = Date.now();
+    const prepared = await prepareCounts(store, MODEL);
+    const prepareSeconds = (Date.now() - started) / 1000;
+    const [cells] = await store.query<{ n: number }>('SELECT count() AS n FROM mlmon_count_cells');
+    console.error(`prepared ${prepared.columns} columns in ${prepareSeconds.toFixed(1)} s (${cells.n} cells)`);
+    const fromPrepared = await measureCases(instance, warmRuns, CLICKHOUSE_CASES);
+    return {
+      rows,
+      prepare: { seconds: prepareSeconds, columns: prepared.columns, cells: Number(cells.n) },
+      prepared: fromPrepared,
+    };
+  });
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -224,9 +253,15 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const warmRuns = Number(count ?? 20);
-  const measure = { embedded: measureEmbedded, clickhouse: measureClickHouse }[command];
+  const measure = {
+    embedded: measureEmbedded,
+    clickhouse: measureClickHouse,
+    'clickhouse-prepared': measureClickHousePrepared,
+  }[command];
   if (!measure) {
-    throw new Error(`measure.ts: unknown command ${JSON.stringify(command)}; use generate, embedded or clickhouse`);
+    throw new Error(
+      `measure.ts: unknown command ${JSON.stringify(command)}; use generate, embedded, clickhouse or clickhouse-prepared`
+    );
   }
   process.stdout.write(JSON.stringify(await measure(dataDir, warmRuns)) + '\n');
 }

@@ -17,10 +17,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const ROOT = path.resolve(__dirname, '../..');
-const ROWS = Number(process.env.BENCH_ROWS ?? 10_000_000);
-const WARM = Number(process.env.BENCH_WARM ?? 20);
-const DATA_DIR = process.env.BENCH_DATA_DIR ?? path.join(os.tmpdir(), `mlmon-bench-queries-${ROWS}`);
+const { DATA_DIR, ROOT, ROWS, WARM, machine } = require('./environment');
 const EVIDENTLY_ALL = process.env.BENCH_EVIDENTLY_ALL === '1';
 const EXECUTABLE_ALL = process.env.BENCH_EXECUTABLE_ALL !== '0';
 const PYTHON = process.env.MLMON_EVIDENTLY_PYTHON ?? '/tmp/mlmon-evidently/bin/python';
@@ -252,9 +249,9 @@ function markdown(results) {
   shapes, 1 % missing, half the features drifting from day 7). Baseline \`v1\` from a 200 000-row reference sample
   through src/server/baseline/compute.ts.${results.generateSeconds ? ` Generated in ${results.generateSeconds.toFixed(0)} s.` : ''}
 - **cold**: each query alone in a fresh process with nothing prepared: every row of its window is read and counted
-  (DuckDB \`histogram\` per column, src/server/queries/histogram-counts.ts).
+  (DuckDB \`histogram\` per column, src/server/counting/histogram-counts.ts).
 - **prepared**: after \`mlmon maintain\` (what the collector's maintenance runs after compacting), which counted every
-  day file per hour on the baseline's bins and kept the counts beside the files (src/server/queries/window-counts.ts,
+  day file per hour on the baseline's bins and kept the counts beside the files (src/server/counting/window-counts.ts,
   prepare-counts.ts): ${results.maintain.seconds.toFixed(1)} s for the whole store, once. "first" = the first run in a
   fresh process (it reads the prepared counts from disk); warm = up to ${results.warm} further runs within 30 s (at least
   3), only for the 24 h window.
@@ -336,14 +333,7 @@ function main() {
     warm: WARM,
     dataBytes: directorySize(path.join(DATA_DIR, 'store')),
     generateSeconds,
-    machine: {
-      cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model ?? 'unknown',
-      memoryGB: Math.round(os.totalmem() / 2 ** 30),
-      os: `${os.type()} ${os.release()} ${os.arch()}`,
-      node: process.versions.node,
-      loadAverage: { start: loadStart, end: os.loadavg() },
-    },
+    machine: machine(loadStart),
     cold,
     maintain,
     embedded,

@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import { parseQuery, type QueryOf } from '../../src/core/query/queryTypes';
 import { createInstance } from '../../src/server/backend/instances';
 import { localInstanceSettings, parseSettings } from '../../src/server/backend/settings';
-import { chooseBaseline } from '../../src/server/queries/distribution';
-import { prepareColumns, prepareCounts, preparedColumns } from '../../src/server/queries/prepare-counts';
+import { chooseBaseline } from '../../src/server/counting/targets';
+import { prepareColumns, prepareCounts, preparedColumns } from '../../src/server/counting/prepare-counts';
 import { rankingQuery } from '../../src/server/queries/ranking';
 import { EmbeddedStore } from '../../src/server/store/embedded';
 

@@ -1,5 +1,5 @@
 /**
- * The binned-counts plan (src/server/queries/binned-counts.ts → clickhouse-counts.ts) on a CURRENT ClickHouse engine
+ * The binned-counts plan (src/server/counting/binned-counts.ts → clickhouse-counts.ts) on a CURRENT ClickHouse engine
  * (chdb), in both value-binding modes, over the drift fixture stored as ClickHouseStore stores it: the cells equal the
  * ones computed here in JS from the records (right-closed bins by binIndex for baseline edges and a 1 000-knot grid,
  * categories, missing = bin −1, sums of the output or of the value), with sums, with counts only, and with more
@@ -11,11 +11,12 @@ import { predictionsRelationSql, predictionsTableDDL } from '../../src/server/st
 import { featureColumns, toRowObjects, toStoredColumns } from '../../src/server/store/schema';
 import type { BindMode } from '../../src/server/store/sql-params';
 import type { NumericReference } from '../../src/server/store/types';
-import { binnedCountsPlan, type CountedColumn } from '../../src/server/queries/binned-counts';
-import { BRANCH_COLUMNS } from '../../src/server/queries/clickhouse-counts';
-import { outputExpression } from '../../src/server/queries/ranking';
-import { sketchGrid } from '../../src/server/queries/sketch-grid';
-import { epochGrid, windowWhere } from '../../src/server/queries/window';
+import { binnedCountsPlan } from '../../src/server/counting/binned-counts';
+import { type CountedColumn } from '../../src/server/counting/cells';
+import { BRANCH_COLUMNS } from '../../src/server/counting/clickhouse-counts';
+import { outputExpression } from '../../src/server/counting/targets';
+import { sketchGrid } from '../../src/server/counting/sketch-grid';
+import { epochGrid, windowWhere } from '../../src/server/counting/window';
 import { boundStep, chdbTest, insertSql, runSteps } from '../support/chdb';
 import { driftFixture, HOUR, MODEL, RANGE, type DriftFixture } from '../support/drift-family';
 

@@ -9,10 +9,10 @@ import { createInstance, type DatasourceInstance } from '../../src/server/backen
 import { openStore } from '../../src/server/backend/openStore';
 import { localInstanceSettings, parseSettings } from '../../src/server/backend/settings';
 import { binIndex } from '../../src/core/stats';
-import { binnedCountsPlan } from '../../src/server/queries/binned-counts';
-import { gridParams, wholeRangeGrid } from '../../src/server/queries/window';
+import { binnedCountsPlan } from '../../src/server/counting/binned-counts';
+import { gridParams, wholeRangeGrid } from '../../src/server/counting/window';
 import { collectCells } from '../support/counts';
-import { sketchGrid } from '../../src/server/queries/sketch-grid';
+import { sketchGrid } from '../../src/server/counting/sketch-grid';
 import type { NumericReference, PredictionRecord } from '../../src/server/store/types';
 
 let clickhouse: ClickHouseHandle;

@@ -9,8 +9,8 @@ import { copyFile, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { EmbeddedStore } from '../../src/server/store/embedded';
-import { countWindow } from '../../src/server/queries/window-counts';
-import { wholeRangeGrid, windowWhere } from '../../src/server/queries/window';
+import { countWindow } from '../../src/server/counting/window-counts';
+import { wholeRangeGrid, windowWhere } from '../../src/server/counting/window';
 import { dayWriter } from '../support/day-writer';
 import { dayDir, DAY_MS, resentIdsSql, writeUncompactedDay, type UncompactedDay } from '../support/uncompacted-day';
 

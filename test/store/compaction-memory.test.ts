@@ -15,9 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmbeddedStore } from '../../src/server/store/embedded';
 import { duckdbStringLiteral } from '../../src/server/store/duckdb-sql';
-import { countWindow, type WindowCounts } from '../../src/server/queries/window-counts';
-import { epochGrid, windowWhere } from '../../src/server/queries/window';
-import type { CountedColumn } from '../../src/server/queries/binned-counts';
+import { countWindow, type WindowCounts } from '../../src/server/counting/window-counts';
+import { epochGrid, windowWhere } from '../../src/server/counting/window';
+import type { CountedColumn } from '../../src/server/counting/cells';
 import { dayWriter } from '../support/day-writer';
 import { dayDir, resentIdsSql, writeUncompactedDay, DAY_MS, type UncompactedDay } from '../support/uncompacted-day';
 

@@ -3,8 +3,9 @@
  * cell of window counts.
  */
 import type { PredictionStore } from '../../src/server/store/types';
-import { runBinnedCounts, type BinnedCountsPlan, type CountCell } from '../../src/server/queries/binned-counts';
-import type { WindowCounts } from '../../src/server/queries/window-counts';
+import { runBinnedCounts, type BinnedCountsPlan } from '../../src/server/counting/binned-counts';
+import { type CountCell } from '../../src/server/counting/cells';
+import type { WindowCounts } from '../../src/server/counting/window-counts';
 
 /** Every cell of a plan, in the order the store returned them. */
 export async function collectCells(

@@ -78,12 +78,17 @@ export function driftFixture(): DriftFixture {
 const handlers = new QueryHandlerRegistry();
 registerBuiltInHandlers(handlers);
 
-/** Runs a query through the handlers the datasource registers. */
-export async function runQuery(instance: DatasourceInstance, type: QueryType, raw: object = {}): Promise<FrameLike[]> {
+/** Runs a query through the handlers the datasource registers (over RANGE unless another range is given). */
+export async function runQuery(
+  instance: DatasourceInstance,
+  type: QueryType,
+  raw: object = {},
+  range = RANGE
+): Promise<FrameLike[]> {
   const query = parseQuery({ refId: 'A', queryType: type, model: MODEL, ...raw });
   const request: QueryRequest = {
     query: query as never,
-    range: RANGE,
+    range,
     intervalMs: HOUR,
     maxDataPoints: 1000,
     instance,

@@ -12,7 +12,7 @@ import type { PluginHandlers } from '../grafana/server';
 import type { DataQuery } from '../grafana/types';
 import { InvalidIdentifierError } from '../store/identifiers';
 import { checkTimeOptions } from '../queries/plan';
-import { checkSegmentColumns } from '../queries/scope';
+import { checkSegmentColumns } from '../counting/scope';
 import { alertFrames, isAlertRequest } from './alert-frames';
 import { checkHealth } from './health';
 import { InstanceManager, type StoreOpener } from './instances';

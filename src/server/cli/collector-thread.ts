@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData, type Worker } from 'node:worker_threads';
 import { startCollector, type CollectorOptions } from '../collector/collector';
-import { prepareCounts } from '../queries/prepare-counts';
+import { prepareCounts } from '../counting/prepare-counts';
 import { scheduleMaintenance } from '../store/maintenance';
 import { openStore, type StoreOptions } from '../store/open';
 import { moduleWorkerData, startModuleWorker } from '../worker-thread';

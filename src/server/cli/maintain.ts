@@ -1,10 +1,10 @@
 /**
  * `mlmon maintain`: one round of store upkeep, for a cron job or after a bulk load: drops days past retention,
  * compacts every model (one file per day, re-sent ids merged), then prepares the counts of the default drift
- * queries (src/server/queries/prepare-counts.ts). `mlmon serve` runs the same every --maintenance-interval-ms.
+ * queries (src/server/counting/prepare-counts.ts). `mlmon serve` runs the same every --maintenance-interval-ms.
  */
 import { parseArgs } from 'node:util';
-import { prepareCounts } from '../queries/prepare-counts';
+import { prepareCounts } from '../counting/prepare-counts';
 import { maintenanceRound } from '../store/maintenance';
 import { openStore, STORE_FLAGS, STORE_FLAGS_HELP, storeOptionsFromFlags } from '../store/open';
 import { handleErrors, UsageError, type Command } from './command';

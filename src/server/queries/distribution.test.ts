@@ -16,7 +16,7 @@ import { createInstance, type DatasourceInstance } from '../backend/instances';
 import { openStore } from '../backend/openStore';
 import { localInstanceSettings, parseSettings } from '../backend/settings';
 import { distributionQuery } from './distribution';
-import { binExpression } from './unpivot-counts';
+import { binExpression } from '../counting/unpivot-counts';
 
 const NOW = Date.UTC(2026, 10, 25, 12);
 const RANGE = { from: NOW - 10 * 3600_000, to: NOW };

@@ -10,17 +10,16 @@ import {
   type DistributionReadouts,
   type FrameLike,
 } from '../../core/query/frames';
-import { notFound } from '../grafana/errors';
-import type { Baseline, ColumnReference, PredictionStore } from '../store/types';
+import type { ColumnReference } from '../store/types';
 import type { Thresholds } from '../../core/query/settings';
 import { requireModel } from './metadata';
 import type { QueryRequest } from '../backend/registry';
 import { thresholdsFor } from '../backend/settings';
-import { alignedCells, type AlignedCells } from './binned-counts';
-import { countWindow } from './window-counts';
-import { countedColumn, featureTargets } from './targets';
+import { alignedCells, type AlignedCells } from '../counting/binned-counts';
+import { countWindow } from '../counting/window-counts';
+import { chooseBaseline, countedColumn, featureTargets } from '../counting/targets';
 import { planWindow } from './plan';
-import { sampleNotices, windowWhere } from './window';
+import { sampleNotices, windowWhere } from '../counting/window';
 
 /** Running sums of proportions: the CDF at each bin's upper edge. */
 export function cumulative(proportions: number[]): number[] {
@@ -32,37 +31,6 @@ const proportionsOf = (counts: number[]) => {
   const total = counts.reduce((a, b) => a + b, 0);
   return counts.map((c) => (total > 0 ? c / total : 0));
 };
-
-/**
- * The baseline to compare with: the one the query names (it must exist), else the baseline of the queried
- * version when there is one, else the model's newest.
- */
-export async function chooseBaseline(
-  store: PredictionStore,
-  model: string,
-  named: string | undefined,
-  version: string | undefined
-): Promise<Baseline> {
-  if (named) {
-    const baseline = await store.getBaseline(model, named);
-    if (!baseline) {
-      throw notFound(`model "${model}" has no baseline "${named}"; create it with \`mlmon baseline\` or pick another`);
-    }
-    return baseline;
-  }
-  const ofVersion = version ? await store.getBaseline(model, version) : undefined;
-  if (ofVersion) {
-    return ofVersion;
-  }
-  const newest = (await store.listBaselines(model)).sort((a, b) => b.createdAt - a.createdAt)[0];
-  const baseline = newest && (await store.getBaseline(model, newest.version));
-  if (!baseline) {
-    throw notFound(
-      `model "${model}" has no baseline yet; create one with \`mlmon baseline\` to compare its traffic with`
-    );
-  }
-  return baseline;
-}
 
 interface Counted {
   labels: string[];

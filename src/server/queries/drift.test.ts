@@ -21,8 +21,9 @@ import {
 } from '../../../test/support/drift-family';
 import { binIndex, createRandom } from '../../core/stats';
 import { collectCells } from '../../../test/support/counts';
-import { binnedCountsPlan, type CountedColumn } from './binned-counts';
-import { epochGrid, gridParams, wholeRangeGrid } from './window';
+import { binnedCountsPlan } from '../counting/binned-counts';
+import { type CountedColumn } from '../counting/cells';
+import { epochGrid, gridParams, wholeRangeGrid } from '../counting/window';
 import { applyPersistence } from './drift';
 import { outputShift, shares } from './ranking';
 

@@ -33,15 +33,15 @@ import type { Thresholds } from '../../core/query/settings';
 import type { Baseline, PredictionStore } from '../store/types';
 import type { QueryRequest } from '../backend/registry';
 import { thresholdsFor } from '../backend/settings';
-import { alignedCells, type CountedColumn, type Tally } from './binned-counts';
-import { countWindow } from './window-counts';
-import { chooseBaseline } from './distribution';
-import { countedColumn, featureTargets, type DriftTarget } from './targets';
+import { alignedCells, type Tally } from '../counting/binned-counts';
+import { type CountedColumn } from '../counting/cells';
+import { countWindow } from '../counting/window-counts';
+import { chooseBaseline, countedColumn, featureTargets, gridColumn, type DriftTarget } from '../counting/targets';
 import { requireModel } from './metadata';
 import { planWindow, type WindowPlan } from './plan';
 import { mapSliced } from '../slices';
-import { effectiveSampleFraction, sampleNotices, windowWhere } from './window';
-import { ksOnGrid, sketchGrid, wassersteinOnGrid } from './sketch-grid';
+import { effectiveSampleFraction, sampleNotices, windowWhere } from '../counting/window';
+import { ksOnGrid, wassersteinOnGrid } from '../counting/sketch-grid';
 import { alertFieldFirst, thresholdSteps } from './series';
 
 /** One column in one bucket. */
@@ -242,11 +242,9 @@ export async function evaluateDrift(
     if ((metric !== 'ks' && metric !== 'wasserstein') || reference.kind !== 'numeric') {
       return { main: main - 1 };
     }
-    const knots = sketchGrid(reference.sketch);
-    const index =
-      columns.push({ column: target.column, kind: 'numeric', edges: knots, sumOf: target.column, sumCells: 'outer' }) -
-      1;
-    return { main: main - 1, grid: { index, knots } };
+    const grid = gridColumn({ ...target, reference });
+    const index = columns.push(grid) - 1;
+    return { main: main - 1, grid: { index, knots: grid.edges! } };
   });
   const plan = await planWindow(request, store, scope.model, options.bucket, pointsPerBucket(targets.length, layouts));
   const counts = await countWindow({

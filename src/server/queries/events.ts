@@ -21,7 +21,7 @@ import type { ModelEvent, SchemaChange } from '../store/types';
 import type { QueryRequest } from '../backend/registry';
 import { evaluateDrift, evaluationMeta, type DriftSeries } from './drift';
 import { describeSchemaChange, schemaChangesIn } from './quality';
-import { featureTargets } from './targets';
+import { featureTargets } from '../counting/targets';
 
 /** A run of consecutive points: indexes `start` (inclusive) to `end` (exclusive). */
 export interface Episode {

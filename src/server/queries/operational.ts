@@ -15,7 +15,13 @@ import { thresholdsFor } from '../backend/settings';
 import type { StoreDialect } from '../store/types';
 import { requireModel } from './metadata';
 import { numberOrNull, ratedSeriesFrame, upperLimitRule, type LevelRule } from './series';
-import { coveredSeconds, effectiveSampleFraction, sampleNotices, windowWhere, type WindowClause } from './window';
+import {
+  coveredSeconds,
+  effectiveSampleFraction,
+  sampleNotices,
+  windowWhere,
+  type WindowClause,
+} from '../counting/window';
 import { planWindow } from './plan';
 import type { Thresholds } from '../../core/query/settings';
 

@@ -21,7 +21,7 @@ import {
 } from '../../core/stats';
 import { baselineSchemaVersion, type Baseline, type BaselineCalibration, type PredictionStore } from '../store/types';
 import { forEachSliced, mapSliced } from '../slices';
-import type { WindowClause } from './window';
+import type { WindowClause } from '../counting/window';
 
 /** Share of labelled buckets whose realized value may leave the 95 % band before the assumptions count as broken. */
 export const BAND_MISS_ALPHA = 0.05;

@@ -23,11 +23,11 @@ import type { QueryRequest } from '../backend/registry';
 import { thresholdsFor } from '../backend/settings';
 import { inferPositiveLabel } from '../baseline/performance';
 import type { Baseline, ClassifierPerformance, PredictionStore, RegressorPerformance } from '../store/types';
-import { chooseBaseline } from './distribution';
+import { chooseBaseline } from '../counting/targets';
 import { requireModel } from './metadata';
 import { numberOrNull, ratedSeriesFrame, relativeRule, type LevelRule } from './series';
-import type { WhereClause } from './scope';
-import { sampleNotices, windowWhere, type WindowClause } from './window';
+import type { WhereClause } from '../counting/scope';
+import { sampleNotices, windowWhere, type WindowClause } from '../counting/window';
 import { planWindow } from './plan';
 import { estimatedColumns, estimatedMetric, requireCalibration } from './performance-estimate';
 

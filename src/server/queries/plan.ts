@@ -21,7 +21,7 @@ import type { FrameNotice } from '../../core/query/frames';
 import { parseDuration, QUERY_TYPE_SPECS, QueryError, type MonitorQuery } from '../../core/query/queryTypes';
 import type { QueryRequest } from '../backend/registry';
 import type { PredictionStore, TimeRange } from '../store/types';
-import { bucketCount, bucketStarts, epochGrid, wholeRangeGrid, type BucketGrid } from './window';
+import { bucketCount, bucketStarts, epochGrid, wholeRangeGrid, type BucketGrid } from '../counting/window';
 
 /**
  * Most points (one series × one bucket) a query may plan. A point's statistics cost 20–60 µs on the 2-core machines

@@ -18,10 +18,10 @@ import { thresholdsFor } from '../backend/settings';
 import { featureColumn, quoteIdentifier, type SqlDialect } from '../store/identifiers';
 import type { Params } from '../store/sql-params';
 import type { Baseline, ColumnReference, FeatureState, PredictionStore, SchemaChange } from '../store/types';
-import { chooseBaseline } from './distribution';
+import { chooseBaseline } from '../counting/targets';
 import { requireModel } from './metadata';
 import { ratedSeriesFrame, upperLimitRule, type LevelRule } from './series';
-import { bucketOf, sampleNotices, windowWhere, type WindowClause } from './window';
+import { bucketOf, sampleNotices, windowWhere, type WindowClause } from '../counting/window';
 import { planWindow } from './plan';
 
 type RateMetric = Exclude<QualityMetric, 'schema_changes'>;

@@ -11,15 +11,9 @@
  */
 import { DATAPLANE_TYPE_VERSION, FIELDS, FRAME_TYPES, type FrameLike } from '../../core/query/frames';
 import { proportions } from '../../core/stats';
-import { quoteIdentifier, type SqlDialect } from '../store/identifiers';
 import type { QueryRequest } from '../backend/registry';
 import { evaluateDrift, evaluationMeta, notices, type DriftPoint } from './drift';
-import { featureTargets } from './targets';
-
-/** The output summed per cell: the score when logged, else the numeric prediction. */
-export function outputExpression(dialect: SqlDialect): string {
-  return `coalesce(${quoteIdentifier('score', dialect)}, ${quoteIdentifier('prediction_num', dialect)})`;
-}
+import { featureTargets, outputExpression } from '../counting/targets';
 
 /** Δ_f of one feature from its aligned counts and output sums (see the module comment). */
 export function outputShift(point: Pick<DriftPoint, 'reference' | 'current' | 'sums'>): number {

@@ -5,7 +5,7 @@
 import { severityFrame, type FrameLike } from '../../core/query/frames';
 import type { QueryRequest } from '../backend/registry';
 import { evaluateDrift, evaluationMeta, notices } from './drift';
-import { featureTargets } from './targets';
+import { featureTargets } from '../counting/targets';
 
 export async function severityQuery(request: QueryRequest<'severity'>): Promise<FrameLike[]> {
   const { query } = request;

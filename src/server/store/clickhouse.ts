@@ -53,6 +53,7 @@ import {
   type LabelRecord,
   type ModelEvent,
   type PredictionCounts,
+  type PreparedHours,
   type PredictionStore,
   type QueryOptions,
   type SchemaChange,
@@ -108,6 +109,7 @@ export const READ_BUFFER_BYTES = 65_536;
 export const MAX_QUERY_BYTES = 16 * 1_048_576;
 
 const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
 
 /** SQL of the prediction system columns (order as PREDICTION_SYSTEM_COLUMNS). */
 const PREDICTION_COLUMNS_DDL = [
@@ -127,13 +129,16 @@ const PREDICTION_COLUMNS_DDL = [
 
 const UTC_DAY_OF_TS = "toYYYYMMDD(toDateTime(intDiv(ts, 1000), 'UTC'))";
 
-/** The metadata tables holding rows per model (column `model`). */
+/** The shared tables holding rows per model (column `model`): metadata and prepared counts. */
 const MODEL_METADATA_TABLES = [
   'mlmon_models',
   'mlmon_features',
   'mlmon_schema_changes',
   'mlmon_baselines',
   'mlmon_events',
+  'mlmon_ingested_hours',
+  'mlmon_count_hours',
+  'mlmon_count_cells',
 ] as const;
 
 export const SCHEMA_VERSION_DDL =
@@ -161,7 +166,45 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; statements: string[] }
         'tags String) ENGINE = MergeTree ORDER BY (model, ts)',
     ],
   },
+  {
+    version: 3,
+    statements: [
+      // Prepared counts (src/server/counting/clickhouse-hours.ts): rows inserted per model and hour of ts, by a
+      // materialized view per model (ingestLedgerDDL); summed at read, so never read with FINAL.
+      'CREATE TABLE IF NOT EXISTS mlmon_ingested_hours (model String, hour Int64, inserted UInt64) ' +
+        'ENGINE = SummingMergeTree(inserted) ORDER BY (model, hour)',
+      // One row per prepared hour and counts key: the ledger's rows of that hour when it was counted.
+      'CREATE TABLE IF NOT EXISTS mlmon_count_hours (model String, counts_key String, hour Int64, ingested UInt64, ' +
+        'prepared_at UInt64) ENGINE = ReplacingMergeTree(prepared_at) ORDER BY (model, counts_key, hour)',
+      // The counted cells of a prepared hour; only those of the hour's latest preparation are read.
+      'CREATE TABLE IF NOT EXISTS mlmon_count_cells (model String, counts_key String, hour Int64, bin Int64, ' +
+        'category String, n Float64, s Float64, prepared_at UInt64) ' +
+        'ENGINE = ReplacingMergeTree(prepared_at) ORDER BY (model, counts_key, hour, bin, category)',
+    ],
+  },
 ];
+
+/** The tables of prepared counts, with their columns (migration 3), in the order they are written. */
+export const PREPARED_COUNT_TABLES = ['mlmon_count_cells', 'mlmon_count_hours'] as const;
+
+/**
+ * INSERT of prepared cells into `table` from `select` (columns counts_key, hour, bin, category, n, s), stamped with
+ * `{prepared_model}` and `{prepared_at}`.
+ */
+export function preparedCellsInsertSql(table: string, select: string): string {
+  return (
+    `INSERT INTO ${table} (model, prepared_at, counts_key, hour, bin, category, n, s) SELECT {prepared_model}, ` +
+    `toUInt64({prepared_at}), counts_key, hour, bin, category, n, s FROM (${select})`
+  );
+}
+
+/** The model's ingestion ledger: a view adding every insert's rows per hour of ts to mlmon_ingested_hours. */
+export function ingestLedgerDDL(view: string, ledger: string, predictions: string, model: string): string {
+  return (
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${view} TO ${ledger} AS SELECT ${clickHouseLiteral(model)} AS model, ` +
+    `intDiv(ts, ${HOUR_MS}) * ${HOUR_MS} AS hour, count() AS inserted FROM ${predictions} GROUP BY hour`
+  );
+}
 
 /** DDL of a model's predictions table. */
 export function predictionsTableDDL(
@@ -510,6 +553,7 @@ export class ClickHouseStore implements PredictionStore {
     const predictions = this.predictionsTable(model);
     await this.command(predictionsTableDDL(predictions, features));
     await this.command(labelsTableDDL(this.labelsTable(model)));
+    await this.ensureIngestLedger(model);
     const existing = await this.columnsEverywhere(`predictions_${model}`);
     for (const feature of features.filter((f) => !existing.has(featureColumn(f.name)))) {
       // Another writer may have added it between our check and our ALTER (or on some shards, before a crash).
@@ -631,11 +675,61 @@ export class ClickHouseStore implements PredictionStore {
   }
 
   private async hasModel(model: string): Promise<boolean> {
+    return this.tableExists(`predictions_${validateIdentifier(model, 'model name')}`);
+  }
+
+  private async tableExists(name: string): Promise<boolean> {
     const rows = await this.query<{ n: number }>(
       'SELECT count() AS n FROM system.tables WHERE database = {db} AND name = {table}',
-      { db: this.database, table: `predictions_${validateIdentifier(model, 'model name')}` }
+      { db: this.database, table: name }
     );
     return Number(rows[0]?.n) > 0;
+  }
+
+  /** The materialized view feeding the model's rows per hour into mlmon_ingested_hours (ingestLedgerDDL). */
+  private ledgerViewName(model: string): string {
+    return `ingested_hours_${validateIdentifier(model, 'model name')}`;
+  }
+
+  /**
+   * Creates the model's ingestion ledger (ingestLedgerDDL) when it is missing. A table that held rows before gets
+   * them counted into the ledger once; a row inserted meanwhile may be counted twice there, which only makes its hour
+   * look changed (the ledger is compared with what a preparation saw, never used as a count).
+   */
+  async ensureIngestLedger(model: string): Promise<void> {
+    const view = this.ledgerViewName(model);
+    if (!(await this.hasModel(model)) || (await this.tableExists(view))) {
+      return;
+    }
+    const predictions = this.predictionsTable(model);
+    const ledger = this.table('mlmon_ingested_hours');
+    await this.command(ingestLedgerDDL(this.table(view), ledger, predictions, model));
+    await this.command(
+      `INSERT INTO ${ledger} SELECT ${clickHouseLiteral(model)} AS model, intDiv(ts, ${HOUR_MS}) * ${HOUR_MS} AS hour, ` +
+        `count() AS inserted FROM ${predictions} GROUP BY hour`
+    );
+  }
+
+  /**
+   * Appends prepared counts: the cells first, selected and inserted on the server (preparedCellsInsertSql), then the
+   * hours that make them visible (clickhouse-hours.ts).
+   */
+  async writePreparedCounts(model: string, prepared: PreparedHours): Promise<void> {
+    validateIdentifier(model, 'model name');
+    const insert = preparedCellsInsertSql(this.table('mlmon_count_cells'), prepared.cells.sql);
+    const bound = bindParams(
+      insert,
+      { ...prepared.cells.params, prepared_model: model, prepared_at: prepared.preparedAt },
+      this.bindMode
+    );
+    await this.client.command({
+      query: bound.sql,
+      ...(Object.keys(bound.values).length ? { query_params: bound.values } : {}),
+    });
+    await this.insert(
+      this.table('mlmon_count_hours'),
+      prepared.hours.map((hour) => ({ model, prepared_at: prepared.preparedAt, ...hour }))
+    );
   }
 
   async predictionsRelation(model: string, range?: TimeRange): Promise<string> {
@@ -825,7 +919,22 @@ export class ClickHouseStore implements PredictionStore {
         }
       }
     }
-    return { daysDropped: [...daysDropped].sort() };
+    const days = [...daysDropped].sort();
+    if (days.length > 0) {
+      await this.dropPreparedHours(model, Date.parse(`${days[days.length - 1]}T00:00:00Z`) + DAY_MS);
+    }
+    return { daysDropped: days };
+  }
+
+  /** Deletes the ledger and prepared counts of the model's hours before `end` (their rows were dropped). */
+  private async dropPreparedHours(model: string, end: number): Promise<void> {
+    const tables = ['mlmon_ingested_hours', ...PREPARED_COUNT_TABLES];
+    for (const table of tables) {
+      await this.command(
+        `ALTER TABLE ${this.table(table)} DELETE WHERE model = ${clickHouseLiteral(model)} AND hour < ${Math.trunc(end)}`
+      );
+    }
+    await this.waitForMutations(tables);
   }
 
   /**
@@ -838,6 +947,7 @@ export class ClickHouseStore implements PredictionStore {
     if (!known && !(await this.hasModel(model))) {
       return false;
     }
+    await this.command(`DROP TABLE IF EXISTS ${this.table(this.ledgerViewName(model))}`);
     await this.command(`DROP TABLE IF EXISTS ${this.predictionsTable(model)}`);
     await this.command(`DROP TABLE IF EXISTS ${this.labelsTable(model)}`);
     for (const table of MODEL_METADATA_TABLES) {

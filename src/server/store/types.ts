@@ -302,6 +302,18 @@ export interface StoredDay {
   file?: string;
 }
 
+/**
+ * Counts prepared per hour for a set of counts keys (src/server/counting/clickhouse-hours.ts): for every hour and key,
+ * the ingestion ledger's rows of that hour when it was counted, and a SELECT of the counted cells (columns
+ * `counts_key, hour, bin, category, n, s`; bin −1 = missing, category '' for numeric bins) that the store runs into
+ * its table, all stamped `preparedAt`.
+ */
+export interface PreparedHours {
+  preparedAt: number;
+  hours: Array<{ counts_key: string; hour: number; ingested: number }>;
+  cells: { sql: string; params: Params };
+}
+
 /** How a store query may be stopped: Grafana's cancellation or the backend's per-query time limit. */
 export interface QueryOptions {
   signal?: AbortSignal;
@@ -335,7 +347,7 @@ export interface PredictionStore extends PredictionWriter {
   /**
    * File-backed stores only: the days of the model's predictions overlapping the range, ascending. A day held in
    * ONE file names it; that file never changes under its name (a rewrite gets a new name), so counts over it can
-   * be cached (src/server/queries/window-counts.ts).
+   * be cached (src/server/counting/window-counts.ts).
    */
   predictionDays?(model: string, range: TimeRange): Promise<StoredDay[]>;
   /** File-backed stores only: a relation like predictionsRelation's over one file of `predictionDays`. */
@@ -347,6 +359,13 @@ export interface PredictionStore extends PredictionWriter {
    * store writes nothing.
    */
   writeFileCounts?(file: string, key: string, text: string): Promise<void>;
+  /**
+   * Stores that keep prepared counts in themselves (ClickHouse; src/server/counting/clickhouse-hours.ts): makes sure
+   * the model's ingestion ledger (rows inserted per hour) is kept, so a changed hour is told from a prepared one.
+   */
+  ensureIngestLedger?(model: string): Promise<void>;
+  /** Stores that keep prepared counts in themselves: appends the counts of prepared hours. */
+  writePreparedCounts?(model: string, prepared: PreparedHours): Promise<void>;
   /**
    * Runs SQL produced by a query handler. Values are never spliced by the caller: write `{name}` placeholders
    * and pass `params` (see sql-params.ts). Int64 results come back as JS numbers. When `options.signal` aborts,

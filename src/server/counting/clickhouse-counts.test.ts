@@ -8,7 +8,7 @@ import {
   clickHouseCountsStatement,
   FLAT_EDGES_MAX,
 } from './clickhouse-counts';
-import type { CountedColumn } from './binned-counts';
+import type { CountedColumn } from './cells';
 import { epochGrid, wholeRangeGrid } from './window';
 import type { Params } from '../store/sql-params';
 

@@ -11,13 +11,7 @@
  * unpivot statement instead (unpivot-counts.ts: a filtered sum per bin edge measured several times slower).
  */
 import type { Params } from '../store/sql-params';
-import {
-  integerLiteral,
-  type CellSink,
-  type CountedColumn,
-  type CountsStatement,
-  type ScanOptions,
-} from './binned-counts';
+import { integerLiteral, type CellSink, type CountedColumn, type CountsStatement, type ScanOptions } from './cells';
 import { bucketStartSql } from './window';
 
 /**

@@ -12,7 +12,8 @@ import { EmbeddedStore } from '../store/embedded';
 import { StoreChangedError } from '../store/errors';
 import type { PredictionRecord, StoredDay } from '../store/types';
 import { cellsOfWindow, collectCells } from '../../../test/support/counts';
-import { binnedCountsPlan, type CountCell, type CountedColumn } from './binned-counts';
+import { binnedCountsPlan } from './binned-counts';
+import { type CountCell, type CountedColumn } from './cells';
 import { CountCache, countWindow, parseTallies, serializeTallies, slotPlan, splitRange } from './window-counts';
 import { bucketStarts, epochGrid, wholeRangeGrid, windowWhere, type BucketGrid } from './window';
 

@@ -1,42 +1,38 @@
 /**
- * How `distribution` and the drift family count a window: the cells of binned-counts.ts for every column × bin ×
- * bucket of [from, to), answered in two parts on a file-backed store (the embedded one).
+ * The counting engine's entry point (`countWindow`): how `distribution` and the drift family count a window — the
+ * cells of binned-counts.ts for every column × bin × bucket of [from, to) — deciding per store between counts
+ * prepared per time slot and the rows:
  *
- * - Inside a day held in ONE file, the whole time slots (1 h, or the largest of 15 / 5 / 1 min dividing the buckets)
- *   are counted once per file, slot, column and filter, and kept in memory: a day file never changes under its name
- *   (EmbeddedStore.predictionDays), so these counts stay exact, and a dashboard that refreshes, or a query over ten
- *   days, reads a few kilobytes per column and day instead of the rows.
- * - The rest (the partial slots at the range's ends, the day still being written and deduplicated) is counted by
- *   the store at each query.
+ * - Embedded store: inside a day held in ONE file, the whole time slots (1 h, or the largest of 15 / 5 / 1 min
+ *   dividing the buckets) are counted once per file, slot, column and filter, and kept in memory: a day file never
+ *   changes under its name (EmbeddedStore.predictionDays), so these counts stay exact, and a dashboard that
+ *   refreshes, or a query over ten days, reads a few kilobytes per column and day instead of the rows. Slot counts
+ *   are also written beside the file (EmbeddedStore.writeFileCounts: `<file>.counts/`, removed with the file; nothing
+ *   when the store is read-only), so a restarted backend, or one that reads what `mlmon maintain` prepared, starts
+ *   warm.
+ * - ClickHouse: the hours `mlmon maintain` (or the collector's maintenance) prepared in ClickHouse tables and that no
+ *   insert has touched since (clickhouse-hours.ts); a query never prepares them itself.
+ * - The rest (the partial slots at the range's ends, the day still being written and deduplicated, hours not
+ *   prepared or changed since) is counted from the rows at each query.
  *
- * Slot counts are also written beside the file (EmbeddedStore.writeFileCounts: `<file>.counts/`, removed with the
- * file; nothing when the store is read-only), so a restarted backend, or one that reads what `mlmon maintain`
- * prepared, starts warm. Slots add up to buckets because a slot divides the buckets and both are aligned on the
- * epoch (window.ts) — or, for one bucket over the range and for the few buckets of an alert rule, because the slots
- * cut by a bucket's edges are counted by the store with the rest. A ClickHouse store, a bucket that is not a whole
- * number of minutes, and a column whose slots of a day hold more than MAX_SLOT_CELLS_PER_DAY cells (a KS grid
- * counted per minute) count straight from the store with the same plan, only over the query's range. Cells go
- * straight into tallies (binned-counts.ts CellSink), added up in slices (slices.ts). Memory is bounded
- * (MLMON_COUNT_CACHE_MB, default 64 MB; least recently used entries go first).
+ * Slots add up to buckets because a slot divides the buckets and both are aligned on the epoch (window.ts) — or, for
+ * one bucket over the range and for the few buckets of an alert rule, because the slots cut by a bucket's edges are
+ * counted from the rows with the rest. A store without prepared counts, a bucket that is not a whole number of
+ * minutes (of hours, on ClickHouse), and a column whose slots of a day hold more than MAX_SLOT_CELLS_PER_DAY cells (a
+ * KS grid counted per minute) count straight from the rows with the same plan, only over the query's range. Cells go
+ * straight into tallies (binned-counts.ts CellSink), added up in slices (slices.ts). The embedded store's memory is
+ * bounded (MLMON_COUNT_CACHE_MB, default 64 MB; least recently used entries go first).
  */
 import { createHash } from 'node:crypto';
 import type { PredictionStore, StoredDay, TimeRange } from '../store/types';
-import {
-  addTally,
-  addToTally,
-  binnedCountsPlan,
-  emptyTally,
-  runBinnedCounts,
-  type CellSink,
-  type CountedColumn,
-  type Tally,
-} from './binned-counts';
+import { addTally, addToTally, binnedCountsPlan, emptyTally, runBinnedCounts, type Tally } from './binned-counts';
+import { type CellSink, type CountedColumn } from './cells';
+import { addPreparedHours, freshHours, HOUR_MS } from './clickhouse-hours';
 import type { WhereClause } from './scope';
 import { forEachSliced } from '../slices';
 import { bucketCount, bucketOf, bucketStarts, epochGrid, gridParams, type BucketGrid } from './window';
 
 const MINUTE_MS = 60_000;
-const HOUR_MS = 60 * MINUTE_MS;
 const DAY_MS = 24 * HOUR_MS;
 /** Slot sizes, largest first; each divides a day, so day files hold whole slots. */
 const SLOT_SIZES_MS = [60, 15, 5, 1].map((minutes) => minutes * MINUTE_MS);
@@ -187,7 +183,7 @@ function cacheOf(store: PredictionStore): CountCache {
  * The name of a cached tally beside its file: the slot size and a hash of what decides the counts besides the file,
  * the filter (without the bucket grid) and the column.
  */
-function countsKey(slotMs: number, where: WhereClause, column: CountedColumn): string {
+export function countsKey(slotMs: number, where: WhereClause, column: CountedColumn): string {
   const { bucket_ms: _size, bucket_origin: _origin, ...filter } = where.params;
   const spec = JSON.stringify([
     where.sql,
@@ -352,13 +348,85 @@ function slotWindows(range: TimeRange, grid: BucketGrid, plan: SlotPlan): TimeRa
 }
 
 /**
- * The counts of every column × bin × bucket of the window, from the cached slot counts of whole day files and the
- * store for the rest (see the module comment).
+ * Where a store keeps counts prepared per slot: the day files' cached slots (embedded) or the prepared hours kept in
+ * ClickHouse (clickhouse-hours.ts).
+ */
+interface PreparedSlots {
+  /** Whether it holds slots of this size. */
+  serves(slotMs: number): boolean;
+  /** The parts of the range that may hold prepared slots for these keys, ascending; only those naming a `file` do. */
+  units(request: WindowCountsRequest, keys: readonly string[]): Promise<StoredDay[]>;
+  /** Adds the slots of `parts` of the columns `kept` (whose counts `keys` name, in order) to the counts. */
+  add(
+    request: WindowCountsRequest,
+    parts: readonly CachedPart[],
+    slotMs: number,
+    kept: readonly number[],
+    keys: readonly string[],
+    counts: WindowCounts
+  ): Promise<void>;
+}
+
+/** The embedded store's day files: slots counted once per file (on first use or by `mlmon maintain`) and cached. */
+const DAY_FILE_SLOTS: PreparedSlots = {
+  serves: () => true,
+  units: (request) => request.store.predictionDays!(request.model, request.range),
+  async add(request, parts, slotMs, kept, keys, counts) {
+    const keptColumns = kept.map((index) => request.columns[index]);
+    for (const part of parts) {
+      const tallies = await fileTallies(request, part.file, slotMs, keptColumns, keys);
+      for (const [i, slots] of tallies.entries()) {
+        await forEachSliced(
+          slots,
+          ([slot, tally]) => {
+            if (slot >= part.from && slot < part.to) {
+              counts.addSlot(kept[i], slot, tally);
+            }
+          },
+          request.signal
+        );
+      }
+    }
+  },
+};
+
+/** ClickHouse: the hours prepared in its own tables and unchanged since (clickhouse-hours.ts). */
+const CLICKHOUSE_HOURS: PreparedSlots = {
+  serves: (slotMs) => slotMs === HOUR_MS,
+  async units(request, keys) {
+    const hours = await freshHours(request.store, request.model, keys, request.range, request.signal);
+    return hours.map(({ hour, preparedAt }) => ({ start: hour, end: hour + HOUR_MS, file: String(preparedAt) }));
+  },
+  add: (request, parts, _slotMs, kept, keys, counts) =>
+    addPreparedHours(
+      request.store,
+      request.model,
+      keys,
+      parts.map((part) => ({ hour: part.from, preparedAt: Number(part.file) })),
+      request.grid,
+      counts.sink(kept),
+      request.signal
+    ),
+};
+
+/** The prepared slots of a store, if it keeps any. */
+function preparedSlotsOf(store: PredictionStore): PreparedSlots | undefined {
+  if (store.predictionDays && store.fileRelation) {
+    return DAY_FILE_SLOTS;
+  }
+  return store.writePreparedCounts ? CLICKHOUSE_HOURS : undefined;
+}
+
+/**
+ * The counts of every column × bin × bucket of the window, from the store's prepared slots where it has them and
+ * from the rows for the rest (see the module comment).
  */
 export async function countWindow(request: WindowCountsRequest): Promise<WindowCounts> {
-  const { store, model, range, columns, grid, signal } = request;
+  const { store, model, range, columns, grid } = request;
   const counts = new WindowCounts(columns, grid);
-  const plan = store.predictionDays && store.fileRelation ? slotPlan(grid, range) : undefined;
+  const prepared = preparedSlotsOf(store);
+  const found = prepared ? slotPlan(grid, range) : undefined;
+  const plan = found && prepared!.serves(found.slotMs) ? found : undefined;
   const all = columns.map((_column, index) => index);
   const kept = plan ? all.filter((index) => cellsPerDay(columns[index], plan.slotMs) <= MAX_SLOT_CELLS_PER_DAY) : [];
   const ranged = all.filter((index) => !kept.includes(index));
@@ -378,22 +446,9 @@ export async function countWindow(request: WindowCountsRequest): Promise<WindowC
   const { slotMs } = plan;
   const keptColumns = kept.map((index) => columns[index]);
   const keys = keptColumns.map((column) => countsKey(slotMs, request.where, column));
-  const days = await store.predictionDays!(model, range);
-  const { cached, direct } = splitRange(range, days, slotMs, slotWindows(range, grid, plan));
-  for (const part of cached) {
-    const tallies = await fileTallies(request, part.file, slotMs, keptColumns, keys);
-    for (const [i, slots] of tallies.entries()) {
-      await forEachSliced(
-        slots,
-        ([slot, tally]) => {
-          if (slot >= part.from && slot < part.to) {
-            counts.addSlot(kept[i], slot, tally);
-          }
-        },
-        signal
-      );
-    }
-  }
+  const units = await prepared!.units(request, keys);
+  const { cached, direct } = splitRange(range, units, slotMs, slotWindows(range, grid, plan));
+  await prepared!.add(request, cached, slotMs, kept, keys, counts);
   for (const part of direct) {
     await countRelation(request, await store.predictionsRelation(model, part), keptColumns, grid, counts.sink(kept));
   }

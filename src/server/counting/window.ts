@@ -33,10 +33,10 @@ export function epochGrid(sizeMs: number): BucketGrid {
 /**
  * SQL of the start of a row's bucket: ts − (ts − origin) mod size, with `{bucket_ms}` and `{bucket_origin}` bound
  * (windowWhere); the origin itself for a whole-range grid. Every row of a window is at or after the origin, so the
- * remainder is never negative.
+ * remainder is never negative. `time` names the time column (`ts`, or the hour of prepared counts).
  */
-export function bucketStartSql(grid: BucketGrid): string {
-  return grid.sizeMs > 0 ? '(ts - (ts - {bucket_origin}) % {bucket_ms})' : '{bucket_origin}';
+export function bucketStartSql(grid: BucketGrid, time: 'ts' | 'hour' = 'ts'): string {
+  return grid.sizeMs > 0 ? `(${time} - (${time} - {bucket_origin}) % {bucket_ms})` : '{bucket_origin}';
 }
 
 /** The start of the bucket holding `ts`. */

@@ -20,13 +20,7 @@
  * bucket 80.0 s → 15.8 s, 7 days × 1 h buckets 55.4 s → 13.0 s, 24 h 8.3 s → 1.7 s.
  */
 import type { Params } from '../store/sql-params';
-import {
-  type CountedColumn,
-  type CountsStatement,
-  type ScanOptions,
-  integerLiteral,
-  readCellRow,
-} from './binned-counts';
+import { type CountedColumn, type CountsStatement, type ScanOptions, integerLiteral, readCellRow } from './cells';
 import { bucketStartSql } from './window';
 
 /** Edge counts up to which a bin is a flat sum of comparisons; above it, blocks of ⌈√K⌉ (clickHouseBinExpression). */

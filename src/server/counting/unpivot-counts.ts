@@ -5,13 +5,7 @@
  * histogram statement (histogram-counts.ts), which is faster; ClickHouse has its own statement (clickhouse-counts.ts).
  */
 import type { Params } from '../store/sql-params';
-import {
-  type CountedColumn,
-  type CountsStatement,
-  type ScanOptions,
-  integerLiteral,
-  readCellRow,
-} from './binned-counts';
+import { type CountedColumn, type CountsStatement, type ScanOptions, integerLiteral, readCellRow } from './cells';
 import { bucketStartSql } from './window';
 
 /** Edge counts above which bins are found block by block (binExpression). */

@@ -12,9 +12,9 @@ import { createInstance } from '../backend/instances';
 import { localInstanceSettings, parseSettings } from '../backend/settings';
 import { EmbeddedStore } from '../store/embedded';
 import type { PredictionRecord } from '../store/types';
-import { driftQuery } from './drift';
+import { driftQuery } from '../queries/drift';
 import { prepareCounts } from './prepare-counts';
-import { rankingQuery } from './ranking';
+import { rankingQuery } from '../queries/ranking';
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 10, 20);

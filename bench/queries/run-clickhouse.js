@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+// The query benchmark on ClickHouse with prepared counts (issue 11): in ONE run on one private ClickHouse server
+// (test/support/clickhouse.ts) loaded with the benchmark's rows, every case from the rows (nothing prepared), then
+// prepareCounts (what `mlmon maintain` and the collector's maintenance run) timed, then every case from the prepared
+// hours (src/server/counting/clickhouse-hours.ts). Quotes each prepared time as a ratio to the rows path. Writes
+// results-clickhouse.json and RESULTS-clickhouse.md here.
+//
+//   node bench/queries/run-clickhouse.js
+//
+// Environment as bench/queries/run.js: BENCH_ROWS (default 10000000 predictions over 10 days), BENCH_WARM (warm
+// repetitions of the 24 h windows, default 20), BENCH_DATA_DIR (generated when it holds no baseline yet),
+// BENCH_KEEP_DATA=1 keeps it afterwards.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const { DATA_DIR, ROOT, ROWS, WARM, machine } = require('./environment');
+const BASELINE_FILE = path.join(DATA_DIR, 'store', 'models', 'bench', 'baselines', 'v1.json');
+const MEASURE = path.join(__dirname, 'measure.ts');
+
+/** The issue-11 aims on ClickHouse with prepared counts: [case name prefix, warm p95 (else first run), ms]. */
+const TARGETS = [
+  ['drift, all features, whole range', false, 1000],
+  ['severity matrix', false, 2000],
+  ['drift, 24 h window', true, 150],
+  ['drift KS, 24 h window', false, 1000],
+];
+
+/** Runs measure.ts with these arguments, its stderr shown; returns its stdout. */
+function measure(args, label) {
+  console.log(`-- ${label}`);
+  const result = spawnSync(process.execPath, ['--import', 'tsx', MEASURE, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 26,
+  });
+  if (result.status !== 0) {
+    throw new Error(`${label} failed (exit ${result.status ?? result.signal}); see the output above`);
+  }
+  return result.stdout;
+}
+
+/** The last line of a measurement's output, as JSON. */
+const lastJson = (stdout) => JSON.parse(stdout.trim().split('\n').pop());
+
+const ms = (value) => (value === undefined ? '—' : value.toFixed(0));
+/** What a case is judged on: its warm p95 for the warm cases, else its first run. */
+const measured = (c, warm) => (warm ? c?.warmP95Ms : c?.firstMs);
+
+/** Same answer: frame and row counts, and the sums of every number equal to a relative 1e-9 (measure.ts digest). */
+function agreement(a, b) {
+  if (!a?.output || !b?.output) {
+    return '—';
+  }
+  const relative = Math.abs(a.output.numericSum - b.output.numericSum) / Math.max(1, Math.abs(a.output.numericSum));
+  const same = a.output.frames === b.output.frames && a.output.rows === b.output.rows && relative < 1e-9;
+  return `${same ? 'yes' : '**no**'} (${b.output.frames} frames, ${b.output.rows} rows, Δsum ${relative.toExponential(0)})`;
+}
+
+function markdown(results) {
+  const { clickhouse: ch, machine: m } = results;
+  const warmCell = (c) =>
+    (c?.warmMs ?? []).length > 0 ? `${ms(c.warmMedianMs)} / ${ms(c.warmP95Ms)} (${c.warmMs.length} runs)` : '—';
+  const cell = (c) =>
+    !c ? 'not run' : c.error ? `failed after ${ms(c.afterMs)} ms: ${c.error.slice(0, 80)}` : ms(c.firstMs);
+  const rows = ch.rows.cases.map((fromRows) => {
+    const prepared = ch.prepared.cases.find((c) => c.name === fromRows.name);
+    const warm = (fromRows.warmMs ?? []).length > 0;
+    const ratio = measured(fromRows, warm) / measured(prepared, warm);
+    return `| ${[
+      fromRows.name,
+      cell(fromRows),
+      warmCell(fromRows),
+      cell(prepared),
+      warmCell(prepared),
+      Number.isFinite(ratio) ? `${ratio.toFixed(0)}×` : '—',
+      agreement(fromRows, prepared),
+    ].join(' | ')} |`;
+  });
+  const targets = TARGETS.map(([prefix, warm, target]) => {
+    const prepared = ch.prepared.cases.find((c) => c.name.startsWith(prefix));
+    const fromRows = ch.rows.cases.find((c) => c.name.startsWith(prefix));
+    const value = measured(prepared, warm);
+    const verdict = value === undefined ? 'not measured' : value <= target ? 'met' : '**missed**';
+    return `| ${prepared?.name ?? prefix}${warm ? ' (warm p95)' : ' (first run)'} | ${ms(value)} ms | ${ms(measured(fromRows, warm))} ms | ≤ ${target} ms | ${verdict} |`;
+  });
+  return `# Query benchmark on ClickHouse with prepared counts (issue 11)
+
+\`node bench/queries/run-clickhouse.js\`, ${results.date}.
+
+- Data: ${results.rows.toLocaleString('en-US')} logged predictions × 20 numeric + 5 categorical features over 10 UTC days,
+  the rows of bench/queries (generate.ts), loaded into a private ${ch.store} server (test/support/clickhouse.ts,
+  max_threads 2): ${ch.load.rows.toLocaleString('en-US')} rows in ${ch.load.seconds.toFixed(0)} s, one TabSeparated INSERT per day
+  (the ingestion ledger's materialized view runs on every insert). Baseline \`v1\` as in RESULTS.md.
+- **rows**: every case first with nothing prepared: the rows of the window are read (FINAL) and counted
+  (src/server/counting/clickhouse-counts.ts).
+- **prepare**: prepareCounts, what \`mlmon maintain\` and the collector's maintenance run: ${ch.prepare.columns} columns
+  (the baseline's bins of every feature and the output, ranking's output sums, the KS / Wasserstein grids) counted per
+  hour from the de-duplicated rows into mlmon_count_cells (${ch.prepare.cells.toLocaleString('en-US')} cells):
+  **${ch.prepare.seconds.toFixed(1)} s**, once (later runs count only hours that ended or changed since).
+- **prepared**: the same cases in the same process and server, reading the prepared hours
+  (src/server/counting/clickhouse-hours.ts). "first" is each case's first run; warm = up to ${results.warm} further runs
+  within 30 s (at least 3), for the 24 h windows. Ratio = rows ÷ prepared (warm p95 for the 24 h windows, else first).
+- "same answer": frame and row counts and the sum of every number in the frames (measure.ts \`digest\`), prepared
+  against rows. test/queries/clickhouse-prepared.test.ts checks the frames field by field, and against the embedded store.
+- Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGB} GB RAM, ${m.os}, Node ${m.node}. Shared: load average
+  ${m.loadAverage.start.map((x) => x.toFixed(1)).join(' ')} at the start, ${m.loadAverage.end.map((x) => x.toFixed(1)).join(' ')} at the end, so wall-clock times are pessimistic.
+
+| query | rows first ms | rows warm median / p95 ms | prepared first ms | prepared warm median / p95 ms | rows ÷ prepared | same answer |
+| --- | --- | --- | --- | --- | --- | --- |
+${rows.join('\n')}
+
+## Targets (issue 11, ClickHouse with prepared counts)
+
+| target | prepared | rows path, same run | aim | |
+| --- | --- | --- | --- | --- |
+${targets.join('\n')}
+
+ClickHouse client process peak RSS ${ch.clientPeakRssMB.toFixed(0)} MB (the server's memory is not counted).
+`;
+}
+
+function main() {
+  const loadStart = os.loadavg();
+  if (!fs.existsSync(BASELINE_FILE)) {
+    fs.rmSync(DATA_DIR, { recursive: true, force: true });
+    measure(['generate', DATA_DIR, String(ROWS)], `generating ${ROWS} rows in ${DATA_DIR}`);
+  }
+  const clickhouse = lastJson(
+    measure(['clickhouse-prepared', DATA_DIR, String(WARM)], 'ClickHouse: rows, prepare, prepared')
+  );
+  const results = {
+    date: new Date().toISOString(),
+    rows: ROWS,
+    warm: WARM,
+    machine: machine(loadStart),
+    clickhouse,
+  };
+  fs.writeFileSync(path.join(__dirname, 'results-clickhouse.json'), JSON.stringify(results, null, 2) + '\n');
+  fs.writeFileSync(path.join(__dirname, 'RESULTS-clickhouse.md'), markdown(results));
+  console.log('wrote bench/queries/results-clickhouse.json and RESULTS-clickhouse.md');
+}
+
+try {
+  main();
+} finally {
+  if (process.env.BENCH_KEEP_DATA !== '1') {
+    fs.rmSync(DATA_DIR, { recursive: true, force: true });
+  }
+}
