@@ -13,6 +13,7 @@ import { qualityQuery } from '../../src/server/queries/quality';
 import { performanceQuery } from '../../src/server/queries/performance';
 import { operationalQuery } from '../../src/server/queries/operational';
 import { predictionDriftQuery } from '../../src/server/queries/prediction_drift';
+import { prepareCounts } from '../../src/server/counting/prepare-counts';
 import type { FrameLike } from '../../src/core/query/frames';
 import type { PredictionRecord } from '../../src/server/store/types';
 import {
@@ -458,6 +459,28 @@ describe('two-shard cluster', () => {
     expect(fromSingle.length).toBeGreaterThan(0);
     expect(fromSingle.some((frame) => frame.fields.some((field) => field.values.length > 0))).toBe(true);
     expect(comparable(fromCluster)).toEqual(comparable(fromSingle));
+  });
+
+  it('prepares counts on every shard and answers from them as the single server does', async () => {
+    const [clusterStore, singleStore] = [await onCluster.store(), await onSingle.store()];
+    const [onClusterPrepared, onSinglePrepared] = [
+      await prepareCounts(clusterStore, 'shop'),
+      await prepareCounts(singleStore, 'shop'),
+    ];
+    expect(onClusterPrepared.columns).toBeGreaterThan(0);
+    expect(onClusterPrepared).toEqual(onSinglePrepared);
+    // The cells are counted over the Distributed tables (each shard counts its rows, the server sums) and kept once.
+    const cells = async (store: typeof clusterStore) =>
+      Number(
+        (await store.query<{ n: number }>("SELECT count() AS n FROM mlmon_count_cells WHERE model = 'shop'"))[0].n
+      );
+    expect(await cells(clusterStore)).toBeGreaterThan(0);
+    expect(await cells(clusterStore)).toBe(await cells(singleStore));
+    for (const [, handler, raw] of runs.filter(([name]) => /^(drift|severity|prediction drift)/.test(name))) {
+      const fromCluster = await runHandler(handler as never, onCluster, raw);
+      const fromSingle = await runHandler(handler as never, onSingle, raw);
+      expect(comparable(fromCluster)).toEqual(comparable(fromSingle));
+    }
   });
 });
 

@@ -176,8 +176,10 @@ testWithChdb(
     const commands = recorded.flatMap((r) => (r.kind === 'command' ? [r.sql.split(' ').slice(0, 2).join(' ')] : []));
     expect([...new Set(commands)].sort()).toEqual([
       'ALTER TABLE',
+      'CREATE MATERIALIZED', // the ingestion ledger's view per model (prepared counts)
       'CREATE TABLE',
       'DROP TABLE',
+      'INSERT INTO', // prepared counts, counted on the server (INSERT … SELECT)
       'KILL QUERY',
       'OPTIMIZE TABLE',
     ]);
