@@ -482,6 +482,51 @@ describe('two-shard cluster', () => {
       expect(comparable(fromCluster)).toEqual(comparable(fromSingle));
     }
   });
+
+  it('makes prepared hours visible only once their cells are on their shard; a late record re-prepares its hour', async () => {
+    const singleStore = await onSingle.store();
+    const onShard = (url: string, sql: string) => fetch(url, { method: 'POST', body: sql }).then((r) => r.text());
+    // The cells of a model live on one shard (sharded by model): prepare through the other server, so that they
+    // travel through the Distributed table to a remote shard.
+    const cellsOn = await Promise.all(
+      shardUrls().map(async (url) =>
+        Number(
+          await onShard(url, `SELECT count() FROM ${LAYOUT.database}.mlmon_count_cells_local WHERE model = 'shop'`)
+        )
+      )
+    );
+    const holder = cellsOn.findIndex((n) => n > 0);
+    expect(cellsOn.filter((n) => n > 0)).toHaveLength(1);
+    const other = ClickHouseStore.open({
+      url: shardUrls()[1 - holder],
+      database: LAYOUT.database,
+      cluster: cluster.name,
+      shardUrls: shardUrls(),
+    });
+    const clusterStore = await other;
+    try {
+      // A late record in a prepared hour on both: that hour is prepared again at the next round.
+      const late = { ...traffic.shop[10], id: 'late-1', ts: traffic.shop[10].ts + 1 };
+      await clusterStore.writePredictions('shop', [late]);
+      await singleStore.writePredictions('shop', [late]);
+      // The holder cannot take cells: the round fails rather than record hours whose cells have not arrived.
+      await onShard(shardUrls()[holder], `DETACH TABLE ${LAYOUT.database}.mlmon_count_cells_local`);
+      try {
+        await expect(prepareCounts(clusterStore, 'shop')).rejects.toThrow(/mlmon_count_cells_local/);
+      } finally {
+        await onShard(shardUrls()[holder], `ATTACH TABLE ${LAYOUT.database}.mlmon_count_cells_local`);
+      }
+      await prepareCounts(clusterStore, 'shop');
+      await prepareCounts(singleStore, 'shop');
+    } finally {
+      await clusterStore.close();
+    }
+    for (const [, handler, raw] of runs.filter(([name]) => /^(drift|severity)/.test(name))) {
+      const fromCluster = await runHandler(handler as never, onCluster, raw);
+      const fromSingle = await runHandler(handler as never, onSingle, raw);
+      expect(comparable(fromCluster)).toEqual(comparable(fromSingle));
+    }
+  });
 });
 
 /** Frames with numbers rounded to 9 significant digits (sums over shards add in another order). */

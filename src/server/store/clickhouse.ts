@@ -722,9 +722,12 @@ export class ClickHouseStore implements PredictionStore {
       { ...prepared.cells.params, prepared_model: model, prepared_at: prepared.preparedAt },
       this.bindMode
     );
+    // On a cluster the cells go through the Distributed table synchronously, like every insert (insert()): the hours
+    // below make them visible, so they must be on their shard first.
     await this.client.command({
       query: bound.sql,
       ...(Object.keys(bound.values).length ? { query_params: bound.values } : {}),
+      ...(this.layout ? { clickhouse_settings: { insert_distributed_sync: 1 } } : {}),
     });
     await this.insert(
       this.table('mlmon_count_hours'),
