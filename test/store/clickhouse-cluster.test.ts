@@ -210,17 +210,24 @@ describe('two-shard cluster', () => {
 
   it('counts on the shards over a Distributed table; over the relation the shards filter, de-duplicate and prune', async () => {
     const store = await onCluster.store();
+    /** The queries shard 2 finished for another server that match; the log is flushed and read for up to 10 s. */
     const asked = async (pattern: RegExp) => {
-      await fetch(cluster.shards[1].url, { method: 'POST', body: 'SYSTEM FLUSH LOGS' });
-      const text = await fetch(cluster.shards[1].url, {
-        method: 'POST',
-        body: 'SELECT query FROM system.query_log WHERE is_initial_query = 0 AND type = 2 FORMAT JSONEachRow',
-      }).then((r) => r.text());
-      return text
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => (JSON.parse(line) as { query: string }).query)
-        .filter((query) => pattern.test(query));
+      for (let attempt = 0; ; attempt++) {
+        await fetch(cluster.shards[1].url, { method: 'POST', body: 'SYSTEM FLUSH LOGS' });
+        const text = await fetch(cluster.shards[1].url, {
+          method: 'POST',
+          body: 'SELECT query FROM system.query_log WHERE is_initial_query = 0 AND type = 2 FORMAT JSONEachRow',
+        }).then((r) => r.text());
+        const queries = text
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => (JSON.parse(line) as { query: string }).query)
+          .filter((query) => pattern.test(query));
+        if (queries.length > 0 || attempt === 20) {
+          return queries;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
     };
     await store.query("SELECT count() AS n, 'direct-count' AS m FROM predictions_shop FINAL WHERE ts >= 0");
     expect((await asked(/direct-count/)).map((query) => query.replace(/\s+/g, ' '))).toEqual([
