@@ -445,11 +445,16 @@ export class ClickHouseStore implements PredictionStore {
   }
 
   /**
-   * Inserts rows as JSONEachRow. On a cluster the insert goes through the Distributed table with
-   * `insert_distributed_sync=1`: the server answers only when every shard has written its rows (not when it has
-   * queued them on its own disk), so an acknowledged write is on its shard, and a failed one is sent again whole
-   * (the collector's write-ahead log), the re-sent ids collapsing as any re-sent id does.
+   * The settings of every write into a Distributed table on a cluster: `insert_distributed_sync=1`, so the server
+   * answers only when every shard has written its rows (not when it has queued them on its own disk); an acknowledged
+   * write is on its shard, and a failed one is sent again whole (the collector's write-ahead log, the next maintenance
+   * round), the re-sent ids collapsing as any re-sent id does. None on a single server.
    */
+  private get writeSettings(): { clickhouse_settings?: { insert_distributed_sync: 1 } } {
+    return this.layout ? { clickhouse_settings: { insert_distributed_sync: 1 } } : {};
+  }
+
+  /** Inserts rows as JSONEachRow (writeSettings: synchronously on every shard of a cluster). */
   private async insert(
     table: string,
     rows: ReadonlyArray<Record<string, unknown>>,
@@ -460,7 +465,7 @@ export class ClickHouseStore implements PredictionStore {
         table,
         values: rows as Array<Record<string, unknown>>,
         format: 'JSONEachRow',
-        ...(this.layout ? { clickhouse_settings: { insert_distributed_sync: 1 } } : {}),
+        ...this.writeSettings,
       });
     }
   }
@@ -722,12 +727,11 @@ export class ClickHouseStore implements PredictionStore {
       { ...prepared.cells.params, prepared_model: model, prepared_at: prepared.preparedAt },
       this.bindMode
     );
-    // On a cluster the cells go through the Distributed table synchronously, like every insert (insert()): the hours
-    // below make them visible, so they must be on their shard first.
+    // The hours below make the cells visible, so the cells must be on their shard first (writeSettings).
     await this.client.command({
       query: bound.sql,
       ...(Object.keys(bound.values).length ? { query_params: bound.values } : {}),
-      ...(this.layout ? { clickhouse_settings: { insert_distributed_sync: 1 } } : {}),
+      ...this.writeSettings,
     });
     await this.insert(
       this.table('mlmon_count_hours'),
