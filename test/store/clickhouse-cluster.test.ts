@@ -208,27 +208,35 @@ describe('two-shard cluster', () => {
     await (await instance.store()).writePredictions('shop', traffic.shop.slice(0, 500));
   }
 
+  /**
+   * The queries shard 2 finished that match, from other servers (`initial` false) or sent to it directly (`initial`
+   * true), with the rows each read and returned; the log is flushed and read until one matches, for up to 10 s
+   * (once, without `wait`).
+   */
+  const askedOfShard2 = async (pattern: RegExp, { initial = false, wait = true } = {}) => {
+    for (let attempt = 0; ; attempt++) {
+      await fetch(cluster.shards[1].url, { method: 'POST', body: 'SYSTEM FLUSH LOGS' });
+      const text = await fetch(cluster.shards[1].url, {
+        method: 'POST',
+        body:
+          'SELECT query, read_rows, result_rows FROM system.query_log ' +
+          `WHERE is_initial_query = ${initial ? 1 : 0} AND type = 2 FORMAT JSONEachRow`,
+      }).then((r) => r.text());
+      const queries = text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { query: string; read_rows: number; result_rows: number })
+        .filter(({ query }) => pattern.test(query));
+      if (queries.length > 0 || !wait || attempt === 20) {
+        return queries;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  };
+
   it('counts on the shards over a Distributed table; over the relation the shards filter, de-duplicate and prune', async () => {
     const store = await onCluster.store();
-    /** The queries shard 2 finished for another server that match; the log is flushed and read for up to 10 s. */
-    const asked = async (pattern: RegExp) => {
-      for (let attempt = 0; ; attempt++) {
-        await fetch(cluster.shards[1].url, { method: 'POST', body: 'SYSTEM FLUSH LOGS' });
-        const text = await fetch(cluster.shards[1].url, {
-          method: 'POST',
-          body: 'SELECT query FROM system.query_log WHERE is_initial_query = 0 AND type = 2 FORMAT JSONEachRow',
-        }).then((r) => r.text());
-        const queries = text
-          .split('\n')
-          .filter(Boolean)
-          .map((line) => (JSON.parse(line) as { query: string }).query)
-          .filter((query) => pattern.test(query));
-        if (queries.length > 0 || attempt === 20) {
-          return queries;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 500));
-      }
-    };
+    const asked = async (pattern: RegExp) => (await askedOfShard2(pattern)).map(({ query }) => query);
     await store.query("SELECT count() AS n, 'direct-count' AS m FROM predictions_shop FINAL WHERE ts >= 0");
     expect((await asked(/direct-count/)).map((query) => query.replace(/\s+/g, ' '))).toEqual([
       "SELECT count() AS n, 'direct-count' AS m FROM mlmon_test.predictions_shop_local FINAL WHERE ts >= 0",
@@ -244,6 +252,34 @@ describe('two-shard cluster', () => {
       expect(scan).toMatch(/FROM mlmon_test\.predictions_shop_local FINAL\s+WHERE \(?ts >= \d+\)? AND \(?ts < \d+\)?/);
       expect(scan).not.toMatch(/f_amount|f_region|count\(|quantile/); // only the columns used, no counting
     }
+  });
+
+  it("pushes the counting down: each shard counts its own rows and sends cells, which sum to the single server's", async () => {
+    const raw = { queryType: 'drift', model: 'shop', metric: 'psi', bucket: '1h' };
+    const rowScans = async () =>
+      (await askedOfShard2(/predictions_shop_local`? FINAL/, { wait: false })).filter(({ query }) =>
+        /f_amount|f_region/.test(query)
+      );
+    const rowScansBefore = (await rowScans()).length;
+    const fromCluster = await runHandler(driftQuery as never, onCluster, raw);
+    expect(comparable(fromCluster)).toEqual(comparable(await runHandler(driftQuery as never, onSingle, raw)));
+    // Shard 2 ran the counting statement itself over its local table, returning cells, not rows.
+    const counted = await askedOfShard2(/arrayJoin\(.*predictions_shop_local`? FINAL/s, { initial: true });
+    expect(counted.length).toBeGreaterThan(0);
+    const shard2Rows = Number(
+      await fetch(cluster.shards[1].url, {
+        method: 'POST',
+        body: `SELECT count() FROM ${LAYOUT.database}.predictions_shop_local FINAL`,
+      }).then((r) => r.text())
+    );
+    expect(shard2Rows).toBeGreaterThan(100);
+    for (const { query, read_rows, result_rows } of counted) {
+      expect(query).toMatch(/GROUP BY/);
+      expect(Number(read_rows)).toBeGreaterThan(0);
+      expect(Number(result_rows)).toBeLessThan(shard2Rows);
+    }
+    // No server asked shard 2 for the rows of the window to count them itself.
+    expect((await rowScans()).length).toBe(rowScansBefore);
   });
 
   it('refuses a shard list that does not name each shard once, or a cluster the servers do not know', async () => {
@@ -476,13 +512,22 @@ describe('two-shard cluster', () => {
     ];
     expect(onClusterPrepared.columns).toBeGreaterThan(0);
     expect(onClusterPrepared).toEqual(onSinglePrepared);
-    // The cells are counted over the Distributed tables (each shard counts its rows, the server sums) and kept once.
-    const cells = async (store: typeof clusterStore) =>
-      Number(
-        (await store.query<{ n: number }>("SELECT count() AS n FROM mlmon_count_cells WHERE model = 'shop'"))[0].n
-      );
-    expect(await cells(clusterStore)).toBeGreaterThan(0);
-    expect(await cells(clusterStore)).toBe(await cells(singleStore));
+    // Each shard counts its own rows into its own cells table; summed over the shards they are the single server's.
+    const cellsSql =
+      'SELECT counts_key, hour, bin, category, sum(n) AS n, sum(s) AS s FROM mlmon_count_cells ' +
+      "WHERE model = 'shop' GROUP BY counts_key, hour, bin, category ORDER BY counts_key, hour, bin, category";
+    const [clusterCells, singleCells] = [await clusterStore.query(cellsSql), await singleStore.query(cellsSql)];
+    expect(clusterCells.length).toBeGreaterThan(0);
+    expect(comparable(clusterCells as never)).toEqual(comparable(singleCells as never));
+    const perShard = await Promise.all(
+      shardUrls().map((url) =>
+        fetch(url, {
+          method: 'POST',
+          body: `SELECT count() FROM ${LAYOUT.database}.mlmon_count_cells_local WHERE model = 'shop'`,
+        }).then(async (r) => Number(await r.text()))
+      )
+    );
+    expect(perShard.every((n) => n > 0)).toBe(true);
     for (const [, handler, raw] of runs.filter(([name]) => /^(drift|severity|prediction drift)/.test(name))) {
       const fromCluster = await runHandler(handler as never, onCluster, raw);
       const fromSingle = await runHandler(handler as never, onSingle, raw);
@@ -490,44 +535,26 @@ describe('two-shard cluster', () => {
     }
   });
 
-  it('makes prepared hours visible only once their cells are on their shard; a late record re-prepares its hour', async () => {
-    const singleStore = await onSingle.store();
+  it('makes prepared hours visible only once every shard has its cells; a late record re-prepares its hour', async () => {
+    const [clusterStore, singleStore] = [await onCluster.store(), await onSingle.store()];
     const onShard = (url: string, sql: string) => fetch(url, { method: 'POST', body: sql }).then((r) => r.text());
-    // The cells of a model live on one shard (sharded by model): prepare through the other server, so that they
-    // travel through the Distributed table to a remote shard.
-    const cellsOn = await Promise.all(
-      shardUrls().map(async (url) =>
-        Number(
-          await onShard(url, `SELECT count() FROM ${LAYOUT.database}.mlmon_count_cells_local WHERE model = 'shop'`)
-        )
-      )
-    );
-    const holder = cellsOn.findIndex((n) => n > 0);
-    expect(cellsOn.filter((n) => n > 0)).toHaveLength(1);
-    const other = ClickHouseStore.open({
-      url: shardUrls()[1 - holder],
-      database: LAYOUT.database,
-      cluster: cluster.name,
-      shardUrls: shardUrls(),
-    });
-    const clusterStore = await other;
+    const hoursSql = "SELECT count() AS n FROM mlmon_count_hours WHERE model = 'shop'";
+    const hoursBefore = Number((await clusterStore.query<{ n: number }>(hoursSql))[0].n);
+    // A late record in a prepared hour on both: that hour is prepared again at the next round.
+    const late = { ...traffic.shop[10], id: 'late-1', ts: traffic.shop[10].ts + 1 };
+    await clusterStore.writePredictions('shop', [late]);
+    await singleStore.writePredictions('shop', [late]);
+    // Shard 2 (not the server the store talks to) cannot take cells: the round fails and records no hour.
+    await onShard(shardUrls()[1], `DETACH TABLE ${LAYOUT.database}.mlmon_count_cells_local`);
     try {
-      // A late record in a prepared hour on both: that hour is prepared again at the next round.
-      const late = { ...traffic.shop[10], id: 'late-1', ts: traffic.shop[10].ts + 1 };
-      await clusterStore.writePredictions('shop', [late]);
-      await singleStore.writePredictions('shop', [late]);
-      // The holder cannot take cells: the round fails rather than record hours whose cells have not arrived.
-      await onShard(shardUrls()[holder], `DETACH TABLE ${LAYOUT.database}.mlmon_count_cells_local`);
-      try {
-        await expect(prepareCounts(clusterStore, 'shop')).rejects.toThrow(/mlmon_count_cells_local/);
-      } finally {
-        await onShard(shardUrls()[holder], `ATTACH TABLE ${LAYOUT.database}.mlmon_count_cells_local`);
-      }
-      await prepareCounts(clusterStore, 'shop');
-      await prepareCounts(singleStore, 'shop');
+      await expect(prepareCounts(clusterStore, 'shop')).rejects.toThrow(/mlmon_count_cells_local/);
     } finally {
-      await clusterStore.close();
+      await onShard(shardUrls()[1], `ATTACH TABLE ${LAYOUT.database}.mlmon_count_cells_local`);
     }
+    expect(Number((await clusterStore.query<{ n: number }>(hoursSql))[0].n)).toBe(hoursBefore);
+    await prepareCounts(clusterStore, 'shop');
+    await prepareCounts(singleStore, 'shop');
+    expect(Number((await clusterStore.query<{ n: number }>(hoursSql))[0].n)).toBeGreaterThan(hoursBefore);
     for (const [, handler, raw] of runs.filter(([name]) => /^(drift|severity)/.test(name))) {
       const fromCluster = await runHandler(handler as never, onCluster, raw);
       const fromSingle = await runHandler(handler as never, onSingle, raw);

@@ -227,15 +227,6 @@ export async function prepareHours(
   const stale = ended.filter((hour) => keys.some((key) => prepared.get(`${key}|${hour}`) !== inserted.get(hour)));
   const grid = epochGrid(HOUR_MS);
   for (const run of hourRuns(stale)) {
-    const relation = await store.predictionsRelation(model, run);
-    const plan = binnedCountsPlan(store.dialect, relation, [...columns], {
-      where: { sql: '', params: gridParams(grid) },
-      grid,
-    });
-    if (plan.statements.length !== 1) {
-      throw new Error(`Internal error: ClickHouse counts in one statement, the plan has ${plan.statements.length}`);
-    }
-    const [statement] = plan.statements;
     const hours: PreparedHours['hours'] = [];
     for (let hour = run.from; hour < run.to; hour += HOUR_MS) {
       for (const key of keys) {
@@ -244,8 +235,19 @@ export async function prepareHours(
     }
     await store.writePreparedCounts(model, {
       preparedAt: Date.now(),
+      range: run,
       hours,
-      cells: { sql: cellsToPrepareSql(statement.sql), params: { ...statement.params, counts_keys: [...keys] } },
+      cellsOf: (relation) => {
+        const plan = binnedCountsPlan(store.dialect, relation, [...columns], {
+          where: { sql: '', params: gridParams(grid) },
+          grid,
+        });
+        if (plan.statements.length !== 1) {
+          throw new Error(`Internal error: ClickHouse counts in one statement, the plan has ${plan.statements.length}`);
+        }
+        const [statement] = plan.statements;
+        return { sql: cellsToPrepareSql(statement.sql), params: { ...statement.params, counts_keys: [...keys] } };
+      },
     });
   }
   return { counted: stale.length, unchanged: ended.length - stale.length };

@@ -24,7 +24,7 @@
  * bounded (MLMON_COUNT_CACHE_MB, default 64 MB; least recently used entries go first).
  */
 import { createHash } from 'node:crypto';
-import type { PredictionStore, StoredDay, TimeRange } from '../store/types';
+import type { PredictionStore, ShardReader, StoredDay, TimeRange } from '../store/types';
 import { addTally, addToTally, binnedCountsPlan, emptyTally, runBinnedCounts, type Tally } from './binned-counts';
 import { type CellSink, type CountedColumn } from './cells';
 import { addPreparedHours, freshHours, HOUR_MS } from './clickhouse-hours';
@@ -274,17 +274,36 @@ export class WindowCounts {
   }
 }
 
-/** Counts a relation of the store with the binned-counts plan on `grid`, into `add`. */
+/** Counts a relation with the binned-counts plan on `grid`, into `add`, running on `reader` (the store or a shard). */
 async function countRelation(
   request: WindowCountsRequest,
+  reader: ShardReader,
   relation: string,
   columns: CountedColumn[],
   grid: BucketGrid,
   add: CellSink
 ): Promise<void> {
   const where = { sql: request.where.sql, params: { ...request.where.params, ...gridParams(grid) } };
-  const plan = binnedCountsPlan(request.store.dialect, relation, columns, { where, grid });
-  await runBinnedCounts(request.store, plan, add, request.signal);
+  const plan = binnedCountsPlan(reader.dialect, relation, columns, { where, grid });
+  await runBinnedCounts(reader, plan, add, request.signal);
+}
+
+/**
+ * Counts the model's rows in `range` on the request's grid, into `add`: on the store, or on every shard of a cluster
+ * store over the shard's own rows, adding up what the shards return (shardReaders).
+ */
+async function countRows(
+  request: WindowCountsRequest,
+  range: TimeRange,
+  columns: CountedColumn[],
+  add: CellSink
+): Promise<void> {
+  const readers = request.store.shardReaders?.() ?? [request.store];
+  await Promise.all(
+    readers.map(async (reader) =>
+      countRelation(request, reader, await reader.predictionsRelation(request.model, range), columns, request.grid, add)
+    )
+  );
 }
 
 /** Cached tallies of a file: from memory, else from beside the file (kept in memory from then on). */
@@ -329,7 +348,7 @@ async function fileTallies(
     };
     const relation = await store.fileRelation!(request.model, file);
     const missingColumns = missing.map((index) => columns[index]);
-    await countRelation(request, relation, missingColumns, epochGrid(slotMs), add);
+    await countRelation(request, store, relation, missingColumns, epochGrid(slotMs), add);
     for (const [i, index] of missing.entries()) {
       found[index] = counted[i];
       cacheOf(store).set(`${file}|${keys[index]}`, counted[i]);
@@ -422,7 +441,7 @@ function preparedSlotsOf(store: PredictionStore): PreparedSlots | undefined {
  * from the rows for the rest (see the module comment).
  */
 export async function countWindow(request: WindowCountsRequest): Promise<WindowCounts> {
-  const { store, model, range, columns, grid } = request;
+  const { store, range, columns, grid } = request;
   const counts = new WindowCounts(columns, grid);
   const prepared = preparedSlotsOf(store);
   const found = prepared ? slotPlan(grid, range) : undefined;
@@ -431,12 +450,10 @@ export async function countWindow(request: WindowCountsRequest): Promise<WindowC
   const kept = plan ? all.filter((index) => cellsPerDay(columns[index], plan.slotMs) <= MAX_SLOT_CELLS_PER_DAY) : [];
   const ranged = all.filter((index) => !kept.includes(index));
   if (ranged.length > 0) {
-    const relation = await store.predictionsRelation(model, range);
-    await countRelation(
+    await countRows(
       request,
-      relation,
+      range,
       ranged.map((index) => columns[index]),
-      grid,
       counts.sink(ranged)
     );
   }
@@ -450,7 +467,7 @@ export async function countWindow(request: WindowCountsRequest): Promise<WindowC
   const { cached, direct } = splitRange(range, units, slotMs, slotWindows(range, grid, plan));
   await prepared!.add(request, cached, slotMs, kept, keys, counts);
   for (const part of direct) {
-    await countRelation(request, await store.predictionsRelation(model, part), keptColumns, grid, counts.sink(kept));
+    await countRows(request, part, keptColumns, counts.sink(kept));
   }
   return counts;
 }

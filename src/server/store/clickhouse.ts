@@ -56,6 +56,7 @@ import {
   type PreparedHours,
   type PredictionStore,
   type QueryOptions,
+  type ShardReader,
   type SchemaChange,
   type TimeRange,
   type VersionSummary,
@@ -716,23 +717,29 @@ export class ClickHouseStore implements PredictionStore {
   }
 
   /**
-   * Appends prepared counts: the cells first, selected and inserted on the server (preparedCellsInsertSql), then the
-   * hours that make them visible (clickhouse-hours.ts).
+   * Appends prepared counts: the cells first, selected and inserted where the rows are (preparedCellsInsertSql): on
+   * the server, or on every shard of a cluster over the shard's own rows into its own cells table, so that an hour's
+   * cells are one partial count per shard, which readers sum (clickhouse-hours.ts); then the hours that make them
+   * visible. A shard that fails fails the preparation before any hour is recorded.
    */
   async writePreparedCounts(model: string, prepared: PreparedHours): Promise<void> {
-    validateIdentifier(model, 'model name');
-    const insert = preparedCellsInsertSql(this.table('mlmon_count_cells'), prepared.cells.sql);
-    const bound = bindParams(
-      insert,
-      { ...prepared.cells.params, prepared_model: model, prepared_at: prepared.preparedAt },
-      this.bindMode
+    const cells = this.table(this.rowsTable('mlmon_count_cells'));
+    await Promise.all(
+      this.shards.map(async (client) => {
+        const select = prepared.cellsOf(
+          await this.predictionsRelationOn(model, prepared.range, (name) => this.rowsTable(name))
+        );
+        const bound = bindParams(
+          preparedCellsInsertSql(cells, select.sql),
+          { ...select.params, prepared_model: model, prepared_at: prepared.preparedAt },
+          this.bindMode
+        );
+        await client.command({
+          query: bound.sql,
+          ...(Object.keys(bound.values).length ? { query_params: bound.values } : {}),
+        });
+      })
     );
-    // The hours below make the cells visible, so the cells must be on their shard first (writeSettings).
-    await this.client.command({
-      query: bound.sql,
-      ...(Object.keys(bound.values).length ? { query_params: bound.values } : {}),
-      ...this.writeSettings,
-    });
     await this.insert(
       this.table('mlmon_count_hours'),
       prepared.hours.map((hour) => ({ model, prepared_at: prepared.preparedAt, ...hour }))
@@ -740,11 +747,41 @@ export class ClickHouseStore implements PredictionStore {
   }
 
   async predictionsRelation(model: string, range?: TimeRange): Promise<string> {
+    return this.predictionsRelationOn(model, range, (name) => name);
+  }
+
+  /** The predictions relation over the table that `tableOf` names for the model's predictions table. */
+  private async predictionsRelationOn(
+    model: string,
+    range: TimeRange | undefined,
+    tableOf: (name: string) => string
+  ): Promise<string> {
     const features = await this.getFeatures(model);
     if (!(await this.hasModel(model))) {
       await this.ensureTables(model, features);
     }
-    return predictionsRelationSql(this.predictionsTable(model), features, range);
+    return predictionsRelationSql(
+      this.table(tableOf(`predictions_${validateIdentifier(model, 'model name')}`)),
+      features,
+      range
+    );
+  }
+
+  /**
+   * The store itself on a single server; in cluster mode one reader per shard, whose queries run on that shard and
+   * whose predictions relation reads its local table (the store's contract for shardReaders says why sums are exact).
+   */
+  shardReaders(): ShardReader[] {
+    if (!this.layout) {
+      return [this];
+    }
+    return this.shards.map((client) => ({
+      dialect: this.dialect,
+      query: <T = Record<string, unknown>>(sql: string, params?: Params, options?: QueryOptions) =>
+        this.queryOn<T>(client, sql, params, options),
+      predictionsRelation: (model: string, range?: TimeRange) =>
+        this.predictionsRelationOn(model, range, (name) => this.rowsTable(name)),
+    }));
   }
 
   async labelsRelation(model: string, since?: number): Promise<string> {

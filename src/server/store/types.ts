@@ -304,15 +304,23 @@ export interface StoredDay {
 
 /**
  * Counts prepared per hour for a set of counts keys (src/server/counting/clickhouse-hours.ts): for every hour and key,
- * the ingestion ledger's rows of that hour when it was counted, and a SELECT of the counted cells (columns
- * `counts_key, hour, bin, category, n, s`; bin −1 = missing, category '' for numeric bins) that the store runs into
- * its table, all stamped `preparedAt`.
+ * the ingestion ledger's rows of that hour when it was counted, and the SELECT of the counted cells (columns
+ * `counts_key, hour, bin, category, n, s`; bin −1 = missing, category '' for numeric bins) over the predictions of
+ * `range`, which the store runs into its table (on every shard over the shard's rows, in cluster mode), all stamped
+ * `preparedAt`.
  */
 export interface PreparedHours {
   preparedAt: number;
+  range: TimeRange;
   hours: Array<{ counts_key: string; hour: number; ingested: number }>;
-  cells: { sql: string; params: Params };
+  cellsOf(relation: string): { sql: string; params: Params };
 }
+
+/**
+ * What the counting engine needs of one shard of a cluster store: queries that run on the shard, over the shard's
+ * own rows (its local tables).
+ */
+export type ShardReader = Pick<PredictionStore, 'dialect' | 'query' | 'predictionsRelation'>;
 
 /** How a store query may be stopped: Grafana's cancellation or the backend's per-query time limit. */
 export interface QueryOptions {
@@ -366,6 +374,12 @@ export interface PredictionStore extends PredictionWriter {
   ensureIngestLedger?(model: string): Promise<void>;
   /** Stores that keep prepared counts in themselves: appends the counts of prepared hours. */
   writePreparedCounts?(model: string, prepared: PreparedHours): Promise<void>;
+  /**
+   * Cluster stores: one reader per shard. Every copy of a request id, and its label, live on one shard, so counts
+   * summed over the shards' readers are the store's counts: the counting engine runs its statements on every shard
+   * and adds up the cells they return (counting pushed down; the rows stay on their shard).
+   */
+  shardReaders?(): ShardReader[];
   /**
    * Runs SQL produced by a query handler. Values are never spliced by the caller: write `{name}` placeholders
    * and pass `params` (see sql-params.ts). Int64 results come back as JS numbers. When `options.signal` aborts,
