@@ -23,12 +23,16 @@ import type { FeatureState } from '../../src/server/store/types';
 export const MODEL = 'bench';
 export const VERSION = 'v1';
 export const DAY_MS = 86_400_000;
-export const DAYS = 10;
+/** Days, numeric and categorical features: 10, 20 and 5 unless BENCH_DAYS, BENCH_NUMERIC, BENCH_CATEGORICAL say. */
+export const DAYS = Number(process.env.BENCH_DAYS ?? 10);
 export const START = Date.UTC(2026, 10, 15);
 export const END = START + DAYS * DAY_MS;
 const SHIFT_DAY = 6;
-export const NUMERIC_FEATURES = Array.from({ length: 20 }, (_, k) => `x${k}`);
-export const CATEGORICAL_FEATURES = Array.from({ length: 5 }, (_, k) => `c${k}`);
+export const NUMERIC_FEATURES = Array.from({ length: Number(process.env.BENCH_NUMERIC ?? 20) }, (_, k) => `x${k}`);
+export const CATEGORICAL_FEATURES = Array.from(
+  { length: Number(process.env.BENCH_CATEGORICAL ?? 5) },
+  (_, k) => `c${k}`
+);
 const CATEGORIES = 8;
 const REFERENCE_ROWS = 200_000;
 const INGESTED_AT = Date.UTC(2026, 10, 25);

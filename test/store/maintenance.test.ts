@@ -33,7 +33,7 @@ test('scheduled maintenance compacts each day into one file, keeps ids once, and
     await store.writePredictions('m', records(40, 50, today)); // 10 ids re-sent in a second flush
     await store.writePredictions('m', records(0, 5, old));
     const before = await store.predictionDays('m', { from: old, to: today + DAY });
-    expect(before.map((d) => d.file === undefined)).toEqual([false, true]);
+    expect(before.map((d) => d.files.length)).toEqual([1, 2]);
 
     const schedule = scheduleMaintenance(store, { intervalMs: 50, retentionDays: 3, log: (l) => lines.push(l) });
     const deadline = Date.now() + 20_000;
@@ -45,7 +45,7 @@ test('scheduled maintenance compacts each day into one file, keeps ids once, and
     expect(lines.find((l) => l.includes('compacted'))).toMatch(/m: compacted, 90 prediction rows kept, dropped /);
     const after = await store.predictionDays('m', { from: old, to: today + DAY });
     expect(after).toHaveLength(1);
-    expect(after[0].file).toBeDefined();
+    expect(after[0].files).toHaveLength(1);
     const dayDir = join(dir, 'models', 'm', 'predictions', `day=${new Date(today).toISOString().slice(0, 10)}`);
     expect((await readdir(dayDir)).filter((f) => f.endsWith('.parquet'))).toHaveLength(1);
     const [row] = await store.query<{ n: number; ids: number }>(
@@ -104,7 +104,7 @@ test('a day that cannot be compacted stops neither the other days nor the other 
       'b: compacted, 40 prediction rows kept',
     ]);
     const days = await store.predictionDays('a', { from: today - DAY, to: today + DAY });
-    expect(days.map((d) => d.file !== undefined)).toEqual([false, true]);
+    expect(days.map((d) => d.files.length)).toEqual([3, 1]); // its two flushes and the damaged file stay
   } finally {
     await store.close();
     await rm(dir, { recursive: true, force: true });

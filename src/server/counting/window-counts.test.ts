@@ -10,11 +10,19 @@ import { join } from 'node:path';
 import { createRandom } from '../../core/stats';
 import { EmbeddedStore } from '../store/embedded';
 import { StoreChangedError } from '../store/errors';
-import type { PredictionRecord, StoredDay } from '../store/types';
+import type { PredictionRecord } from '../store/types';
 import { cellsOfWindow, collectCells } from '../../../test/support/counts';
 import { binnedCountsPlan } from './binned-counts';
 import { type CountCell, type CountedColumn } from './cells';
-import { CountCache, countWindow, parseTallies, serializeTallies, slotPlan, splitRange } from './window-counts';
+import {
+  CountCache,
+  countWindow,
+  parseTallies,
+  serializeTallies,
+  slotPlan,
+  splitRange,
+  type PreparedUnit,
+} from './window-counts';
 import { bucketStarts, epochGrid, wholeRangeGrid, windowWhere, type BucketGrid } from './window';
 
 const MINUTE = 60_000;
@@ -43,28 +51,26 @@ describe('slots and ranges', () => {
     expect(slot({ sizeMs: 5 * MINUTE, originMs: T0 + 10_000 })).toBeUndefined();
   });
 
-  it('covers the range exactly once: whole slots of single-file days cached, everything else direct', () => {
+  it('covers the range exactly once: whole slots of prepared units cached, everything else direct', () => {
     const layout = fc.array(fc.boolean(), { minLength: 1, maxLength: 5 });
     const point = fc.integer({ min: -DAY, max: 6 * DAY });
     fc.assert(
-      fc.property(layout, point, point, fc.constantFrom(MINUTE, 15 * MINUTE, HOUR), (single, a, b, slot) => {
+      fc.property(layout, point, point, fc.constantFrom(MINUTE, 15 * MINUTE, HOUR), (stored, a, b, slot) => {
         const range = { from: T0 + Math.min(a, b), to: T0 + Math.max(a, b) + 1 };
-        const days: StoredDay[] = single.map((one, d) => ({
-          start: T0 + d * DAY,
-          end: T0 + (d + 1) * DAY,
-          ...(one ? { file: `f${d}` } : {}),
-        }));
-        const { cached, direct } = splitRange(range, days, slot);
+        const units: PreparedUnit[] = stored.flatMap((kept, d) =>
+          kept ? [{ from: T0 + d * DAY, to: T0 + (d + 1) * DAY, holders: [`f${d}`] }] : []
+        );
+        const { cached, direct } = splitRange(range, units, slot);
         const parts = [...cached, ...direct].sort((x, y) => x.from - y.from);
         expect(parts[0].from).toBe(range.from);
         expect(parts[parts.length - 1].to).toBe(range.to);
         parts.slice(1).forEach((part, i) => expect(part.from).toBe(parts[i].to));
         for (const part of cached) {
-          const day = days.find((d) => d.file === part.file)!;
+          const unit = units.find((u) => u.holders === part.holders)!;
           expect(part.from % slot).toBe(0);
           expect(part.to % slot).toBe(0);
-          expect(part.from).toBeGreaterThanOrEqual(day.start);
-          expect(part.to).toBeLessThanOrEqual(day.end);
+          expect(part.from).toBeGreaterThanOrEqual(unit.from);
+          expect(part.to).toBeLessThanOrEqual(unit.to);
         }
         direct.slice(1).forEach((part, i) => expect(part.from).toBeGreaterThan(direct[i].to - 1));
       }),
@@ -193,19 +199,18 @@ describe('countWindow on the embedded store', () => {
     const first = await EmbeddedStore.open(dir);
     const sql = statementsOf(first);
     const expected = normalised(await count(first));
-    // two single-file days counted per slot (a histogram and an unpivot statement each), the two-file day directly
+    // every day counted per slot (a histogram and an unpivot statement each); nothing was cached for the two-file
+    // day, so its kept copies are counted, and the counts kept beside its last file
     expect(sql).toHaveLength(6);
     expect(sql.filter((text) => text.includes('dedup_winners'))).toHaveLength(2);
     expect(normalised(await count(first))).toEqual(expected);
-    expect(sql).toHaveLength(8);
-    expect(sql.slice(6).every((text) => text.includes('dedup_winners'))).toBe(true);
+    expect(sql).toHaveLength(6);
     await first.close();
 
     const restarted = await EmbeddedStore.open(dir);
     const fresh = statementsOf(restarted);
     expect(normalised(await count(restarted))).toEqual(expected);
-    expect(fresh).toHaveLength(2);
-    expect(fresh.every((text) => text.includes('dedup_winners'))).toBe(true);
+    expect(fresh).toEqual([]);
     const dayDir = join(dir, 'models', 'm', 'predictions', 'day=2026-11-20');
     expect((await readdir(dayDir)).filter((name) => name.endsWith('.counts'))).toHaveLength(1);
 
@@ -215,6 +220,55 @@ describe('countWindow on the embedded store', () => {
     expect(names.filter((name) => name.endsWith('.parquet'))).toHaveLength(1);
     expect(names.filter((name) => name.endsWith('.counts'))).toHaveLength(0);
     await restarted.close();
+  });
+
+  it('counts a flush of new ids alone (its file only) and adds it to the day; a flush re-sending ids, with its day', async () => {
+    const range = { from: T0, to: T0 + 3 * DAY };
+    const grid = wholeRangeGrid(range);
+    const where = windowWhere('duckdb', { model: 'm' }, grid);
+    const store = await EmbeddedStore.open(dir);
+    try {
+      await countWindow({ store, model: 'm', range, columns, where, grid }); // every day prepared
+      await store.writePredictions(
+        'm',
+        Array.from({ length: 200 }, (_, i) => record(5000 + i, T0 + DAY + 60_000 * i))
+      );
+      const [day] = await store.predictionDays('m', { from: T0 + DAY, to: T0 + 2 * DAY });
+      expect(day.files).toHaveLength(2);
+      const sql: string[] = [];
+      const query = store.query.bind(store);
+      store.query = ((text: string, ...rest: never[]) => (sql.push(text), query(text, ...rest))) as typeof store.query;
+      const counts = await countWindow({ store, model: 'm', range, columns, where, grid });
+      const counting = [...sql];
+      expect(normalised(cellsOfWindow(counts, columns.length, bucketStarts(range, grid)))).toEqual(
+        normalised(await direct(store, range, grid))
+      );
+      // one id check, then the new file alone (a histogram and an unpivot statement), nothing else read
+      const newest = day.files[day.files.length - 1];
+      expect(counting).toHaveLength(3);
+      expect(counting[0]).toContain('SEMI JOIN');
+      for (const text of counting.slice(1)) {
+        expect(text).toContain(newest);
+        expect(text).not.toContain(day.files[0]);
+        expect(text).not.toContain('dedup_winners');
+      }
+      // a flush re-sending ids the day holds: its kept copies are counted (the first copies stay)
+      await store.writePredictions(
+        'm',
+        Array.from({ length: 50 }, (_, i) => ({ ...record(5000 + i, T0 + DAY + 60_000 * i), prediction: 7 }))
+      );
+      sql.length = 0;
+      const again = await countWindow({ store, model: 'm', range, columns, where, grid });
+      const recounted = [...sql];
+      expect(normalised(cellsOfWindow(again, columns.length, bucketStarts(range, grid)))).toEqual(
+        normalised(await direct(store, range, grid))
+      );
+      expect(recounted).toHaveLength(3);
+      expect(recounted[0]).toContain('SEMI JOIN');
+      expect(recounted.slice(1).every((text) => text.includes('dedup_winners'))).toBe(true);
+    } finally {
+      await store.close();
+    }
   });
 
   it('says the store changed when a file it planned to read was compacted away', async () => {

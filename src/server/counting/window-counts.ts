@@ -24,7 +24,7 @@
  * bounded (MLMON_COUNT_CACHE_MB, default 64 MB; least recently used entries go first).
  */
 import { createHash } from 'node:crypto';
-import type { PredictionStore, ShardReader, StoredDay, TimeRange } from '../store/types';
+import type { PredictionStore, ShardReader, TimeRange } from '../store/types';
 import { addTally, addToTally, binnedCountsPlan, emptyTally, runBinnedCounts, type Tally } from './binned-counts';
 import { type CellSink, type CountedColumn } from './cells';
 import { addPreparedHours, freshHours, HOUR_MS } from './clickhouse-hours';
@@ -77,21 +77,29 @@ function cellsPerDay(column: CountedColumn, slotMs: number): number {
   return (DAY_MS / slotMs) * bins;
 }
 
-/** The part of a range read from one day file's cached slots. */
+/**
+ * A part of the range held in prepared slots, and what holds them: the day's files in name order (embedded), or the
+ * stamp of the hour's preparation (ClickHouse).
+ */
+export interface PreparedUnit extends TimeRange {
+  holders: readonly string[];
+}
+
+/** The part of a range read from one unit's prepared slots. */
 export interface CachedPart {
-  file: string;
+  holders: readonly string[];
   from: number;
   to: number;
 }
 
 /**
- * Splits a range into whole slots inside single-file days (served from the cache) and the rest (counted by the
+ * Splits a range into whole slots inside prepared units (served from their slots) and the rest (counted by the
  * store), the latter merged into as few ranges as possible. `windows` are the parts of the range no slot may straddle
  * (its buckets when the slots are cut at their edges; the whole range otherwise).
  */
 export function splitRange(
   range: TimeRange,
-  days: readonly StoredDay[],
+  units: readonly PreparedUnit[],
   slotMs: number,
   windows: readonly TimeRange[] = [range]
 ): { cached: CachedPart[]; direct: TimeRange[] } {
@@ -99,18 +107,18 @@ export function splitRange(
   for (const window of windows) {
     const first = Math.ceil(Math.max(window.from, range.from) / slotMs) * slotMs;
     const last = Math.floor(Math.min(window.to, range.to) / slotMs) * slotMs;
-    for (const day of days) {
-      const from = Math.max(day.start, first);
-      const to = Math.min(day.end, last);
-      if (day.file !== undefined && from < to) {
-        cached.push({ file: day.file, from, to });
+    for (const unit of units) {
+      const from = Math.max(unit.from, first);
+      const to = Math.min(unit.to, last);
+      if (from < to) {
+        cached.push({ holders: unit.holders, from, to });
       }
     }
   }
   cached.sort((a, b) => a.from - b.from);
   const direct: TimeRange[] = [];
   let cursor = range.from;
-  for (const part of [...cached, { file: '', from: range.to, to: range.to }]) {
+  for (const part of [...cached, { from: range.to, to: range.to }]) {
     if (part.from > cursor) {
       const previous = direct[direct.length - 1];
       if (previous && previous.to === cursor) {
@@ -322,19 +330,25 @@ async function cachedTallies(store: PredictionStore, file: string, key: string):
 }
 
 /**
- * The slot tallies of the given columns over one file (`keys[i]` names `columns[i]`'s, countsKey): cached ones, and
- * the others counted in one scan of the file, then cached in memory and beside the file.
+ * The slot tallies of the given columns over a day's files, in name order (`keys[i]` names `columns[i]`'s
+ * countsKey), cached under the last file: in memory and beside it, past a first file under the key and the names of
+ * the files before it. When the day less its last file is cached and that file shares no id with the others (a new
+ * flush), the day is those tallies plus the last file's rows, counted in one scan of that file alone; otherwise
+ * the kept copies of all the files are counted (day-merge.ts's rule).
  */
-async function fileTallies(
+async function dayTallies(
   request: WindowCountsRequest,
-  file: string,
+  files: readonly string[],
   slotMs: number,
   columns: readonly CountedColumn[],
   keys: readonly string[]
 ): Promise<SlotTallies[]> {
   const { store } = request;
-  const found = await Promise.all(keys.map((key) => cachedTallies(store, file, key)));
-  const missing = columns.flatMap((_column, index) => (found[index] ? [] : [index]));
+  const last = files.length - 1;
+  const keyOf = (end: number, key: string) =>
+    end === 0 ? key : `${key}-${createHash('sha1').update(files.slice(0, end).join('\n')).digest('hex').slice(0, 16)}`;
+  const found = await Promise.all(keys.map((key) => cachedTallies(store, files[last], keyOf(last, key))));
+  const missing = columns.flatMap((_column, i) => (found[i] ? [] : [i]));
   if (missing.length > 0) {
     const counted = missing.map((): SlotTallies => new Map());
     const add: CellSink = (column, slot, bin, category, n, sum) => {
@@ -346,16 +360,39 @@ async function fileTallies(
       }
       addToTally(tally, bin, category, n, sum);
     };
-    const relation = await store.fileRelation!(request.model, file);
-    const missingColumns = missing.map((index) => columns[index]);
+    const before =
+      last === 0
+        ? []
+        : await Promise.all(missing.map((i) => cachedTallies(store, files[last - 1], keyOf(last - 1, keys[i]))));
+    const extend =
+      last > 0 &&
+      before.every((tallies) => tallies !== undefined) &&
+      !(await store.filesShareIds!(files[last], files.slice(0, last)));
+    const relation = await store.fileRelation!(request.model, last === 0 || extend ? [files[last]] : files);
+    const missingColumns = missing.map((i) => columns[i]);
     await countRelation(request, store, relation, missingColumns, epochGrid(slotMs), add);
-    for (const [i, index] of missing.entries()) {
-      found[index] = counted[i];
-      cacheOf(store).set(`${file}|${keys[index]}`, counted[i]);
-      await store.writeFileCounts?.(file, keys[index], serializeTallies(counted[i]));
+    for (const [j, i] of missing.entries()) {
+      if (extend) {
+        addSlotTallies(counted[j], before[j]!, columns[i]);
+      }
+      found[i] = counted[j];
+      cacheOf(store).set(`${files[last]}|${keyOf(last, keys[i])}`, counted[j]);
+      await store.writeFileCounts?.(files[last], keyOf(last, keys[i]), serializeTallies(counted[j]));
     }
   }
   return found as SlotTallies[];
+}
+
+/** Adds every slot of `from` into `into` (the same column's). */
+function addSlotTallies(into: SlotTallies, from: SlotTallies, column: CountedColumn): void {
+  for (const [slot, tally] of from) {
+    let target = into.get(slot);
+    if (!target) {
+      target = emptyTally(column);
+      into.set(slot, target);
+    }
+    addTally(target, tally);
+  }
 }
 
 /** The parts of the range no cached slot may straddle: its buckets when slots are cut at their edges. */
@@ -373,8 +410,8 @@ function slotWindows(range: TimeRange, grid: BucketGrid, plan: SlotPlan): TimeRa
 interface PreparedSlots {
   /** Whether it holds slots of this size. */
   serves(slotMs: number): boolean;
-  /** The parts of the range that may hold prepared slots for these keys, ascending; only those naming a `file` do. */
-  units(request: WindowCountsRequest, keys: readonly string[]): Promise<StoredDay[]>;
+  /** The parts of the range held in prepared slots for these keys, ascending. */
+  units(request: WindowCountsRequest, keys: readonly string[]): Promise<PreparedUnit[]>;
   /** Adds the slots of `parts` of the columns `kept` (whose counts `keys` name, in order) to the counts. */
   add(
     request: WindowCountsRequest,
@@ -386,14 +423,22 @@ interface PreparedSlots {
   ): Promise<void>;
 }
 
-/** The embedded store's day files: slots counted once per file (on first use or by `mlmon maintain`) and cached. */
+/**
+ * The embedded store's day files: slots counted once per file (on first use or by `mlmon maintain`) and cached; a
+ * file added to a day (a flush) is counted alone (dayTallies).
+ */
 const DAY_FILE_SLOTS: PreparedSlots = {
   serves: () => true,
-  units: (request) => request.store.predictionDays!(request.model, request.range),
+  units: async (request) =>
+    (await request.store.predictionDays!(request.model, request.range)).map((day) => ({
+      from: day.start,
+      to: day.end,
+      holders: day.files,
+    })),
   async add(request, parts, slotMs, kept, keys, counts) {
     const keptColumns = kept.map((index) => request.columns[index]);
     for (const part of parts) {
-      const tallies = await fileTallies(request, part.file, slotMs, keptColumns, keys);
+      const tallies = await dayTallies(request, part.holders, slotMs, keptColumns, keys);
       for (const [i, slots] of tallies.entries()) {
         await forEachSliced(
           slots,
@@ -414,14 +459,14 @@ const CLICKHOUSE_HOURS: PreparedSlots = {
   serves: (slotMs) => slotMs === HOUR_MS,
   async units(request, keys) {
     const hours = await freshHours(request.store, request.model, keys, request.range, request.signal);
-    return hours.map(({ hour, preparedAt }) => ({ start: hour, end: hour + HOUR_MS, file: String(preparedAt) }));
+    return hours.map(({ hour, preparedAt }) => ({ from: hour, to: hour + HOUR_MS, holders: [String(preparedAt)] }));
   },
   add: (request, parts, _slotMs, kept, keys, counts) =>
     addPreparedHours(
       request.store,
       request.model,
       keys,
-      parts.map((part) => ({ hour: part.from, preparedAt: Number(part.file) })),
+      parts.map((part) => ({ hour: part.from, preparedAt: Number(part.holders[0]) })),
       request.grid,
       counts.sink(kept),
       request.signal

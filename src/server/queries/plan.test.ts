@@ -8,7 +8,7 @@ const T0 = Date.UTC(2026, 10, 10);
 /** A store holding 14 day files from T0 (predictionDays is all the plan reads of it). */
 const STORE = {
   predictionDays: async (_model: string, range: { from: number; to: number }): Promise<StoredDay[]> =>
-    Array.from({ length: 14 }, (_, d) => ({ start: T0 + d * DAY, end: T0 + (d + 1) * DAY, file: `f${d}` })).filter(
+    Array.from({ length: 14 }, (_, d) => ({ start: T0 + d * DAY, end: T0 + (d + 1) * DAY, files: [`f${d}`] })).filter(
       (day) => day.end > range.from && day.start < range.to
     ),
 } as unknown as PredictionStore;

@@ -32,6 +32,7 @@
  * day, that day is left to it.
  */
 import { randomUUID } from 'node:crypto';
+import { newDataFileName } from './file-names';
 import { mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { duckdbStringLiteral, memoryLimitBytes } from './duckdb-sql';
@@ -308,7 +309,7 @@ export async function mergeDay(
       throw error;
     }
     await fsyncPath(merged);
-    await rename(merged, join(dir, `${randomUUID()}.parquet`));
+    await rename(merged, join(dir, newDataFileName()));
     await fsyncPath(dir);
     await Promise.all(files.map((file) => unlink(file).catch(ignoreMissing)));
     await fsyncPath(dir);

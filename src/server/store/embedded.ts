@@ -16,6 +16,7 @@
  * directory; schema updates take a lock file (`schema.lock`).
  */
 import { randomUUID } from 'node:crypto';
+import { newDataFileName } from './file-names';
 import { appendFile, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import {
@@ -538,16 +539,16 @@ export class EmbeddedStore implements PredictionStore {
       );
     }
     await mkdir(dir, { recursive: true });
-    const id = randomUUID();
-    const temporary = join(dir, `.${id}.parquet.part`);
-    const target = join(dir, `${id}.parquet`);
+    const name = newDataFileName();
+    const temporary = join(dir, `.${name}.part`);
+    const target = join(dir, name);
     const plan = parquetPlan(columns, stored);
     // Rows are sorted by ts only when the file gets more than one row group: within one, the order changes nothing
     // a reader or a compaction uses (a row group's statistics are the same in any order), and sorting cost a third
     // of the write.
     const order = stored.rowCount > ROW_GROUP_ROWS ? ' ORDER BY ts' : '';
     await this.exclusive(async () => {
-      const table = `batch_${id.replace(/-/g, '')}`;
+      const table = `batch_${randomUUID().replace(/-/g, '')}`;
       let source = `range(${stored.rowCount})`;
       if (plan.appended.length > 0) {
         const ddl = plan.appended.map((j) => {
@@ -681,12 +682,28 @@ export class EmbeddedStore implements PredictionStore {
     return (await this.dayFiles(model, 'predictions', range)).map(({ start, files }) => ({
       start,
       end: start + DAY_MS,
-      ...(files.length === 1 ? { file: files[0] } : {}),
+      files: [...files].sort(),
     }));
   }
 
-  async fileRelation(model: string, file: string): Promise<string> {
-    return this.predictionsOf(model, [{ dir: dirname(file), files: [file] }]);
+  async fileRelation(model: string, files: readonly string[]): Promise<string> {
+    if (files.length === 0 || files.some((file) => dirname(file) !== dirname(files[0]))) {
+      throw new Error(`Internal error: fileRelation needs files of one day, got ${JSON.stringify(files)}`);
+    }
+    return this.predictionsOf(model, [{ dir: dirname(files[0]), files: [...files] }]);
+  }
+
+  /** Reads only the `id` column of the files (a semi join), so it costs a fraction of counting them. */
+  async filesShareIds(file: string, others: readonly string[]): Promise<boolean> {
+    if (others.length === 0) {
+      return false;
+    }
+    const list = others.map(duckdbStringLiteral).join(', ');
+    const [row] = await this.query<{ shared: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM read_parquet([${duckdbStringLiteral(file)}]) AS f ` +
+        `SEMI JOIN read_parquet([${list}], union_by_name = true) AS o ON f.id = o.id) AS shared`
+    );
+    return Boolean(row?.shared);
   }
 
   /** The directory of the counts cached beside a prediction file of this store: `<file>.counts/`. */

@@ -295,11 +295,15 @@ export interface BaselineSummary {
   features: number;
 }
 
-/** One UTC day of a file-backed store: [start, end) in epoch ms, and its file when the day is one file. */
+/**
+ * One UTC day of a file-backed store: [start, end) in epoch ms, and its files in name order. A file never changes
+ * under its name (a rewrite gets a new name) and never repeats an id; the day's rows are the kept copies of its files
+ * (day-merge.ts), so counts over a file, or over the first files of a day, can be cached.
+ */
 export interface StoredDay {
   start: number;
   end: number;
-  file?: string;
+  files: readonly string[];
 }
 
 /**
@@ -353,13 +357,17 @@ export interface PredictionStore extends PredictionWriter {
    */
   labelsRelation(model: string, since?: number): Promise<string>;
   /**
-   * File-backed stores only: the days of the model's predictions overlapping the range, ascending. A day held in
-   * ONE file names it; that file never changes under its name (a rewrite gets a new name), so counts over it can
-   * be cached (src/server/counting/window-counts.ts).
+   * File-backed stores only: the days of the model's predictions overlapping the range, ascending, with their files
+   * (counts over them are cached: src/server/counting/window-counts.ts).
    */
   predictionDays?(model: string, range: TimeRange): Promise<StoredDay[]>;
-  /** File-backed stores only: a relation like predictionsRelation's over one file of `predictionDays`. */
-  fileRelation?(model: string, file: string): Promise<string>;
+  /**
+   * File-backed stores only: a relation like predictionsRelation's over some files of one day of `predictionDays`
+   * (the kept copies of their rows, as if the day held only them).
+   */
+  fileRelation?(model: string, files: readonly string[]): Promise<string>;
+  /** File-backed stores only: whether `file` holds a request id that one of `others` (of its day) holds too. */
+  filesShareIds?(file: string, others: readonly string[]): Promise<boolean>;
   /** File-backed stores only: counts cached beside a file of `predictionDays` under `key`, if any. */
   readFileCounts?(file: string, key: string): Promise<string | undefined>;
   /**
