@@ -13,7 +13,9 @@
  *   4. DROP TABLE <the renamed table>
  * A rebuild interrupted anywhere resumes at step 2 on the next open (the renamed table is still there); copying
  * again is harmless, the copies collapsing as re-sent ones do. Every row is copied, FINAL or not, so versions that
- * the old key had not merged away yet are kept.
+ * the old key had not merged away yet are kept. Two processes opening the store at once may both rebuild: the one
+ * whose RENAME finds the table gone, or whose copy loses its source, fails to open (and opens on a retry); no row is
+ * lost, since the renamed table is dropped only by a process whose copy of it completed.
  *
  * Prepared counts (src/server/counting/clickhouse-hours.ts) stay consistent through the ledger: the model's ledger
  * view is dropped before the rebuild and made again after it by ensureIngestLedger, which counts every row of the

@@ -31,7 +31,13 @@ import {
   shardStatements,
   type ClusterLayout,
 } from './clickhouse-cluster';
-import { identityStep, pendingRebuildName, PREDICTIONS_SORTING_KEY, rebuildStatements } from './clickhouse-identity';
+import {
+  identityStep,
+  pendingRebuildName,
+  PREDICTIONS_SORTING_KEY,
+  rebuildStatements,
+  type IdentityStep,
+} from './clickhouse-identity';
 import { featureColumn, quoteIdentifier, validateIdentifier, validateVersion } from './identifiers';
 import {
   DEFAULT_MAX_CELLS_PER_WRITE,
@@ -494,33 +500,53 @@ export class ClickHouseStore implements PredictionStore {
       }
       versions.push(current);
     }
-    for (const model of await this.listModels()) {
-      await this.rebuildForIdentity(model);
-    }
+    await this.rebuildForIdentity();
     return versions.reduce((lowest, v) => Math.min(lowest, v));
   }
 
   /**
-   * Rebuilds the model's predictions table where it was made sorted by (ts, id), or resumes a rebuild under way, on
-   * every server holding its rows, with its ledger view made again after (clickhouse-identity.ts).
+   * Rebuilds the predictions tables made sorted by (ts, id), and resumes the rebuilds under way, on every server
+   * holding their rows (clickhouse-identity.ts); one look at system.tables per server finds them.
    */
-  private async rebuildForIdentity(model: string): Promise<void> {
-    const table = this.rowsTable(`predictions_${validateIdentifier(model, 'model name')}`);
-    const pending = this.rowsTable(pendingRebuildName(model));
-    const steps = await Promise.all(
+  private async rebuildForIdentity(): Promise<void> {
+    const models = await this.listModels();
+    const names = (model: string) => ({
+      table: this.rowsTable(`predictions_${validateIdentifier(model, 'model name')}`),
+      pending: this.rowsTable(pendingRebuildName(model)),
+    });
+    const tables = models.flatMap((model) => Object.values(names(model)));
+    if (tables.length === 0) {
+      return; // (and `has([], name)` is a type error on 18.16)
+    }
+    const sortingKeys = await Promise.all(
       this.shards.map(async (shard) => {
         const rows = await this.queryOn<{ name: string; sorting_key: string }>(
           shard,
           'SELECT name, sorting_key FROM system.tables WHERE database = {db} AND has({tables}, name)',
-          { db: this.database, tables: [table, pending] }
+          { db: this.database, tables }
         );
-        const keys = new Map(rows.map((row) => [row.name, row.sorting_key]));
-        return identityStep(keys.get(table), keys.has(pending));
+        return new Map(rows.map((row) => [row.name, row.sorting_key]));
       })
     );
-    if (steps.every((step) => step === 'none')) {
-      return;
+    for (const model of models) {
+      const { table, pending } = names(model);
+      const steps = sortingKeys.map((keys) => identityStep(keys.get(table), keys.has(pending)));
+      if (steps.some((step) => step !== 'none')) {
+        await this.rebuildModelForIdentity(model, table, pending, steps);
+      }
     }
+  }
+
+  /**
+   * Rebuilds one model's predictions table (`table`, renamed to `pending` meanwhile) by each server's step, its
+   * ledger view dropped before and made again after (clickhouse-identity.ts).
+   */
+  private async rebuildModelForIdentity(
+    model: string,
+    table: string,
+    pending: string,
+    steps: readonly IdentityStep[]
+  ): Promise<void> {
     await this.command(`DROP TABLE IF EXISTS ${this.table(this.ledgerViewName(model))}`);
     for (const [i, shard] of this.shards.entries()) {
       if (steps[i] === 'rename') {
