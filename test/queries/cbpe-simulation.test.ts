@@ -3,34 +3,28 @@
  * 4, where the estimate must follow the realized accuracy, then concept drift from day 11, where it must not and the
  * notice must say so. Written by the simulate command into an embedded store, read through the `performance` handler.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { command as simulate } from '../../src/server/cli/simulate';
 import { performanceQuery } from '../../src/server/queries/performance';
 import { DAY_MS, HOUR_MS, INCIDENTS } from '../../src/server/simulate/scenario';
 import type { DatasourceInstance } from '../../src/server/backend/instances';
-import { column, instanceFor, runHandler } from './traffic-fixture';
+import { simulatedStore, type SimulatedStore } from '../support/simulated-store';
+import { column, runHandler } from './traffic-fixture';
 
 const END = Date.UTC(2026, 2, 16);
 const START = END - 14 * DAY_MS;
 /** The start of day `day` of the simulated window. */
 const dayStart = (day: number) => START + (day - 1) * DAY_MS;
 
-let dir: string;
+let simulated: SimulatedStore;
 let instance: DatasourceInstance;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'mlmon-cbpe-sim-'));
   const args = ['--models', 'churn', '--days', '14', '--rate', '2', '--seed', '7', '--reference-rows', '50000'];
-  const code = await simulate.run([...args, '--end', new Date(END).toISOString(), '--data-dir', dir]);
-  expect(code).toBe(0);
-  instance = instanceFor({ dataDirectory: dir });
+  simulated = await simulatedStore(args, END);
+  instance = simulated.instance;
 }, 120_000);
 
 afterAll(async () => {
-  await instance?.dispose();
-  await rm(dir, { recursive: true, force: true });
+  await simulated?.remove();
 });
 
 /** The estimated accuracy in 6-hour buckets from day 1 to `to` (exclusive). */

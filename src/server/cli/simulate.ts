@@ -1,11 +1,12 @@
 /**
  * `mlmon simulate`: writes realistic demo traffic for two models (credit_risk, a binary classifier, and
- * delivery_time, a regressor) with scripted incidents — see docs/SIMULATION.md — and each model's baseline.
+ * delivery_time, a regressor) with scripted incidents — see docs/SIMULATION.md — and each model's baseline; with
+ * `--challenger`, a challenger version beside the champion (shadow, then optionally a split).
  */
 import { parseArgs } from 'node:util';
 import { computeBaseline, type ReferenceColumn } from '../baseline/compute';
 import { ALL_SIMULATED_MODELS, DAY_MS, HOUR_MS, SIMULATED_MODELS, type SimulatedModel } from '../simulate/scenario';
-import { referenceRows, simulateTraffic, type TrafficItem } from '../simulate/traffic';
+import { referenceRows, simulateTraffic, type ChallengerTraffic, type TrafficItem } from '../simulate/traffic';
 import { openStore, STORE_FLAGS, STORE_FLAGS_HELP, storeOptionsFromFlags } from '../store/open';
 import type { LabelRecord, PredictionRecord, PredictionStore } from '../store/types';
 import { handleErrors, throwIfRejected, UsageError, type Command } from './command';
@@ -22,6 +23,11 @@ Options:
   --seed S               random seed; the same seed writes the same data (default 42)
   --models A,B           only these models (default credit_risk,delivery_time; also churn: covariate shift from
                          day 4, then concept drift from day 11, for estimated performance)
+  --challenger           also a challenger version for the models that have one (churn: v2, better after the
+                         concept drift): it scores a shadow copy of a share of the requests (same ids)
+  --shadow-share X       share of the requests the challenger scores in shadow (default 0.25; with --challenger)
+  --split-from-day D     from day D on, the challenger serves a share of the requests itself (with --challenger)
+  --split-share X        share of the requests the challenger serves from --split-from-day (default 0.5)
   --reference-rows N     rows of reference data for each baseline (default 20000)
   --no-baseline          do not write baselines
   --via-collector URL    send through a running collector (mlmon serve) instead of writing to the store;
@@ -37,6 +43,10 @@ const FLAGS = {
   rate: { type: 'string' },
   seed: { type: 'string' },
   models: { type: 'string' },
+  challenger: { type: 'boolean' },
+  'shadow-share': { type: 'string' },
+  'split-from-day': { type: 'string' },
+  'split-share': { type: 'string' },
   'reference-rows': { type: 'string' },
   'no-baseline': { type: 'boolean' },
   'via-collector': { type: 'string' },
@@ -145,6 +155,9 @@ async function sendTraffic(
   let reportedDay = 0;
   for (const item of items) {
     predictions.push(item.prediction);
+    if (item.shadow) {
+      predictions.push(item.shadow);
+    }
     if (item.label) {
       labels.push(item.label);
     }
@@ -182,6 +195,41 @@ function numberFlag(text: string | undefined, fallback: number, flag: string, ch
   return value;
 }
 
+/** The challenger's traffic from the flags (undefined without --challenger), checked against the window and models. */
+function challengerFromFlags(
+  values: { challenger?: boolean; 'shadow-share'?: string; 'split-from-day'?: string; 'split-share'?: string },
+  days: number,
+  models: readonly SimulatedModel[]
+): ChallengerTraffic | undefined {
+  const given = ['shadow-share', 'split-from-day', 'split-share'].filter((flag) => values[flag as keyof typeof values]);
+  if (!values.challenger) {
+    if (given.length > 0) {
+      throw new UsageError(`--${given[0]} needs --challenger`);
+    }
+    return undefined;
+  }
+  if (!models.some((model) => model.challenger)) {
+    const having = ALL_SIMULATED_MODELS.filter((model) => model.challenger).map((model) => model.name);
+    throw new UsageError(`--challenger: none of the models has a challenger; use --models ${having.join(',')}`);
+  }
+  const share = (flag: string, text: string | undefined, fallback: number) =>
+    numberFlag(text, fallback, flag, (n) => n >= 0 && n <= 1);
+  const shadowShare = share('shadow-share', values['shadow-share'], 0.25);
+  if (values['split-from-day'] === undefined) {
+    if (values['split-share'] !== undefined) {
+      throw new UsageError('--split-share needs --split-from-day');
+    }
+    return { shadowShare };
+  }
+  const fromDay = numberFlag(
+    values['split-from-day'],
+    0,
+    'split-from-day',
+    (n) => Number.isInteger(n) && n >= 1 && n <= days
+  );
+  return { shadowShare, split: { fromDay, share: share('split-share', values['split-share'], 0.5) } };
+}
+
 async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: FLAGS, strict: true, allowPositionals: false });
   if (values.help) {
@@ -213,6 +261,7 @@ async function run(argv: string[]): Promise<number> {
     }
     return model;
   });
+  const challenger = challengerFromFlags(values, days, models);
 
   const viaCollector = values['via-collector'];
   const token = values.token ?? process.env.MLMON_COLLECTOR_TOKEN;
@@ -234,7 +283,7 @@ async function run(argv: string[]): Promise<number> {
       const written = await sendTraffic(
         sink,
         model,
-        simulateTraffic(model, { start, end, ratePerMinute: rate, seed }),
+        simulateTraffic(model, { start, end, ratePerMinute: rate, seed, challenger }),
         start,
         days,
         log

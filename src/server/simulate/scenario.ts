@@ -37,6 +37,12 @@ export const INCIDENTS = {
   campaign: { startDay: 4, tenureShrinkPerDay: 0.15, callsPerDay: 0.12 },
   /** churn: concept drift from day 11 — a competitor's offer: customers on annual contracts, who rarely left, now churn (log-odds +2). */
   competitorOffer: { day: 11, contract: 'annual', logOdds: 2 },
+  /**
+   * churn's challenger `v2` (only with `--challenger`): retrained on data that already saw some annual customers
+   * leave, its log-odds add 0.6 for annual contracts and a little noise (sd 0.15), so it is slightly worse than the
+   * champion before the competitor's offer and better after it; it answers in ~26 ms and fails 0.2 % of requests.
+   */
+  churnChallenger: { version: 'v2', annualLogOdds: 0.6, noiseSd: 0.15, latencyMs: 26, errorRate: 0.002 },
 } as const;
 
 /** Start of day `day` (1-based) of the window, in ms since the window start. */
@@ -77,9 +83,22 @@ export interface SimulatedRequest {
   labelDelayMs: number;
 }
 
+/** A challenger's answer to a request the champion was asked: its own prediction, latency and failure. */
+export type ChallengerAnswer = Pick<SimulatedRequest, 'prediction' | 'score' | 'latencyMs' | 'error'>;
+
+/** Another version of a model, scoring the requests the champion draws (`mlmon simulate --challenger`). */
+export interface SimulatedChallenger {
+  version: string;
+  /** Its answer to `request` at `moment`, from its own random stream (so the champion's traffic never changes). */
+  answer(random: Random, request: SimulatedRequest, moment: Moment): ChallengerAnswer;
+}
+
 export interface SimulatedModel {
   name: string;
+  /** The champion's version: it serves the traffic. */
   version: string;
+  /** A challenger version, for models that have one. */
+  challenger?: SimulatedChallenger;
   task: 'classification' | 'regression';
   /** Features in the order they are documented. */
   features: ReadonlyArray<{ name: string; kind: 'numeric' | 'categorical' }>;
@@ -324,15 +343,33 @@ function churnLogOdds(f: Record<string, FeatureValue>): number {
   );
 }
 
+/** churn's challenger (INCIDENTS.churnChallenger): the champion's log-odds, shifted for annual contracts, with noise. */
+const churnChallenger: SimulatedChallenger = {
+  version: INCIDENTS.churnChallenger.version,
+  answer(random, request) {
+    const spec = INCIDENTS.churnChallenger;
+    const annual = request.features.contract === 'annual' ? spec.annualLogOdds : 0;
+    const latencyMs = round(random.logNormal(Math.log(spec.latencyMs), 0.3), 0.1);
+    const noise = random.normal(0, spec.noiseSd);
+    if (random.bernoulli(spec.errorRate)) {
+      return { prediction: null, score: null, latencyMs, error: 'challenger timeout' };
+    }
+    const score = round(sigmoid(churnLogOdds(request.features) + annual + noise), 1e-6);
+    return { prediction: score >= 0.5 ? 1 : 0, score, latencyMs, error: null };
+  },
+};
+
 /**
  * `churn` (binary classifier): the case estimated performance (CBPE) is for, then the case it cannot handle —
  * covariate shift from day 4 (INCIDENTS.campaign: the estimate must follow the realized accuracy), concept drift from
  * day 11 (INCIDENTS.competitorOffer: the realized accuracy leaves the estimate's band and a notice says so). Not in
- * the default set: `mlmon simulate --models churn`.
+ * the default set: `mlmon simulate --models churn`. Its challenger `v2` (churnChallenger) scores shadow copies of the
+ * requests, and may serve a share itself, with `--challenger`.
  */
 export const churn: SimulatedModel = {
   name: 'churn',
   version: 'v1',
+  challenger: churnChallenger,
   task: 'classification',
   features: [
     { name: 'tenure_months', kind: 'numeric' },
