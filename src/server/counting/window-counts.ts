@@ -367,7 +367,7 @@ async function dayTallies(
     const extend =
       last > 0 &&
       before.every((tallies) => tallies !== undefined) &&
-      !(await store.filesShareIds!(files[last], files.slice(0, last)));
+      !(await store.filesSharePredictions!(files[last], files.slice(0, last)));
     const relation = await store.fileRelation!(request.model, last === 0 || extend ? [files[last]] : files);
     const missingColumns = missing.map((i) => columns[i]);
     await countRelation(request, store, relation, missingColumns, epochGrid(slotMs), add);

@@ -521,9 +521,11 @@ export class ClickHouseStore implements PredictionStore {
     }
     const sortingKeys = await Promise.all(
       this.shards.map(async (shard) => {
+        // Only tables holding rows: a Distributed table (a cluster's, seen by a store opened on one of its servers
+        // without cluster mode) has no sorting key and must never be "rebuilt" into a local copy of every shard.
         const rows = await this.queryOn<{ name: string; sorting_key: string }>(
           shard,
-          'SELECT name, sorting_key FROM system.tables WHERE database = {db} AND has({tables}, name)',
+          "SELECT name, sorting_key FROM system.tables WHERE database = {db} AND has({tables}, name) AND endsWith(engine, 'MergeTree')",
           { db: this.database, tables }
         );
         return new Map(rows.map((row) => [row.name, row.sorting_key]));
@@ -783,7 +785,7 @@ export class ClickHouseStore implements PredictionStore {
    */
   async ensureIngestLedger(model: string): Promise<void> {
     const view = this.ledgerViewName(model);
-    if (!(await this.hasModel(model)) || (await this.tableExists(view))) {
+    if (!(await this.hasModel(model)) || (await this.tableExists(this.rowsTable(view)))) {
       return;
     }
     const predictions = this.predictionsTable(model);

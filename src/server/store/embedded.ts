@@ -703,15 +703,21 @@ export class EmbeddedStore implements PredictionStore {
     return this.predictionsOf(model, [{ dir: dirname(files[0]), files: [...files] }]);
   }
 
-  /** Reads only the `id` column of the files (a semi join), so it costs a fraction of counting them. */
-  async filesShareIds(file: string, others: readonly string[]): Promise<boolean> {
+  /**
+   * Whether `file` holds a prediction (PREDICTION_COPIES' identity: id and version) that one of `others` holds too.
+   * Reads only those columns (a semi join), so it costs a fraction of counting the files.
+   */
+  async filesSharePredictions(file: string, others: readonly string[]): Promise<boolean> {
     if (others.length === 0) {
       return false;
     }
     const list = others.map(duckdbStringLiteral).join(', ');
+    const same = PREDICTION_COPIES.identity
+      .map((name) => `f.${quoteIdentifier(name, 'duckdb')} = o.${quoteIdentifier(name, 'duckdb')}`)
+      .join(' AND ');
     const [row] = await this.query<{ shared: boolean }>(
       `SELECT EXISTS (SELECT 1 FROM read_parquet([${duckdbStringLiteral(file)}]) AS f ` +
-        `SEMI JOIN read_parquet([${list}], union_by_name = true) AS o ON f.id = o.id) AS shared`
+        `SEMI JOIN read_parquet([${list}], union_by_name = true) AS o ON ${same}) AS shared`
     );
     return Boolean(row?.shared);
   }

@@ -376,8 +376,8 @@ export interface PredictionStore extends PredictionWriter {
    * (the kept copies of their rows, as if the day held only them).
    */
   fileRelation?(model: string, files: readonly string[]): Promise<string>;
-  /** File-backed stores only: whether `file` holds a request id that one of `others` (of its day) holds too. */
-  filesShareIds?(file: string, others: readonly string[]): Promise<boolean>;
+  /** File-backed stores only: whether `file` holds a prediction (its id and version) that one of `others` (of its day) holds. */
+  filesSharePredictions?(file: string, others: readonly string[]): Promise<boolean>;
   /** File-backed stores only: counts cached beside a file of `predictionDays` under `key`, if any. */
   readFileCounts?(file: string, key: string): Promise<string | undefined>;
   /**
