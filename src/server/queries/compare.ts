@@ -1,0 +1,412 @@
+/**
+ * `compare`: champion vs challenger — two versions of a model serving the same traffic, side by side per bucket.
+ *
+ * Traffic is either **shadow** (both versions score every request: two predictions per request id) or **split**
+ * (each request goes to one version). Per bucket:
+ * - the distance between the two versions' prediction distributions, on the baseline's prediction bins (numbers) or
+ *   the union of the classes (METRICS.md): Jensen–Shannon distance (log₂) and PSI (floored at 1e-4, ln), the
+ *   champion as reference, each with its noise floor and noise-floor-aware level as drift has them;
+ * - the agreement rate over the request ids both versions scored (shadow traffic; a split has no pairs, and the
+ *   agreement is null): the same class for classifiers, |champion − challenger| ≤ tolerance for regressors
+ *   (counting/pair-counts.ts), with the pair count;
+ * - per version: the realized metric (labels joined by id, performance.ts) with its label coverage; the estimated
+ *   one (CBPE, performance-estimate.ts) with its 95 % band, for binary classifiers whose baseline has a calibration;
+ *   latency p95 and error rate (operational.ts).
+ *
+ * Every series is one `timeseries-multi` frame whose first number is its value, labelled `model`, `metric` and — for a
+ * version's series — `version` and `role` (champion / challenger), so an alert rule tells them apart. Everything is
+ * counted in the store: the prediction bins by the counting engine (window-counts.ts), the rest in one GROUP BY
+ * per statement; the plan is clamped to the budget with POINTS_PER_BUCKET points per bucket.
+ */
+import {
+  alignCategories,
+  compareCounts,
+  DEFAULT_MIN_COUNT,
+  rateDrift,
+  severityLevel as levelOfSeverity,
+  type CategoryCounts,
+  type FeatureComparison,
+} from '../../core/stats';
+import { METRIC_UNITS, type FrameLike, type FrameNotice } from '../../core/query/frames';
+import { COMPARE_TOLERANCE_STD, QueryError, type CompareQuery } from '../../core/query/queryTypes';
+import type { QueryRequest } from '../backend/registry';
+import { thresholdsFor } from '../backend/settings';
+import type { Baseline, BaselineCalibration, ColumnReference } from '../store/types';
+import { alignedCells, type Tally } from '../counting/binned-counts';
+import { countPairs, type PairCounts } from '../counting/pair-counts';
+import { chooseBaseline, countedColumn, predictionTarget } from '../counting/targets';
+import { countWindow } from '../counting/window-counts';
+import { sampleNotices, windowWhere, type WindowClause } from '../counting/window';
+import { metricThresholds } from './drift';
+import { requireModel } from './metadata';
+import { operationalRule, operationalSql } from './operational';
+import {
+  baselineIfAny,
+  labelledRelation,
+  performanceRule,
+  realizedPerformance,
+  stoppableStore,
+  type Queryable,
+  type Task,
+} from './performance';
+import { estimatedColumns, estimatedMetric, requireCalibration } from './performance-estimate';
+import { planWindow } from './plan';
+import { numberOrNull, ratedSeriesFrame, type ExtraColumn, type LevelRule } from './series';
+
+/** The two sides of a comparison, in frame order. */
+export const ROLES = ['champion', 'challenger'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** The distances of the prediction distributions, as query metrics (METRICS.md). */
+export const COMPARE_DISTANCES = ['js', 'psi'] as const;
+
+/** Series per bucket: the distances, the agreement, and per version realized, estimated, latency p95, error rate. */
+export const POINTS_PER_BUCKET = COMPARE_DISTANCES.length + 1 + ROLES.length * 4;
+
+/** Latency quantile compared. */
+const LATENCY_LEVEL = 0.95;
+
+/** A distance of two bucketed distributions: its value, noise floor and level (null levels with too few rows). */
+interface DistancePoint {
+  value: number | null;
+  noiseFloor: number | null;
+  level: number | null;
+  rows: number;
+}
+
+const NO_DISTANCE: DistancePoint = { value: null, noiseFloor: null, level: null, rows: 0 };
+
+/** Counts of both sides on common bins: the baseline's bins (numbers) or the union of both sides' classes. */
+export function sideBySide(
+  reference: ColumnReference,
+  champion: Tally | undefined,
+  challenger: Tally | undefined
+): { champion: number[]; challenger: number[]; missing: { reference: number; current: number } } {
+  const missing = { reference: champion?.bins[0] ?? 0, current: challenger?.bins[0] ?? 0 };
+  if (reference.kind === 'numeric') {
+    return {
+      champion: alignedCells(reference, champion).current,
+      challenger: alignedCells(reference, challenger).current,
+      missing,
+    };
+  }
+  const classes = (tally: Tally | undefined): CategoryCounts =>
+    new Map([...(tally?.categories ?? [])].map(([name, cell]) => [name, cell.n]));
+  const aligned = alignCategories(classes(champion), classes(challenger));
+  return { champion: aligned.reference, challenger: aligned.current, missing };
+}
+
+/**
+ * JS distance and PSI of the challenger's distribution against the champion's (compareCounts), with their noise
+ * floors and levels (rateDrift under the drift thresholds); none when a side has fewer than DEFAULT_MIN_COUNT rows.
+ */
+export function distancePoints(
+  kind: ColumnReference['kind'],
+  sides: ReturnType<typeof sideBySide>,
+  thresholds: Record<(typeof COMPARE_DISTANCES)[number], { warning: number; critical: number }>
+): Record<(typeof COMPARE_DISTANCES)[number], DistancePoint> {
+  const total = (counts: number[]) => counts.reduce((sum, n) => sum + n, 0);
+  const rows = Math.min(total(sides.champion), total(sides.challenger));
+  if (rows < DEFAULT_MIN_COUNT) {
+    return { js: { ...NO_DISTANCE, rows }, psi: { ...NO_DISTANCE, rows } };
+  }
+  const comparison: FeatureComparison = compareCounts(kind, sides.champion, sides.challenger, sides.missing);
+  const point = (value: number, noiseFloor: number, metric: (typeof COMPARE_DISTANCES)[number]): DistancePoint => ({
+    value,
+    noiseFloor,
+    level: levelOfSeverity(rateDrift(value, noiseFloor, thresholds[metric])),
+    rows,
+  });
+  return {
+    js: point(comparison.metrics.jsDistance, comparison.noiseFloor.jsDistance, 'js'),
+    psi: point(comparison.metrics.psi, comparison.noiseFloor.psi, 'psi'),
+  };
+}
+
+/** Agreement of one bucket's pairs: same class (classifiers) or within the tolerance (regressors); null without pairs. */
+export function agreementRate(counts: PairCounts | undefined, task: Task): number | null {
+  if (!counts || counts.pairs === 0) {
+    return null;
+  }
+  return (task === 'classification' ? counts.sameClass : counts.withinTolerance) / counts.pairs;
+}
+
+/** The tolerance of regressors' agreement: the query's, else COMPARE_TOLERANCE_STD baseline standard deviations. */
+export function agreementTolerance(query: CompareQuery, baseline: Baseline): number {
+  if (query.tolerance !== undefined) {
+    return query.tolerance;
+  }
+  const prediction = baseline.prediction;
+  return prediction?.kind === 'numeric' ? COMPARE_TOLERANCE_STD * prediction.std : 0;
+}
+
+/** The versions must both have predictions in the store; else an error listing the ones it has. */
+async function requireVersions(store: Awaited<ReturnType<QueryRequest['instance']['store']>>, query: CompareQuery) {
+  const known = (await store.listVersions(query.model)).map((v) => v.version);
+  const missing = [query.champion, query.challenger].filter((version) => !known.includes(version));
+  if (missing.length > 0) {
+    throw new QueryError(
+      `model "${query.model}" has no predictions of version(s) ${missing.map((v) => `"${v}"`).join(', ')}; ` +
+        `its versions: ${known.join(', ') || 'none yet'} — pick the champion and challenger among them`
+    );
+  }
+}
+
+/** What an estimate of one version needs (its metric and calibration), or the notice saying why there is none. */
+function estimatePlan(
+  model: string,
+  version: string,
+  metric: Parameters<typeof estimatedMetric>[0],
+  task: Task,
+  baseline: Baseline | undefined
+): { metric: ReturnType<typeof estimatedMetric>; calibration: BaselineCalibration } | FrameNotice {
+  try {
+    return { metric: estimatedMetric(metric, task), calibration: requireCalibration(model, baseline) };
+  } catch (error) {
+    if (!(error instanceof QueryError)) {
+      throw error;
+    }
+    return { severity: 'info', text: `No estimated ${metric} for version ${version}: ${error.message}` };
+  }
+}
+
+/** A series of one version (or of the pair) for ratedSeriesFrame. */
+interface Series {
+  name: string;
+  metric: string;
+  role?: Role;
+  version?: string;
+  unit: string;
+  values: Array<number | null>;
+  rule?: LevelRule;
+  unrated?: boolean[];
+  extras: ExtraColumn[];
+}
+
+/** The series of one version: realized and estimated metric, latency p95 and error rate. */
+async function versionSeries(
+  request: QueryRequest<'compare'>,
+  stores: { store: Queryable; dialect: 'duckdb' | 'clickhouse' },
+  relations: { predictions: string; joined: string },
+  where: WindowClause,
+  side: { role: Role; version: string; baseline: Baseline | undefined },
+  times: readonly number[],
+  notices: FrameNotice[]
+): Promise<{ task: Task; series: Series[] }> {
+  const { query, instance, signal } = request;
+  const thresholds = thresholdsFor(instance.settings, query.model);
+  const realized = await realizedPerformance(
+    stores.store,
+    query.model,
+    side.baseline,
+    relations.joined,
+    where,
+    query.metric,
+    times
+  );
+  const { metric, task } = realized;
+  const unit = METRIC_UNITS[metric] ?? 'none';
+  const rule = performanceRule(metric, realized.reference, thresholds);
+  const own = { role: side.role, version: side.version };
+  const series: Series[] = [
+    {
+      name: `${metric} ${side.role}`,
+      metric,
+      ...own,
+      unit,
+      values: realized.values,
+      rule,
+      extras: [
+        { name: 'coverage', values: realized.coverage, unit: 'percentunit' },
+        { name: 'labelled', values: realized.labelled, unit: 'short' },
+      ],
+    },
+  ];
+  const plan = estimatePlan(query.model, side.version, metric, task, side.baseline);
+  if ('severity' in plan) {
+    notices.push(plan);
+  } else {
+    const estimate = await estimatedColumns(
+      stores.store,
+      relations.joined,
+      where,
+      plan.calibration,
+      plan.metric,
+      times,
+      realized.values,
+      signal
+    );
+    notices.push(...estimate.notices.map((n) => ({ ...n, text: `Version ${side.version}: ${n.text}` })));
+    series.push({
+      name: `${metric} estimated ${side.role}`,
+      metric: `${metric}_estimated`,
+      ...own,
+      unit,
+      values: estimate.values,
+      rule,
+      extras: estimate.extras,
+    });
+  }
+  const rows = await stores.store.query<Record<string, unknown>>(
+    operationalSql(stores.dialect, relations.predictions, where, true),
+    { ...where.params, latency_q: LATENCY_LEVEL }
+  );
+  const byBucket = new Map(rows.map((row) => [Number(row.bucket), row]));
+  const counts = times.map((t) => Number(byBucket.get(t)?.n ?? 0));
+  const unrated = counts.map((n) => n < DEFAULT_MIN_COUNT);
+  const countColumn: ExtraColumn = { name: 'count', values: counts, unit: 'short' };
+  series.push(
+    {
+      name: `latency_p95 ${side.role}`,
+      metric: 'latency_p95',
+      ...own,
+      unit: 'ms',
+      values: times.map((t) => numberOrNull(byBucket.get(t)?.latency)),
+      rule: operationalRule('latency_p95', thresholds),
+      unrated,
+      extras: [countColumn],
+    },
+    {
+      name: `error_rate ${side.role}`,
+      metric: 'error_rate',
+      ...own,
+      unit: 'percentunit',
+      values: times.map((t, i) => (counts[i] > 0 ? Number(byBucket.get(t)?.errors) / counts[i] : null)),
+      rule: operationalRule('error_rate', thresholds),
+      unrated,
+      extras: [countColumn],
+    }
+  );
+  return { task, series };
+}
+
+export async function compareQuery(request: QueryRequest<'compare'>): Promise<FrameLike[]> {
+  const { query, instance, signal } = request;
+  const store = await instance.store();
+  await requireModel(store, query.model);
+  await requireVersions(store, query);
+  const baseline = await chooseBaseline(store, query.model, query.baseline, query.champion);
+  const target = predictionTarget(baseline, store.dialect);
+  const plan = await planWindow(request, store, query.model, query.bucket, POINTS_PER_BUCKET);
+  const times = plan.starts;
+  const versions = { champion: query.champion, challenger: query.challenger };
+  const wheres = Object.fromEntries(
+    ROLES.map((role) => [role, windowWhere(store.dialect, { ...query, version: versions[role] }, plan.grid)])
+  ) as Record<Role, WindowClause>;
+  const columns = [countedColumn(target)];
+  const tallies: Array<(time: number) => Tally | undefined> = [];
+  for (const role of ROLES) {
+    const counts = await countWindow({
+      store,
+      model: query.model,
+      range: plan.range,
+      columns,
+      where: wheres[role],
+      grid: plan.grid,
+      signal,
+    });
+    tallies.push((time: number) => counts.get(0, time));
+  }
+  const settings = thresholdsFor(instance.settings, query.model);
+  const distanceThresholds = { js: metricThresholds('js', settings), psi: metricThresholds('psi', settings) };
+  const distances = times.map((t) =>
+    distancePoints(
+      target.reference.kind,
+      sideBySide(target.reference, tallies[0](t), tallies[1](t)),
+      distanceThresholds
+    )
+  );
+  const relations = {
+    predictions: await store.predictionsRelation(query.model, plan.range),
+    joined: await labelledRelation(store, query.model, plan.range),
+  };
+  const stoppable = stoppableStore(store, signal);
+  const notices: FrameNotice[] = [...plan.notices, ...sampleNotices(query.sampleFraction)];
+  const sides = [];
+  for (const role of ROLES) {
+    const sideBaseline = await baselineIfAny(store, { ...query, version: versions[role] });
+    signal.throwIfAborted();
+    sides.push(
+      await versionSeries(
+        request,
+        { store: stoppable, dialect: store.dialect },
+        relations,
+        wheres[role],
+        { role, version: versions[role], baseline: sideBaseline },
+        times,
+        notices
+      )
+    );
+  }
+  const task = sides[0].task;
+  const tolerance = agreementTolerance(query, baseline);
+  const pairs = await countPairs(
+    store,
+    relations.predictions,
+    windowWhere(store.dialect, { ...query, version: undefined }, plan.grid),
+    { ...versions, tolerance },
+    signal
+  );
+  const pairCounts = times.map((t) => pairs.get(t)?.pairs ?? 0);
+  const pairSeries: Series[] = [
+    ...COMPARE_DISTANCES.map((metric): Series => ({
+      name: metric,
+      metric,
+      unit: 'none',
+      values: distances.map((d) => d[metric].value),
+      extras: [
+        { name: 'noise_floor', values: distances.map((d) => d[metric].noiseFloor), unit: 'none' },
+        { name: 'level', values: distances.map((d) => d[metric].level), unit: 'none' },
+        { name: 'count', values: distances.map((d) => d[metric].rows), unit: 'short' },
+      ],
+    })),
+    {
+      name: 'agreement',
+      metric: 'agreement',
+      unit: 'percentunit',
+      values: times.map((t) => agreementRate(pairs.get(t), task)),
+      extras: [{ name: 'pairs', values: pairCounts, unit: 'short' }],
+    },
+  ];
+  if (pairCounts.every((n) => n === 0)) {
+    notices.push({
+      severity: 'info',
+      text:
+        `No request id was scored by both ${query.champion} and ${query.challenger} (split traffic, or no shadow ` +
+        'predictions logged): the agreement needs shadow traffic — both versions logging the same request id.',
+    });
+  }
+  const custom = {
+    champion: query.champion,
+    challenger: query.challenger,
+    baseline: baseline.version,
+    task,
+    agreement: task === 'classification' ? 'same predicted class' : `|champion − challenger| ≤ ${tolerance}`,
+    tolerance,
+    distances: 'champion as reference, on the baseline prediction bins: JS distance (log2), PSI (floor 1e-4, ln)',
+    bucketMs: plan.grid.sizeMs,
+    minCount: DEFAULT_MIN_COUNT,
+  };
+  return [...pairSeries, ...sides.flatMap((side) => side.series)].map((series, i) =>
+    ratedSeriesFrame(
+      {
+        name: series.name,
+        labels: {
+          model: query.model,
+          metric: series.metric,
+          ...(series.version !== undefined ? { version: series.version, role: series.role! } : {}),
+        },
+        unit: series.unit,
+        times,
+        values: series.values,
+        rule: series.rule,
+        unrated: series.unrated,
+        extras: series.extras,
+        notices: i === 0 ? notices : undefined,
+        custom,
+      },
+      query.refId,
+      query.alertOn
+    )
+  );
+}
