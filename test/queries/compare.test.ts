@@ -321,6 +321,19 @@ describe.each([
     expect(column(frameOf(frames, { metric: 'agreement' }), 'pairs')).toEqual([pairs]);
   });
 
+  it('one part (a panel, an alert rule) answers only its series, as the whole comparison does', async () => {
+    const whole = await run({ model: 'duel' });
+    const expected = { distance: 2, agreement: 1, performance: 4, operational: 4 };
+    for (const [part, count] of Object.entries(expected)) {
+      const frames = await run({ model: 'duel', part });
+      expect(frames).toHaveLength(count);
+      for (const frame of frames) {
+        const same = whole.find((f) => f.name === frame.name)!;
+        expect(frame.fields).toEqual(same.fields);
+      }
+    }
+  });
+
   it('keeps the plan inside the budget: 1 s buckets over six hours are widened, with a notice', async () => {
     const frames = await run({ model: 'duel', bucket: '1s' }, { maxDataPoints: 1_000_000, intervalMs: 1000 });
     expect(frames[0].length * POINTS_PER_BUCKET).toBeLessThanOrEqual(MAX_PLAN_POINTS);

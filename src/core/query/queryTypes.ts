@@ -160,7 +160,15 @@ export interface CompareQuery extends QueryBase<'compare'>, Omit<ModelScope, 've
    * default COMPARE_TOLERANCE_STD × the population standard deviation of the baseline's predictions.
    */
   tolerance?: number;
+  /** Only one part of the comparison (a dashboard panel, an alert rule); default all of them. */
+  part?: ComparePart;
 }
+/**
+ * The parts of a comparison: the prediction distance (JS, PSI), the agreement of shadow pairs, realized and estimated
+ * performance, latency p95 and error rate.
+ */
+export const COMPARE_PARTS = ['distance', 'agreement', 'performance', 'operational'] as const;
+export type ComparePart = (typeof COMPARE_PARTS)[number];
 /** Default agreement tolerance of regressors, in standard deviations of the baseline's predictions. */
 export const COMPARE_TOLERANCE_STD = 0.1;
 /** The lowest drift level that opens an event (Grafana annotation) episode. */
@@ -502,8 +510,10 @@ function numberInRange(raw: Record<string, unknown>, key: string, ok: (n: number
   return value;
 }
 
-/** The two versions of a compare query (both named, and different) and its tolerance. */
-function parseCompared(raw: Record<string, unknown>): Pick<CompareQuery, 'champion' | 'challenger' | 'tolerance'> {
+/** The two versions of a compare query (both named, and different), its tolerance and part. */
+function parseCompared(
+  raw: Record<string, unknown>
+): Pick<CompareQuery, 'champion' | 'challenger' | 'tolerance' | 'part'> {
   const champion = optionalString(raw, 'champion');
   const challenger = optionalString(raw, 'challenger');
   if (champion === undefined || challenger === undefined) {
@@ -515,7 +525,7 @@ function parseCompared(raw: Record<string, unknown>): Pick<CompareQuery, 'champi
     throw new QueryError(`champion and challenger are both "${champion}": pick two different versions`);
   }
   const tolerance = numberInRange(raw, 'tolerance', (n) => Number.isFinite(n) && n >= 0, 'a number ≥ 0');
-  return { champion, challenger, tolerance };
+  return { champion, challenger, tolerance, part: oneOf(raw, 'part', COMPARE_PARTS) };
 }
 
 /**

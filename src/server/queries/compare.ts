@@ -28,10 +28,16 @@ import {
   type FeatureComparison,
 } from '../../core/stats';
 import { METRIC_UNITS, type FrameLike, type FrameNotice } from '../../core/query/frames';
-import { COMPARE_TOLERANCE_STD, QueryError, type CompareQuery } from '../../core/query/queryTypes';
+import {
+  COMPARE_PARTS,
+  COMPARE_TOLERANCE_STD,
+  QueryError,
+  type ComparePart,
+  type CompareQuery,
+} from '../../core/query/queryTypes';
 import type { QueryRequest } from '../backend/registry';
 import { thresholdsFor } from '../backend/settings';
-import type { Baseline, BaselineCalibration, ColumnReference } from '../store/types';
+import type { Baseline, BaselineCalibration, ColumnReference, PredictionStore } from '../store/types';
 import { alignedCells, type Tally } from '../counting/binned-counts';
 import { countPairs, type PairCounts } from '../counting/pair-counts';
 import { chooseBaseline, countedColumn, predictionTarget } from '../counting/targets';
@@ -42,6 +48,7 @@ import { requireModel } from './metadata';
 import { operationalRule, operationalSql } from './operational';
 import {
   baselineIfAny,
+  detectTask,
   labelledRelation,
   performanceRule,
   realizedPerformance,
@@ -50,7 +57,8 @@ import {
   type Task,
 } from './performance';
 import { estimatedColumns, estimatedMetric, requireCalibration } from './performance-estimate';
-import { planWindow } from './plan';
+import { planWindow, type WindowPlan } from './plan';
+import { mapSliced } from '../slices';
 import { numberOrNull, ratedSeriesFrame, type ExtraColumn, type LevelRule } from './series';
 
 /** The two sides of a comparison, in frame order. */
@@ -60,8 +68,16 @@ export type Role = (typeof ROLES)[number];
 /** The distances of the prediction distributions, as query metrics (METRICS.md). */
 export const COMPARE_DISTANCES = ['js', 'psi'] as const;
 
-/** Series per bucket: the distances, the agreement, and per version realized, estimated, latency p95, error rate. */
-export const POINTS_PER_BUCKET = COMPARE_DISTANCES.length + 1 + ROLES.length * 4;
+/** Series per bucket of each part: the distances, the agreement, and per version realized and estimated, latency p95 and error rate. */
+export const PART_POINTS: Record<ComparePart, number> = {
+  distance: COMPARE_DISTANCES.length,
+  agreement: 1,
+  performance: ROLES.length * 2,
+  operational: ROLES.length * 2,
+};
+
+/** Series per bucket of a whole comparison. */
+export const POINTS_PER_BUCKET = COMPARE_PARTS.reduce((sum, part) => sum + PART_POINTS[part], 0);
 
 /** Latency quantile compared. */
 const LATENCY_LEVEL = 0.95;
@@ -141,7 +157,7 @@ export function agreementTolerance(query: CompareQuery, baseline: Baseline): num
 }
 
 /** The versions must both have predictions in the store; else an error listing the ones it has. */
-async function requireVersions(store: Awaited<ReturnType<QueryRequest['instance']['store']>>, query: CompareQuery) {
+async function requireVersions(store: PredictionStore, query: CompareQuery) {
   const known = (await store.listVersions(query.model)).map((v) => v.version);
   const missing = [query.champion, query.challenger].filter((version) => !known.includes(version));
   if (missing.length > 0) {
@@ -183,22 +199,114 @@ interface Series {
   extras: ExtraColumn[];
 }
 
-/** The series of one version: realized and estimated metric, latency p95 and error rate. */
-async function versionSeries(
-  request: QueryRequest<'compare'>,
-  stores: { store: Queryable; dialect: 'duckdb' | 'clickhouse' },
-  relations: { predictions: string; joined: string },
-  where: WindowClause,
-  side: { role: Role; version: string; baseline: Baseline | undefined },
-  times: readonly number[],
-  notices: FrameNotice[]
-): Promise<{ task: Task; series: Series[] }> {
-  const { query, instance, signal } = request;
-  const thresholds = thresholdsFor(instance.settings, query.model);
+/** What every part of a comparison reads: the request, its plan, both versions' filters and the relations. */
+interface Comparison {
+  request: QueryRequest<'compare'>;
+  store: PredictionStore;
+  stoppable: Queryable;
+  plan: WindowPlan;
+  versions: Record<Role, string>;
+  wheres: Record<Role, WindowClause>;
+  relations: { predictions: string; joined: string };
+  notices: FrameNotice[];
+  /** What the parts computed say about how (meta.custom). */
+  custom: Record<string, unknown>;
+}
+
+/** JS distance and PSI of the two versions' predictions per bucket, counted by the counting engine. */
+async function distanceSeries(comparison: Comparison, baseline: Baseline): Promise<Series[]> {
+  const { request, store, plan, wheres } = comparison;
+  const target = predictionTarget(baseline, store.dialect);
+  comparison.custom.baseline = baseline.version;
+  comparison.custom.distances =
+    'challenger against champion on the baseline prediction bins (classes: their union): JS distance (log2), PSI (floor 1e-4, ln)';
+  const tallies: Array<(time: number) => Tally | undefined> = [];
+  for (const role of ROLES) {
+    const counts = await countWindow({
+      store,
+      model: request.query.model,
+      range: plan.range,
+      columns: [countedColumn(target)],
+      where: wheres[role],
+      grid: plan.grid,
+      signal: request.signal,
+    });
+    tallies.push((time: number) => counts.get(0, time));
+  }
+  const settings = thresholdsFor(request.instance.settings, request.query.model);
+  const thresholds = { js: metricThresholds('js', settings), psi: metricThresholds('psi', settings) };
+  const distances = await mapSliced(
+    plan.starts,
+    (t) =>
+      distancePoints(target.reference.kind, sideBySide(target.reference, tallies[0](t), tallies[1](t)), thresholds),
+    request.signal
+  );
+  return COMPARE_DISTANCES.map((metric) => ({
+    name: metric,
+    metric,
+    unit: 'none',
+    values: distances.map((d) => d[metric].value),
+    extras: [
+      { name: 'noise_floor', values: distances.map((d) => d[metric].noiseFloor), unit: 'none' },
+      { name: 'level', values: distances.map((d) => d[metric].level), unit: 'none' },
+      { name: 'count', values: distances.map((d) => d[metric].rows), unit: 'short' },
+    ],
+  }));
+}
+
+/** The agreement of the requests both versions scored, per bucket, with the pair count (pair-counts.ts). */
+async function agreementSeries(comparison: Comparison, baseline: Baseline): Promise<Series> {
+  const { request, store, plan, versions, relations } = comparison;
+  const { query } = request;
+  const task = await detectTask(
+    comparison.stoppable,
+    baseline,
+    relations.joined,
+    comparison.wheres.champion,
+    query.metric
+  );
+  const tolerance = agreementTolerance(query, baseline);
+  const pairs = await countPairs(
+    store,
+    relations.predictions,
+    windowWhere(store.dialect, { ...query, version: undefined }, plan.grid),
+    { ...versions, tolerance },
+    request.signal
+  );
+  const pairCounts = plan.starts.map((t) => pairs.get(t)?.pairs ?? 0);
+  if (pairCounts.every((n) => n === 0)) {
+    comparison.notices.push({
+      severity: 'info',
+      text:
+        `No request id was scored by both ${versions.champion} and ${versions.challenger} (split traffic, or no shadow ` +
+        'predictions logged): the agreement needs shadow traffic — both versions logging the same request id.',
+    });
+  }
+  comparison.custom.task = task;
+  comparison.custom.tolerance = tolerance;
+  comparison.custom.agreement =
+    task === 'classification' ? 'same predicted class' : `|champion − challenger| ≤ tolerance`;
+  return {
+    name: 'agreement',
+    metric: 'agreement',
+    unit: 'percentunit',
+    values: plan.starts.map((t) => agreementRate(pairs.get(t), task)),
+    extras: [{ name: 'pairs', values: pairCounts, unit: 'short' }],
+  };
+}
+
+/** One version's realized metric with its coverage, and its estimate (CBPE) with the band where one applies. */
+async function performanceSeries(comparison: Comparison, role: Role): Promise<Series[]> {
+  const { request, store, stoppable, plan, relations, notices } = comparison;
+  const { query } = request;
+  const version = comparison.versions[role];
+  const baseline = await baselineIfAny(store, { ...query, version });
+  const where = comparison.wheres[role];
+  const times = plan.starts;
   const realized = await realizedPerformance(
-    stores.store,
+    stoppable,
     query.model,
-    side.baseline,
+    baseline,
     relations.joined,
     where,
     query.metric,
@@ -206,13 +314,13 @@ async function versionSeries(
   );
   const { metric, task } = realized;
   const unit = METRIC_UNITS[metric] ?? 'none';
-  const rule = performanceRule(metric, realized.reference, thresholds);
-  const own = { role: side.role, version: side.version };
+  const rule = performanceRule(metric, realized.reference, thresholdsFor(request.instance.settings, query.model));
   const series: Series[] = [
     {
-      name: `${metric} ${side.role}`,
+      name: `${metric} ${role}`,
       metric,
-      ...own,
+      role,
+      version,
       unit,
       values: realized.values,
       rule,
@@ -222,62 +330,96 @@ async function versionSeries(
       ],
     },
   ];
-  const plan = estimatePlan(query.model, side.version, metric, task, side.baseline);
-  if ('severity' in plan) {
-    notices.push(plan);
-  } else {
-    const estimate = await estimatedColumns(
-      stores.store,
-      relations.joined,
-      where,
-      plan.calibration,
-      plan.metric,
-      times,
-      realized.values,
-      signal
-    );
-    notices.push(...estimate.notices.map((n) => ({ ...n, text: `Version ${side.version}: ${n.text}` })));
-    series.push({
-      name: `${metric} estimated ${side.role}`,
-      metric: `${metric}_estimated`,
-      ...own,
-      unit,
-      values: estimate.values,
-      rule,
-      extras: estimate.extras,
-    });
+  const estimable = estimatePlan(query.model, version, metric, task, baseline);
+  if ('severity' in estimable) {
+    notices.push(estimable);
+    return series;
   }
-  const rows = await stores.store.query<Record<string, unknown>>(
-    operationalSql(stores.dialect, relations.predictions, where, true),
+  const estimate = await estimatedColumns(
+    stoppable,
+    relations.joined,
+    where,
+    estimable.calibration,
+    estimable.metric,
+    times,
+    realized.values,
+    request.signal
+  );
+  notices.push(...estimate.notices.map((n) => ({ ...n, text: `Version ${version}: ${n.text}` })));
+  series.push({
+    name: `${metric} estimated ${role}`,
+    metric: `${metric}_estimated`,
+    role,
+    version,
+    unit,
+    values: estimate.values,
+    rule,
+    extras: estimate.extras,
+  });
+  return series;
+}
+
+/** One version's latency p95 and error rate per bucket (operational.ts's statement on the version's rows). */
+async function operationalSeries(comparison: Comparison, role: Role): Promise<Series[]> {
+  const { request, store, stoppable, plan, relations } = comparison;
+  const where = comparison.wheres[role];
+  const rows = await stoppable.query<Record<string, unknown>>(
+    operationalSql(store.dialect, relations.predictions, where, true),
     { ...where.params, latency_q: LATENCY_LEVEL }
   );
   const byBucket = new Map(rows.map((row) => [Number(row.bucket), row]));
+  const times = plan.starts;
   const counts = times.map((t) => Number(byBucket.get(t)?.n ?? 0));
   const unrated = counts.map((n) => n < DEFAULT_MIN_COUNT);
-  const countColumn: ExtraColumn = { name: 'count', values: counts, unit: 'short' };
-  series.push(
+  const thresholds = thresholdsFor(request.instance.settings, request.query.model);
+  const own = {
+    role,
+    version: comparison.versions[role],
+    unrated,
+    extras: [{ name: 'count', values: counts, unit: 'short' }],
+  };
+  return [
     {
-      name: `latency_p95 ${side.role}`,
+      name: `latency_p95 ${role}`,
       metric: 'latency_p95',
       ...own,
       unit: 'ms',
       values: times.map((t) => numberOrNull(byBucket.get(t)?.latency)),
       rule: operationalRule('latency_p95', thresholds),
-      unrated,
-      extras: [countColumn],
     },
     {
-      name: `error_rate ${side.role}`,
+      name: `error_rate ${role}`,
       metric: 'error_rate',
       ...own,
       unit: 'percentunit',
       values: times.map((t, i) => (counts[i] > 0 ? Number(byBucket.get(t)?.errors) / counts[i] : null)),
       rule: operationalRule('error_rate', thresholds),
-      unrated,
-      extras: [countColumn],
+    },
+  ];
+}
+
+/** The series of the parts a query asks for, in frame order: distances, agreement, then each version's. */
+async function comparedSeries(comparison: Comparison, parts: readonly ComparePart[]): Promise<Series[]> {
+  const { request, store } = comparison;
+  const { query } = request;
+  const needsBaseline = parts.includes('distance') || parts.includes('agreement');
+  const baseline = needsBaseline ? await chooseBaseline(store, query.model, query.baseline, query.champion) : undefined;
+  const series: Series[] = [];
+  if (parts.includes('distance')) {
+    series.push(...(await distanceSeries(comparison, baseline!)));
+  }
+  if (parts.includes('agreement')) {
+    series.push(await agreementSeries(comparison, baseline!));
+  }
+  for (const role of ROLES) {
+    if (parts.includes('performance')) {
+      series.push(...(await performanceSeries(comparison, role)));
     }
-  );
-  return { task, series };
+    if (parts.includes('operational')) {
+      series.push(...(await operationalSeries(comparison, role)));
+    }
+  }
+  return series;
 }
 
 export async function compareQuery(request: QueryRequest<'compare'>): Promise<FrameLike[]> {
@@ -285,125 +427,45 @@ export async function compareQuery(request: QueryRequest<'compare'>): Promise<Fr
   const store = await instance.store();
   await requireModel(store, query.model);
   await requireVersions(store, query);
-  const baseline = await chooseBaseline(store, query.model, query.baseline, query.champion);
-  const target = predictionTarget(baseline, store.dialect);
-  const plan = await planWindow(request, store, query.model, query.bucket, POINTS_PER_BUCKET);
-  const times = plan.starts;
+  const parts: readonly ComparePart[] = query.part ? [query.part] : COMPARE_PARTS;
+  const points = parts.reduce((sum, part) => sum + PART_POINTS[part], 0);
+  const plan = await planWindow(request, store, query.model, query.bucket, points);
   const versions = { champion: query.champion, challenger: query.challenger };
-  const wheres = Object.fromEntries(
-    ROLES.map((role) => [role, windowWhere(store.dialect, { ...query, version: versions[role] }, plan.grid)])
-  ) as Record<Role, WindowClause>;
-  const columns = [countedColumn(target)];
-  const tallies: Array<(time: number) => Tally | undefined> = [];
-  for (const role of ROLES) {
-    const counts = await countWindow({
-      store,
-      model: query.model,
-      range: plan.range,
-      columns,
-      where: wheres[role],
-      grid: plan.grid,
-      signal,
-    });
-    tallies.push((time: number) => counts.get(0, time));
-  }
-  const settings = thresholdsFor(instance.settings, query.model);
-  const distanceThresholds = { js: metricThresholds('js', settings), psi: metricThresholds('psi', settings) };
-  const distances = times.map((t) =>
-    distancePoints(
-      target.reference.kind,
-      sideBySide(target.reference, tallies[0](t), tallies[1](t)),
-      distanceThresholds
-    )
-  );
-  const relations = {
-    predictions: await store.predictionsRelation(query.model, plan.range),
-    joined: await labelledRelation(store, query.model, plan.range),
-  };
-  const stoppable = stoppableStore(store, signal);
-  const notices: FrameNotice[] = [...plan.notices, ...sampleNotices(query.sampleFraction)];
-  const sides = [];
-  for (const role of ROLES) {
-    const sideBaseline = await baselineIfAny(store, { ...query, version: versions[role] });
-    signal.throwIfAborted();
-    sides.push(
-      await versionSeries(
-        request,
-        { store: stoppable, dialect: store.dialect },
-        relations,
-        wheres[role],
-        { role, version: versions[role], baseline: sideBaseline },
-        times,
-        notices
-      )
-    );
-  }
-  const task = sides[0].task;
-  const tolerance = agreementTolerance(query, baseline);
-  const pairs = await countPairs(
+  const comparison: Comparison = {
+    request,
     store,
-    relations.predictions,
-    windowWhere(store.dialect, { ...query, version: undefined }, plan.grid),
-    { ...versions, tolerance },
-    signal
-  );
-  const pairCounts = times.map((t) => pairs.get(t)?.pairs ?? 0);
-  const pairSeries: Series[] = [
-    ...COMPARE_DISTANCES.map((metric): Series => ({
-      name: metric,
-      metric,
-      unit: 'none',
-      values: distances.map((d) => d[metric].value),
-      extras: [
-        { name: 'noise_floor', values: distances.map((d) => d[metric].noiseFloor), unit: 'none' },
-        { name: 'level', values: distances.map((d) => d[metric].level), unit: 'none' },
-        { name: 'count', values: distances.map((d) => d[metric].rows), unit: 'short' },
-      ],
-    })),
-    {
-      name: 'agreement',
-      metric: 'agreement',
-      unit: 'percentunit',
-      values: times.map((t) => agreementRate(pairs.get(t), task)),
-      extras: [{ name: 'pairs', values: pairCounts, unit: 'short' }],
+    stoppable: stoppableStore(store, signal),
+    plan,
+    versions,
+    wheres: {
+      champion: windowWhere(store.dialect, { ...query, version: versions.champion }, plan.grid),
+      challenger: windowWhere(store.dialect, { ...query, version: versions.challenger }, plan.grid),
     },
-  ];
-  if (pairCounts.every((n) => n === 0)) {
-    notices.push({
-      severity: 'info',
-      text:
-        `No request id was scored by both ${query.champion} and ${query.challenger} (split traffic, or no shadow ` +
-        'predictions logged): the agreement needs shadow traffic — both versions logging the same request id.',
-    });
-  }
-  const custom = {
-    champion: query.champion,
-    challenger: query.challenger,
-    baseline: baseline.version,
-    task,
-    agreement: task === 'classification' ? 'same predicted class' : `|champion − challenger| ≤ ${tolerance}`,
-    tolerance,
-    distances: 'champion as reference, on the baseline prediction bins: JS distance (log2), PSI (floor 1e-4, ln)',
-    bucketMs: plan.grid.sizeMs,
-    minCount: DEFAULT_MIN_COUNT,
+    relations: {
+      predictions: await store.predictionsRelation(query.model, plan.range),
+      joined: await labelledRelation(store, query.model, plan.range),
+    },
+    notices: [...plan.notices, ...sampleNotices(query.sampleFraction)],
+    custom: { ...versions, parts, bucketMs: plan.grid.sizeMs, minCount: DEFAULT_MIN_COUNT },
   };
-  return [...pairSeries, ...sides.flatMap((side) => side.series)].map((series, i) =>
+  const series = await comparedSeries(comparison, parts);
+  return series.map((one, i) =>
     ratedSeriesFrame(
       {
-        name: series.name,
+        name: one.name,
         labels: {
           model: query.model,
-          metric: series.metric,
-          ...(series.version !== undefined ? { version: series.version, role: series.role! } : {}),
+          metric: one.metric,
+          ...(one.version !== undefined ? { version: one.version, role: one.role! } : {}),
         },
-        unit: series.unit,
-        times,
-        values: series.values,
-        rule: series.rule,
-        unrated: series.unrated,
-        extras: series.extras,
-        notices: i === 0 ? notices : undefined,
-        custom,
+        unit: one.unit,
+        times: plan.starts,
+        values: one.values,
+        rule: one.rule,
+        unrated: one.unrated,
+        extras: one.extras,
+        notices: i === 0 ? comparison.notices : undefined,
+        custom: comparison.custom,
       },
       query.refId,
       query.alertOn

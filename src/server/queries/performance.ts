@@ -200,7 +200,7 @@ export type Queryable = Pick<PredictionStore, 'query'>;
  * text or every number is 0/1 (as the baseline detects it); else regression. A window without predictions
  * gives no evidence: then the metric asked for decides (classification when none is).
  */
-async function detectTask(
+export async function detectTask(
   store: Queryable,
   baseline: Baseline | undefined,
   joined: string,
