@@ -344,6 +344,9 @@ describe.each([
     await expect(run({ model: 'duel', challenger: 'v9' })).rejects.toThrow(
       /no predictions of version\(s\) "v9".*v1, v2/
     );
+    await expect(run({ model: 'duel', challenger: '$challenger' })).rejects.toThrow(
+      /"\$challenger" is a template variable Grafana did not replace: add a challenger variable/
+    );
   });
 });
 

@@ -399,6 +399,11 @@ export function defaultQuery<T extends QueryType>(queryType: T, from: Partial<Mo
       }
     }
   }
+  if (queryType === 'compare') {
+    // the template variables of the bundled dashboards (versions queries), which Grafana replaces
+    query.champion = '$champion';
+    query.challenger = '$challenger';
+  }
   if (queryType === 'features' && from.version !== undefined) {
     query.version = from.version;
   }

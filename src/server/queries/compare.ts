@@ -160,6 +160,13 @@ export function agreementTolerance(query: CompareQuery, baseline: Baseline): num
 async function requireVersions(store: PredictionStore, query: CompareQuery) {
   const known = (await store.listVersions(query.model)).map((v) => v.version);
   const missing = [query.champion, query.challenger].filter((version) => !known.includes(version));
+  const unreplaced = missing.find((name) => name.startsWith('$'));
+  if (unreplaced) {
+    throw new QueryError(
+      `version "${unreplaced}" is a template variable Grafana did not replace: add a ${unreplaced.slice(1)} variable ` +
+        '(a versions query of the model) to the dashboard, or name the version'
+    );
+  }
   if (missing.length > 0) {
     throw new QueryError(
       `model "${query.model}" has no predictions of version(s) ${missing.map((v) => `"${v}"`).join(', ')}; ` +
