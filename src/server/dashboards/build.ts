@@ -121,6 +121,7 @@ export function estimatedPerformance(description: string): Partial<Panel> {
         {
           matcher: { id: 'byName', options: 'realized' },
           properties: [
+            { id: 'displayName', value: 'realized' },
             { id: 'custom.drawStyle', value: 'points' },
             { id: 'custom.pointSize', value: 7 },
           ],
@@ -141,11 +142,14 @@ export const ESTIMATED_DESCRIPTION =
   'realized accuracy where labels have arrived. Binary classifiers whose baseline was built with --score and ' +
   '--label (a regressor gets an error saying so); a notice says when the realized values leave the band.';
 
-/** Hides the named number fields of a series from the graph (they stay in the tooltip's data). */
+/** Hides the named number fields of a series from the graph, axes included (they stay in the tooltip's data). */
 function hide(names: string[]) {
   return names.map((name) => ({
     matcher: { id: 'byName', options: name },
-    properties: [{ id: 'custom.hideFrom', value: { viz: true, legend: true, tooltip: false } }],
+    properties: [
+      { id: 'custom.hideFrom', value: { viz: true, legend: true, tooltip: false } },
+      { id: 'custom.axisPlacement', value: 'hidden' },
+    ],
   }));
 }
 
