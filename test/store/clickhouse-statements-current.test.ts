@@ -2,7 +2,8 @@
  * Every statement the ClickHouse store sends, replayed on a CURRENT ClickHouse engine (chdb, ClickHouse 26 in-process)
  * in the order it was sent: migrations, table and column DDL, inserts, the store's own reads, the SQL of every query
  * type's plan (drift in every metric, prediction drift, severity, ranking, distribution, quality, performance,
- * operational, events, the schema queries), upkeep (compaction, retention, deleting a model) and stopping a read.
+ * operational, events, the schema queries), upkeep (compaction, retention, deleting a model), the rebuild of a
+ * predictions table the schema before the prediction identity made (clickhouse-identity.ts) and stopping a read.
  *
  * The workload runs against Debian's ClickHouse 18.16 (test/support/clickhouse.ts) through the backend's own
  * datasource instance; every statement is recorded where the store hands it to its client (commands and inserts on
@@ -12,7 +13,7 @@
  * chdb having no cluster to point them at; test/store/clickhouse-cluster.test.ts runs them on two 18.16 shards.
  */
 import { createClient } from '@clickhouse/client';
-import { ClickHouseStore } from '../../src/server/store/clickhouse';
+import { ClickHouseStore, predictionsTableDDL } from '../../src/server/store/clickhouse';
 import { shardStatements } from '../../src/server/store/clickhouse-cluster';
 import { bindParams, type BindMode, type Params } from '../../src/server/store/sql-params';
 import { QueryHandlerRegistry } from '../../src/server/backend/registry';
@@ -138,7 +139,8 @@ testWithChdb(
     registerBuiltInHandlers(registry);
     try {
       const store = await instance.store();
-      await writeTraffic(store, makeTraffic());
+      const traffic = makeTraffic();
+      await writeTraffic(store, traffic);
       await store.recordEvent('shop', {
         ts: NOW - 3_600_000,
         kind: 'retrain',
@@ -152,6 +154,15 @@ testWithChdb(
       }
       await store.listVersions('shop');
       await store.recentIds('shop', 100);
+      // A table sorted by (ts, id), as the schema before the prediction identity made it, rebuilt at the next open.
+      const legacy = createClient({ url: clickhouse.url, database: clickhouse.database });
+      await legacy.command({
+        query: predictionsTableDDL('`predictions_legacy`', []).replace('(ts, id, version)', '(ts, id)'),
+      });
+      await legacy.close();
+      await store.writePredictions('legacy', traffic.shop.slice(0, 20));
+      await (await ClickHouseStore.open({ url: clickhouse.url, database: clickhouse.database })).close();
+      await store.recentIds('legacy', 100);
       await store.countPredictions('shop', { from: NOW - 86_400_000, to: NOW }, 'v1');
       await store.getSchemaChanges('shop', { from: 0, to: NOW });
       await store.getEvents('shop', { from: 0, to: NOW });
@@ -166,11 +177,14 @@ testWithChdb(
     } finally {
       await instance.dispose();
     }
-    // Every read the client sent is a recorded one (bound as 18.16 gets it), but the server version at connect.
+    // Every read the client sent is a recorded one (bound as 18.16 gets it), but the server version at each connect.
     const recordedReads = new Set(
       recorded.flatMap((r) => (r.kind === 'query' ? [bindParams(r.sql, r.params, 'clickhouse-literals').sql] : []))
     );
-    expect(sentReads.filter((sql) => !recordedReads.has(sql))).toEqual(['SELECT version() AS v']);
+    expect(sentReads.filter((sql) => !recordedReads.has(sql))).toEqual([
+      'SELECT version() AS v', // the instance's store
+      'SELECT version() AS v', // the store opened again for the rebuild
+    ]);
     const kinds = new Set(recorded.map((r) => r.kind));
     expect([...kinds].sort()).toEqual(['command', 'insert', 'query']);
     const commands = recorded.flatMap((r) => (r.kind === 'command' ? [r.sql.split(' ').slice(0, 2).join(' ')] : []));
@@ -182,6 +196,7 @@ testWithChdb(
       'INSERT INTO', // prepared counts, counted on the server (INSERT … SELECT)
       'KILL QUERY',
       'OPTIMIZE TABLE',
+      'RENAME TABLE', // the identity rebuild of the legacy table
     ]);
 
     const modes: BindMode[] = ['clickhouse-params', 'clickhouse-literals'];

@@ -40,12 +40,12 @@ const spec: UncompactedDay = {
 
 const scalar = generator.scalar;
 
-/** What the store reads for the day: rows, distinct ids and rows carrying the re-sent version. */
+/** What the store reads for the day: rows, distinct ids and rows of re-sent copies (marked `resent`). */
 async function readDay(storeDir: string): Promise<{ rows: number; ids: number; resent: number }> {
   const store = await EmbeddedStore.open(storeDir);
   try {
     const [row] = await store.query<{ rows: number; ids: number; resent: number }>(
-      `SELECT count(*) AS rows, count(DISTINCT id) AS ids, count(*) FILTER (version = 'resent') AS resent ` +
+      `SELECT count(*) AS rows, count(DISTINCT id) AS ids, count(*) FILTER (prediction_cat = 'resent') AS resent ` +
         `FROM ${await store.predictionsRelation('m')}`
     );
     return { rows: Number(row.rows), ids: Number(row.ids), resent: Number(row.resent) };
@@ -158,10 +158,11 @@ test('a crash between the rename and the deletes reads the same, and the next ro
   });
   const [first] = await parquetFiles(day);
   expect((await readdir(day)).filter((name) => name.endsWith('.counts'))).toHaveLength(1);
-  // A late copy of r1 for the same day (it loses: the first copy wins), then a merge of a copy of the day put back
+  // A late copy of r1's prediction (same version) for the same day, told by its x0 (it loses: the first copy
+  // wins), then a merge of a copy of the day put back
   // before any delete: the state a crash right after the rename leaves.
   await store.writePredictions('m', [
-    { id: 'r1', ts: DAY + 1000, version: 'late', features: { x0: 5000 }, prediction: 1, samplingRate: 1 },
+    { id: 'r1', ts: DAY + 1000, version: 'v1', features: { x0: 5000 }, prediction: 1, samplingRate: 1 },
   ]);
   await store.close();
   const copy = join(dir, 'copy');

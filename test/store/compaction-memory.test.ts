@@ -55,7 +55,7 @@ async function expectMerged(file: string, spec: UncompactedDay): Promise<void> {
   expect(resent).toBeGreaterThan(0);
   expect(await scalar(`SELECT count(*) FROM ${source}`)).toBe(spec.rows);
   expect(await scalar(`SELECT count(DISTINCT id) FROM ${source}`)).toBe(spec.rows);
-  expect(await scalar(`SELECT count(*) FROM ${source} WHERE version = 'resent'`)).toBe(0);
+  expect(await scalar(`SELECT count(*) FROM ${source} WHERE prediction_cat = 'resent'`)).toBe(0);
   expect(await scalar(`SELECT count(*) FROM ${source} WHERE f_x0 >= 1000`)).toBe(0);
 }
 
@@ -128,7 +128,7 @@ test(`a day of 1.25 M rows × 20 features in 50 files spanning it: every column 
   try {
     expect(await scalar(resentIdsSql(day))).toBeGreaterThan(0);
     const [counted] = await reader.query<{ n: number; resent: number }>(
-      `SELECT count(*) AS n, count(*) FILTER (version = 'resent') AS resent FROM ${await reader.predictionsRelation('m', range)}`
+      `SELECT count(*) AS n, count(*) FILTER (prediction_cat = 'resent') AS resent FROM ${await reader.predictionsRelation('m', range)}`
     );
     expect(counted).toEqual({ n: day.rows, resent: 0 });
     const counted0 = await count(reader);
@@ -166,7 +166,7 @@ test(`a day where every id was sent twice reads and compacts within ${MEMORY_LIM
   const reader = await EmbeddedStore.open(dir);
   try {
     const [counted] = await reader.query<{ n: number; ids: number; resent: number; x: number }>(
-      `SELECT count(*) AS n, count(DISTINCT id) AS ids, count(*) FILTER (version = 'resent') AS resent, ` +
+      `SELECT count(*) AS n, count(DISTINCT id) AS ids, count(*) FILTER (prediction_cat = 'resent') AS resent, ` +
         `count(*) FILTER (f_x0 >= 1000) AS x FROM ${await reader.predictionsRelation('m')}`
     );
     expect(await scalar(resentIdsSql(day))).toBe(day.rows - day.rows / day.files); // all but the last file's

@@ -8,9 +8,10 @@
  * collector flushing records as they arrive writes) puts rows [k·rows/files, (k+1)·rows/files) in file k, so each
  * file covers its own stretch of the day; `interleaved` (a bulk load of an unsorted file) puts row i in file
  * i mod files, so every file spans the whole day. A share of the ids (`resentPercent`, chosen by hash) is sent
- * again in the next file with version `resent`, other feature values and a later `ingested_at` (file k is ingested
- * at `INGESTED_AT + k`), so after de-duplication no row carries version `resent` nor a value shifted by 1000 ("the
- * first ingested copy of an id wins"). The last file re-sends nothing. Features:
+ * again in the next file: the same prediction (same id and version `v1`), marked by `prediction_cat` `resent` (the
+ * first copies have none), with other feature values and a later `ingested_at` (file k is ingested at
+ * `INGESTED_AT + k`), so after de-duplication no row carries `prediction_cat` `resent` nor a value shifted by 1000
+ * ("the first ingested copy of a prediction wins"). The last file re-sends nothing. Features:
  * `numeric` Float64 features `x<k>` and `categorical` String features `c<k>`, 1 % missing; schema.json lists them.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -73,18 +74,18 @@ function resentSql(spec: UncompactedDay): string {
 
 /** SQL of the rows of file k: its own rows, then the previous file's re-sent ones. */
 function fileSql(spec: UncompactedDay, k: number): string {
-  const columns = (version: string, shift: string) =>
+  const columns = (mark: string, shift: string) =>
     `${spec.day} + (i * ${DAY_MS} // ${spec.rows})::BIGINT AS ts, 'r' || (i + ${spec.firstId ?? 0})::VARCHAR AS id, ` +
-    `'${version}' AS version, ` +
-    `${uniform(7)} AS prediction_num, NULL::VARCHAR AS prediction_cat, ${uniform(8)} AS score, ` +
+    `'v1' AS version, ` +
+    `${uniform(7)} AS prediction_num, ${mark}::VARCHAR AS prediction_cat, ${uniform(8)} AS score, ` +
     `5.0 + 20.0 * ${uniform(9)} AS latency_ms, (${uniform(10)} < 0.001)::UTINYINT AS is_error, ` +
     `NULL::VARCHAR AS error_message, 1.0::DOUBLE AS sampling_rate, '' AS type_errors, ` +
     `${INGESTED_AT + k}::BIGINT AS ingested_at, ${featuresSql(spec, shift)}`;
-  const own = `SELECT ${columns('v1', '0.0')} FROM ${rowsOfFile(spec, k)} r(i)`;
+  const own = `SELECT ${columns('NULL', '0.0')} FROM ${rowsOfFile(spec, k)} r(i)`;
   if (k === 0) {
     return `${own} ORDER BY ts`;
   }
-  const resent = `SELECT ${columns('resent', '1000.0')} FROM ${rowsOfFile(spec, k - 1)} r(i) WHERE ${resentSql(spec)}`;
+  const resent = `SELECT ${columns("'resent'", '1000.0')} FROM ${rowsOfFile(spec, k - 1)} r(i) WHERE ${resentSql(spec)}`;
   return `${own} UNION ALL ${resent} ORDER BY ts`;
 }
 

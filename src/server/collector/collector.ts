@@ -20,7 +20,7 @@ import type { AddressInfo } from 'node:net';
 import { acquireLock, describeHolder, LockHeldError, type HeldLock } from '../store/lock';
 import { DEFAULT_MAX_FEATURES_PER_MODEL, FeatureAdmission } from '../store/schema';
 import { toPredictionColumns } from '../store/prediction-columns';
-import type { LabelRecord, PredictionRecord, PredictionWriter } from '../store/types';
+import { predictionKey, type LabelRecord, type PredictionRecord, type PredictionWriter } from '../store/types';
 import { BodyError, bodyFormat, decodeBatch, type BatchItem } from './body';
 import { DeadLetterArea, MAX_RAW_BODY_CHARS, type DeadLetter } from './deadletter';
 import { WalFlusher, type SegmentSink } from './flusher';
@@ -393,7 +393,8 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
         return;
       }
       if (ids) {
-        const known = inBatch.has(id) || ids.lookup(id);
+        const key = predictionKey((checked.record as PredictionRecord).version, id);
+        const known = inBatch.has(key) || ids.lookup(key);
         if (known === true) {
           duplicates += 1;
           return;
@@ -403,7 +404,7 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
           refuse(index, refusal, item.value);
           return;
         }
-        inBatch.add(id);
+        inBatch.add(key);
         if (known) {
           waiting.push({ index, record: checked.record as PredictionRecord, write: known });
           return;
@@ -413,14 +414,14 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
       acceptedIndexes.push(index);
     });
     ids?.track(
-      (accepted as PredictionRecord[]).map((r) => r.id),
+      (accepted as PredictionRecord[]).map((r) => predictionKey(r.version, r.id)),
       write
     );
     for (const { index, record, write: earlier } of waiting) {
       if (await earlier) {
         duplicates += 1;
       } else {
-        ids!.track([record.id], write);
+        ids!.track([predictionKey(record.version, record.id)], write);
         (accepted as PredictionRecord[]).push(record);
         acceptedIndexes.push(index);
       }

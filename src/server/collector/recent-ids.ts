@@ -1,9 +1,11 @@
 /**
- * The de-duplication rule of the collector: **the first acknowledged copy of a prediction id is the record**; a
- * later copy is answered as a duplicate and not stored, whatever its timestamp (so a re-sent id with a `ts` on
- * another day is not stored twice) — within a horizon of the last `capacity` to 2 × `capacity` ids per model.
- * The horizon is the same across restarts: at the first batch of a model after a start, it is seeded with the ids
- * most recently ingested into the store (`PredictionWriter.recentIds`). The stores keep the same rule for copies
+ * The de-duplication rule of the collector: **a prediction is identified by (model, version, id), and its first
+ * acknowledged copy is the record**; a later copy is answered as a duplicate and not stored, whatever its timestamp
+ * (so a re-sent id with a `ts` on another day is not stored twice) — within a horizon of the last `capacity` to
+ * 2 × `capacity` predictions per model. Another version's prediction of the same id (a challenger scoring a shadow
+ * copy of the request) is another prediction. The ids kept here are prediction keys (store/types.ts predictionKey).
+ * The horizon is the same across restarts: at the first batch of a model after a start, it is seeded with the keys of
+ * the predictions most recently ingested into the store (`PredictionWriter.recentIds`). The stores keep the same rule for copies
  * that reach them anyway (bulk loads, ids older than the horizon within a day): the earliest ingested copy wins.
  *
  * Two generations of bounded id tables (the older one is dropped when the newer is full) hold the ids whose first

@@ -9,9 +9,10 @@
  *   t         `Distributed(cluster, db, t_local, <sharding key>)`: reads fan out to every shard's t_local, and an
  *             insert is split by the sharding key and sent to the shards
  * so readers and writers keep using the original names. The sharding key (`shardingKeySql`) is cityHash64 of the
- * table's `model` and `id` columns (those it has): every copy of a re-sent id, and every version of a metadata row
- * of a model, lands on the same shard, so ReplacingMergeTree's de-duplication (FINAL, merges) and argMax over
- * labels stay exact on each shard, and a sum over shards counts each id once.
+ * table's `model` and `id` columns (those it has): every copy of a re-sent id, every model version's prediction of
+ * one request id (a prediction is (model, version, id): both versions of a request share a shard), and every
+ * version of a metadata row of a model, lands on the same shard, so ReplacingMergeTree's de-duplication (FINAL,
+ * merges) and argMax over labels stay exact on each shard, and a sum over shards counts each prediction once.
  */
 import { quoteIdentifier } from './identifiers';
 

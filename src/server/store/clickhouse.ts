@@ -2,8 +2,10 @@
  * The ClickHouse store. Tables (in the configured database):
  *   mlmon_schema_version                      migrations applied (version, applied_at)
  *   mlmon_models, mlmon_features, mlmon_schema_changes, mlmon_baselines   metadata (ReplacingMergeTree where updated)
- *   predictions_<model>   ReplacingMergeTree(ingested_at), PARTITION BY UTC day of ts, ORDER BY (ts, id):
- *                         re-sent ids (same ts) collapse; reads use FINAL
+ *   predictions_<model>   ReplacingMergeTree(ingested_at), PARTITION BY UTC day of ts, ORDER BY (ts, id, version):
+ *                         a prediction is (model, version, id), so re-sent copies (same ts) collapse and two
+ *                         versions' predictions of one request stay; reads use FINAL. Tables made before, sorted
+ *                         by (ts, id), are rebuilt when the store opens (clickhouse-identity.ts)
  *   labels_<model>        ReplacingMergeTree(ingested_at), PARTITION BY UTC day of the label time, ORDER BY id;
  *                         reads take the latest label per id (argMax), so corrected labels win
  * New features become new columns (ALTER TABLE ... ADD COLUMN). Only types that ClickHouse 18.16 has are used
@@ -29,6 +31,7 @@ import {
   shardStatements,
   type ClusterLayout,
 } from './clickhouse-cluster';
+import { identityStep, pendingRebuildName, PREDICTIONS_SORTING_KEY, rebuildStatements } from './clickhouse-identity';
 import { featureColumn, quoteIdentifier, validateIdentifier, validateVersion } from './identifiers';
 import {
   DEFAULT_MAX_CELLS_PER_WRITE,
@@ -44,6 +47,7 @@ import { predictionColumnsOf, type PredictionBatch, type PredictionColumns } fro
 import { bindParams, clickHouseLiteral, type BindMode, type Params } from './sql-params';
 import {
   boundedModelEvent,
+  predictionKey,
   RECENT_IDS_WINDOW_MS,
   withOwnFeatures,
   type Baseline,
@@ -206,16 +210,16 @@ export function ingestLedgerDDL(view: string, ledger: string, predictions: strin
   );
 }
 
+/** The engine of a model's predictions table: one row per (ts, id, version) (clickhouse-identity.ts). */
+const PREDICTIONS_ENGINE = `ENGINE = ReplacingMergeTree(ingested_at) PARTITION BY ${UTC_DAY_OF_TS} ORDER BY (${PREDICTIONS_SORTING_KEY})`;
+
 /** DDL of a model's predictions table. */
 export function predictionsTableDDL(
   table: string,
   features: ReadonlyArray<{ name: string; kind: FeatureKind }>
 ): string {
   const columns = [...PREDICTION_COLUMNS_DDL, ...features.map((f) => `${featureColumnDDL(f)}`)].join(', ');
-  return (
-    `CREATE TABLE IF NOT EXISTS ${table} (${columns}) ENGINE = ReplacingMergeTree(ingested_at) ` +
-    `PARTITION BY ${UTC_DAY_OF_TS} ORDER BY (ts, id)`
-  );
+  return `CREATE TABLE IF NOT EXISTS ${table} (${columns}) ${PREDICTIONS_ENGINE}`;
 }
 
 /** DDL of a model's labels table. */
@@ -231,7 +235,7 @@ function featureColumnDDL(feature: { name: string; kind: FeatureKind }): string 
   return `${quoteIdentifier(featureColumn(feature.name), 'clickhouse')} ${type}`;
 }
 
-/** The deduplicated predictions relation over a table (FINAL collapses re-sent ids), limited to the range. */
+/** The deduplicated predictions relation over a table (FINAL collapses re-sent copies), limited to the range. */
 export function predictionsRelationSql(
   table: string,
   features: ReadonlyArray<{ name: string }>,
@@ -490,7 +494,56 @@ export class ClickHouseStore implements PredictionStore {
       }
       versions.push(current);
     }
+    for (const model of await this.listModels()) {
+      await this.rebuildForIdentity(model);
+    }
     return versions.reduce((lowest, v) => Math.min(lowest, v));
+  }
+
+  /**
+   * Rebuilds the model's predictions table where it was made sorted by (ts, id), or resumes a rebuild under way, on
+   * every server holding its rows, with its ledger view made again after (clickhouse-identity.ts).
+   */
+  private async rebuildForIdentity(model: string): Promise<void> {
+    const table = this.rowsTable(`predictions_${validateIdentifier(model, 'model name')}`);
+    const pending = this.rowsTable(pendingRebuildName(model));
+    const steps = await Promise.all(
+      this.shards.map(async (shard) => {
+        const rows = await this.queryOn<{ name: string; sorting_key: string }>(
+          shard,
+          'SELECT name, sorting_key FROM system.tables WHERE database = {db} AND has({tables}, name)',
+          { db: this.database, tables: [table, pending] }
+        );
+        const keys = new Map(rows.map((row) => [row.name, row.sorting_key]));
+        return identityStep(keys.get(table), keys.has(pending));
+      })
+    );
+    if (steps.every((step) => step === 'none')) {
+      return;
+    }
+    await this.command(`DROP TABLE IF EXISTS ${this.table(this.ledgerViewName(model))}`);
+    for (const [i, shard] of this.shards.entries()) {
+      if (steps[i] === 'rename') {
+        await shard.command({ query: `RENAME TABLE ${this.table(table)} TO ${this.table(pending)}` });
+      }
+      if (steps[i] !== 'none') {
+        const columns = await this.queryOn<{ name: string }>(
+          shard,
+          'SELECT name FROM system.columns WHERE database = {db} AND table = {table}',
+          { db: this.database, table: pending }
+        );
+        const statements = rebuildStatements(
+          this.table(table),
+          this.table(pending),
+          PREDICTIONS_ENGINE,
+          columns.map((c) => c.name)
+        );
+        for (const statement of statements) {
+          await shard.command({ query: statement });
+        }
+      }
+    }
+    await this.ensureIngestLedger(model);
   }
 
   // ----- schema -------------------------------------------------------------------------------------------------
@@ -670,13 +723,13 @@ export class ClickHouseStore implements PredictionStore {
       return [];
     }
     const table = this.predictionsTable(model);
-    const rows = await this.query<{ id: string }>(
-      `SELECT id FROM (SELECT id, ingested_at FROM ${table} ` +
+    const rows = await this.query<{ id: string; version: string }>(
+      `SELECT id, version FROM (SELECT id, version, ingested_at FROM ${table} ` +
         `WHERE ingested_at >= (SELECT max(ingested_at) FROM ${table}) - {window} ` +
         'ORDER BY ingested_at DESC LIMIT {limit}) ORDER BY ingested_at',
       { window: RECENT_IDS_WINDOW_MS, limit }
     );
-    return rows.map((r) => r.id);
+    return rows.map((r) => predictionKey(r.version, r.id));
   }
 
   private async hasModel(model: string): Promise<boolean> {

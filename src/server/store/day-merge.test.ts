@@ -115,7 +115,9 @@ describe('keptCopiesSql on DuckDB', () => {
   }
 
   async function read(files: string[], keep: KeptCopy, range?: { from: number; to: number }) {
-    const reader = await connection.runAndReadAll(`${keptCopiesSql(files, columns, keep, range)} ORDER BY id, ts`);
+    const reader = await connection.runAndReadAll(
+      `${keptCopiesSql(files, columns, { identity: ['id'], keep }, range)} ORDER BY id, ts`
+    );
     return reader.getRowObjectsJS().map((row) => `${row.id}@${row.ts}=${row.f_x}`);
   }
 
@@ -148,7 +150,7 @@ describe('keptCopiesSql on DuckDB', () => {
   test('a column no file has reads as NULL', async () => {
     const a = await file('f.parquet', [[10, 't', 1, 1]]);
     const reader = await connection.runAndReadAll(
-      `SELECT f_y FROM (${keptCopiesSql([a], [...columns, ['f_y', 'VARCHAR']], 'first')})`
+      `SELECT f_y FROM (${keptCopiesSql([a], [...columns, ['f_y', 'VARCHAR']], { identity: ['id'], keep: 'first' })})`
     );
     expect(reader.getRowObjectsJS()).toEqual([{ f_y: null }]);
   });

@@ -2,16 +2,19 @@
  * The embedded store's two uses of de-duplication, in memory DuckDB can bound: reading a day written in several
  * files (keptCopiesSql), and compacting such a day into one file (mergeDay).
  *
- * The rule: within a UTC day, the copy of an id ingested first wins for predictions (the first copy of an id is the
- * record: src/server/collector/recent-ids.ts), the copy ingested last for labels (a later label corrects an earlier
- * one); between copies ingested in the same millisecond, the one in the file whose name sorts first (respectively
- * last). Reads and compaction apply it with the same SQL, so a day reads the same before and after its compaction.
+ * The rule (CopyRule): a record is named by its identity columns — (id, version) for a prediction, so that two
+ * versions' predictions of one request are two records, id for a label, which applies to every version's prediction.
+ * Within a UTC day, the copy ingested first wins for predictions (the first copy of a prediction is the record:
+ * src/server/collector/recent-ids.ts), the copy ingested last for labels (a later label corrects an earlier one);
+ * between copies ingested in the same millisecond, the one in the file whose name sorts first (respectively last).
+ * Reads and compaction apply it with the same SQL, so a day reads the same before and after its compaction.
  *
  * Memory. A window over the day (`row_number() OVER (PARTITION BY id …)`) holds every column of every row at once:
  * at DuckDB's 256 MB it failed from ~310 000 rows × 20 features, every round. Instead:
- *  1. a hash aggregate over four narrow values per row (id, day, ingested_at, file) keeps the ids that occur more
- *     than once with the rank of their best copy — DuckDB spills it to disk when it outgrows memory, and only the
- *     duplicated ids (usually few) come out of it; joined back to the narrow values, they name the losing copies;
+ *  1. a hash aggregate over a few narrow values per row (the identity, day, ingested_at, file) keeps the records
+ *     that occur more than once with the rank of their best copy — DuckDB spills it to disk when it outgrows memory,
+ *     and only the duplicated records (usually few) come out of it; joined back to the narrow values, they name the
+ *     losing copies;
  *  2. the rows stream past a mark join against those losers, and a losing copy goes.
  * A compaction writes that stream to one zstd file in one statement, with one thread (so memory does not grow with
  * the cores) and row groups of ~1/32 of memory, planned by mergePlan:
@@ -67,8 +70,19 @@ function fileNameRankSql(files: readonly string[], fileIndex: string): string {
   return ranks.every((rank, i) => rank === i) ? fileIndex : `[${ranks.join(', ')}][${fileIndex}::BIGINT + 1]`;
 }
 
-/** Which copy of an id a day keeps: the first ingested (predictions) or the last ingested (labels). */
+/** Which copy of a record a day keeps: the first ingested (predictions) or the last ingested (labels). */
 export type KeptCopy = 'first' | 'last';
+
+/** How a day de-duplicates (module comment): the columns naming a record, and which of its copies is kept. */
+export interface CopyRule {
+  identity: readonly string[];
+  keep: KeptCopy;
+}
+
+/** Predictions: one per (id, version), the first ingested copy kept. */
+export const PREDICTION_COPIES: CopyRule = { identity: ['id', 'version'], keep: 'first' };
+/** Labels: one per id (a label applies to every version's prediction of it), the last ingested copy kept. */
+export const LABEL_COPIES: CopyRule = { identity: ['id'], keep: 'last' };
 
 /** The rank of a copy (the lowest wins for 'first', the highest for 'last'): its `ingested_at`, then its file's position in name order. */
 const copyRank = (ingestedAt: string, nameRank: string) => `(${ingestedAt}::HUGEINT * 4294967296 + ${nameRank})`;
@@ -77,31 +91,34 @@ const copyRank = (ingestedAt: string, nameRank: string) => `(${ingestedAt}::HUGE
 const dayOf = (ts: string) => `floor(${ts} / ${DAY_MS})`;
 
 /**
- * The kept copy of each id per UTC day among the rows of `files` (the rule and the plan are in the module comment),
- * with every column of `columns` (NULL where a file lacks it), filtered by `range` after de-duplication — as a
- * compaction would have left the days. A file never repeats an id. The rows that lose to a better copy are removed
- * by a mark join (`NOT IN`), which keeps the rows in the order of `files` with one thread; a left join against the
- * winners would emit the duplicated ids' rows out of order.
+ * The kept copy of each record (`rule.identity`) per UTC day among the rows of `files` (the rule and the plan are in
+ * the module comment), with every column of `columns` (NULL where a file lacks it), filtered by `range` after
+ * de-duplication — as a compaction would have left the days. A file never repeats a record. The rows that lose to a
+ * better copy are removed by a mark join (`NOT IN`), which keeps the rows in the order of `files` with one thread; a
+ * left join against the winners would emit the duplicated records' rows out of order.
  */
 export function keptCopiesSql(
   files: readonly string[],
   columns: Columns,
-  keep: KeptCopy,
+  rule: CopyRule,
   range?: { from: number; to: number }
 ): string {
   const rank = copyRank('coalesce(ingested_at, 0)', fileNameRankSql(files, 'file_index'));
-  const [best, loses] = keep === 'first' ? ['min', '>'] : ['max', '<'];
+  const [best, loses] = rule.keep === 'first' ? ['min', '>'] : ['max', '<'];
+  const identity = rule.identity.map((name) => quoteIdentifier(name, 'duckdb'));
+  const of = (alias: string) => identity.map((name) => `${alias}.${name}`).join(', ');
   const select = columns.map(([name]) => `copy.${quoteIdentifier(name, 'duckdb')}`).join(', ');
   const copies = `SELECT *, ${rank} AS mlmon_rank FROM ${readFiles(files, true)} UNION ALL BY NAME ${emptyRelation(columns)}`;
   const winners =
-    `SELECT id, ${dayOf('ts')} AS day, ${best}(${rank}) AS best FROM ${readFiles(files)} ` +
-    `GROUP BY id, day HAVING count(*) > 1`;
+    `SELECT ${identity.join(', ')}, ${dayOf('ts')} AS day, ${best}(${rank}) AS best FROM ${readFiles(files)} ` +
+    `GROUP BY ${identity.join(', ')}, day HAVING count(*) > 1`;
+  const sameRecord = identity.map((name) => `other.${name} = dedup_winners.${name}`).join(' AND ');
   const losers =
-    `SELECT (other.id, ${dayOf('other.ts')}, other.mlmon_rank) FROM (SELECT id, ts, ${rank} AS mlmon_rank FROM ${readFiles(files)}) AS other ` +
-    `JOIN (${winners}) AS dedup_winners ON other.id = dedup_winners.id AND ${dayOf('other.ts')} = dedup_winners.day ` +
+    `SELECT (${of('other')}, ${dayOf('other.ts')}, other.mlmon_rank) FROM (SELECT ${identity.join(', ')}, ts, ${rank} AS mlmon_rank FROM ${readFiles(files)}) AS other ` +
+    `JOIN (${winners}) AS dedup_winners ON ${sameRecord} AND ${dayOf('other.ts')} = dedup_winners.day ` +
     `WHERE other.mlmon_rank ${loses} dedup_winners.best`;
   const inRange = range ? ` AND copy.ts >= ${Math.trunc(range.from)} AND copy.ts < ${Math.trunc(range.to)}` : '';
-  return `SELECT ${select} FROM (${copies}) AS copy WHERE (copy.id, ${dayOf('copy.ts')}, copy.mlmon_rank) NOT IN (${losers})${inRange}`;
+  return `SELECT ${select} FROM (${copies}) AS copy WHERE (${of('copy')}, ${dayOf('copy.ts')}, copy.mlmon_rank) NOT IN (${losers})${inRange}`;
 }
 
 /** Bytes a row takes in DuckDB at least: 8 per number, 32 per string (its 16-byte header and a short text). */
@@ -187,14 +204,14 @@ async function writeMerged(
   workspace: string,
   files: string[],
   columns: Columns,
-  keep: KeptCopy
+  rule: CopyRule
 ): Promise<string> {
   const inputs = await describeInputs(engine, files);
   const plan = mergePlan(inputs, columns, await memoryLimitBytes((sql) => engine.run(sql)));
   const merged = join(workspace, 'merged.parquet');
   const copy = (order: string) =>
     engine.run(
-      `COPY (${keptCopiesSql(inputs.ordered, columns, keep)}${order}) TO ${duckdbStringLiteral(merged)} ` +
+      `COPY (${keptCopiesSql(inputs.ordered, columns, rule)}${order}) TO ${duckdbStringLiteral(merged)} ` +
         `(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${plan.rowGroupRows})`,
       ONE_THREAD
     );
@@ -267,7 +284,7 @@ export async function mergeDay(
   engine: MergeEngine,
   dir: string,
   columns: Columns,
-  keep: KeptCopy
+  rule: CopyRule
 ): Promise<DayMergeOutcome> {
   const before = await readdir(dir).catch((error) => (ignoreMissing(error), [] as string[]));
   await Promise.all(
@@ -300,7 +317,7 @@ export async function mergeDay(
     }
     let merged: string;
     try {
-      merged = await writeMerged(engine, workspace, files, columns, keep);
+      merged = await writeMerged(engine, workspace, files, columns, rule);
     } catch (error) {
       if (await someMissing(files)) {
         return 'changed';

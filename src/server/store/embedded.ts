@@ -29,7 +29,16 @@ import {
 } from '@duckdb/node-api';
 import { featureColumn, isIdentifier, quoteIdentifier, validateIdentifier, validateVersion } from './identifiers';
 import { duckdbStringLiteral, openMemoryDuckDB, runQuery } from './duckdb-sql';
-import { emptyRelation, keptCopiesSql, mergeDay, type ColumnType, type KeptCopy, type MergeEngine } from './day-merge';
+import {
+  emptyRelation,
+  keptCopiesSql,
+  LABEL_COPIES,
+  mergeDay,
+  PREDICTION_COPIES,
+  type ColumnType,
+  type CopyRule,
+  type MergeEngine,
+} from './day-merge';
 import { fsyncPath } from './fsync';
 import {
   DEFAULT_MAX_FEATURES_PER_MODEL,
@@ -68,6 +77,7 @@ import {
   type VersionSummary,
   type WriteOptions,
   type WriteResult,
+  predictionKey,
 } from './types';
 
 const PREDICTION_COLUMNS: ReadonlyArray<[string, ColumnType]> = [
@@ -211,14 +221,14 @@ function lastPerId<T>(items: readonly T[], idOf: (item: T) => string): T[] {
   return [...byId.values()];
 }
 
-/** Keeps the first item of each id within one batch (predictions: the first copy of an id is the record). */
-function firstPerId<T>(items: readonly T[], idOf: (item: T) => string): T[] {
+/** Keeps the first item of each key within one batch (predictions: the first copy of a prediction is the record). */
+function firstPerKey<T>(items: readonly T[], keyOf: (item: T) => string): T[] {
   const seen = new Set<string>();
-  return items.filter((item) => !seen.has(idOf(item)) && seen.add(idOf(item)));
+  return items.filter((item) => !seen.has(keyOf(item)) && seen.add(keyOf(item)));
 }
 
-/** Which copy of an id the store keeps (day-merge.ts): the first ingested prediction, the last ingested label. */
-const KEPT_COPY: Record<'predictions' | 'labels', KeptCopy> = { predictions: 'first', labels: 'last' };
+/** Which copy of a record the store keeps (day-merge.ts): the first of a prediction (id, version), the last label of an id. */
+const COPY_RULE: Record<'predictions' | 'labels', CopyRule> = { predictions: PREDICTION_COPIES, labels: LABEL_COPIES };
 
 /** Items by the UTC day of their ts, in order within a day. */
 function groupByDay<T>(items: readonly T[], tsOf: (item: T) => number): Map<string, T[]> {
@@ -483,7 +493,7 @@ export class EmbeddedStore implements PredictionStore {
     const stored = predictionColumns(plan.features);
     const featurePlan = featureColumns(plan.features);
     const ingestedAt = Date.now();
-    const kept = firstPerId(admitted, (i) => columns.id[i]);
+    const kept = firstPerKey(admitted, (i) => predictionKey(columns.version[i], columns.id[i]));
     for (const [day, rows] of groupByDay(kept, (i) => columns.ts[i])) {
       for (const piece of piecesOf(rows, stored.length, options.maxCellsPerWrite)) {
         const values = toStoredColumns(columns, featurePlan, ingestedAt, piece);
@@ -625,13 +635,13 @@ export class EmbeddedStore implements PredictionStore {
     if (recent.length === 0 || limit <= 0) {
       return [];
     }
-    const rows = await this.query<{ id: string }>(
-      `SELECT id FROM (SELECT id, ingested_at FROM read_parquet([${recent.map(duckdbStringLiteral).join(', ')}]) ` +
+    const rows = await this.query<{ id: string; version: string }>(
+      `SELECT id, version FROM (SELECT id, version, ingested_at FROM read_parquet([${recent.map(duckdbStringLiteral).join(', ')}]) ` +
         `WHERE ingested_at >= (SELECT max(ingested_at) FROM read_parquet([${recent.map(duckdbStringLiteral).join(', ')}])) - {window} ` +
         'ORDER BY ingested_at DESC LIMIT {limit}) ORDER BY ingested_at',
       { window: RECENT_IDS_WINDOW_MS, limit }
     );
-    return rows.map((r) => r.id);
+    return rows.map((r) => predictionKey(r.version, r.id));
   }
 
   /**
@@ -648,8 +658,8 @@ export class EmbeddedStore implements PredictionStore {
   }
 
   /**
-   * The predictions of a model in the range, each id once. A day held in ONE file is read as it is: every write and
-   * every compaction leaves a file without repeated ids (`firstPerId`, the compaction's dedup), and a re-sent record
+   * The predictions of a model in the range, each (id, version) once. A day held in ONE file is read as it is: every
+   * write and every compaction leaves a file without repeated predictions (`firstPerKey`, the compaction's dedup), and a re-sent record
    * has the same ts, so the same day. Only days with several files (the day still being written, before compaction)
    * are deduplicated, with day-merge.ts's rule and bounded plan (keptCopiesSql): the files are listed now and named
    * in the SQL, so both of its scans read the same files; one that a compaction removes before the query reads it
@@ -660,7 +670,7 @@ export class EmbeddedStore implements PredictionStore {
     return this.predictionsOf(model, await this.dayFiles(model, 'predictions', range), range);
   }
 
-  /** The relation of predictionsRelation over the given day files (every known column, each id once). */
+  /** The relation of predictionsRelation over the given day files (every known column, each (id, version) once). */
   private async predictionsOf(model: string, days: Array<Omit<DayFiles, 'start'>>, range?: TimeRange): Promise<string> {
     const columns = predictionColumns(await this.getFeatures(model));
     const where = range ? `WHERE ts >= ${Math.trunc(range.from)} AND ts < ${Math.trunc(range.to)}` : '';
@@ -672,7 +682,7 @@ export class EmbeddedStore implements PredictionStore {
       parts.push(`SELECT * FROM read_parquet([${single.join(', ')}], union_by_name = true) ${where}`);
     }
     if (several.length > 0) {
-      parts.push(keptCopiesSql(several, columns, KEPT_COPY.predictions, range));
+      parts.push(keptCopiesSql(several, columns, COPY_RULE.predictions, range));
     }
     return `(SELECT ${list} FROM (${parts.join(' UNION ALL BY NAME ')}))`;
   }
@@ -875,7 +885,7 @@ export class EmbeddedStore implements PredictionStore {
       ['labels', LABEL_COLUMNS],
     ] as const) {
       for (const dir of await this.dayDirs(model, kind)) {
-        await mergeDay(this.mergeEngine, dir, kindColumns, KEPT_COPY[kind]).catch((error: Error) =>
+        await mergeDay(this.mergeEngine, dir, kindColumns, COPY_RULE[kind]).catch((error: Error) =>
           failed.push(`${kind} ${basename(dir)}: ${error.message}`)
         );
         await removeStaleParts(dir);

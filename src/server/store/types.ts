@@ -106,10 +106,20 @@ export interface PredictionWriter {
   /** The model's features (empty for a model not stored yet). */
   getFeatures(model: string): Promise<FeatureState[]>;
   /**
-   * Ids of the model's most recently ingested predictions, at most `limit`, oldest first, among those ingested
-   * within RECENT_IDS_WINDOW_MS of the newest (the collector's de-duplication horizon across restarts).
+   * Identities (predictionKey) of the model's most recently ingested predictions, at most `limit`, oldest first,
+   * among those ingested within RECENT_IDS_WINDOW_MS of the newest (the collector's de-duplication horizon across
+   * restarts).
    */
   recentIds(model: string, limit: number): Promise<string[]>;
+}
+
+/**
+ * The identity of a prediction within its model: its version and request id, as one string (`<version> <id>`; a
+ * version has no space: identifiers.ts validateVersion). Two versions scoring the same request (a champion and its
+ * shadow challenger) make two predictions; a re-sent copy of one has its key.
+ */
+export function predictionKey(version: string, id: string): string {
+  return `${version} ${id}`;
 }
 
 /**
@@ -207,7 +217,7 @@ export interface FeatureState extends FeatureSchema {
 }
 
 export interface PredictionCounts {
-  /** Stored rows in the range (after dedup by id). */
+  /** Stored rows in the range (after dedup by version and id). */
   rows: number;
   /** Rows scaled back by the sampling rate: Σ 1/sampling_rate. */
   estimatedTotal: number;
