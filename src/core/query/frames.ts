@@ -51,6 +51,8 @@ export interface FieldLike<T = unknown> {
   config: {
     unit?: string;
     displayName?: string;
+    /** Grafana's name for the field when the panel sets none (legends, tooltips). */
+    displayNameFromDS?: string;
     min?: number;
     max?: number;
     decimals?: number;

@@ -27,7 +27,7 @@ import {
   type CategoryCounts,
   type FeatureComparison,
 } from '../../core/stats';
-import { METRIC_UNITS, type FrameLike, type FrameNotice } from '../../core/query/frames';
+import { FIELDS, METRIC_UNITS, type FrameLike, type FrameNotice } from '../../core/query/frames';
 import {
   COMPARE_PARTS,
   COMPARE_TOLERANCE_STD,
@@ -457,25 +457,51 @@ export async function compareQuery(request: QueryRequest<'compare'>): Promise<Fr
   };
   const series = await comparedSeries(comparison, parts);
   return series.map((one, i) =>
-    ratedSeriesFrame(
-      {
-        name: one.name,
-        labels: {
-          model: query.model,
-          metric: one.metric,
-          ...(one.version !== undefined ? { version: one.version, role: one.role! } : {}),
+    withDisplayNames(
+      ratedSeriesFrame(
+        {
+          name: one.name,
+          labels: {
+            model: query.model,
+            metric: one.metric,
+            ...(one.version !== undefined ? { version: one.version, role: one.role! } : {}),
+          },
+          unit: one.unit,
+          times: plan.starts,
+          values: one.values,
+          rule: one.rule,
+          unrated: one.unrated,
+          extras: one.extras,
+          notices: i === 0 ? comparison.notices : undefined,
+          custom: comparison.custom,
         },
-        unit: one.unit,
-        times: plan.starts,
-        values: one.values,
-        rule: one.rule,
-        unrated: one.unrated,
-        extras: one.extras,
-        notices: i === 0 ? comparison.notices : undefined,
-        custom: comparison.custom,
-      },
-      query.refId,
-      query.alertOn
+        query.refId,
+        query.alertOn
+      ),
+      displayName(one)
     )
   );
+}
+
+/** What a legend calls a series: `JS distance`, `agreement`, `accuracy v2 (challenger)`, `error rate v1 (champion)`. */
+export function displayName(series: Pick<Series, 'metric' | 'version' | 'role'>): string {
+  const metric = DISPLAY_METRICS[series.metric] ?? series.metric.replace(/_/g, ' ');
+  return series.version === undefined ? metric : `${metric} ${series.version} (${series.role})`;
+}
+
+const DISPLAY_METRICS: Record<string, string> = { js: 'JS distance', psi: 'PSI', latency_p95: 'latency p95' };
+
+/** The frame with Grafana display names: the value field's is the series', another number's adds its field name. */
+function withDisplayNames(frame: FrameLike, name: string): FrameLike {
+  return {
+    ...frame,
+    fields: frame.fields.map((field) =>
+      field.type === 'number'
+        ? {
+            ...field,
+            config: { ...field.config, displayNameFromDS: field.name === FIELDS.value ? name : `${name}: ${field.name}` },
+          }
+        : field
+    ),
+  };
 }
