@@ -68,7 +68,10 @@ export type Role = (typeof ROLES)[number];
 /** The distances of the prediction distributions, as query metrics (METRICS.md). */
 export const COMPARE_DISTANCES = ['js', 'psi'] as const;
 
-/** Series per bucket of each part: the distances, the agreement, and per version realized and estimated, latency p95 and error rate. */
+/**
+ * Series per bucket of each part (plan.ts points): the distances, the agreement, and per version realized and
+ * estimated performance, latency p95 and error rate.
+ */
 export const PART_POINTS: Record<ComparePart, number> = {
   distance: COMPARE_DISTANCES.length,
   agreement: 1,
