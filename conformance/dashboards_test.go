@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -21,11 +22,13 @@ type dashboardFile struct {
 	UID        string `json:"uid"`
 	Templating struct {
 		List []struct {
-			Name     string          `json:"name"`
-			Type     string          `json:"type"`
-			Query    json.RawMessage `json:"query"`
-			AllValue *string         `json:"allValue"`
-			Current  struct {
+			Name       string          `json:"name"`
+			Type       string          `json:"type"`
+			Query      json.RawMessage `json:"query"`
+			Sort       int             `json:"sort"`
+			IncludeAll bool            `json:"includeAll"`
+			AllValue   *string         `json:"allValue"`
+			Current    struct {
 				Value any `json:"value"`
 			} `json:"current"`
 		} `json:"list"`
@@ -45,14 +48,19 @@ type dashboardFile struct {
 }
 
 // dashboardVariables are the values Grafana gives the variables when a dashboard opens for `model`: a textbox's
-// default, a custom variable's current value, "All" (its allValue, empty: every feature or version).
-func dashboardVariables(d dashboardFile, model string) map[string]string {
+// default, a custom variable's current value, "All" (its allValue, empty: every feature or version), and for a
+// single-value query variable without a current value the first option of its query (firstOption).
+func dashboardVariables(d dashboardFile, model string, firstOption func(query map[string]any, sort int) string) map[string]string {
 	values := map[string]string{"datasource": "mlmon", "model": model}
 	for _, v := range d.Templating.List {
 		switch {
 		case v.Name == "datasource" || v.Name == "model":
 		case v.AllValue != nil:
 			values[v.Name] = *v.AllValue
+		case v.Type == "query" && !v.IncludeAll && v.Current.Value == nil:
+			var query map[string]any
+			_ = json.Unmarshal(v.Query, &query)
+			values[v.Name] = firstOption(interpolateTarget(query, values), v.Sort)
 		default:
 			values[v.Name] = fmt.Sprint(v.Current.Value)
 			if v.Current.Value == nil {
@@ -148,6 +156,36 @@ func dashboardQuery(t *testing.T, p *startedPlugin, pc *pluginv2.PluginContext, 
 	return data.UnmarshalArrowFrames(r.Frames)
 }
 
+// firstOptionOf is the option Grafana selects in a query variable that has no current value: the first value of its
+// query's first column after the variable's sort (1 alphabetical ascending, 2 alphabetical descending, else the
+// query's order); "" when the query has no rows.
+func firstOptionOf(t *testing.T, p *startedPlugin, pc *pluginv2.PluginContext) func(map[string]any, int) string {
+	return func(query map[string]any, order int) string {
+		frames, err := dashboardQuery(t, p, pc, query)
+		if err != nil || len(frames) == 0 || len(frames[0].Fields) == 0 {
+			t.Errorf("variable query %v: %v", query, err)
+			return ""
+		}
+		var options []string
+		for i := 0; i < frames[0].Fields[0].Len(); i++ {
+			options = append(options, fmt.Sprint(frames[0].Fields[0].At(i)))
+		}
+		switch order {
+		case 1:
+			sort.Strings(options)
+		case 2:
+			sort.Sort(sort.Reverse(sort.StringSlice(options)))
+		}
+		if len(options) == 0 {
+			return ""
+		}
+		return options[0]
+	}
+}
+
+// regressionModels are the demo models whose output is a number: estimated performance (CBPE) does not apply to them.
+var regressionModels = map[string]bool{"delivery_time": true}
+
 // checkDashboards runs every panel, annotation and query variable of the bundled dashboards for both demo models.
 func checkDashboards(t *testing.T, p *startedPlugin, pc *pluginv2.PluginContext) {
 	files, _ := filepath.Glob(filepath.Join(repoRoot(t), "src", "dashboards", "*.json"))
@@ -162,7 +200,7 @@ func checkDashboards(t *testing.T, p *startedPlugin, pc *pluginv2.PluginContext)
 			t.Fatalf("%s: %v", file, err)
 		}
 		for _, model := range []string{"credit_risk", "delivery_time"} {
-			values := dashboardVariables(d, model)
+			values := dashboardVariables(d, model, firstOptionOf(t, p, pc))
 			for _, panel := range d.Panels {
 				if len(panel.Targets) == 0 {
 					continue // no queries (the alert list reads Grafana's own alert state)
@@ -170,6 +208,22 @@ func checkDashboards(t *testing.T, p *startedPlugin, pc *pluginv2.PluginContext)
 				got := false
 				for _, target := range panel.Targets {
 					frames, err := dashboardQuery(t, p, pc, interpolateTarget(target, values))
+					if target["queryType"] == "compare" && values["champion"] == values["challenger"] {
+						// a model with one version: Grafana selects it for both, and the panel says to pick two
+						if err == nil || !strings.Contains(err.Error(), "pick two different versions") {
+							t.Errorf("%s panel %d %q (%s): one version %q: want the error asking for two versions, got %v", d.UID, panel.ID, panel.Title, model, values["champion"], err)
+						}
+						got = true
+						continue
+					}
+					if target["estimate"] == true && regressionModels[model] {
+						// what the panel shows for a regressor: the error saying the estimate applies to binary classifiers
+						if err == nil || !strings.Contains(err.Error(), "applies to binary classifiers") {
+							t.Errorf("%s panel %d %q (%s): want the error saying the estimate applies to binary classifiers, got %v", d.UID, panel.ID, panel.Title, model, err)
+						}
+						got = true
+						continue
+					}
 					if err != nil {
 						t.Errorf("%s panel %d %q (%s), target %v: %v", d.UID, panel.ID, panel.Title, model, target["queryType"], err)
 						continue

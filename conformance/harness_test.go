@@ -168,13 +168,15 @@ func datasource(uid string, jsonData map[string]any, secure map[string]string) *
 }
 
 // seedDataDirectory writes a prediction log for model "credit" through the repository's store
-// (conformance/testdata/seed.ts): one prediction per minute for `hours` hours before end.
-func seedDataDirectory(t *testing.T, end time.Time, hours int) string {
+// (conformance/testdata/seed.ts): one prediction per minute for `hours` hours before end; `model` "duel" writes the
+// champion/challenger model of the seed instead.
+func seedDataDirectory(t *testing.T, end time.Time, hours int, model ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	root := repoRoot(t)
-	cmd := exec.Command("node", filepath.Join(root, "node_modules", "tsx", "dist", "cli.mjs"),
-		filepath.Join(root, "conformance", "testdata", "seed.ts"), dir, strconv.FormatInt(end.UnixMilli(), 10), strconv.Itoa(hours))
+	args := append([]string{filepath.Join(root, "node_modules", "tsx", "dist", "cli.mjs"),
+		filepath.Join(root, "conformance", "testdata", "seed.ts"), dir, strconv.FormatInt(end.UnixMilli(), 10), strconv.Itoa(hours)}, model...)
+	cmd := exec.Command("node", args...)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("seeding the data directory failed: %v\n%s", err, out)

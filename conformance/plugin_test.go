@@ -29,10 +29,16 @@ var expectedFrameType = map[string]data.FrameType{
 	"performance":      data.FrameTypeTimeSeriesMulti,
 	"operational":      data.FrameTypeTimeSeriesMulti,
 	"ranking":          data.FrameTypeNumericLong,
+	"compare":          data.FrameTypeTimeSeriesMulti,
 	"events":           "", // one annotations frame (meta.dataTopic), checked by checkAnnotations
 	"models":           "",
 	"versions":         "",
 	"features":         "",
+}
+
+// ownOptions are the options a query type cannot do without, beside the model.
+var ownOptions = map[string]string{
+	"compare": `,"champion":"v1","challenger":"v2"`,
 }
 
 func ctx(t *testing.T) context.Context {
@@ -289,7 +295,7 @@ func TestQueryData(t *testing.T) {
 				continue
 			}
 			t.Run(queryType, func(t *testing.T) {
-				body := fmt.Sprintf(`{"refId":"A","queryType":%q,"model":"credit"}`, queryType)
+				body := fmt.Sprintf(`{"refId":"A","queryType":%q,"model":"credit"%s}`, queryType, ownOptions[queryType])
 				res, err := p.clients.data.QueryData(ctx(t), &pluginv2.QueryDataRequest{PluginContext: pc, Queries: []*pluginv2.DataQuery{
 					{RefId: "A", QueryType: queryType, Json: []byte(body), TimeRange: timeRange, IntervalMS: 3600_000, MaxDataPoints: 500},
 				}})

@@ -14,7 +14,13 @@ import { parseQuery } from '../../src/core/query/queryTypes';
 import { createInstance, type DatasourceInstance } from '../../src/server/backend/instances';
 import { openStore } from '../../src/server/backend/openStore';
 import { localInstanceSettings, parseSettings } from '../../src/server/backend/settings';
+import type { Page } from 'playwright-core';
+import { compareQuery } from '../../src/server/queries/compare';
 import { distributionQuery } from '../../src/server/queries/distribution';
+import { performanceQuery } from '../../src/server/queries/performance';
+import { EmbeddedStore } from '../../src/server/store/embedded';
+import type { HarnessCase } from '../../tests/panels/harness';
+import { COMPARE_RANGE, compareTraffic, writeCompareTraffic } from '../queries/compare-traffic';
 import { severityQuery } from '../../src/server/queries/severity';
 import { openPanelBrowser, SCREENSHOT_DIR, type PanelBrowser } from '../../tests/panels/browser';
 
@@ -156,5 +162,127 @@ describe('Feature drift dashboard on the demo fortnight', () => {
     // The new category `crypto`, which the baseline never saw, gets a bar of its own.
     expect(await categories.locator('svg text', { hasText: 'crypto' }).count()).toBe(1);
     expect(await categories.getByTestId('mlmon-severity-badge').textContent()).toBe('Critical');
+  });
+});
+
+/** A panel of a bundled dashboard by file and id. */
+async function panelOf(file: string, id: number) {
+  const dashboard = JSON.parse(await readFile(join(ROOT, 'src', 'dashboards', file), 'utf8'));
+  return dashboard.panels.find((panel: { id: number }) => panel.id === id) as {
+    title: string;
+    fieldConfig: NonNullable<HarnessCase['fieldConfig']>;
+    options: Record<string, unknown>;
+    targets: Array<Record<string, unknown>>;
+  };
+}
+
+/** The texts of the graph's legend (the series a reader sees). */
+const legendOf = (page: Page) =>
+  page.$$eval('[data-testid="mlmon-timeseries-panel"] button', (items) =>
+    items.map((item) => (item.textContent ?? '').replace(/\s+/g, ' ').trim())
+  );
+
+describe('Estimated performance panel (model health, model overview) on the demo fortnight', () => {
+  it('draws the estimate, its band and the realized accuracy of credit_risk', async () => {
+    const range = { from: END - 14 * DAY, to: END };
+    for (const [file, id] of [
+      ['model-health.json', 10],
+      ['model-overview.json', 15],
+    ] as const) {
+      const panel = await panelOf(file, id);
+      const frames = await run(performanceQuery, asSent(panel.targets[0]), range);
+      const [frame] = frames;
+      const column = (name: string) => frame.fields.find((f) => f.name === name)!.values as Array<number | null>;
+      column('value').forEach((estimate, i) => {
+        expect(estimate).not.toBeNull();
+        expect(column('lower')[i]!).toBeLessThanOrEqual(estimate!);
+        expect(column('upper')[i]!).toBeGreaterThanOrEqual(estimate!);
+      });
+      expect(column('realized').filter((v) => v !== null).length).toBeGreaterThan(7);
+      const name = `estimated-performance-${file.replace('.json', '')}`;
+      const page = await browser.show(name, {
+        panel: 'timeseries',
+        width: 1000,
+        height: 360,
+        options: panel.options,
+        fieldConfig: panel.fieldConfig,
+        series: frames,
+        range,
+      });
+      await keep(name);
+      const legend = await legendOf(page);
+      expect(legend).toEqual(expect.arrayContaining(['estimated', expect.stringMatching(/realized/)]));
+      expect(legend.some((text) => /level|coverage|labelled|upper|lower/.test(text))).toBe(false);
+    }
+  });
+});
+
+describe('Champion vs challenger row (model overview) on shadow traffic', () => {
+  let compareDir: string;
+  let compareInstance: DatasourceInstance;
+  beforeAll(async () => {
+    compareDir = await mkdtemp(join(tmpdir(), 'mlmon-compare-panels-'));
+    const store = await EmbeddedStore.open(compareDir);
+    await writeCompareTraffic(store, compareTraffic());
+    await store.close();
+    compareInstance = createInstance(
+      parseSettings(localInstanceSettings({ storeKind: 'embedded', dataDirectory: compareDir }, {}, 'compare')),
+      openStore
+    );
+  });
+  afterAll(async () => {
+    await compareInstance?.dispose();
+    await rm(compareDir, { recursive: true, force: true });
+  });
+
+  it.each([
+    [11, ['js', 'psi'], ['JS distance', 'PSI']],
+    [12, ['agreement'], ['agreement', 'agreement: pairs']],
+    [
+      13,
+      ['accuracy champion', 'accuracy estimated champion', 'accuracy challenger', 'accuracy estimated challenger'],
+      [
+        'accuracy v1 (champion)',
+        'accuracy estimated v1 (champion)',
+        'accuracy v2 (challenger)',
+        'accuracy estimated v2 (challenger)',
+      ],
+    ],
+    [
+      14,
+      ['latency_p95 champion', 'error_rate champion', 'latency_p95 challenger', 'error_rate challenger'],
+      [
+        'latency p95 v1 (champion)',
+        'error rate v1 (champion)',
+        'latency p95 v2 (challenger)',
+        'error rate v2 (challenger)',
+      ],
+    ],
+  ])('panel %i draws %j for v1 vs v2', async (id, names, legendNames) => {
+    const panel = await panelOf('model-overview.json', id);
+    const { datasource: _datasource, ...target } = panel.targets[0];
+    const query = parseQuery({ ...target, model: 'duel', champion: 'v1', challenger: 'v2', bucket: '1h' });
+    const frames = await compareQuery({
+      query: query as never,
+      range: COMPARE_RANGE,
+      intervalMs: 3_600_000,
+      maxDataPoints: 1000,
+      instance: compareInstance,
+      signal: AbortSignal.timeout(60_000),
+    });
+    expect(frames.map((f) => f.name)).toEqual(names);
+    const name = `compare-panel-${id}`;
+    const page = await browser.show(name, {
+      panel: 'timeseries',
+      width: 800,
+      height: 340,
+      options: panel.options,
+      fieldConfig: panel.fieldConfig,
+      series: frames,
+      range: COMPARE_RANGE,
+    });
+    await keep(name);
+    const legend = await legendOf(page);
+    expect([...legend].sort()).toEqual([...legendNames].sort()); // right-axis series are listed after the left ones
   });
 });

@@ -12,19 +12,10 @@ import type { PredictionStore } from '../../src/server/store/types';
 import { operationalQuery } from '../../src/server/queries/operational';
 import { performanceQuery } from '../../src/server/queries/performance';
 import { qualityQuery } from '../../src/server/queries/quality';
-import { boundStep, chdbTest, insertSql, runSteps, type Step } from '../support/chdb';
+import { boundStep, chdbTest, comparableRows, copyDatabaseSteps, runSteps, type Step } from '../support/chdb';
 import { clickhouseTraffic, runHandler, type TrafficStore } from './traffic-fixture';
 
 const { python, testWithChdb } = chdbTest('rates-current-engine.test.ts');
-
-/** Rows made comparable: numeric text as numbers rounded to 9 significant digits, sorted. */
-function normalized(rows: Array<Record<string, unknown>> = []): string[] {
-  const value = (v: unknown) => {
-    const n = typeof v === 'string' && /^-?\d+(\.\d+)?(e[-+]?\d+)?$/i.test(v) ? Number(v) : v;
-    return typeof n === 'number' ? Number(n.toPrecision(9)) : n;
-  };
-  return rows.map((row) => JSON.stringify(Object.entries(row).map(([k, v]) => [k, value(v)]))).sort();
-}
 
 let store: TrafficStore;
 const recorded: Array<{ sql: string; params: Params; rows: Array<Record<string, unknown>> }> = [];
@@ -77,22 +68,7 @@ testWithChdb('the SQL of quality, performance and operational gives the same row
   expect(recorded.length).toBeGreaterThanOrEqual(runs.length);
 
   const clickhouse = await store.instance.store();
-  // Materialized views (the ingestion ledgers) last, after the tables they read and write, and without rows of
-  // their own (reading one reads the table it writes to).
-  const tables = await clickhouse.query<{ name: string; view: number }>(
-    "SELECT name, engine = 'MaterializedView' AS view FROM system.tables WHERE database = 'mlmon_test' ORDER BY view, name"
-  );
-  const copy: Step[] = [{ sql: 'CREATE DATABASE IF NOT EXISTS mlmon_test' }];
-  for (const { name, view } of tables) {
-    const [ddl] = await clickhouse.query<{ statement: string }>(`SHOW CREATE TABLE mlmon_test.\`${name}\``);
-    const rows = Number(view)
-      ? []
-      : await clickhouse.query<Record<string, unknown>>(`SELECT * FROM mlmon_test.\`${name}\``);
-    copy.push({ sql: ddl.statement });
-    if (rows.length > 0) {
-      copy.push({ sql: insertSql(`mlmon_test.\`${name}\``, rows) });
-    }
-  }
+  const copy = await copyDatabaseSteps(clickhouse, 'mlmon_test');
   const replay = (mode: BindMode): Step[] => recorded.map(({ sql, params }) => boundStep(sql, params, mode));
   const steps = [...copy, ...replay('clickhouse-params'), ...replay('clickhouse-literals')];
   const results = runSteps(python!, steps);
@@ -100,8 +76,8 @@ testWithChdb('the SQL of quality, performance and operational gives the same row
   expect(errors).toEqual([]);
   const replayed = results.slice(copy.length);
   recorded.forEach(({ rows }, i) => {
-    expect(normalized(rows).length).toBeGreaterThan(0);
-    expect(normalized(replayed[i].rows)).toEqual(normalized(rows));
-    expect(normalized(replayed[recorded.length + i].rows)).toEqual(normalized(rows));
+    expect(comparableRows(rows).length).toBeGreaterThan(0);
+    expect(comparableRows(replayed[i].rows)).toEqual(comparableRows(rows));
+    expect(comparableRows(replayed[recorded.length + i].rows)).toEqual(comparableRows(rows));
   });
 });

@@ -9,6 +9,7 @@
  * unless MLMON_CHDB_PYTHON is set (as CI sets it), in which case a missing chdb is a failure, never a skip.
  */
 import { execFileSync } from 'node:child_process';
+import type { PredictionStore } from '../../src/server/store/types';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,4 +106,36 @@ export function boundStep(sql: string, params: Params, mode: BindMode): Step {
 
 export function insertSql(table: string, rows: Array<Record<string, unknown>>): string {
   return `INSERT INTO ${table} FORMAT JSONEachRow ${rows.map((r) => JSON.stringify(r)).join('\n')}`;
+}
+
+/** Rows made comparable: numeric text as numbers rounded to 9 significant digits, sorted. */
+export function comparableRows(rows: Array<Record<string, unknown>> = []): string[] {
+  const value = (v: unknown) => {
+    const n = typeof v === 'string' && /^-?\d+(\.\d+)?(e[-+]?\d+)?$/i.test(v) ? Number(v) : v;
+    return typeof n === 'number' ? Number(n.toPrecision(9)) : n;
+  };
+  return rows.map((row) => JSON.stringify(Object.entries(row).map(([k, v]) => [k, value(v)]))).sort();
+}
+
+/**
+ * The steps that copy a ClickHouse 18.16 database (DDL and rows) into chdb: materialized views (the ingestion
+ * ledgers) last, after the tables they read and write, and without rows of their own (reading one reads the table it
+ * writes to).
+ */
+export async function copyDatabaseSteps(clickhouse: Pick<PredictionStore, 'query'>, database: string): Promise<Step[]> {
+  const tables = await clickhouse.query<{ name: string; view: number }>(
+    `SELECT name, engine = 'MaterializedView' AS view FROM system.tables WHERE database = '${database}' ORDER BY view, name`
+  );
+  const copy: Step[] = [{ sql: `CREATE DATABASE IF NOT EXISTS ${database}` }];
+  for (const { name, view } of tables) {
+    const [ddl] = await clickhouse.query<{ statement: string }>(`SHOW CREATE TABLE ${database}.\`${name}\``);
+    const rows = Number(view)
+      ? []
+      : await clickhouse.query<Record<string, unknown>>(`SELECT * FROM ${database}.\`${name}\``);
+    copy.push({ sql: ddl.statement });
+    if (rows.length > 0) {
+      copy.push({ sql: insertSql(`${database}.\`${name}\``, rows) });
+    }
+  }
+  return copy;
 }

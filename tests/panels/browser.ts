@@ -11,6 +11,11 @@ import type { HarnessCase } from './harness';
 
 export const CHROMIUM = process.env.MLMON_CHROMIUM ?? '/usr/bin/chromium';
 export const SCREENSHOT_DIR = path.resolve(__dirname, '../../test-results/panels');
+/**
+ * uPlot's stylesheet, which Grafana loads globally: the time series graph's layers are positioned by it (found from
+ * the package's directory: jest maps `.css` modules to a stub).
+ */
+const UPLOT_CSS = path.join(path.dirname(require.resolve('uplot/package.json')), 'dist', 'uPlot.min.css');
 
 export interface PanelBrowser {
   /** Loads the case, waits for the panel to render, screenshots it as `<name>.png` and returns the page. */
@@ -63,15 +68,22 @@ export async function openPanelBrowser(): Promise<PanelBrowser> {
       const html = path.join(workDir, `${name}.html`);
       await writeFile(
         html,
-        `<!doctype html><html><head><meta charset="utf-8"></head><body><div id="root"></div>` +
+        `<!doctype html><html><head><meta charset="utf-8"><link rel="stylesheet" href="file://${UPLOT_CSS}"></head><body><div id="root"></div>` +
           `<script>window.mlmonCase = ${JSON.stringify(testCase)};</script><script src="harness.js"></script></body></html>`
       );
       await page.setViewportSize({ width: testCase.width, height: testCase.height });
       await page.goto(`file://${html}`);
       // A panel is drawn when its SVG (sized after layout) or its message is there.
-      await page.waitForSelector('[data-testid$="-panel"] svg, [data-testid="mlmon-panel-message"]', {
-        timeout: 10000,
-      });
+      await page.waitForSelector(
+        '[data-testid$="-panel"] svg, [data-testid="mlmon-timeseries-panel"] canvas, [data-testid="mlmon-panel-message"]',
+        {
+          timeout: 10000,
+        }
+      );
+      if (testCase.panel === 'timeseries') {
+        // the graph lays itself out again once its legend is measured
+        await page.waitForTimeout(1000);
+      }
       if (pageErrors.length > 0) {
         throw new Error(`the page failed: ${pageErrors.join('; ')}`);
       }

@@ -32,6 +32,7 @@ export const DASHBOARDS = {
       topDrift: 7,
       alerts: 8,
       predictionDrift: 9,
+      estimated: 10,
     },
   },
   featureDrift: {

@@ -16,6 +16,7 @@
  * | performance       | one                                   | timeseries-multi    | time, value, level, change, coverage, labelled ({model, metric}) |
  * | operational       | one                                   | timeseries-multi    | time, value, level, count ({model, metric})                      |
  * | ranking           | one                                   | numeric-long        | feature, value, share, level                                     |
+ * | compare           | one per series (compare.ts)           | timeseries-multi    | time, value, level?, extras ({model, metric, version?, role?})   |
  * | events            | one event frame                       | (annotations)       | time, timeEnd, title, text, tags                                 |
  * | models            | one                                   | (table)             | name, versions, features, predictions, last_seen, level          |
  * | versions          | one                                   | (table)             | version                                                          |
@@ -50,6 +51,8 @@ export interface FieldLike<T = unknown> {
   config: {
     unit?: string;
     displayName?: string;
+    /** Grafana's name for the field when the panel sets none (legends, tooltips). */
+    displayNameFromDS?: string;
     min?: number;
     max?: number;
     decimals?: number;
@@ -164,6 +167,7 @@ export const FRAME_TYPE_OF: Record<QueryType, string | undefined> = {
   performance: FRAME_TYPES.timeSeriesMulti,
   operational: FRAME_TYPES.timeSeriesMulti,
   ranking: FRAME_TYPES.numericLong,
+  compare: FRAME_TYPES.timeSeriesMulti,
   events: undefined,
   models: undefined,
   versions: undefined,

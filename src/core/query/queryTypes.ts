@@ -16,6 +16,7 @@ export const QUERY_TYPES = [
   'performance',
   'operational',
   'ranking',
+  'compare',
   'events',
   'models',
   'versions',
@@ -143,6 +144,33 @@ export interface OperationalQuery extends QueryBase<'operational'>, ModelScope, 
 export interface RankingQuery extends QueryBase<'ranking'>, ModelScope {
   metric?: DriftMetric;
 }
+/**
+ * Champion vs challenger: two versions of one model serving the same traffic, side by side per bucket (compare.ts).
+ * The scope's `version` does not apply (the two versions are the query's own).
+ */
+export interface CompareQuery extends QueryBase<'compare'>, Omit<ModelScope, 'version'>, AlertChoice {
+  /** The version serving the traffic (a version name; the registry's `@alias` may name it). */
+  champion: string;
+  /** The version it is compared with, in shadow (same request ids) or on a split of the traffic. */
+  challenger: string;
+  /** Realized and estimated performance metric; default the task's primary score (accuracy or MAE). */
+  metric?: PerformanceMetric;
+  /**
+   * Regressors: two predictions of one request agree when they differ by at most this much (prediction units);
+   * default COMPARE_TOLERANCE_STD × the population standard deviation of the baseline's predictions.
+   */
+  tolerance?: number;
+  /** Only one part of the comparison (a dashboard panel, an alert rule); default all of them. */
+  part?: ComparePart;
+}
+/**
+ * The parts of a comparison: the prediction distance (JS, PSI), the agreement of shadow pairs, realized and estimated
+ * performance, latency p95 and error rate.
+ */
+export const COMPARE_PARTS = ['distance', 'agreement', 'performance', 'operational'] as const;
+export type ComparePart = (typeof COMPARE_PARTS)[number];
+/** Default agreement tolerance of regressors, in standard deviations of the baseline's predictions. */
+export const COMPARE_TOLERANCE_STD = 0.1;
 /** The lowest drift level that opens an event (Grafana annotation) episode. */
 export const EVENT_LEVELS = ['warning', 'critical'] as const;
 export type EventLevel = (typeof EVENT_LEVELS)[number];
@@ -172,6 +200,7 @@ export type MonitorQuery =
   | PerformanceQuery
   | OperationalQuery
   | RankingQuery
+  | CompareQuery
   | EventsQuery
   | ModelsQuery
   | VersionsQuery
@@ -296,6 +325,18 @@ export const QUERY_TYPE_SPECS: Record<QueryType, QueryTypeSpec> = {
     metrics: DRIFT_METRICS,
     defaultMetric: 'psi',
   },
+  compare: {
+    label: 'Champion vs challenger',
+    description:
+      'Two versions side by side: prediction distance, agreement, realized and estimated performance, latency, errors',
+    needsModel: true,
+    scoped: true,
+    bucketed: true,
+    features: false,
+    persistence: false,
+    alertFields: RATED_ALERT_FIELDS,
+    metrics: PERFORMANCE_METRICS,
+  },
   events: {
     label: 'Events',
     description: 'Drift episodes and schema changes as annotation events',
@@ -353,10 +394,15 @@ export function defaultQuery<T extends QueryType>(queryType: T, from: Partial<Mo
   }
   if (spec.scoped) {
     for (const key of ['version', 'baseline', 'bucket', 'segment', 'sampleFraction'] as const) {
-      if (from[key] !== undefined) {
+      if (from[key] !== undefined && !(key === 'version' && queryType === 'compare')) {
         query[key] = from[key];
       }
     }
+  }
+  if (queryType === 'compare') {
+    // the template variables of the bundled dashboards (versions queries), which Grafana replaces
+    query.champion = '$champion';
+    query.challenger = '$challenger';
   }
   if (queryType === 'features' && from.version !== undefined) {
     query.version = from.version;
@@ -469,6 +515,24 @@ function numberInRange(raw: Record<string, unknown>, key: string, ok: (n: number
   return value;
 }
 
+/** The two versions of a compare query (both named, and different), its tolerance and part. */
+function parseCompared(
+  raw: Record<string, unknown>
+): Pick<CompareQuery, 'champion' | 'challenger' | 'tolerance' | 'part'> {
+  const champion = optionalString(raw, 'champion');
+  const challenger = optionalString(raw, 'challenger');
+  if (champion === undefined || challenger === undefined) {
+    throw new QueryError(
+      'a champion vs challenger query needs two versions: set "champion" and "challenger" (e.g. $champion, $challenger)'
+    );
+  }
+  if (champion === challenger) {
+    throw new QueryError(`champion and challenger are both "${champion}": pick two different versions`);
+  }
+  const tolerance = numberInRange(raw, 'tolerance', (n) => Number.isFinite(n) && n >= 0, 'a number ≥ 0');
+  return { champion, challenger, tolerance, part: oneOf(raw, 'part', COMPARE_PARTS) };
+}
+
 /**
  * Validates a query as received in JSON and returns it typed, without unknown keys. Throws a QueryError naming the
  * wrong option. A missing metric or persistence gets the type's default.
@@ -493,7 +557,7 @@ export function parseQuery(input: unknown): MonitorQuery {
     }
     query.model = model;
   }
-  if (spec.scoped || raw.queryType === 'features') {
+  if ((spec.scoped && raw.queryType !== 'compare') || raw.queryType === 'features') {
     query.version = optionalString(raw, 'version');
   }
   if (spec.scoped) {
@@ -529,6 +593,9 @@ export function parseQuery(input: unknown): MonitorQuery {
   }
   if (raw.queryType === 'performance') {
     query.estimate = optionalBoolean(raw, 'estimate');
+  }
+  if (raw.queryType === 'compare') {
+    Object.assign(query, parseCompared(raw));
   }
   for (const key of Object.keys(query)) {
     if (query[key] === undefined) {

@@ -161,6 +161,23 @@ describe('QueryEditor', () => {
     expect(onRunQuery).toHaveBeenCalled();
   });
 
+  it('offers champion and challenger from the model’s versions on compare queries (no single version), and writes them', async () => {
+    const { onChange, datasource } = await renderEditor({
+      ...defaultQuery('compare', { version: 'v1' }),
+      model: 'churn',
+    } as MonitorDataQuery);
+    expect(datasource.getVersions).toHaveBeenCalledWith('churn');
+    expect(document.getElementById('mlmon-version')).toBeNull();
+    expect(document.getElementById('mlmon-champion')).not.toBeNull();
+    fireEvent.click(document.getElementById('mlmon-challenger')!);
+    fireEvent.click(await screen.findByRole('option', { name: 'v2' }));
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ queryType: 'compare', challenger: 'v2' }));
+    const tolerance = document.getElementById('mlmon-tolerance') as HTMLInputElement;
+    fireEvent.blur(tolerance, { target: { value: '2.5' } });
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ tolerance: 2.5 }));
+    expect(onChange.mock.calls.every(([query]) => query.version === undefined)).toBe(true);
+  });
+
   it('offers the minimum level of events queries, and writes minLevel critical', async () => {
     const { onChange } = await renderEditor({ ...defaultQuery('events'), model: 'churn' } as MonitorDataQuery);
     fireEvent.click(screen.getByLabelText('critical'));

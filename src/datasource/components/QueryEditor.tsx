@@ -12,6 +12,8 @@ import {
   RadioButtonGroup,
 } from '@grafana/ui';
 import {
+  COMPARE_PARTS,
+  type CompareQuery,
   defaultQuery,
   EVENT_LEVELS,
   EventLevel,
@@ -31,7 +33,9 @@ type Props = QueryEditorProps<MonitorDataSource, MonitorDataQuery, MonitorOption
 /** The fields a query of any type may carry; which ones apply is decided by QUERY_TYPE_SPECS. */
 type EditableQuery = MonitorDataQuery &
   Partial<ModelScope> &
-  Persistence & { features?: string[]; metric?: string; minLevel?: EventLevel; estimate?: boolean };
+  Persistence & { features?: string[]; metric?: string; minLevel?: EventLevel; estimate?: boolean } & Partial<
+    Pick<CompareQuery, 'champion' | 'challenger' | 'tolerance' | 'part'>
+  >;
 
 const LABEL_WIDTH = 14;
 
@@ -62,12 +66,13 @@ export function QueryEditor({ query: rawQuery, datasource, onChange, onRunQuery 
   const query = rawQuery as EditableQuery;
   const spec = QUERY_TYPE_SPECS[query.queryType] ?? QUERY_TYPE_SPECS.drift;
   const model = query.model ?? '';
-  const showVersion = spec.scoped || query.queryType === 'features';
+  const comparing = query.queryType === 'compare';
+  const showVersion = (spec.scoped && !comparing) || query.queryType === 'features';
 
   const models = useAsyncOptions(spec.needsModel ? 'models' : null, async () =>
     toOptions((await datasource.getModels()).models.map((summary) => summary.name))
   );
-  const versions = useAsyncOptions(showVersion && model ? `versions:${model}` : null, async () =>
+  const versions = useAsyncOptions((showVersion || comparing) && model ? `versions:${model}` : null, async () =>
     toOptions(await datasource.getVersions(model))
   );
   const baselines = useAsyncOptions(spec.scoped && model ? `baselines:${model}` : null, async () =>
@@ -165,6 +170,64 @@ export function QueryEditor({ query: rawQuery, datasource, onChange, onRunQuery 
           </InlineField>
         )}
       </InlineFieldRow>
+      {comparing && (
+        <InlineFieldRow>
+          {(['champion', 'challenger'] as const).map((side) => (
+            <InlineField
+              key={side}
+              label={side === 'champion' ? 'Champion' : 'Challenger'}
+              labelWidth={LABEL_WIDTH}
+              invalid={!query[side]}
+              tooltip={
+                side === 'champion'
+                  ? 'The version serving the traffic'
+                  : 'The version compared with it, in shadow (same request ids) or on a split of the traffic'
+              }
+            >
+              <Combobox
+                id={`mlmon-${side}`}
+                width={20}
+                createCustomValue
+                loading={versions.loading}
+                options={[...versions.options, ...variableOptions()]}
+                value={query[side] || null}
+                placeholder="Choose a version"
+                onChange={(option) => update({ [side]: option.value })}
+              />
+            </InlineField>
+          ))}
+          <InlineField
+            label="Part"
+            labelWidth={LABEL_WIDTH}
+            tooltip="Only the prediction distance, the agreement of shadow pairs, performance (realized and estimated) or latency and errors; empty: all"
+          >
+            <Combobox
+              id="mlmon-part"
+              width={18}
+              isClearable
+              options={toOptions([...COMPARE_PARTS])}
+              value={query.part ?? null}
+              placeholder="All"
+              onChange={(option) => update({ part: (option?.value as CompareQuery['part']) || undefined })}
+            />
+          </InlineField>
+          <InlineField
+            label="Tolerance"
+            labelWidth={LABEL_WIDTH}
+            tooltip="Regressors: two predictions of one request agree within this difference; empty: 0.1 standard deviations of the baseline's predictions"
+          >
+            <Input
+              id="mlmon-tolerance"
+              type="number"
+              width={10}
+              min={0}
+              placeholder="0.1 σ"
+              defaultValue={query.tolerance ?? ''}
+              onBlur={(event) => update({ tolerance: numberOrUndefined(event.currentTarget.value) })}
+            />
+          </InlineField>
+        </InlineFieldRow>
+      )}
       {(spec.features || spec.metrics) && (
         <InlineFieldRow>
           {spec.features && (

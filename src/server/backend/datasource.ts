@@ -31,6 +31,7 @@ import { predictionDriftQuery } from '../queries/prediction_drift';
 import { severityQuery } from '../queries/severity';
 import { rankingQuery } from '../queries/ranking';
 import { qualityQuery } from '../queries/quality';
+import { compareQuery } from '../queries/compare';
 import { performanceQuery } from '../queries/performance';
 import { operationalQuery } from '../queries/operational';
 import { eventsQuery } from '../queries/events';
@@ -99,6 +100,7 @@ export function registerBuiltInHandlers(registry: QueryHandlerRegistry): void {
   registry.register('ranking', rankingQuery);
   registry.register('quality', qualityQuery);
   registry.register('performance', performanceQuery);
+  registry.register('compare', compareQuery);
   registry.register('operational', operationalQuery);
   registry.register('events', eventsQuery);
 }

@@ -83,11 +83,73 @@ function timeseries(
   };
 }
 
-/** Hides the named number fields of a series from the graph (they stay in the tooltip's data). */
+/**
+ * A performance series estimated before labels arrive (`estimate: true`): the estimate as a line, its 95 % band
+ * filled between `upper` and `lower`, the realized value as points where labels arrived; the other numbers hidden.
+ */
+export function estimatedPerformance(description: string): Partial<Panel> {
+  const band = (name: string) => ({
+    matcher: { id: 'byName', options: name },
+    properties: [
+      { id: 'custom.lineWidth', value: 0 },
+      { id: 'custom.hideFrom', value: { viz: false, legend: true, tooltip: false } },
+      ...(name === 'upper'
+        ? [
+            { id: 'custom.fillBelowTo', value: 'lower' },
+            { id: 'custom.fillOpacity', value: 20 },
+          ]
+        : []),
+    ],
+  });
+  return {
+    description,
+    fieldConfig: {
+      defaults: {
+        unit: 'percentunit',
+        custom: {
+          drawStyle: 'line',
+          lineWidth: 2,
+          fillOpacity: 0,
+          spanNulls: false,
+          thresholdsStyle: { mode: 'dashed' },
+        },
+      },
+      overrides: [
+        { matcher: { id: 'byName', options: 'value' }, properties: [{ id: 'displayName', value: 'estimated' }] },
+        band('upper'),
+        band('lower'),
+        {
+          matcher: { id: 'byName', options: 'realized' },
+          properties: [
+            { id: 'displayName', value: 'realized' },
+            { id: 'custom.drawStyle', value: 'points' },
+            { id: 'custom.pointSize', value: 7 },
+          ],
+        },
+        ...hide(['level', 'change', 'coverage', 'labelled']),
+      ],
+    },
+    options: {
+      legend: { displayMode: 'list', placement: 'bottom', showLegend: true },
+      tooltip: { mode: 'multi', sort: 'none' },
+    },
+  };
+}
+
+/** What the estimated-performance panels say. */
+export const ESTIMATED_DESCRIPTION =
+  'Accuracy estimated from the calibrated scores before labels arrive (CBPE), with its 95 % band; dots: the ' +
+  'realized accuracy where labels have arrived. Binary classifiers whose baseline was built with --score and ' +
+  '--label (a regressor gets an error saying so); a notice says when the realized values leave the band.';
+
+/** Hides the named number fields of a series from the graph, axes included (they stay in the tooltip's data). */
 function hide(names: string[]) {
   return names.map((name) => ({
     matcher: { id: 'byName', options: name },
-    properties: [{ id: 'custom.hideFrom', value: { viz: true, legend: true, tooltip: false } }],
+    properties: [
+      { id: 'custom.hideFrom', value: { viz: true, legend: true, tooltip: false } },
+      { id: 'custom.axisPlacement', value: 'hidden' },
+    ],
   }));
 }
 
@@ -366,6 +428,15 @@ function modelHealth(): Dashboard {
             overrides: hide(['level', 'count']),
           },
         } as Partial<Panel>
+      ),
+      panel(
+        key,
+        'estimated',
+        'timeseries',
+        'Estimated performance before labels (CBPE)',
+        [0, 31, 24, 8],
+        [{ queryType: 'performance', estimate: true, bucket: '1d' }],
+        estimatedPerformance(ESTIMATED_DESCRIPTION)
       ),
     ]
   );

@@ -20,6 +20,7 @@ const PANEL_TYPES = new Set([
   'stat',
   'barchart',
   'alertlist',
+  'row',
   'mlmon-severity-panel',
   'mlmon-distribution-panel',
 ]);

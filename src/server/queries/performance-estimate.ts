@@ -77,6 +77,14 @@ export function requireCalibration(model: string, baseline: Baseline | undefined
   return baseline.calibration;
 }
 
+/**
+ * Cells in score-bin order, negatives first: the store returns its groups in any order (DuckDB's threads), and the
+ * estimate's sums must not depend on it — one query answers the same bit for bit on every run.
+ */
+function byScoreBin(a: ScoredCell, b: ScoredCell): number {
+  return a.bin - b.bin || Number(a.predictedPositive) - Number(b.predictedPositive);
+}
+
 /** Per bucket, the estimate over all its scored rows and over its labelled scored rows. */
 export interface BucketEstimates {
   all: Map<number, PerformanceEstimate>;
@@ -125,7 +133,7 @@ export async function estimateBuckets(
     new Map(
       await mapSliced(
         [...cells],
-        ([bucket, bucketCells]) => [bucket, estimatePerformance(calibration, bucketCells)] as const,
+        ([bucket, bucketCells]) => [bucket, estimatePerformance(calibration, bucketCells.sort(byScoreBin))] as const,
         signal
       )
     );

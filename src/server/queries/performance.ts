@@ -22,7 +22,13 @@ import { DEFAULT_MIN_COUNT, SCORE_BINS_PER_UNIT } from '../../core/stats';
 import type { QueryRequest } from '../backend/registry';
 import { thresholdsFor } from '../backend/settings';
 import { inferPositiveLabel } from '../baseline/performance';
-import type { Baseline, ClassifierPerformance, PredictionStore, RegressorPerformance } from '../store/types';
+import type {
+  Baseline,
+  ClassifierPerformance,
+  PredictionStore,
+  RegressorPerformance,
+  TimeRange,
+} from '../store/types';
 import { chooseBaseline } from '../counting/targets';
 import { requireModel } from './metadata';
 import { numberOrNull, ratedSeriesFrame, relativeRule, type LevelRule } from './series';
@@ -177,24 +183,24 @@ export function binnedAuc(bins: ReadonlyArray<{ positives: number; negatives: nu
 }
 
 /** The baseline named by the query, else the version's or the newest — or none when the model has no baseline. */
-async function baselineIfAny(store: PredictionStore, query: QueryRequest<'performance'>['query']) {
+export async function baselineIfAny(store: PredictionStore, query: { model: string; baseline?: string; version?: string }) {
   if (!query.baseline && (await store.listBaselines(query.model)).length === 0) {
     return undefined;
   }
   return chooseBaseline(store, query.model, query.baseline, query.version);
 }
 
-type Task = 'classification' | 'regression';
+export type Task = 'classification' | 'regression';
 
 /** The store's query, stopped by the request's signal (Grafana's cancellation or the time limit). */
-type Queryable = Pick<PredictionStore, 'query'>;
+export type Queryable = Pick<PredictionStore, 'query'>;
 
 /**
  * The model's task: the baseline's when it has validation performance; else classification when any class is
  * text or every number is 0/1 (as the baseline detects it); else regression. A window without predictions
  * gives no evidence: then the metric asked for decides (classification when none is).
  */
-async function detectTask(
+export async function detectTask(
   store: Queryable,
   baseline: Baseline | undefined,
   joined: string,
@@ -352,6 +358,74 @@ async function regressorBuckets(
 /** The score a query without a metric gets: the task's primary one. */
 export const PRIMARY_METRIC: Record<Task, PerformanceMetric> = { classification: 'accuracy', regression: 'mae' };
 
+/** The realized metric of a window per bucket (labels joined by id), with the label coverage behind it. */
+export interface RealizedPerformance {
+  task: Task;
+  metric: PerformanceMetric;
+  /** Per bucket: the metric where enough labels arrived (DEFAULT_MIN_COUNT), else null; the coverage for label_coverage. */
+  values: Array<number | null>;
+  /** Labelled / logged predictions per bucket (null without predictions). */
+  coverage: Array<number | null>;
+  labelled: number[];
+  /** The baseline's validation score of the metric, when it has one. */
+  reference: number | null;
+  custom: Record<string, unknown>;
+}
+
+/**
+ * The realized `metric` (default the task's primary score) of the rows `where` selects in `joined` (joinedRelation),
+ * on the buckets `times`; a QueryError when the metric does not fit the model's task.
+ */
+export async function realizedPerformance(
+  store: Queryable,
+  model: string,
+  baseline: Baseline | undefined,
+  joined: string,
+  where: WindowClause,
+  asked: PerformanceMetric | undefined,
+  times: readonly number[]
+): Promise<RealizedPerformance> {
+  const task = await detectTask(store, baseline, joined, where, asked);
+  const metric = asked ?? PRIMARY_METRIC[task];
+  if (task === 'regression' ? CLASSIFIER_METRICS.has(metric) : REGRESSOR_METRICS.has(metric)) {
+    const fits = task === 'regression' ? 'mae, rmse, mape' : 'accuracy, precision, recall, f1, auc';
+    throw new QueryError(`model "${model}" is a ${task} model: "${metric}" does not apply; use ${fits} or label_coverage`);
+  }
+  const bucketed =
+    task === 'classification'
+      ? await classifierBuckets(store, metric, joined, where, baseline)
+      : await regressorBuckets(store, metric, joined, where);
+  const rows = times.map((t) => bucketed.rows.get(t) ?? 0);
+  const labelled = times.map((t) => bucketed.labelled.get(t) ?? 0);
+  const coverage = times.map((_, i) => (rows[i] > 0 ? labelled[i] / rows[i] : null));
+  const scored = times.map((t) => (bucketed.scoredRows.get(t) ?? 0) >= DEFAULT_MIN_COUNT);
+  const values =
+    metric === 'label_coverage' ? coverage : times.map((t, i) => (scored[i] ? (bucketed.values.get(t) ?? null) : null));
+  return {
+    task,
+    metric,
+    values,
+    coverage,
+    labelled,
+    reference: referenceScore(metric, baseline?.performance),
+    custom: bucketed.custom,
+  };
+}
+
+/** The window of a model's predictions joined with its labels (joinedRelation) over a planned range. */
+export async function labelledRelation(store: PredictionStore, model: string, range: TimeRange): Promise<string> {
+  return joinedRelation(
+    store.dialect,
+    await store.predictionsRelation(model, range),
+    await store.labelsRelation(model, range.from - LABEL_BEFORE_PREDICTION_MS)
+  );
+}
+
+/** The store's query stopped by `signal` (Grafana's cancellation or the time limit). */
+export function stoppableStore(store: PredictionStore, signal: AbortSignal): Queryable {
+  return { query: (sql, params) => store.query(sql, params, { signal }) };
+}
+
 export async function performanceQuery(request: QueryRequest<'performance'>): Promise<FrameLike[]> {
   const { query, instance } = request;
   const store = await instance.store();
@@ -359,35 +433,15 @@ export async function performanceQuery(request: QueryRequest<'performance'>): Pr
   const baseline = await baselineIfAny(store, query);
   const plan = await planWindow(request, store, query.model, query.bucket, 1);
   const where = windowWhere(store.dialect, query, plan.grid);
-  const joined = joinedRelation(
-    store.dialect,
-    await store.predictionsRelation(query.model, plan.range),
-    await store.labelsRelation(query.model, plan.range.from - LABEL_BEFORE_PREDICTION_MS)
-  );
-  const stoppable: Queryable = { query: (sql, params) => store.query(sql, params, { signal: request.signal }) };
-  const task = await detectTask(stoppable, baseline, joined, where, query.metric);
-  const metric = query.metric ?? PRIMARY_METRIC[task];
-  if (task === 'regression' ? CLASSIFIER_METRICS.has(metric) : REGRESSOR_METRICS.has(metric)) {
-    const fits = task === 'regression' ? 'mae, rmse, mape' : 'accuracy, precision, recall, f1, auc';
-    throw new QueryError(
-      `model "${query.model}" is a ${task} model: "${metric}" does not apply; use ${fits} or label_coverage`
-    );
-  }
+  const joined = await labelledRelation(store, query.model, plan.range);
+  const stoppable = stoppableStore(store, request.signal);
+  const times = plan.starts;
+  const realized = await realizedPerformance(stoppable, query.model, baseline, joined, where, query.metric, times);
+  const { metric, task, coverage, labelled, reference } = realized;
   const estimated = query.estimate
     ? { metric: estimatedMetric(metric, task), calibration: requireCalibration(query.model, baseline) }
     : undefined;
   request.signal.throwIfAborted();
-  const bucketed =
-    task === 'classification'
-      ? await classifierBuckets(stoppable, metric, joined, where, baseline)
-      : await regressorBuckets(stoppable, metric, joined, where);
-  const times = plan.starts;
-  const rows = times.map((t) => bucketed.rows.get(t) ?? 0);
-  const labelled = times.map((t) => bucketed.labelled.get(t) ?? 0);
-  const coverage = times.map((_, i) => (rows[i] > 0 ? labelled[i] / rows[i] : null));
-  const scored = times.map((t) => (bucketed.scoredRows.get(t) ?? 0) >= DEFAULT_MIN_COUNT);
-  const realized =
-    metric === 'label_coverage' ? coverage : times.map((t, i) => (scored[i] ? (bucketed.values.get(t) ?? null) : null));
   const estimate =
     estimated &&
     (await estimatedColumns(
@@ -397,11 +451,10 @@ export async function performanceQuery(request: QueryRequest<'performance'>): Pr
       estimated.calibration,
       estimated.metric,
       times,
-      realized,
+      realized.values,
       request.signal
     ));
-  const values = estimate?.values ?? realized;
-  const reference = referenceScore(metric, baseline?.performance);
+  const values = estimate?.values ?? realized.values;
   return [
     ratedSeriesFrame(
       {
@@ -430,7 +483,7 @@ export async function performanceQuery(request: QueryRequest<'performance'>): Pr
           minLabelledRows: DEFAULT_MIN_COUNT,
           baseline: baseline?.version ?? null,
           validationScore: reference,
-          ...bucketed.custom,
+          ...realized.custom,
           ...(estimate ? { estimate: estimate.custom } : {}),
         },
       },
