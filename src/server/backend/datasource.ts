@@ -21,8 +21,8 @@ import {
   listFeatures,
   modelsQuery,
   requireModel,
-  sortVersions,
   summarizeModels,
+  versionChoices,
   versionsQuery,
 } from '../queries/metadata';
 import { distributionQuery } from '../queries/distribution';
@@ -38,6 +38,7 @@ import type { QueryHandlerRegistry } from './registry';
 import { toWireFrame } from './toWireFrame';
 import { thresholdsFor } from './settings';
 import { apiExport, provisioningDocument } from '../alerting/provisioning';
+import { resolveVersionAliases } from '../registry/resolve';
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -128,14 +129,15 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
   }
 
   async function execute(call: QueryCall) {
-    const { query, options, received } = checkedQuery(call);
-    const handler = registry.get(query.queryType);
+    const { query: parsed, options, received } = checkedQuery(call);
+    const handler = registry.get(parsed.queryType);
     if (!handler) {
       throw badRequest(
-        `query type '${query.queryType}' is not available in this backend; available: ${registry.types().join(', ')}`
+        `query type '${parsed.queryType}' is not available in this backend; available: ${registry.types().join(', ')}`
       );
     }
     const instance = instances.get(call.pluginContext);
+    const query = await resolveVersionAliases(parsed, instance.registry, call.signal);
     if ('segment' in query && query.segment?.length) {
       const { model, segment } = query;
       await guarded(async () => {
@@ -187,9 +189,12 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
       handler: async ({ pluginContext, params }) => {
         const instance = instances.get(pluginContext);
         return guarded(async () => {
-          const store = await instance.store();
-          await requireModel(store, params.model);
-          return { versions: sortVersions(await store.listVersions(params.model)).map((v) => v.version) };
+          const choices = await versionChoices(instance, params.model, AbortSignal.timeout(30_000));
+          return {
+            versions: choices.versions.map((v) => v.version),
+            ...(instance.registry ? { aliases: choices.aliases } : {}),
+            ...(choices.registryProblem ? { registryProblem: choices.registryProblem } : {}),
+          };
         });
       },
     },
