@@ -33,7 +33,7 @@ def register(args):
         run_id = run.info.run_id
     tags = {"mlmon.version": args.log_version} if args.log_version else None
     version = client.create_model_version(args.name, f"runs:/{run_id}/model", run_id=run_id, tags=tags)
-    print(json.dumps({"version": version.version, "run_id": run_id, "created": version.creation_timestamp}))
+    print(json.dumps({"version": version.version, "run_id": run_id, "created": str(version.creation_timestamp)}))
 
 
 def main():
