@@ -312,6 +312,7 @@ func TestModelRegistry(t *testing.T) {
 	})
 
 	t.Run("registry events are annotations", func(t *testing.T) {
+		mlflow.run(t, "alias", "credit", "champion", v2["version"]) // where the alias test left it, or a move now
 		waitForLog(t, collector, `registry: credit: @champion → credit version 2`, 30*time.Second)
 		frames := decodeFrames(t, "E", ask(t, query("E", `{"queryType":"events","model":"credit"}`))["E"])
 		titles := titlesOf(t, frames)
@@ -329,6 +330,30 @@ func TestModelRegistry(t *testing.T) {
 		if !strings.Contains(string(res.Body), `"version":"v2"`) {
 			t.Fatalf("baselines: %s", res.Body)
 		}
-		decodeFrames(t, "B", ask(t, query("B", `{"queryType":"drift","model":"credit","version":"@champion","baseline":"v2"}`))["B"])
+		if frames := decodeFrames(t, "B", ask(t, query("B", `{"queryType":"drift","model":"credit","version":"@challenger","baseline":"v2"}`))["B"]); !hasData(frames) {
+			t.Errorf("drift of @challenger on its registry baseline has no data")
+		}
+		cmd := exec.Command("node", filepath.Join(repoRoot(t), "bin", "mlmon.js"), "baseline", "show", "--model", "credit", "--version", "v2", "--data-dir", dataDir, "--format", "json")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("mlmon baseline show: %v", err)
+		}
+		var baseline struct {
+			Source   string            `json:"source"`
+			Rows     int               `json:"rows"`
+			Registry map[string]string `json:"registry"`
+		}
+		if err := json.Unmarshal(out, &baseline); err != nil {
+			t.Fatalf("baseline show: %v\n%s", err, out)
+		}
+		want := map[string]string{"name": "credit", "version": v2["version"], "logVersion": "v2", "runId": v2["run_id"], "alias": "challenger"}
+		for key, value := range want {
+			if baseline.Registry[key] != value {
+				t.Errorf("baseline registry %s = %q, want %q (%v)", key, baseline.Registry[key], value, baseline.Registry)
+			}
+		}
+		if baseline.Source != "models:/credit@challenger" || baseline.Rows != 4 {
+			t.Errorf("baseline from %q with %d rows, want models:/credit@challenger with the 4 reference rows", baseline.Source, baseline.Rows)
+		}
 	})
 }
