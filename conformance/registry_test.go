@@ -276,6 +276,15 @@ func TestModelRegistry(t *testing.T) {
 		if champion != first {
 			t.Fatalf("@champion (version 1, logged as v1) answered\n%s\nv1 answers\n%s", champion, first)
 		}
+		noted := false
+		for _, f := range decodeFrames(t, "C", answers["C"]) {
+			for _, notice := range f.Meta.Notices {
+				noted = noted || notice.Text == "version @champion is v1 in the MLflow registry"
+			}
+		}
+		if !noted {
+			t.Errorf("the frames of @champion do not say which version it is")
+		}
 		mlflow.run(t, "alias", "credit", "champion", v2["version"])
 		moved := time.Now()
 		for {

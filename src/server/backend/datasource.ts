@@ -3,6 +3,7 @@
  * health checks and resource routes. Everything monitoring-specific behind gRPC starts here.
  */
 import { StoreChangedError } from '../store/errors';
+import { withNotices } from '../../core/query/frames';
 import { isQueryType, parseQuery, QueryError, type QueryType } from '../../core/query/queryTypes';
 import { badRequest } from '../grafana/errors';
 import type { Logger } from '../grafana/logger';
@@ -38,7 +39,7 @@ import type { QueryHandlerRegistry } from './registry';
 import { toWireFrame } from './toWireFrame';
 import { thresholdsFor } from './settings';
 import { apiExport, provisioningDocument } from '../alerting/provisioning';
-import { resolveVersionAliases } from '../registry/resolve';
+import { resolvedAliasNotices, resolveVersionAliases } from '../registry/resolve';
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -162,7 +163,9 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
         throw error;
       })
     );
-    return (options.alert ? alertFrames(frames, query) : frames).map(toWireFrame);
+    const notices = resolvedAliasNotices(parsed, query);
+    const noted = notices.length === 0 ? frames : frames.map((frame) => withNotices(frame, notices));
+    return (options.alert ? alertFrames(noted, query) : noted).map(toWireFrame);
   }
 
   const resources: ResourceRoute[] = [

@@ -19,6 +19,7 @@ import {
   type AnnotationEventRow,
   type FrameLike,
   type SeverityLevel,
+  withNotices,
 } from '../../core/query/frames';
 import type { ModelEvent, SchemaChange } from '../store/types';
 import type { QueryRequest } from '../backend/registry';
@@ -137,13 +138,7 @@ export async function eventsQuery(request: QueryRequest<'events'>): Promise<Fram
     ...custom,
     ...evaluationMeta(evaluation, query.persistence ?? 1),
   });
-  if (registry.problem) {
-    frame.meta = {
-      ...frame.meta,
-      notices: [...(frame.meta?.notices ?? []), { severity: 'warning', text: registry.problem }],
-    };
-  }
-  return [frame];
+  return [registry.problem ? withNotices(frame, [{ severity: 'warning', text: registry.problem }]) : frame];
 }
 
 /** The registry's "version registered" events of the query's model and range, or why they are missing. */

@@ -6,6 +6,7 @@
  * Alias resolutions are kept ALIAS_TTL_MS: a moved alias is followed by every query started more than that after the
  * move, and a dashboard of many panels asks the registry once per alias, not once per panel.
  */
+import type { FrameNotice } from '../../core/query/frames';
 import { aliasOf, logVersionOf, VERSION_FIELDS } from '../../core/query/registry-refs';
 import { badRequest, downstreamFailure } from '../grafana/errors';
 import { RegistryError, type MlflowRegistry, type RegistryVersion } from './mlflow';
@@ -128,4 +129,14 @@ export async function resolveVersionAliases<Q extends object>(
     aliased.map(async (field) => [field, await registry.resolveAlias(model, aliasOf(fields[field] as string)!, signal)])
   );
   return { ...query, ...Object.fromEntries(resolved) };
+}
+
+/** One info notice per resolved alias ("version @champion is v2 in the MLflow registry"), for the query's frames. */
+export function resolvedAliasNotices(asked: object, resolved: object): FrameNotice[] {
+  const before = asked as Record<string, unknown>;
+  const after = resolved as Record<string, unknown>;
+  return VERSION_FIELDS.filter((field) => before[field] !== after[field]).map((field) => ({
+    severity: 'info',
+    text: `${field} ${String(before[field])} is ${String(after[field])} in the MLflow registry`,
+  }));
 }
