@@ -285,12 +285,32 @@ func TestModelRegistry(t *testing.T) {
 		if !noted {
 			t.Errorf("the frames of @champion do not say which version it is")
 		}
+		alertLabels := func() []string {
+			res, err := p.clients.data.QueryData(ctx(t), &pluginv2.QueryDataRequest{PluginContext: pc, Headers: alertHeaders(false), Queries: []*pluginv2.DataQuery{query("A", `{"queryType":"drift","model":"credit","version":"@champion","baseline":"v1"}`)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var versions []string
+			for _, f := range decodeFrames(t, "A", res.Responses["A"]) {
+				for _, field := range f.Fields {
+					if field.Labels != nil {
+						versions = append(versions, field.Labels["version"])
+					}
+				}
+			}
+			return versions
+		}
+		before := alertLabels()
 		mlflow.run(t, "alias", "credit", "champion", v2["version"])
 		moved := time.Now()
 		for {
 			now := numbersOfFrames(decodeFrames(t, "C", ask(t, query("C", distribution("@champion")))["C"]))
 			if now == second {
 				t.Logf("queries followed the alias %v after the move", time.Since(moved).Round(time.Millisecond))
+				after := alertLabels()
+				if len(before) == 0 || strings.Join(before, ",") != strings.Join(after, ",") || before[0] != "@champion" {
+					t.Errorf("an alert rule on @champion must keep its series labels (version @champion) as the alias moves: before %v, after %v", before, after)
+				}
 				break
 			}
 			if now != first {

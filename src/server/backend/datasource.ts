@@ -165,7 +165,8 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
     );
     const notices = resolvedAliasNotices(parsed, query);
     const noted = notices.length === 0 ? frames : frames.map((frame) => withNotices(frame, notices));
-    return (options.alert ? alertFrames(noted, query) : noted).map(toWireFrame);
+    // An alert rule on `@champion` keeps one series as the alias moves: its labels name the version as the rule does.
+    return (options.alert ? alertFrames(noted, parsed) : noted).map(toWireFrame);
   }
 
   const resources: ResourceRoute[] = [
