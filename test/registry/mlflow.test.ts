@@ -4,6 +4,8 @@
  * template-variable values, alias moves recorded as events, and `mlmon baseline --from-registry`.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { logVersionOf } from '../../src/core/query/registry-refs';
@@ -76,6 +78,24 @@ describe('MLflow REST client', () => {
     expect(error).toBeInstanceOf(RegistryError);
     expect(error).toMatchObject({ kind: 'unreachable' });
     expect((error as Error).message).toMatch(/cannot reach the MLflow registry .*ECONNREFUSED.*check the registry URL/);
+  });
+
+  test('a server that accepts but never answers fails after the timeout, saying so', async () => {
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = silent.address() as AddressInfo;
+      const started = Date.now();
+      const error = await new MlflowRegistry({ url: `http://127.0.0.1:${port}`, timeoutMs: 300 })
+        .ping()
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ kind: 'unreachable' });
+      expect((error as Error).message).toMatch(/no answer within 300 ms/);
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      silent.closeAllConnections?.();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   test('an aborted call stops at once with the abort reason', async () => {
