@@ -210,6 +210,36 @@ describe('registry events', () => {
       await mlflow.run('alias', 'credit', 'challenger', versions.v2.version);
     }
   });
+
+  test('a poll whose event write fails records the rest on the next poll, none twice (injected write error)', async () => {
+    const view = new ModelRegistryView(client);
+    const store = await EmbeddedStore.open(join(dir, 'failing-store'));
+    let failures = 1;
+    const failing = new Proxy(store, {
+      get(target, property, receiver) {
+        if (property === 'recordEvent') {
+          return async (...args: Parameters<EmbeddedStore['recordEvent']>) => {
+            if (args[1].title.startsWith('@champion') && failures-- > 0) {
+              throw new Error('injected: disk full');
+            }
+            return target.recordEvent(...args);
+          };
+        }
+        const value = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    try {
+      await expect(recordAliasChanges(failing, view, 'credit', 1000)).rejects.toThrow('injected: disk full');
+      expect((await store.getEvents('credit')).map((e) => e.title)).toEqual(['@challenger → credit version 2']);
+      const retried = await recordAliasChanges(failing, view, 'credit', 2000);
+      expect(retried.map((e) => [e.ts, e.title])).toEqual([[2000, '@champion → credit version 1']]);
+      expect(await recordAliasChanges(failing, view, 'credit', 3000)).toEqual([]);
+      expect(await store.getEvents('credit')).toHaveLength(2);
+    } finally {
+      await store.close();
+    }
+  });
 });
 
 describe('reference data of a registry version', () => {
