@@ -35,6 +35,16 @@ describe('registry flags', () => {
     ).toEqual({ client: { url: 'http://mlflow:5000', token: 'from-env' }, registeredNames: {} });
   });
 
+  test("MLflow's own environment: an http(s) MLFLOW_TRACKING_URI and MLFLOW_TRACKING_TOKEN, when ours are not set", () => {
+    expect(
+      registryFromFlags({}, { MLFLOW_TRACKING_URI: 'http://mlflow:5000', MLFLOW_TRACKING_TOKEN: 'mlflow-env' })
+    ).toEqual({ client: { url: 'http://mlflow:5000', token: 'mlflow-env' }, registeredNames: {} });
+    expect(registryFromFlags({}, { MLFLOW_TRACKING_URI: 'sqlite:///mlflow.db' })).toBeUndefined();
+    expect(
+      registryFromFlags({}, { MLFLOW_TRACKING_URI: 'http://a:5000', MLMON_REGISTRY_URL: 'http://b:5000' })?.client.url
+    ).toBe('http://b:5000');
+  });
+
   test('a URL with credentials, a missing token file or a malformed name is a usage error saying what to give', () => {
     expect(() => registryFromFlags({ 'registry-url': 'http://u:p@mlflow:5000' }, {})).toThrow(
       /without user or password/

@@ -15,8 +15,9 @@ export const REGISTRY_FLAGS = {
 } as const;
 
 export const REGISTRY_FLAGS_HELP = `Model registry (MLflow):
-  --registry-url URL           MLflow tracking server, e.g. http://127.0.0.1:5000 (or $MLMON_REGISTRY_URL)
-  --registry-token-file F      file holding its bearer token (or set $MLMON_REGISTRY_TOKEN)
+  --registry-url URL           MLflow tracking server, e.g. http://127.0.0.1:5000 (or $MLMON_REGISTRY_URL, else
+                               MLflow's own $MLFLOW_TRACKING_URI when it is an http(s) URL)
+  --registry-token-file F      file holding its bearer token (or $MLMON_REGISTRY_TOKEN, else $MLFLOW_TRACKING_TOKEN)
   --registry-model M=NAME      product model M is registered as NAME (repeat per model; default: the same name)`;
 
 type FlagValues = { 'registry-url'?: string; 'registry-token-file'?: string; 'registry-model'?: string[] };
@@ -29,7 +30,8 @@ export interface RegistryFlags {
 
 /** The registry the flags and environment name, or undefined when none is given. */
 export function registryFromFlags(values: FlagValues, env: NodeJS.ProcessEnv = process.env): RegistryFlags | undefined {
-  const url = values['registry-url'] || env.MLMON_REGISTRY_URL;
+  const tracking = /^https?:\/\//.test(env.MLFLOW_TRACKING_URI ?? '') ? env.MLFLOW_TRACKING_URI : undefined;
+  const url = values['registry-url'] || env.MLMON_REGISTRY_URL || tracking;
   if (!url) {
     if (values['registry-token-file'] || values['registry-model']?.length) {
       throw new UsageError('--registry-token-file and --registry-model need --registry-url');
@@ -40,7 +42,7 @@ export function registryFromFlags(values: FlagValues, env: NodeJS.ProcessEnv = p
   if (problems.length > 0) {
     throw new UsageError(`--registry-url ${url}: ${problems.join(' ')}`);
   }
-  let token = env.MLMON_REGISTRY_TOKEN ?? '';
+  let token = env.MLMON_REGISTRY_TOKEN || env.MLFLOW_TRACKING_TOKEN || '';
   const tokenFile = values['registry-token-file'];
   if (tokenFile) {
     try {
