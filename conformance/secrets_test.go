@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -42,6 +43,24 @@ func echoingClickHouse(t *testing.T) string {
 	return server.URL
 }
 
+// registryToken is the MLflow token of the registry cases.
+const registryToken = "mlflow-token-Zx81/+q=secret"
+
+// echoingRegistry is an MLflow-like server that fails every request with an MLflow JSON error quoting the request's
+// token back, bare and in its Authorization header, as a misconfigured proxy in front of MLflow may.
+func echoingRegistry(t *testing.T) string {
+	t.Helper()
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		authorization := r.Header.Get("Authorization")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprintf(w, `{"error_code":"INTERNAL_ERROR","message":"token %s of %s (Authorization: %s) failed"}`,
+			strings.TrimPrefix(authorization, "Bearer "), r.URL.String(), authorization)
+	}))
+	t.Cleanup(server.Close)
+	return server.URL
+}
+
 func TestSecretsNeverLeaveTheBackend(t *testing.T) {
 	clickhouseURL, database := demoClickHouse(t)
 	host := strings.TrimPrefix(clickhouseURL, "http://")
@@ -56,12 +75,16 @@ func TestSecretsNeverLeaveTheBackend(t *testing.T) {
 		secure   map[string]string
 		healthy  bool
 		says     string
+		// registry: the datasource names a model registry (holding registryToken) that echoes the token; the drift
+		// query names the version "@champion" and must fail with a 502.
+		registry bool
 	}{
-		{"credentials in the URL", map[string]any{"clickhouseUrl": withCredentials(clickhousePassword)}, nil, true, "user monitor"},
-		{"credentials in the URL, refused", map[string]any{"clickhouseUrl": withCredentials(wrong)}, nil, false, `refused the password of user "monitor"`},
-		{"wrong password", map[string]any{"clickhouseUrl": clickhouseURL, "user": "monitor"}, map[string]string{"password": wrong}, false, `refused the password of user "monitor"`},
-		{"a server echoing the credentials", map[string]any{"clickhouseUrl": echoingClickHouse(t), "user": "monitor"}, map[string]string{"password": clickhousePassword}, false, "refused the password"},
-		{"right password", map[string]any{"clickhouseUrl": clickhouseURL, "user": "monitor"}, map[string]string{"password": clickhousePassword}, true, "user monitor"},
+		{"credentials in the URL", map[string]any{"clickhouseUrl": withCredentials(clickhousePassword)}, nil, true, "user monitor", false},
+		{"credentials in the URL, refused", map[string]any{"clickhouseUrl": withCredentials(wrong)}, nil, false, `refused the password of user "monitor"`, false},
+		{"wrong password", map[string]any{"clickhouseUrl": clickhouseURL, "user": "monitor"}, map[string]string{"password": wrong}, false, `refused the password of user "monitor"`, false},
+		{"a server echoing the credentials", map[string]any{"clickhouseUrl": echoingClickHouse(t), "user": "monitor"}, map[string]string{"password": clickhousePassword}, false, "refused the password", false},
+		{"right password", map[string]any{"clickhouseUrl": clickhouseURL, "user": "monitor"}, map[string]string{"password": clickhousePassword}, true, "user monitor", false},
+		{"a model registry echoing its token", map[string]any{"clickhouseUrl": clickhouseURL, "user": "monitor", "registryUrl": echoingRegistry(t)}, map[string]string{"password": clickhousePassword, "registryToken": registryToken}, false, "answered HTTP 500", true},
 	}
 	var answers []string
 	for i, c := range cases {
@@ -77,8 +100,13 @@ func TestSecretsNeverLeaveTheBackend(t *testing.T) {
 			}
 			answers = append(answers, health.Message, string(health.JsonDetails))
 			day := &pluginv2.TimeRange{FromEpochMS: demoEnd.Add(-24 * time.Hour).UnixMilli(), ToEpochMS: demoEnd.UnixMilli()}
+			version := ""
+			if c.registry {
+				version = "@champion"
+			}
 			res, err := p.clients.data.QueryData(ctx(t), &pluginv2.QueryDataRequest{PluginContext: pc, Queries: []*pluginv2.DataQuery{
-				{RefId: "D", Json: []byte(fmt.Sprintf(`{"queryType":"drift","model":%q,"bucket":"1h"}`, demoModel)), TimeRange: day},
+				{RefId: "D", Json: []byte(fmt.Sprintf(`{"queryType":"drift","model":%q,"version":%q,"bucket":"1h"}`, demoModel, version)), TimeRange: day},
+				{RefId: "E", Json: []byte(fmt.Sprintf(`{"queryType":"events","model":%q,"bucket":"1h"}`, demoModel)), TimeRange: day},
 				{RefId: "N", Json: []byte(`{"queryType":"drift","model":"no_such_model"}`), TimeRange: day, IntervalMS: 60_000, MaxDataPoints: 100},
 				{RefId: "M", Json: []byte(`{"queryType":"models"}`), TimeRange: day},
 			}})
@@ -86,7 +114,13 @@ func TestSecretsNeverLeaveTheBackend(t *testing.T) {
 				t.Fatal(err)
 			}
 			for refID, r := range res.Responses {
-				answers = append(answers, r.Error)
+				answers = append(answers, r.Error, string(bytes.Join(r.Frames, nil)))
+				if c.registry {
+					if refID == "D" && r.Status != 502 {
+						t.Errorf("@champion through a failing registry answered %d %s, want 502", r.Status, r.Error)
+					}
+					continue
+				}
 				if c.healthy && refID == "D" && r.Status != 200 {
 					t.Errorf("drift with working credentials: %d %s", r.Status, r.Error)
 				}
@@ -94,13 +128,15 @@ func TestSecretsNeverLeaveTheBackend(t *testing.T) {
 					t.Errorf("%s answered 200 although the server refuses the credentials", refID)
 				}
 			}
-			answers = append(answers, string(callResource(t, p, pc, "models").Body), string(callResource(t, p, pc, "models/"+demoModel+"/features").Body))
+			answers = append(answers, string(callResource(t, p, pc, "models").Body), string(callResource(t, p, pc, "models/"+demoModel+"/features").Body),
+				string(callResource(t, p, pc, "models/"+demoModel+"/versions").Body))
 		})
 	}
 	p.client.Kill()
 	answers = append(answers, p.stderr.String())
-	for _, password := range []string{clickhousePassword, wrong} {
-		for _, form := range secretForms("monitor", password) {
+	secrets := [][2]string{{"monitor", clickhousePassword}, {"monitor", wrong}, {"", registryToken}}
+	for _, secret := range secrets {
+		for _, form := range secretForms(secret[0], secret[1]) {
 			for _, text := range answers {
 				if strings.Contains(text, form) {
 					t.Errorf("the password appears (as %q) in what the backend answered or logged: %q", form, text)

@@ -45,6 +45,18 @@ describe('MonitorDataSource', () => {
     });
   });
 
+  it('offers the registry aliases after the versions in the version picker', async () => {
+    setTemplateSrv({ replace: (text: string) => text } as unknown as TemplateSrv);
+    const getResource = jest
+      .spyOn(datasource, 'getResource')
+      .mockResolvedValue({ versions: ['v1', 'v2'], aliases: ['@champion'] });
+    expect(await datasource.getVersions('credit')).toEqual(['v1', 'v2', '@champion']);
+    expect(getResource).toHaveBeenCalledWith('models/credit/versions');
+    getResource.mockResolvedValue({ versions: ['v1'] });
+    expect(await datasource.getVersions('credit')).toEqual(['v1']);
+    getResource.mockRestore();
+  });
+
   it('offers template variables through the backend queries', () => {
     expect(datasource.variables?.getType()).toBe('datasource');
   });

@@ -55,9 +55,10 @@ export class MonitorDataSource extends DataSourceWithBackend<MonitorDataQuery, M
     return parseModelsResponse(await this.getResource(RESOURCE_PATHS.models()));
   }
 
+  /** The model's versions, then its registry aliases (`@champion`): what a version picker offers. */
   async getVersions(model: string): Promise<string[]> {
     const response = await this.getResource<VersionsResponse>(RESOURCE_PATHS.versions(this.resolve(model)));
-    return response.versions ?? [];
+    return [...(response.versions ?? []), ...(response.aliases ?? [])];
   }
 
   async getFeatures(model: string, version?: string): Promise<FeaturesResponse['features']> {

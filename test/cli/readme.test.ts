@@ -21,6 +21,7 @@ import { EmbeddedStore } from '../../src/server/store/embedded';
 import { LOAD_TOKEN, spawnCollector, stopCollector } from '../collector/harness';
 import { classifierRows, toCsv } from '../support/classifier-data';
 import { MLMON_BIN, REPO_ROOT } from '../support/mlmon';
+import { MLFLOW_VERSION } from '../support/mlflow';
 
 const README = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
 
@@ -237,13 +238,17 @@ describe('what the README says of itself', () => {
     expect(README).toContain('](docs/DESIGN.md)');
   });
 
-  it('names the Go version conformance/go.mod needs and the chdb version .ci/run installs', () => {
+  it('names the Go version conformance/go.mod needs and the chdb and MLflow versions .ci/run installs', () => {
     const goMod = readFileSync(join(REPO_ROOT, 'conformance/go.mod'), 'utf8');
     const [, goMinor] = /^go (\d+\.\d+)/m.exec(goMod)!;
     expect(section('### Setup')).toContain(`**Go ≥ ${goMinor}**`);
     const ci = readFileSync(join(REPO_ROOT, '.ci/run'), 'utf8');
     const [chdb] = /chdb==[\d.]+/.exec(ci)!;
     expect(section('### Setup')).toContain(`pip install ${chdb}`);
+    const [mlflow] = /mlflow==[\d.]+/.exec(ci)!;
+    expect(section('### Setup')).toContain(`pip install ${mlflow}`);
+    expect(mlflow).toBe(`mlflow==${MLFLOW_VERSION}`);
+    expect(section('### Model registry (MLflow)')).toContain(`MLflow ${MLFLOW_VERSION}`);
   });
 
   it('publishes Grafana on loopback only, and says it lets anyone in as an Admin', () => {

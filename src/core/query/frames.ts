@@ -82,6 +82,11 @@ export interface FrameLike {
   };
 }
 
+/** The frame with `notices` added after the ones it has. */
+export function withNotices(frame: FrameLike, notices: FrameNotice[]): FrameLike {
+  return { ...frame, meta: { ...frame.meta, notices: [...(frame.meta?.notices ?? []), ...notices] } };
+}
+
 /** Grafana data-plane frame types used by the contract, with the version we write. */
 export const FRAME_TYPES = {
   timeSeriesMulti: 'timeseries-multi',

@@ -34,7 +34,12 @@ export interface ModelsResponse {
   models: ModelSummary[];
 }
 export interface VersionsResponse {
+  /** The store's and the model registry's versions, in natural order. */
   versions: string[];
+  /** With a model registry: its aliases as version references (`@champion`), which queries resolve at run time. */
+  aliases?: string[];
+  /** With a model registry that could not be read: why its versions and aliases are missing. */
+  registryProblem?: string;
 }
 export interface FeatureSummary {
   name: string;

@@ -48,10 +48,16 @@ export interface MonitorJsonData {
   thresholds?: Partial<Thresholds>;
   /** Per-model overrides of `thresholds`, keyed by model name. */
   modelThresholds?: Record<string, Partial<Thresholds>>;
+  /** Model registry: the URL of an MLflow tracking server, e.g. http://127.0.0.1:5000 (README "Model registry"). */
+  registryUrl?: string;
+  /** Model registry: the registered model name of a product model, where they differ (keyed by product model). */
+  registryModels?: Record<string, string>;
 }
 
 export interface MonitorSecureJsonData {
   password?: string;
+  /** Model registry: the MLflow token, sent as `Authorization: Bearer …`. */
+  registryToken?: string;
 }
 
 /** The thresholds in force: `base` (the defaults) overridden by the settings' valid (finite, non-negative) values. */
@@ -86,8 +92,27 @@ export function shardUrlProblems(cluster: string, shardUrls: unknown): string[] 
       ];
 }
 
+/** What is wrong with the model-registry settings: none, or a URL that is not http(s) without credentials. */
+export function registryProblems(jsonData: MonitorJsonData): string[] {
+  const url = jsonData.registryUrl;
+  if (url === undefined || url === '') {
+    return [];
+  }
+  return /^https?:\/\/[^/\s@]+(\/\S*)?$/.test(url)
+    ? []
+    : [
+        'Set the MLflow registry URL as http(s)://host:port without user or password (the token goes in its own ' +
+          'field), or clear it.',
+      ];
+}
+
 /** What is missing in the settings of a store kind, as messages a user can act on (empty when complete). */
 export function settingsProblems(jsonData: MonitorJsonData, passwordConfigured: boolean): string[] {
+  return [...storeProblems(jsonData, passwordConfigured), ...registryProblems(jsonData)];
+}
+
+/** What is missing in the store settings. */
+function storeProblems(jsonData: MonitorJsonData, passwordConfigured: boolean): string[] {
   const kind = jsonData.storeKind ?? 'embedded';
   if (kind === 'embedded') {
     return jsonData.dataDirectory

@@ -84,4 +84,43 @@ describe('ConfigEditor', () => {
     fireEvent.change(screen.getByLabelText(/^PSI warning/), { target: { value: '' } });
     expect(onOptionsChange.mock.lastCall[0].jsonData.thresholds).toEqual({});
   });
+
+  it('writes the MLflow registry URL and names to jsonData and its token to secureJsonData only', () => {
+    const { onOptionsChange, view } = renderEditor(settings({ dataDirectory: '/d' }));
+    fireEvent.change(screen.getByLabelText(/^MLflow tracking URL/), { target: { value: 'http://127.0.0.1:5000' } });
+    expect(onOptionsChange).toHaveBeenLastCalledWith(
+      expect.objectContaining({ jsonData: { dataDirectory: '/d', registryUrl: 'http://127.0.0.1:5000' } })
+    );
+    fireEvent.change(screen.getByLabelText(/^Registered names/), {
+      target: { value: 'loans=credit, churn = churn_v2' },
+    });
+    expect((onOptionsChange.mock.lastCall[0] as Settings).jsonData.registryModels).toEqual({
+      loans: 'credit',
+      churn: 'churn_v2',
+    });
+    fireEvent.change(screen.getByLabelText(/^MLflow token/), { target: { value: 'tok-123' } });
+    const saved = onOptionsChange.mock.lastCall[0] as Settings;
+    expect(saved.secureJsonData).toEqual({ registryToken: 'tok-123' });
+    expect(JSON.stringify(saved.jsonData)).not.toContain('tok-123');
+    view.rerender(
+      <ConfigEditor
+        options={settings({ dataDirectory: '/d', registryUrl: 'mlflow.local:5000' })}
+        onOptionsChange={onOptionsChange}
+      />
+    );
+    expect(screen.getByText(/Set the MLflow registry URL as http\(s\):\/\/host:port/)).toBeInTheDocument();
+  });
+
+  it('keeps the other secret when one is typed', () => {
+    const options = {
+      ...settings({ storeKind: 'clickhouse', clickhouseUrl: 'http://h:8123', database: 'm', user: 'u' }),
+      secureJsonData: { registryToken: 'tok' },
+    } as Settings;
+    const { onOptionsChange } = renderEditor(options);
+    fireEvent.change(screen.getByLabelText(/^Password/), { target: { value: 'pw' } });
+    expect((onOptionsChange.mock.lastCall[0] as Settings).secureJsonData).toEqual({
+      registryToken: 'tok',
+      password: 'pw',
+    });
+  });
 });

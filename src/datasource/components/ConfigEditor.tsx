@@ -37,15 +37,48 @@ export function shardUrlList(text: string): string[] {
   return text.split(/[\s,]+/).filter((url) => url !== '');
 }
 
+/** The `model=registered name` pairs of a comma-separated list (blank entries and entries without `=` left out). */
+export function registeredNameMap(text: string): Record<string, string> {
+  const pairs = text
+    .split(',')
+    .map((entry) => entry.split('=').map((part) => part.trim()))
+    .filter((parts) => parts.length === 2 && parts[0] !== '' && parts[1] !== '');
+  return Object.fromEntries(pairs);
+}
+
+/** The settings' `registryModels` as the editor shows them. */
+const registeredNameText = (names: Record<string, string> | undefined) =>
+  Object.entries(names ?? {})
+    .map(([model, name]) => `${model}=${name}`)
+    .join(', ');
+
+/** A secret field of secureJsonData: its value, change and reset (other secrets are kept). */
+function secretProps(props: Props, key: keyof MonitorSecureJsonData) {
+  const { options, onOptionsChange } = props;
+  return {
+    isConfigured: Boolean(options.secureJsonFields?.[key]),
+    value: options.secureJsonData?.[key] ?? '',
+    onChange: (event: React.ChangeEvent<HTMLInputElement>) =>
+      onOptionsChange({ ...options, secureJsonData: { ...options.secureJsonData, [key]: event.currentTarget.value } }),
+    onReset: () =>
+      onOptionsChange({
+        ...options,
+        secureJsonFields: { ...options.secureJsonFields, [key]: false },
+        secureJsonData: { ...options.secureJsonData, [key]: '' },
+      }),
+  };
+}
+
 /** Settings of the datasource: where the store is, its credentials (secure), and the default thresholds. */
-export function ConfigEditor({ options, onOptionsChange }: Props) {
+export function ConfigEditor(props: Props) {
+  const { options, onOptionsChange } = props;
   const jsonData = options.jsonData ?? {};
   const storeKind = jsonData.storeKind ?? 'embedded';
   const passwordConfigured = Boolean(options.secureJsonFields?.password || options.secureJsonData?.password);
 
   const setJsonData = (changes: Partial<MonitorJsonData>) =>
     onOptionsChange({ ...options, jsonData: { ...jsonData, ...changes } });
-  const text = (key: 'dataDirectory' | 'clickhouseUrl' | 'database' | 'user' | 'cluster') => ({
+  const text = (key: 'dataDirectory' | 'clickhouseUrl' | 'database' | 'user' | 'cluster' | 'registryUrl') => ({
     value: jsonData[key] ?? '',
     onChange: (event: React.ChangeEvent<HTMLInputElement>) => setJsonData({ [key]: event.currentTarget.value }),
   });
@@ -122,22 +155,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
               label="Password"
               description="Stored encrypted; never sent back to the browser"
             >
-              <SecretInput
-                id="mlmon-password"
-                width={40}
-                isConfigured={Boolean(options.secureJsonFields?.password)}
-                value={options.secureJsonData?.password ?? ''}
-                onChange={(event) =>
-                  onOptionsChange({ ...options, secureJsonData: { password: event.currentTarget.value } })
-                }
-                onReset={() =>
-                  onOptionsChange({
-                    ...options,
-                    secureJsonFields: { ...options.secureJsonFields, password: false },
-                    secureJsonData: { ...options.secureJsonData, password: '' },
-                  })
-                }
-              />
+              <SecretInput id="mlmon-password" width={40} {...secretProps(props, 'password')} />
             </Field>
           </>
         )}
@@ -148,6 +166,35 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
             ))}
           </Alert>
         )}
+      </FieldSet>
+      <FieldSet label="Model registry (MLflow)">
+        <Field
+          htmlFor="mlmon-registry-url"
+          label="MLflow tracking URL"
+          description="Optional: versions and @aliases as template values, version: @champion in queries, registry events"
+        >
+          <Input id="mlmon-registry-url" placeholder="http://127.0.0.1:5000" width={60} {...text('registryUrl')} />
+        </Field>
+        <Field
+          htmlFor="mlmon-registry-token"
+          label="MLflow token"
+          description="Sent as a Bearer token; stored encrypted"
+        >
+          <SecretInput id="mlmon-registry-token" width={40} {...secretProps(props, 'registryToken')} />
+        </Field>
+        <Field
+          htmlFor="mlmon-registry-models"
+          label="Registered names"
+          description="Only where a model is registered under another name: model=registered name, separated by commas"
+        >
+          <Input
+            id="mlmon-registry-models"
+            placeholder="loans=credit_scoring"
+            width={60}
+            defaultValue={registeredNameText(jsonData.registryModels)}
+            onChange={(event) => setJsonData({ registryModels: registeredNameMap(event.currentTarget.value) })}
+          />
+        </Field>
       </FieldSet>
       <FieldSet label="Default thresholds">
         {THRESHOLD_FIELDS.map(({ key, label, description }) => (

@@ -3,6 +3,7 @@
  * health checks and resource routes. Everything monitoring-specific behind gRPC starts here.
  */
 import { StoreChangedError } from '../store/errors';
+import { withNotices } from '../../core/query/frames';
 import { isQueryType, parseQuery, QueryError, type QueryType } from '../../core/query/queryTypes';
 import { badRequest } from '../grafana/errors';
 import type { Logger } from '../grafana/logger';
@@ -21,8 +22,8 @@ import {
   listFeatures,
   modelsQuery,
   requireModel,
-  sortVersions,
   summarizeModels,
+  versionChoices,
   versionsQuery,
 } from '../queries/metadata';
 import { distributionQuery } from '../queries/distribution';
@@ -39,6 +40,7 @@ import type { QueryHandlerRegistry } from './registry';
 import { toWireFrame } from './toWireFrame';
 import { thresholdsFor } from './settings';
 import { apiExport, provisioningDocument } from '../alerting/provisioning';
+import { resolvedAliasNotices, resolveVersionAliases } from '../registry/resolve';
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -130,14 +132,15 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
   }
 
   async function execute(call: QueryCall) {
-    const { query, options, received } = checkedQuery(call);
-    const handler = registry.get(query.queryType);
+    const { query: parsed, options, received } = checkedQuery(call);
+    const handler = registry.get(parsed.queryType);
     if (!handler) {
       throw badRequest(
-        `query type '${query.queryType}' is not available in this backend; available: ${registry.types().join(', ')}`
+        `query type '${parsed.queryType}' is not available in this backend; available: ${registry.types().join(', ')}`
       );
     }
     const instance = instances.get(call.pluginContext);
+    const query = await resolveVersionAliases(parsed, instance.registry, call.signal);
     if ('segment' in query && query.segment?.length) {
       const { model, segment } = query;
       await guarded(async () => {
@@ -162,7 +165,10 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
         throw error;
       })
     );
-    return (options.alert ? alertFrames(frames, query) : frames).map(toWireFrame);
+    const notices = resolvedAliasNotices(parsed, query);
+    const noted = notices.length === 0 ? frames : frames.map((frame) => withNotices(frame, notices));
+    // An alert rule on `@champion` keeps one series as the alias moves: its labels name the version as the rule does.
+    return (options.alert ? alertFrames(noted, parsed) : noted).map(toWireFrame);
   }
 
   const resources: ResourceRoute[] = [
@@ -189,9 +195,12 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
       handler: async ({ pluginContext, params }) => {
         const instance = instances.get(pluginContext);
         return guarded(async () => {
-          const store = await instance.store();
-          await requireModel(store, params.model);
-          return { versions: sortVersions(await store.listVersions(params.model)).map((v) => v.version) };
+          const choices = await versionChoices(instance, params.model, AbortSignal.timeout(30_000));
+          return {
+            versions: choices.versions.map((v) => v.version),
+            ...(instance.registry ? { aliases: choices.aliases } : {}),
+            ...(choices.registryProblem ? { registryProblem: choices.registryProblem } : {}),
+          };
         });
       },
     },

@@ -7,6 +7,8 @@ import { mapError } from '../grafana/errors';
 import { HealthStatus, type CheckHealthRequest, type CheckHealthResult } from '../grafana/types';
 import type { InstanceManager } from './instances';
 import { describeStore, type StoreSettings } from './settings';
+import { REGISTRY_TIMEOUT_MS } from '../registry/mlflow';
+import type { ModelRegistryView } from '../registry/resolve';
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -60,6 +62,16 @@ export function explainStoreError(store: StoreSettings, message: string): string
   return message;
 }
 
+/** Why the datasource's model registry cannot be used (unreachable, token refused), or undefined when it answers. */
+async function registryReachability(registry: ModelRegistryView): Promise<string | undefined> {
+  try {
+    await registry.client.ping(AbortSignal.timeout(REGISTRY_TIMEOUT_MS));
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
 export async function checkHealth(
   instances: InstanceManager,
   request: CheckHealthRequest,
@@ -78,6 +90,7 @@ export async function checkHealth(
       return { status: HealthStatus.ERROR, message: problem };
     }
   }
+  const registryProblem = instance.registry ? await registryReachability(instance.registry) : undefined;
   try {
     const store = await instance.store();
     const models = await store.listModels();
@@ -88,7 +101,12 @@ export async function checkHealth(
       models.length === 0
         ? `Connected to the ${describeStore(storeSettings)}; no models yet: send predictions to the collector or run mlmon ingest`
         : `${plural(models.length, 'model')}, ${formatCount(predictions)} predictions in the last 24 h (${describeStore(storeSettings)})`;
-    return { status: HealthStatus.OK, message, details: { models: models.length, predictions24h: predictions } };
+    const details = { models: models.length, predictions24h: predictions };
+    if (registryProblem) {
+      return { status: HealthStatus.ERROR, message: `${message}; but ${registryProblem}`, details };
+    }
+    const registry = instance.registry ? `; MLflow registry at ${instance.registry.client.url} reachable` : '';
+    return { status: HealthStatus.OK, message: message + registry, details };
   } catch (error) {
     const message = mapError(error).message.replace(/^internal error: /, '');
     return { status: HealthStatus.ERROR, message: explainStoreError(storeSettings, message) };

@@ -7,6 +7,8 @@ import { badRequest, downstreamFailure } from '../grafana/errors';
 import type { Logger } from '../grafana/logger';
 import type { PluginContext } from '../grafana/types';
 import type { PredictionStore } from '../store/types';
+import { MlflowRegistry } from '../registry/mlflow';
+import { ModelRegistryView } from '../registry/resolve';
 import { describeStore, parseSettings, type DatasourceSettings, type StoreSettings } from './settings';
 
 /** Opens the store the settings describe. */
@@ -65,6 +67,8 @@ export function withSchemaCache(store: PredictionStore, now: () => number = Date
 
 export interface DatasourceInstance {
   readonly settings: DatasourceSettings;
+  /** The model registry of the settings, when one is configured. */
+  readonly registry?: ModelRegistryView;
   /** The open store (opened on first call; a failed open is retried on the next call). */
   store(): Promise<PredictionStore>;
   dispose(): Promise<void>;
@@ -72,8 +76,15 @@ export interface DatasourceInstance {
 
 export function createInstance(settings: DatasourceSettings, openStore: StoreOpener): DatasourceInstance {
   let opening: Promise<PredictionStore> | undefined;
+  const registry = settings.registry
+    ? new ModelRegistryView(
+        new MlflowRegistry({ url: settings.registry.url, token: settings.registry.token.reveal() }),
+        settings.registry.registeredNames
+      )
+    : undefined;
   return {
     settings,
+    registry,
     store() {
       opening ??= openStore(settings.store).then(withSchemaCache, (error: unknown) => {
         opening = undefined;

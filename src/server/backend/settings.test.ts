@@ -137,3 +137,28 @@ describe('credentials of the settings', () => {
     expect(redactSecrets(`bad ${encodeURIComponent(secret)}`)).toBe('bad [redacted]');
   });
 });
+
+describe('model registry settings', () => {
+  it('reads the registry URL, names and token (a Secret, registered for redaction)', () => {
+    const settings = parseSettings(
+      localInstanceSettings(
+        { dataDirectory: '/d', registryUrl: 'http://127.0.0.1:5000/', registryModels: { loans: 'credit' } },
+        { registryToken: 'mlflow-tok-4711' }
+      )
+    );
+    expect(settings.registry?.url).toBe('http://127.0.0.1:5000');
+    expect(settings.registry?.registeredNames).toEqual({ loans: 'credit' });
+    expect(settings.registry?.token.reveal()).toBe('mlflow-tok-4711');
+    expect(JSON.stringify(settings)).not.toContain('mlflow-tok-4711');
+    expect(redactSecrets('refused mlflow-tok-4711')).not.toContain('mlflow-tok-4711');
+  });
+
+  it('has no registry without a URL, and refuses a URL that is not http(s) or carries credentials', () => {
+    expect(parseSettings(localInstanceSettings({ dataDirectory: '/d' })).registry).toBeUndefined();
+    for (const registryUrl of ['mlflow:5000', 'http://user:pw@mlflow:5000']) {
+      expect(() => parseSettings(localInstanceSettings({ dataDirectory: '/d', registryUrl }))).toThrow(
+        /Set the MLflow registry URL as http\(s\):\/\/host:port/
+      );
+    }
+  });
+});

@@ -66,6 +66,15 @@ export interface DatasourceSettings {
   thresholds: Thresholds;
   /** Thresholds of the models that override the datasource's (see `thresholdsFor`). */
   modelThresholds: Record<string, Thresholds>;
+  /** The MLflow model registry, when configured (README "Model registry (MLflow)"). */
+  registry?: RegistrySettings;
+}
+
+export interface RegistrySettings {
+  url: string;
+  token: Secret;
+  /** Product model → registered model name, where they differ. */
+  registeredNames: Record<string, string>;
 }
 
 /** The thresholds in force for a model: its overrides when the settings have some, else the datasource's. */
@@ -121,6 +130,8 @@ export function parseSettings(instance: DataSourceInstanceSettings): DatasourceS
   const password = new Secret(instance.decryptedSecureJsonData?.password || inUrl.password);
   registerSecret(password.reveal(), jsonData.user ?? 'default');
   registerSecret(password.reveal(), '');
+  const registryToken = new Secret(instance.decryptedSecureJsonData?.registryToken ?? '');
+  registerSecret(registryToken.reveal());
   const kind = jsonData.storeKind ?? 'embedded';
   if (kind !== 'embedded' && kind !== 'clickhouse') {
     throw badRequest(
@@ -155,6 +166,15 @@ export function parseSettings(instance: DataSourceInstanceSettings): DatasourceS
     name: instance.name,
     lastUpdatedMS: instance.lastUpdatedMS,
     store,
+    ...(jsonData.registryUrl
+      ? {
+          registry: {
+            url: jsonData.registryUrl.replace(/\/+$/, ''),
+            token: registryToken,
+            registeredNames: { ...(jsonData.registryModels ?? {}) },
+          },
+        }
+      : {}),
     thresholds,
     modelThresholds: Object.fromEntries(
       Object.entries(jsonData.modelThresholds ?? {}).map(([model, overrides]) => [

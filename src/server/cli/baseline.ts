@@ -3,6 +3,7 @@
  *
  *   mlmon baseline --model M --version V --from FILE [--prediction COL] [--label COL] [--score COL]
  *   mlmon baseline --model M --version V --from-store --start ISO --end ISO
+ *   mlmon baseline --from-registry models:/NAME@ALIAS|models:/NAME/VERSION --registry-url URL [--model M] [--version V]
  *   mlmon baseline list --model M [--format table|json]
  *   mlmon baseline show --model M --version V [--format table|json]
  */
@@ -12,14 +13,30 @@ import { computeBaseline, type BaselineInput, type DeclaredFeature, type Referen
 import { readReferenceFile, readReferenceFromStore } from '../baseline/sources';
 import { openStore, STORE_FLAGS, STORE_FLAGS_HELP, storeOptionsFromFlags } from '../store/open';
 import { isRecordFieldColumn } from '../store/records-from-rows';
-import type { Baseline, BaselineSummary, ColumnReference, PredictionStore } from '../store/types';
+import type {
+  Baseline,
+  BaselineRegistryOrigin,
+  BaselineSummary,
+  ColumnReference,
+  PredictionStore,
+} from '../store/types';
 import { handleErrors, InputError, UsageError, type Command } from './command';
 import { formatTable } from './text-table';
+import { REGISTRY_FLAGS, REGISTRY_FLAGS_HELP, registryFromFlags } from './registry-flags';
+import { parseModelsUri } from '../../core/query/registry-refs';
+import { MlflowRegistry } from '../registry/mlflow';
+import { fetchReferenceData, registryOrigin, resolveReference } from '../registry/reference';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const HELP = `Usage:
   mlmon baseline --model M --version V --from FILE [options]     compute and store a baseline from a CSV/Parquet/NDJSON file
   mlmon baseline --model M --version V --from-store --start ISO --end ISO
                                                                  ... from logged traffic of that version
+  mlmon baseline --from-registry models:/NAME@ALIAS --registry-url URL [--model M] [--version V]
+                                                                 ... from the reference data the registry version's
+                                                                 run logged (models:/NAME/VERSION also works)
   mlmon baseline list --model M [--format table|json]
   mlmon baseline show --model M --version V [--format table|json]
 
@@ -29,6 +46,12 @@ already has one is refused unless --force is given.
 Every column of the file is a feature except the prediction, score and label columns named below, the columns
 given to --exclude, and the record's own fields as 'mlmon ingest' reads them (id, request_id, ts, timestamp,
 version, prediction, score, latency_ms, error, sampling_rate), which are never features.
+
+With --from-registry the model defaults to the registered name (or the M of --registry-model M=NAME) and the
+version to the registry version's log version (its mlmon.version tag, else its number); the baseline records the
+registered name, version, run and alias. The run must have logged its reference data as a CSV or Parquet file: a
+training dataset input (mlflow.log_input(ds, context="training")) whose source is such a file, or an artifact under
+reference/ (mlflow.log_artifact("reference.parquet", artifact_path="reference")).
 
 Options:
   --prediction COL       column holding the model's output: the predicted class of a classifier, the number of a
@@ -47,13 +70,17 @@ Options:
   --force                replace the version's existing baseline
   --format table|json    output of list/show (default table)
 
-Exit codes: 0 done, 1 a failure of the store, 2 usage or input error (nothing stored).
+Exit codes: 0 done, 1 a failure of the store or registry, 2 usage or input error (nothing stored).
 
 ${STORE_FLAGS_HELP}
+
+${REGISTRY_FLAGS_HELP}
 `;
 
 const OPTIONS = {
   ...STORE_FLAGS,
+  ...REGISTRY_FLAGS,
+  'from-registry': { type: 'string' },
   model: { type: 'string' },
   version: { type: 'string' },
   from: { type: 'string' },
@@ -172,6 +199,59 @@ function recordFieldColumns(columns: readonly ReferenceColumn[], named: Readonly
 }
 
 async function create(values: Values, store: PredictionStore): Promise<number> {
+  if (values['from-registry']) {
+    return fromRegistry(values, store, values['from-registry']);
+  }
+  return createFrom(values, store);
+}
+
+/**
+ * `--from-registry`: resolves the registry version, fetches the reference data its run logged (registry/reference.ts)
+ * into a temporary directory and builds the baseline from it as from --from FILE, recording the registry version.
+ */
+async function fromRegistry(values: Values, store: PredictionStore, uri: string): Promise<number> {
+  if (values.from || values['from-store']) {
+    throw new UsageError('give one reference: --from-registry, --from FILE or --from-store');
+  }
+  let reference;
+  try {
+    reference = parseModelsUri(uri);
+  } catch (error) {
+    throw new UsageError(`--from-registry: ${(error as Error).message}`);
+  }
+  const registry = registryFromFlags(values);
+  if (!registry) {
+    throw new UsageError(
+      '--from-registry needs the MLflow tracking server: --registry-url URL (or $MLMON_REGISTRY_URL)'
+    );
+  }
+  const client = new MlflowRegistry(registry.client);
+  const version = await resolveReference(client, reference);
+  const mapped = Object.entries(registry.registeredNames).find(([, name]) => name === version.name)?.[0];
+  const downloads = await mkdtemp(join(tmpdir(), 'mlmon-registry-'));
+  try {
+    const data = await fetchReferenceData(client, version, downloads);
+    const origin = registryOrigin(version, reference, data.uri);
+    progress(
+      `${uri} is version ${origin.version} of ${origin.name} (run ${origin.runId}, logged as "${origin.logVersion}"); ` +
+        `reference data ${data.uri}`
+    );
+    return await createFrom(
+      { ...values, model: values.model ?? mapped ?? version.name, version: values.version ?? origin.logVersion },
+      store,
+      { path: data.path, source: uri, registry: origin }
+    );
+  } finally {
+    await rm(downloads, { recursive: true, force: true });
+  }
+}
+
+/** Builds and stores the baseline from a file (`--from`, or the registry's reference data) or from the store. */
+async function createFrom(
+  values: Values,
+  store: PredictionStore,
+  registryFile?: { path: string; source: string; registry: BaselineRegistryOrigin }
+): Promise<number> {
   const model = required(values, 'model');
   const version = required(values, 'version');
   const exclude = list(values.exclude);
@@ -203,8 +283,8 @@ async function create(values: Values, store: PredictionStore): Promise<number> {
       exclude: [...(common.exclude ?? []), ...(hasLabels ? [] : ['label'])],
       source: `store:${new Date(range.from).toISOString()}/${new Date(range.to).toISOString()}`,
     });
-  } else if (values.from) {
-    const columns = await readReferenceFile(values.from, progress);
+  } else if (values.from || registryFile) {
+    const columns = await readReferenceFile(registryFile?.path ?? values.from!, progress);
     const named = new Set(
       [values.prediction, values.score, values.label, ...(exclude ?? [])].filter((c) => c !== undefined)
     );
@@ -212,8 +292,11 @@ async function create(values: Values, store: PredictionStore): Promise<number> {
       ...common,
       columns,
       notFeatures: recordFieldColumns(columns, named),
-      source: values.from,
+      source: registryFile?.source ?? values.from!,
     });
+    if (registryFile) {
+      baseline.registry = registryFile.registry;
+    }
   } else {
     throw new UsageError('give the reference: --from FILE or --from-store --start ISO --end ISO');
   }
@@ -285,7 +368,12 @@ function showBaseline(baseline: Baseline): string {
   if (baseline.prediction) {
     rows.push(describeColumn('(prediction)', baseline.prediction));
   }
-  let text = `Baseline ${baseline.model} ${baseline.version} from ${baseline.source}, ${baseline.rows} rows, created ${new Date(baseline.createdAt).toISOString()}\n\n`;
+  let text = `Baseline ${baseline.model} ${baseline.version} from ${baseline.source}, ${baseline.rows} rows, created ${new Date(baseline.createdAt).toISOString()}\n`;
+  const r = baseline.registry;
+  if (r) {
+    text += `Registry: ${r.name} version ${r.version}${r.alias ? ` (@${r.alias} when built)` : ''}, run ${r.runId}, reference ${r.reference}\n`;
+  }
+  text += '\n';
   text += formatTable(['feature', 'kind', 'count', 'missing', 'mean', 'std', 'min', 'max', 'bins'], rows);
   if (baseline.performance) {
     const p = baseline.performance;

@@ -12,12 +12,18 @@ import { scheduleMaintenance } from '../store/maintenance';
 import { openStore, type StoreOptions } from '../store/open';
 import { moduleWorkerData, startModuleWorker } from '../worker-thread';
 import { InputError, isInputError } from './command';
+import { MlflowRegistry } from '../registry/mlflow';
+import { ModelRegistryView } from '../registry/resolve';
+import { scheduleRegistryWatch } from '../registry/events';
+import type { RegistryFlags } from './registry-flags';
 
 /** Everything the collector thread needs, as plain data. */
 export interface CollectorThreadConfig {
   store: StoreOptions;
   collector: Omit<CollectorOptions, 'store' | 'storeWorker' | 'log'>;
   maintenance: { intervalMs: number; retentionDays?: number };
+  /** The model registry whose alias moves are recorded (registry/events.ts), polled every `intervalMs`. */
+  registry?: RegistryFlags & { intervalMs: number };
 }
 
 type ToThread = { type: 'stop'; signal: string };
@@ -114,10 +120,19 @@ export async function runCollectorThread(): Promise<void> {
       await prepareCounts(store, model);
     },
   });
+  const registry = config.registry;
+  const registryWatch =
+    registry &&
+    scheduleRegistryWatch(store, new ModelRegistryView(new MlflowRegistry(registry.client), registry.registeredNames), {
+      intervalMs: registry.intervalMs,
+      mappedModels: Object.keys(registry.registeredNames),
+      log: (line) => log(`mlmon serve: ${line}`),
+    });
   const signal = await stop;
   log(`mlmon serve: ${signal}: no longer accepting, flushing the write-ahead log into the store`);
   let code = 0;
   try {
+    await registryWatch?.stop();
     await maintenance.stop();
     await collector.stop();
     await store.close();

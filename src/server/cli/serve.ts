@@ -9,6 +9,7 @@ import { DEFAULT_MAX_BACKLOG_BYTES, DEFAULT_MIN_FREE_BYTES } from '../collector/
 import { DEFAULT_MAX_FEATURES_PER_MODEL } from '../store/schema';
 import { STORE_FLAGS, STORE_FLAGS_HELP, storeOptionsFromFlags, type StoreOptions } from '../store/open';
 import { startCollectorThread } from './collector-thread';
+import { REGISTRY_FLAGS, REGISTRY_FLAGS_HELP, registryFromFlags } from './registry-flags';
 import { handleErrors, UsageError, type Command } from './command';
 
 const HELP = `Usage: mlmon serve [options]
@@ -49,12 +50,18 @@ Options:
                             how often the store is compacted (one file per day; re-sent ids merged), old days
                             dropped and the default queries' counts prepared (default 300000; see mlmon maintain)
   --retention-days N        keep N whole days of predictions and labels (default: keep everything)
+  --registry-interval-ms N  with --registry-url: how often the registry's aliases are polled; every change is
+                            recorded as an "alias moved" event, stamped when seen (default 15000)
 
 ${STORE_FLAGS_HELP}
+
+${REGISTRY_FLAGS_HELP}
 `;
 
 const FLAGS = {
   ...STORE_FLAGS,
+  ...REGISTRY_FLAGS,
+  'registry-interval-ms': { type: 'string' },
   listen: { type: 'string' },
   token: { type: 'string', multiple: true },
   'tokens-file': { type: 'string' },
@@ -162,6 +169,7 @@ async function run(argv: string[]): Promise<number> {
     );
   }
   const storeOptions = storeOptionsFromFlags(values, env);
+  const registry = registryFromFlags(values, env);
   const log = (line: string) => process.stderr.write(line + '\n');
   // Signal handlers first: a SIGTERM that arrives while the WAL is replayed, or just after "listening" is printed,
   // must also end in a clean stop, not in the default "terminate now".
@@ -205,12 +213,23 @@ async function run(argv: string[]): Promise<number> {
       intervalMs: positiveInteger(values['maintenance-interval-ms'], 'maintenance-interval-ms') ?? 300_000,
       retentionDays: positiveInteger(values['retention-days'], 'retention-days'),
     },
+    ...(registry
+      ? {
+          registry: {
+            ...registry,
+            intervalMs: positiveInteger(values['registry-interval-ms'], 'registry-interval-ms') ?? 15_000,
+          },
+        }
+      : {}),
   });
   const { url, description } = await thread.listening;
   if (tokens === null) {
     log('mlmon serve: WARNING: --demo: AUTHENTICATION IS OFF. Anyone who can reach this address can write data.');
   }
   log(`mlmon serve: collector listening on ${url}, writing to the ${description}`);
+  if (registry) {
+    log(`mlmon serve: recording alias moves of the MLflow registry at ${registry.client.url}`);
+  }
   const ended = await Promise.race([signal.then((name) => ({ name })), thread.ended.then((why) => ({ why }))]);
   if ('why' in ended) {
     log(`mlmon serve: ${ended.why}; the write-ahead log is replayed on the next start`);

@@ -7,7 +7,10 @@
  *   noise floor in that bucket;
  * - schema changes from the store's schema log (as the `quality` query lists them), as point events;
  * - events tools recorded for the model (store `getEvents`: `mlmon retrain-hook`'s "Retraining requested"), as
- *   point events with their own title, text and tags. The feature filter applies to drift and schema changes only.
+ *   point events with their own title, text and tags — among them the collector's "alias moved" records
+ *   (registry/events.ts). The feature filter applies to drift and schema changes only;
+ * - with a model registry in the settings, the model's versions registered in the range (registry/events.ts). A
+ *   registry that cannot be read leaves the other events, with a warning notice saying why.
  */
 import {
   annotationEventsFrame,
@@ -16,12 +19,14 @@ import {
   type AnnotationEventRow,
   type FrameLike,
   type SeverityLevel,
+  withNotices,
 } from '../../core/query/frames';
 import type { ModelEvent, SchemaChange } from '../store/types';
 import type { QueryRequest } from '../backend/registry';
 import { evaluateDrift, evaluationMeta, type DriftSeries } from './drift';
 import { describeSchemaChange, schemaChangesIn } from './quality';
 import { featureTargets } from '../counting/targets';
+import { registeredVersionEvents } from '../registry/events';
 
 /** A run of consecutive points: indexes `start` (inclusive) to `end` (exclusive). */
 export interface Episode {
@@ -119,7 +124,9 @@ export async function eventsQuery(request: QueryRequest<'events'>): Promise<Fram
   const store = await instance.store();
   const changes = await schemaChangesIn(store, query.model, range, query.features && new Set(query.features));
   const recorded = await store.getEvents(query.model, range);
+  const registry = await registryEvents(request);
   const events = [
+    ...registry.events,
     ...evaluation.series.flatMap((series) =>
       driftEvents(series, minLevel, grid.sizeMs || read.to - read.from, read.to)
     ),
@@ -127,10 +134,24 @@ export async function eventsQuery(request: QueryRequest<'events'>): Promise<Fram
     ...recorded.map(modelEventRow),
   ].sort((a, b) => a.time - b.time || a.title.localeCompare(b.title));
   const custom = { model: query.model, metric, minLevel: minLevelName };
-  return [
-    annotationEventsFrame('events', events, query.refId, {
-      ...custom,
-      ...evaluationMeta(evaluation, query.persistence ?? 1),
-    }),
-  ];
+  const frame = annotationEventsFrame('events', events, query.refId, {
+    ...custom,
+    ...evaluationMeta(evaluation, query.persistence ?? 1),
+  });
+  return [registry.problem ? withNotices(frame, [{ severity: 'warning', text: registry.problem }]) : frame];
+}
+
+/** The registry's "version registered" events of the query's model and range, or why they are missing. */
+async function registryEvents(
+  request: QueryRequest<'events'>
+): Promise<{ events: AnnotationEventRow[]; problem?: string }> {
+  const { instance, query, range, signal } = request;
+  if (!instance.registry) {
+    return { events: [] };
+  }
+  try {
+    return { events: await registeredVersionEvents(instance.registry, query.model, range, signal) };
+  } catch (error) {
+    return { events: [], problem: `registry events missing: ${(error as Error).message}` };
+  }
 }

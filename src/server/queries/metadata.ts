@@ -139,19 +139,68 @@ export async function modelsQuery(
   ];
 }
 
-/** `versions`: the model's versions with their stored rows. */
+/** The version choices of a model: stored and registered versions, then the registry's `@alias` names. */
+export interface VersionChoices {
+  /** Each version with its stored rows (0 for a registered version without traffic yet). */
+  versions: Array<{ version: string; count: number }>;
+  aliases: string[];
+  /** Why the registry's versions are missing (it could not be read), for a notice. */
+  registryProblem?: string;
+}
+
+/**
+ * The versions a template variable offers for a model: the store's versions and, with a model registry, its
+ * versions (as log versions: registry-refs.ts `logVersionOf`) and aliases. A model unknown to both is a 404; a
+ * registry that cannot be read leaves the store's versions with the reason (an `@alias` query says it as an error).
+ */
+export async function versionChoices(
+  instance: DatasourceInstance,
+  model: string,
+  signal?: AbortSignal
+): Promise<VersionChoices> {
+  const store = await instance.store();
+  const [known, registered] = await Promise.all([
+    store.listModels().then((models) => models.includes(model)),
+    instance.registry?.versionNames(model, signal).then(
+      (names) => ({ ...names, problem: undefined }),
+      (error: unknown) => ({ versions: [], aliases: [], problem: (error as Error).message })
+    ),
+  ]);
+  if (!known && !registered?.versions.length) {
+    await requireModel(store, model);
+  }
+  const stored = known ? await store.listVersions(model) : [];
+  const storedNames = new Set(stored.map((v) => v.version));
+  const onlyRegistered = [...new Set(registered?.versions)].filter((version) => !storedNames.has(version));
+  const all = sortVersions([
+    ...stored,
+    ...onlyRegistered.map((version) => ({ version, count: 0, firstTs: 0, lastTs: 0 })),
+  ]);
+  return {
+    versions: all.map(({ version, count }) => ({ version, count })),
+    aliases: registered?.aliases ?? [],
+    ...(registered?.problem ? { registryProblem: registered.problem } : {}),
+  };
+}
+
+/** `versions`: the model's versions with their stored rows, then the registry's `@alias` names (count empty). */
 export async function versionsQuery(request: QueryRequest<'versions'>): Promise<FrameLike[]> {
-  const store = await request.instance.store();
-  await requireModel(store, request.query.model);
-  const versions = sortVersions(await store.listVersions(request.query.model));
+  const choices = await versionChoices(request.instance, request.query.model, request.signal);
+  const names = [...choices.versions.map((v) => v.version), ...choices.aliases];
+  const counts = [...choices.versions.map((v) => v.count), ...choices.aliases.map(() => null)];
   return [
     {
       name: 'versions',
-      length: versions.length,
+      length: names.length,
       fields: [
-        { name: FIELDS.version, type: 'string', values: versions.map((v) => v.version), config: noConfig },
-        { name: FIELDS.count, type: 'number', values: versions.map((v) => v.count), config: { unit: 'short' } },
+        { name: FIELDS.version, type: 'string', values: names, config: noConfig },
+        { name: FIELDS.count, type: 'number', values: counts, config: { unit: 'short' } },
       ],
+      ...(choices.registryProblem
+        ? {
+            meta: { notices: [{ severity: 'warning', text: `registry versions missing: ${choices.registryProblem}` }] },
+          }
+        : {}),
     },
   ];
 }

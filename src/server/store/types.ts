@@ -289,6 +289,23 @@ export interface Baseline {
   calibration?: BaselineCalibration;
   /** Convention notes (binning, quantile type, KS error) so readers know how the numbers were made. */
   conventions: Record<string, string>;
+  /** The model-registry version the baseline was built for (`mlmon baseline --from-registry`). */
+  registry?: BaselineRegistryOrigin;
+}
+
+/** Where a baseline built from the model registry came from. */
+export interface BaselineRegistryOrigin {
+  /** Registered model name. */
+  name: string;
+  /** Registry version number. */
+  version: string;
+  /** The version string of the prediction logs (the `mlmon.version` tag, else the number). */
+  logVersion: string;
+  runId: string;
+  /** The alias it was resolved through, when it was. */
+  alias?: string;
+  /** The reference data's URI. */
+  reference: string;
 }
 
 /** A score calibration with the share of reference rows whose prediction is the positive class iff score ≥ threshold. */
