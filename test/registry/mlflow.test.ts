@@ -112,6 +112,15 @@ describe('@alias resolution', () => {
     expect(await resolveVersionAliases(query, view)).toEqual({ ...query, version: 'v2' });
     const plain = { ...query, version: 'v1' };
     expect(await resolveVersionAliases(plain, view)).toBe(plain);
+    // compare names two versions: both fields are resolved
+    const compare = {
+      refId: 'B',
+      queryType: 'compare',
+      model: 'credit',
+      champion: '@champion',
+      challenger: '@challenger',
+    };
+    expect(await resolveVersionAliases(compare, view)).toEqual({ ...compare, champion: 'v1', challenger: 'v2' });
   });
 
   test('a moved alias is followed once the resolution is older than ALIAS_TTL_MS, not before', async () => {

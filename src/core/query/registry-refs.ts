@@ -10,7 +10,7 @@ export const VERSION_TAG = 'mlmon.version';
  * The query fields that hold a version name and so may hold an `@alias` (resolved through the registry before the
  * handlers run: src/server/registry/resolve.ts). A query type with another version-valued field adds it here.
  */
-export const VERSION_FIELDS = ['version'] as const;
+export const VERSION_FIELDS = ['version', 'champion', 'challenger'] as const;
 
 /** The alias a version reference names (`@champion` → `champion`), or undefined for a plain version name. */
 export function aliasOf(version: string): string | undefined {
