@@ -231,6 +231,15 @@ export function parseTallies(text: string): SlotTallies {
   );
 }
 
+/** Tallies kept beside a file, or undefined when the text is not whole (a cache written without fsync, cut short). */
+function parseStoredTallies(text: string): SlotTallies | undefined {
+  try {
+    return parseTallies(text);
+  } catch {
+    return undefined;
+  }
+}
+
 export interface WindowCountsRequest {
   store: PredictionStore;
   model: string;
@@ -322,7 +331,7 @@ async function cachedTallies(store: PredictionStore, file: string, key: string):
     return inMemory;
   }
   const text = await store.readFileCounts?.(file, key);
-  const stored = text === undefined ? undefined : parseTallies(text);
+  const stored = text === undefined ? undefined : parseStoredTallies(text);
   if (stored) {
     cache.set(`${file}|${key}`, stored);
   }
@@ -424,6 +433,76 @@ interface PreparedSlots {
 }
 
 /**
+ * Counts the days of `parts` held in one file whose counts are not cached at all (a cold range of compacted days)
+ * several days per statement, and caches each file's slots (a slot lies in one day) as dayTallies would: DuckDB then
+ * plans once and reads the files in parallel, where a statement per file paid its fixed cost file by file. A
+ * statement's cells stay within MAX_SLOT_CELLS_PER_DAY (its result is converted in one synchronous step).
+ */
+async function countColdFiles(
+  request: WindowCountsRequest,
+  parts: readonly CachedPart[],
+  slotMs: number,
+  columns: readonly CountedColumn[],
+  keys: readonly string[]
+): Promise<void> {
+  const { store } = request;
+  const dayOf = new Map<string, number>();
+  for (const part of parts) {
+    if (part.holders.length === 1) {
+      dayOf.set(part.holders[0], Math.floor(part.from / DAY_MS) * DAY_MS);
+    }
+  }
+  const cold: string[] = [];
+  for (const file of dayOf.keys()) {
+    const found = await Promise.all(keys.map((key) => cachedTallies(store, file, key)));
+    if (found.every((tallies) => tallies === undefined)) {
+      cold.push(file);
+    }
+  }
+  const cellsPerFile = columns.reduce((sum, column) => sum + cellsPerDay(column, slotMs), 0);
+  const filesPerStatement = Math.floor(MAX_SLOT_CELLS_PER_DAY / cellsPerFile);
+  for (let first = 0; filesPerStatement > 1 && cold.length - first > 1; first += filesPerStatement) {
+    await countFilesTogether(request, cold.slice(first, first + filesPerStatement), dayOf, slotMs, columns, keys);
+  }
+}
+
+/** Counts `files` (each a whole day, starting at `dayOf`) in one statement and caches each file's slots. */
+async function countFilesTogether(
+  request: WindowCountsRequest,
+  files: readonly string[],
+  dayOf: ReadonlyMap<string, number>,
+  slotMs: number,
+  columns: readonly CountedColumn[],
+  keys: readonly string[]
+): Promise<void> {
+  const { store } = request;
+  const counted = columns.map((): SlotTallies => new Map());
+  const add: CellSink = (column, slot, bin, category, n, sum) => {
+    let tally = counted[column].get(slot);
+    if (!tally) {
+      tally = emptyTally(columns[column]);
+      counted[column].set(slot, tally);
+    }
+    addToTally(tally, bin, category, n, sum);
+  };
+  const relation = await store.fileRelation!(request.model, files);
+  await countRelation(request, store, relation, [...columns], epochGrid(slotMs), add);
+  for (const file of files) {
+    const start = dayOf.get(file)!;
+    for (const [i, slots] of counted.entries()) {
+      const own: SlotTallies = new Map();
+      for (const [slot, tally] of slots) {
+        if (slot >= start && slot < start + DAY_MS) {
+          own.set(slot, tally);
+        }
+      }
+      cacheOf(store).set(`${file}|${keys[i]}`, own);
+      await store.writeFileCounts?.(file, keys[i], serializeTallies(own));
+    }
+  }
+}
+
+/**
  * The embedded store's day files: slots counted once per file (on first use or by `mlmon maintain`) and cached; a
  * file added to a day (a flush) is counted alone (dayTallies).
  */
@@ -437,6 +516,7 @@ const DAY_FILE_SLOTS: PreparedSlots = {
     })),
   async add(request, parts, slotMs, kept, keys, counts) {
     const keptColumns = kept.map((index) => request.columns[index]);
+    await countColdFiles(request, parts, slotMs, keptColumns, keys);
     for (const part of parts) {
       const tallies = await dayTallies(request, part.holders, slotMs, keptColumns, keys);
       for (const [i, slots] of tallies.entries()) {

@@ -246,13 +246,18 @@ function groupByDay<T>(items: readonly T[], tsOf: (item: T) => number): Map<stri
   return new Map([...groups].map(([day, group]) => [utcDay(day * DAY_MS), group]));
 }
 
-/** Writes a small file atomically: temporary name in the same directory, fsync, rename. */
-export async function writeFileAtomic(path: string, content: string): Promise<void> {
+/**
+ * Writes a small file atomically: temporary name in the same directory, fsync, rename. A cache (`durable: false`)
+ * skips the fsync: after a crash it may be found empty or cut short, which its reader takes as missing.
+ */
+export async function writeFileAtomic(path: string, content: string, { durable = true } = {}): Promise<void> {
   const dir = join(path, '..');
   await mkdir(dir, { recursive: true });
   const temporary = join(dir, `.${randomUUID()}.part`);
   await writeFile(temporary, content);
-  await fsyncPath(temporary);
+  if (durable) {
+    await fsyncPath(temporary);
+  }
   await rename(temporary, path);
 }
 
@@ -697,10 +702,14 @@ export class EmbeddedStore implements PredictionStore {
   }
 
   async fileRelation(model: string, files: readonly string[]): Promise<string> {
-    if (files.length === 0 || files.some((file) => dirname(file) !== dirname(files[0]))) {
-      throw new Error(`Internal error: fileRelation needs files of one day, got ${JSON.stringify(files)}`);
+    const days = new Map<string, string[]>();
+    for (const file of files) {
+      days.set(dirname(file), [...(days.get(dirname(file)) ?? []), file]);
     }
-    return this.predictionsOf(model, [{ dir: dirname(files[0]), files: [...files] }]);
+    return this.predictionsOf(
+      model,
+      [...days].map(([dir, ofDay]) => ({ dir, files: ofDay }))
+    );
   }
 
   /**
@@ -742,7 +751,7 @@ export class EmbeddedStore implements PredictionStore {
   }
 
   async writeFileCounts(file: string, key: string, text: string): Promise<void> {
-    await writeFileAtomic(this.countsPath(file, key), text).catch(() => undefined);
+    await writeFileAtomic(this.countsPath(file, key), text, { durable: false }).catch(() => undefined);
   }
 
   async labelsRelation(model: string, since?: number): Promise<string> {

@@ -389,8 +389,8 @@ export interface PredictionStore extends PredictionWriter {
    */
   predictionDays?(model: string, range: TimeRange): Promise<StoredDay[]>;
   /**
-   * File-backed stores only: a relation like predictionsRelation's over some files of one day of `predictionDays`
-   * (the kept copies of their rows, as if the day held only them).
+   * File-backed stores only: a relation like predictionsRelation's over some files of `predictionDays` (the kept
+   * copies of their rows, as if each day held only those of its files).
    */
   fileRelation?(model: string, files: readonly string[]): Promise<string>;
   /** File-backed stores only: whether `file` holds a prediction (its id and version) that one of `others` (of its day) holds. */
