@@ -282,6 +282,15 @@ describe('two-shard cluster', () => {
     expect((await rowScans()).length).toBe(rowScansBefore);
   });
 
+  it('pushes the quality rates down too: each shard counts its own rows per bucket, the sums equal one server', async () => {
+    const raw = { queryType: 'quality', model: 'shop', metric: 'null_rate', bucket: '1h' };
+    const fromCluster = await runHandler(qualityQuery as never, onCluster, raw);
+    expect(comparable(fromCluster)).toEqual(comparable(await runHandler(qualityQuery as never, onSingle, raw)));
+    const counted = await askedOfShard2(/hit_0.*predictions_shop_local`? FINAL/s, { initial: true });
+    expect(counted.length).toBeGreaterThan(0);
+    expect(counted.every(({ query }) => /GROUP BY bucket/.test(query))).toBe(true);
+  });
+
   it('refuses a shard list that does not name each shard once, or a cluster the servers do not know', async () => {
     const [first, second] = shardUrls();
     const open = (cluster: string, urls: string[], url = first) =>

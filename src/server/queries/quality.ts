@@ -9,6 +9,7 @@
  *   annotation frame listing each change as an event.
  * One GROUP BY bucket per store counts every requested feature in a single scan.
  */
+import { sumOverShards } from '../counting/shard-sums';
 import { METRIC_UNITS, type FrameLike } from '../../core/query/frames';
 import type { QualityMetric } from '../../core/query/queryTypes';
 import { DEFAULT_MIN_COUNT } from '../../core/stats';
@@ -152,9 +153,14 @@ async function rateFrames(request: QueryRequest<'quality'>, metric: RateMetric, 
   const conditions = covered.map((feature, i) =>
     qualityCondition(store.dialect, metric, feature, i, baseline?.features[feature.name], params)
   );
-  const relation = await store.predictionsRelation(query.model, plan.range);
   request.signal.throwIfAborted();
-  const rows = await store.query<Record<string, unknown>>(qualitySql(relation, where, conditions), params, {
+  const rows = await sumOverShards({
+    store,
+    model: query.model,
+    range: plan.range,
+    sql: (relation) => qualitySql(relation, where, conditions),
+    params,
+    keys: ['bucket'],
     signal: request.signal,
   });
   const byBucket = new Map(rows.map((row) => [Number(row.bucket), row]));
