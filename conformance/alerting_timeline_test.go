@@ -76,14 +76,14 @@ func (l *lockedLog) String() string {
 	return l.text.String()
 }
 
-// startRetrainHookProcess starts the real hook on the data directory, running `command` per request.
-func startRetrainHookProcess(t *testing.T, dataDir, secret, command string) *hookProcess {
+// startMlmon starts `mlmon <args>` from the repository with `env` added to the environment, its stderr in the log
+// returned; at the end of the test it is interrupted, and killed if it has not stopped within `stopWithin`.
+func startMlmon(t *testing.T, args []string, env []string, stopWithin time.Duration) *lockedLog {
 	t.Helper()
 	root := repoRoot(t)
-	cmd := exec.Command("node", filepath.Join(root, "bin", "mlmon.js"), "retrain-hook", "--listen", "127.0.0.1:0",
-		"--data-dir", dataDir, "--command", command)
+	cmd := exec.Command("node", append([]string{filepath.Join(root, "bin", "mlmon.js")}, args...)...)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "MLMON_RETRAIN_HOOK_SECRET="+secret)
+	cmd.Env = append(os.Environ(), env...)
 	log := &lockedLog{}
 	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {
@@ -95,10 +95,18 @@ func startRetrainHookProcess(t *testing.T, dataDir, secret, command string) *hoo
 		go func() { _ = cmd.Wait(); close(done) }()
 		select {
 		case <-done:
-		case <-time.After(10 * time.Second):
+		case <-time.After(stopWithin):
 			_ = cmd.Process.Kill()
 		}
 	})
+	return log
+}
+
+// startRetrainHookProcess starts the real hook on the data directory, running `command` per request.
+func startRetrainHookProcess(t *testing.T, dataDir, secret, command string) *hookProcess {
+	t.Helper()
+	log := startMlmon(t, []string{"retrain-hook", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--command", command},
+		[]string{"MLMON_RETRAIN_HOOK_SECRET=" + secret}, 10*time.Second)
 	pattern := regexp.MustCompile(`listening on (http://\S+?)/api`)
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if m := pattern.FindStringSubmatch(log.String()); m != nil {

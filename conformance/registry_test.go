@@ -112,26 +112,8 @@ func (m *mlflowServer) run(t *testing.T, args ...string) map[string]string {
 // startCollectorWithRegistry runs `mlmon serve --registry-url` on the data directory; its log is returned.
 func startCollectorWithRegistry(t *testing.T, dataDir, registryURL string) *lockedLog {
 	t.Helper()
-	root := repoRoot(t)
-	cmd := exec.Command("node", filepath.Join(root, "bin", "mlmon.js"), "serve", "--demo", "--listen", "127.0.0.1:0",
-		"--data-dir", dataDir, "--registry-url", registryURL, "--registry-interval-ms", "300")
-	cmd.Dir = root
-	log := &lockedLog{}
-	cmd.Stderr = log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-	})
-	return log
+	return startMlmon(t, []string{"serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir", dataDir,
+		"--registry-url", registryURL, "--registry-interval-ms", "300"}, nil, 20*time.Second)
 }
 
 // waitForLog waits up to `within` for the pattern in the log.

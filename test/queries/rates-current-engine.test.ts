@@ -7,31 +7,21 @@
  * chdb is found by test/support/chdb.ts (MLMON_CHDB_PYTHON, else /tmp/mlmon-chdb-venv); without it the test is
  * skipped and says so, unless MLMON_CHDB_PYTHON is set.
  */
-import type { BindMode, Params } from '../../src/server/store/sql-params';
-import type { PredictionStore } from '../../src/server/store/types';
 import { operationalQuery } from '../../src/server/queries/operational';
 import { performanceQuery } from '../../src/server/queries/performance';
 import { qualityQuery } from '../../src/server/queries/quality';
-import { boundStep, chdbTest, comparableRows, copyDatabaseSteps, runSteps, type Step } from '../support/chdb';
+import { chdbTest, expectSameRowsOnCurrentEngine, recordStatements, type RecordedStatement } from '../support/chdb';
 import { clickhouseTraffic, runHandler, type TrafficStore } from './traffic-fixture';
 
 const { python, testWithChdb } = chdbTest('rates-current-engine.test.ts');
 
 let store: TrafficStore;
-const recorded: Array<{ sql: string; params: Params; rows: Array<Record<string, unknown>> }> = [];
+let recorded: RecordedStatement[];
 
 beforeAll(async () => {
   store = await clickhouseTraffic();
-  const clickhouse = await store.instance.store();
-  const query = clickhouse.query.bind(clickhouse);
   // Record the handlers' own SQL (it reads the window as `current_window`), not the store's metadata reads.
-  (clickhouse as { query: PredictionStore['query'] }).query = async <T>(sql: string, params: Params = {}) => {
-    const rows = await query<T>(sql, params);
-    if (sql.includes('current_window')) {
-      recorded.push({ sql, params, rows: rows as Array<Record<string, unknown>> });
-    }
-    return rows;
-  };
+  recorded = recordStatements(await store.instance.store(), /current_window/);
 });
 
 afterAll(async () => {
@@ -67,17 +57,5 @@ testWithChdb('the SQL of quality, performance and operational gives the same row
   }
   expect(recorded.length).toBeGreaterThanOrEqual(runs.length);
 
-  const clickhouse = await store.instance.store();
-  const copy = await copyDatabaseSteps(clickhouse, 'mlmon_test');
-  const replay = (mode: BindMode): Step[] => recorded.map(({ sql, params }) => boundStep(sql, params, mode));
-  const steps = [...copy, ...replay('clickhouse-params'), ...replay('clickhouse-literals')];
-  const results = runSteps(python!, steps);
-  const errors = results.map((r, i) => (r.error ? `${steps[i].sql.slice(0, 160)} → ${r.error}` : '')).filter(Boolean);
-  expect(errors).toEqual([]);
-  const replayed = results.slice(copy.length);
-  recorded.forEach(({ rows }, i) => {
-    expect(comparableRows(rows).length).toBeGreaterThan(0);
-    expect(comparableRows(replayed[i].rows)).toEqual(comparableRows(rows));
-    expect(comparableRows(replayed[recorded.length + i].rows)).toEqual(comparableRows(rows));
-  });
+  await expectSameRowsOnCurrentEngine(python!, await store.instance.store(), 'mlmon_test', recorded);
 });

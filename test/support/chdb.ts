@@ -139,3 +139,51 @@ export async function copyDatabaseSteps(clickhouse: Pick<PredictionStore, 'query
   }
   return copy;
 }
+
+/** A statement a handler ran on ClickHouse 18.16, with the rows it got. */
+export interface RecordedStatement {
+  sql: string;
+  params: Params;
+  rows: Array<Record<string, unknown>>;
+}
+
+/**
+ * Records, from now on, the statements `store` runs whose SQL matches `pattern` (a handler's own, not the store's
+ * metadata reads), with their rows; the list returned fills as they run.
+ */
+export function recordStatements(store: Pick<PredictionStore, 'query'>, pattern: RegExp): RecordedStatement[] {
+  const recorded: RecordedStatement[] = [];
+  const query = store.query.bind(store);
+  (store as { query: PredictionStore['query'] }).query = async <T>(sql: string, params: Params = {}) => {
+    const rows = await query<T>(sql, params);
+    if (pattern.test(sql)) {
+      recorded.push({ sql, params, rows: rows as Array<Record<string, unknown>> });
+    }
+    return rows;
+  };
+  return recorded;
+}
+
+/**
+ * Copies the database into chdb, replays the recorded statements there in both value-binding modes, and expects no
+ * error and, for every statement, rows that are not empty and equal those ClickHouse 18.16 gave.
+ */
+export async function expectSameRowsOnCurrentEngine(
+  python: string,
+  clickhouse: Pick<PredictionStore, 'query'>,
+  database: string,
+  recorded: readonly RecordedStatement[]
+): Promise<void> {
+  const copy = await copyDatabaseSteps(clickhouse, database);
+  const replay = (mode: BindMode): Step[] => recorded.map(({ sql, params }) => boundStep(sql, params, mode));
+  const steps = [...copy, ...replay('clickhouse-params'), ...replay('clickhouse-literals')];
+  const results = runSteps(python, steps);
+  const errors = results.map((r, i) => (r.error ? `${steps[i].sql.slice(0, 160)} → ${r.error}` : '')).filter(Boolean);
+  expect(errors).toEqual([]);
+  const replayed = results.slice(copy.length);
+  recorded.forEach(({ rows }, i) => {
+    expect(comparableRows(rows).length).toBeGreaterThan(0);
+    expect(comparableRows(replayed[i].rows)).toEqual(comparableRows(rows));
+    expect(comparableRows(replayed[recorded.length + i].rows)).toEqual(comparableRows(rows));
+  });
+}

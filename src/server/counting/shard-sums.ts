@@ -5,7 +5,7 @@
  * shard, so the sums are the store's counts; only the per-key rows cross the network.
  */
 import type { Params } from '../store/sql-params';
-import type { PredictionStore, TimeRange } from '../store/types';
+import type { PredictionStore, ShardReader, TimeRange } from '../store/types';
 
 export interface ShardSumsRequest {
   store: PredictionStore;
@@ -19,14 +19,25 @@ export interface ShardSumsRequest {
   signal?: AbortSignal;
 }
 
+/**
+ * Runs `run` on the store, or at once on every shard of a cluster store (shardReaders), with the predictions
+ * relation of the model over the range that reader sees; the answers in reader order.
+ */
+export async function onEveryShard<T>(
+  store: PredictionStore,
+  model: string,
+  range: TimeRange,
+  run: (reader: ShardReader, relation: string) => Promise<T>
+): Promise<T[]> {
+  const readers = store.shardReaders?.() ?? [store];
+  return Promise.all(readers.map(async (reader) => run(reader, await reader.predictionsRelation(model, range))));
+}
+
 /** The statement's rows over the whole store: per shard, then summed by key (first-seen key order). */
 export async function sumOverShards(request: ShardSumsRequest): Promise<Array<Record<string, unknown>>> {
   const { store, model, range, sql, params, keys, signal } = request;
-  const readers = store.shardReaders?.() ?? [store];
-  const answers = await Promise.all(
-    readers.map(async (reader) =>
-      reader.query<Record<string, unknown>>(sql(await reader.predictionsRelation(model, range)), params, { signal })
-    )
+  const answers = await onEveryShard(store, model, range, (reader, relation) =>
+    reader.query<Record<string, unknown>>(sql(relation), params, { signal })
   );
   if (answers.length === 1) {
     return answers[0];

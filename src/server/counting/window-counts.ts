@@ -29,6 +29,7 @@ import { addTally, addToTally, binnedCountsPlan, emptyTally, runBinnedCounts, ty
 import { type CellSink, type CountedColumn } from './cells';
 import { addPreparedHours, freshHours, HOUR_MS } from './clickhouse-hours';
 import type { WhereClause } from './scope';
+import { onEveryShard } from './shard-sums';
 import { forEachSliced } from '../slices';
 import { bucketCount, bucketOf, bucketStarts, epochGrid, gridParams, type BucketGrid } from './window';
 
@@ -265,13 +266,7 @@ export class WindowCounts {
 
   /** The tally of a column in the bucket holding `time`, made empty when missing. */
   private at(column: number, time: number): Tally {
-    const bucket = bucketOf(this.grid, time);
-    let tally = this.byColumn[column].get(bucket);
-    if (!tally) {
-      tally = emptyTally(this.columns[column]);
-      this.byColumn[column].set(bucket, tally);
-    }
-    return tally;
+    return tallyAt(this.byColumn[column], bucketOf(this.grid, time), this.columns[column]);
   }
 
   /** A sink for the cells of `columns[subset[i]]` counted as column i (all columns when no subset is given). */
@@ -315,11 +310,8 @@ async function countRows(
   columns: CountedColumn[],
   add: CellSink
 ): Promise<void> {
-  const readers = request.store.shardReaders?.() ?? [request.store];
-  await Promise.all(
-    readers.map(async (reader) =>
-      countRelation(request, reader, await reader.predictionsRelation(request.model, range), columns, request.grid, add)
-    )
+  await onEveryShard(request.store, request.model, range, (reader, relation) =>
+    countRelation(request, reader, relation, columns, request.grid, add)
   );
 }
 
@@ -359,16 +351,8 @@ async function dayTallies(
   const found = await Promise.all(keys.map((key) => cachedTallies(store, files[last], keyOf(last, key))));
   const missing = columns.flatMap((_column, i) => (found[i] ? [] : [i]));
   if (missing.length > 0) {
+    const missingColumns = missing.map((i) => columns[i]);
     const counted = missing.map((): SlotTallies => new Map());
-    const add: CellSink = (column, slot, bin, category, n, sum) => {
-      const slots = counted[column];
-      let tally = slots.get(slot);
-      if (!tally) {
-        tally = emptyTally(columns[missing[column]]);
-        slots.set(slot, tally);
-      }
-      addToTally(tally, bin, category, n, sum);
-    };
     const before =
       last === 0
         ? []
@@ -378,8 +362,7 @@ async function dayTallies(
       before.every((tallies) => tallies !== undefined) &&
       !(await store.filesSharePredictions!(files[last], files.slice(0, last)));
     const relation = await store.fileRelation!(request.model, last === 0 || extend ? [files[last]] : files);
-    const missingColumns = missing.map((i) => columns[i]);
-    await countRelation(request, store, relation, missingColumns, epochGrid(slotMs), add);
+    await countRelation(request, store, relation, missingColumns, epochGrid(slotMs), slotSink(counted, missingColumns));
     for (const [j, i] of missing.entries()) {
       if (extend) {
         addSlotTallies(counted[j], before[j]!, columns[i]);
@@ -392,15 +375,26 @@ async function dayTallies(
   return found as SlotTallies[];
 }
 
+/** The tally of `column` at `key` (a bucket or slot start) in `tallies`, made empty when missing. */
+function tallyAt(tallies: Map<number, Tally>, key: number, column: CountedColumn): Tally {
+  let tally = tallies.get(key);
+  if (!tally) {
+    tally = emptyTally(column);
+    tallies.set(key, tally);
+  }
+  return tally;
+}
+
+/** A sink adding the cells of column i to `counted[i]` by slot (`columns[i]` is that column). */
+function slotSink(counted: readonly SlotTallies[], columns: readonly CountedColumn[]): CellSink {
+  return (column, slot, bin, category, n, sum) =>
+    addToTally(tallyAt(counted[column], slot, columns[column]), bin, category, n, sum);
+}
+
 /** Adds every slot of `from` into `into` (the same column's). */
 function addSlotTallies(into: SlotTallies, from: SlotTallies, column: CountedColumn): void {
   for (const [slot, tally] of from) {
-    let target = into.get(slot);
-    if (!target) {
-      target = emptyTally(column);
-      into.set(slot, target);
-    }
-    addTally(target, tally);
+    addTally(tallyAt(into, slot, column), tally);
   }
 }
 
@@ -477,16 +471,8 @@ async function countFilesTogether(
 ): Promise<void> {
   const { store } = request;
   const counted = columns.map((): SlotTallies => new Map());
-  const add: CellSink = (column, slot, bin, category, n, sum) => {
-    let tally = counted[column].get(slot);
-    if (!tally) {
-      tally = emptyTally(columns[column]);
-      counted[column].set(slot, tally);
-    }
-    addToTally(tally, bin, category, n, sum);
-  };
   const relation = await store.fileRelation!(request.model, files);
-  await countRelation(request, store, relation, [...columns], epochGrid(slotMs), add);
+  await countRelation(request, store, relation, [...columns], epochGrid(slotMs), slotSink(counted, columns));
   for (const file of files) {
     const start = dayOf.get(file)!;
     for (const [i, slots] of counted.entries()) {
