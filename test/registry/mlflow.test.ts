@@ -15,7 +15,8 @@ import { ALIAS_TTL_MS, ModelRegistryView, resolveVersionAliases } from '../../sr
 import { ALIAS_EVENT_KIND, recordAliasChanges, registeredVersionEvents } from '../../src/server/registry/events';
 import { fetchReferenceData } from '../../src/server/registry/reference';
 import { EmbeddedStore } from '../../src/server/store/embedded';
-import { freePort, startMlflow, type MlflowServer } from '../support/mlflow';
+import { freePort } from '../support/clickhouse';
+import { startMlflow, type MlflowServer } from '../support/mlflow';
 import { mlmon } from '../support/mlmon';
 
 let mlflow: MlflowServer;

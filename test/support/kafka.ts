@@ -1,0 +1,199 @@
+/**
+ * A real Apache Kafka broker (4.x, KRaft: one process that is broker and controller, no ZooKeeper) on loopback for
+ * the streaming tests and benchmarks, run from Maven Central's jars with the machine's Java 17 — no Docker.
+ *
+ *   const kafka = await startKafka();
+ *   // kafka.bootstrap = '127.0.0.1:<port>'
+ *   await kafka.createTopic('predictions', 4);
+ *   await kafka.kill();     // SIGKILL, the log directory stays
+ *   await kafka.restart();  // the same node, ports and log directory
+ *   await kafka.stop();     // SIGTERM, then removes the directory
+ *
+ * The jars come from `scripts/fetch-kafka.sh` (as .ci/run runs it) into ~/.cache/mlmon-kafka-<version>/libs, or
+ * MLMON_KAFKA_LIBS; without them the tests fail saying what to run. The broker's log is `server.log` in its directory.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from './clickhouse';
+
+/** The Kafka version the tests run against (test/support/kafka/pom.xml). */
+export const KAFKA_VERSION = /<kafka\.version>(.+)<\/kafka\.version>/.exec(
+  readFileSync(join(__dirname, 'kafka', 'pom.xml'), 'utf8')
+)![1];
+
+/** The directory of the broker's jars; throws what to run when they are missing. */
+export function kafkaLibs(): string {
+  const libs = process.env.MLMON_KAFKA_LIBS || join(homedir(), `.cache/mlmon-kafka-${KAFKA_VERSION}/libs`);
+  if (!existsSync(join(libs, `kafka_2.13-${KAFKA_VERSION}.jar`))) {
+    throw new Error(
+      `no Kafka ${KAFKA_VERSION} jars in ${libs}: run scripts/fetch-kafka.sh (Maven Central, as .ci/run does) ` +
+        'or set MLMON_KAFKA_LIBS to a directory holding them'
+    );
+  }
+  return libs;
+}
+
+/** Runs a Kafka command-line class (a fresh JVM, ~1–2 s) with the broker's jars; resolves with its output. */
+export async function runKafkaTool(mainClass: string, args: string[]): Promise<string> {
+  const { stdout, stderr } = await promisify(execFile)(
+    'java',
+    ['-Xmx256m', '-cp', `${kafkaLibs()}/*`, `-Dlog4j2.level=warn`, mainClass, ...args],
+    { timeout: 120_000 }
+  );
+  return stdout + stderr;
+}
+
+export interface KafkaBroker {
+  /** `host:port` of the PLAINTEXT listener. */
+  bootstrap: string;
+  /** The broker's directory: config, log directory, `server.log`. */
+  dir: string;
+  /** Creates a topic (replication factor 1) and waits until it is there. */
+  createTopic(name: string, partitions: number, config?: Record<string, string>): Promise<void>;
+  /** SIGKILL: the log directory stays, as after a crash. */
+  kill(): Promise<void>;
+  /** Starts the broker again on the same directory and ports (after kill or stop({ keep: true })). */
+  restart(): Promise<void>;
+  /** SIGTERM (SIGKILL after 20 s), then removes the directory unless `keep`. Safe to call twice. */
+  stop(options?: { keep?: boolean }): Promise<void>;
+}
+
+/** Resolves once `port` on loopback accepts connections; rejects when `deadline` passes or `failed()` says so. */
+async function waitForPort(port: number, deadline: number, failed: () => string | undefined): Promise<void> {
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+    if (open) {
+      return;
+    }
+    const why = failed() ?? (Date.now() > deadline ? 'no answer within the deadline' : undefined);
+    if (why) {
+      throw new Error(`Kafka broker on port ${port} did not start: ${why}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** The KRaft configuration of a single node that is broker and controller, on loopback only. */
+function serverProperties(dir: string, port: number, controllerPort: number): string {
+  return [
+    'process.roles=broker,controller',
+    'node.id=1',
+    `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    'controller.listener.names=CONTROLLER',
+    'inter.broker.listener.name=PLAINTEXT',
+    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    `log.dirs=${join(dir, 'data')}`,
+    'num.partitions=1',
+    'offsets.topic.replication.factor=1',
+    'offsets.topic.num.partitions=4',
+    'transaction.state.log.replication.factor=1',
+    'transaction.state.log.min.isr=1',
+    'share.coordinator.state.topic.replication.factor=1',
+    'group.initial.rebalance.delay.ms=0',
+    'auto.create.topics.enable=false',
+    '',
+  ].join('\n');
+}
+
+function log4jProperties(dir: string): string {
+  return [
+    'status = warn',
+    'appender.file.type = File',
+    'appender.file.name = file',
+    `appender.file.fileName = ${join(dir, 'server.log')}`,
+    'appender.file.layout.type = PatternLayout',
+    'appender.file.layout.pattern = [%d] %p %m (%c)%n',
+    'rootLogger.level = info',
+    'rootLogger.appenderRef.file.ref = file',
+    '',
+  ].join('\n');
+}
+
+/** Formats a fresh log directory and starts a broker on free loopback ports (about 3–10 s). */
+export async function startKafka(): Promise<KafkaBroker> {
+  const libs = kafkaLibs();
+  const dir = await mkdtemp(join(tmpdir(), 'mlmon-kafka-'));
+  const [port, controllerPort] = [await freePort(), await freePort()];
+  const config = join(dir, 'server.properties');
+  await writeFile(config, serverProperties(dir, port, controllerPort));
+  await writeFile(join(dir, 'log4j2.properties'), log4jProperties(dir));
+  await runKafkaTool('kafka.tools.StorageTool', ['format', '-t', clusterId(), '-c', config]);
+
+  let child: ChildProcess | undefined;
+  let output = '';
+  const launch = async () => {
+    output = '';
+    child = spawn(
+      'java',
+      ['-Xmx512m', '-XX:+UseG1GC', `-Dlog4j2.configurationFile=${join(dir, 'log4j2.properties')}`, '-cp', `${libs}/*`]
+        .concat(['kafka.Kafka', config]),
+      { stdio: ['ignore', 'pipe', 'pipe'] }
+    );
+    const started = child;
+    const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000));
+    started.stdout!.on('data', keep);
+    started.stderr!.on('data', keep);
+    await waitForPort(port, Date.now() + 90_000, () =>
+      started.exitCode !== null ? `exited with ${started.exitCode}: ${output}` : undefined
+    );
+  };
+  const signal = async (name: NodeJS.Signals, graceMs: number) => {
+    const running = child;
+    if (!running || running.exitCode !== null || running.signalCode !== null) {
+      return;
+    }
+    const exited = new Promise((resolve) => running.once('exit', resolve));
+    running.kill(name);
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, graceMs))]);
+    if (running.exitCode === null && running.signalCode === null) {
+      running.kill('SIGKILL');
+      await exited;
+    }
+  };
+  await launch();
+  const bootstrap = `127.0.0.1:${port}`;
+  return {
+    bootstrap,
+    dir,
+    async createTopic(name, partitions, topicConfig = {}) {
+      const configArgs = Object.entries(topicConfig).flatMap(([key, value]) => ['--config', `${key}=${value}`]);
+      await runKafkaTool('org.apache.kafka.tools.TopicCommand', [
+        '--bootstrap-server',
+        bootstrap,
+        '--create',
+        '--topic',
+        name,
+        '--partitions',
+        String(partitions),
+        '--replication-factor',
+        '1',
+        ...configArgs,
+      ]);
+    },
+    kill: () => signal('SIGKILL', 10_000),
+    restart: launch,
+    async stop({ keep = false } = {}) {
+      await signal('SIGTERM', 20_000);
+      if (!keep) {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** A KRaft cluster id: 16 random bytes in URL-safe base64 without padding (what `StorageTool random-uuid` prints). */
+function clusterId(): string {
+  return Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url');
+}
