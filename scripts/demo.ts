@@ -1,6 +1,7 @@
 /**
  * `npm run demo`: the product end to end on this machine.
- *  1. writes 14 days of demo traffic with scripted incidents for two models into ./mlmon-data
+ *  1. writes 14 days of demo traffic with scripted incidents for three models into ./mlmon-data (churn with its
+ *     challenger v2 scoring in shadow, so that Model overview's champion-vs-challenger row has two versions)
  *     (`mlmon simulate`, docs/SIMULATION.md) when the directory lacks them (`--fresh` rewrites the directory);
  *     other models there (your own, or one a mistyped model name created) are left alone and listed;
  *  2. asks the datasource backend's own query handlers for each demo model's severity matrix (features × days)
@@ -18,7 +19,7 @@ import { createInstance } from '../src/server/backend/instances';
 import { openStore } from '../src/server/backend/openStore';
 import { localInstanceSettings, parseSettings } from '../src/server/backend/settings';
 import { severityQuery } from '../src/server/queries/severity';
-import { SIMULATED_MODELS } from '../src/server/simulate/scenario';
+import { ALL_SIMULATED_MODELS as DEMO_MODELS } from '../src/server/simulate/scenario';
 import type { PredictionStore } from '../src/server/store/types';
 
 const root = resolve(__dirname, '..');
@@ -61,17 +62,24 @@ function printGrid(grid: SeverityGrid): void {
   }
 }
 
-/** The demo models the data directory lacks: no traffic, or not the baseline the demo compares with. */
+/** The demo models the data directory lacks: no traffic, no challenger traffic, or not the demo's baseline. */
 async function missingDemoModels(store: PredictionStore): Promise<string[]> {
   const models = await store.listModels();
   const missing: string[] = [];
-  for (const model of SIMULATED_MODELS) {
-    const present = models.includes(model.name) && (await store.listVersions(model.name)).length > 0;
-    if (!present || !(await store.getBaseline(model.name, model.version))) {
+  for (const model of DEMO_MODELS) {
+    const stored = models.includes(model.name) ? await store.listVersions(model.name) : [];
+    const versions = stored.map((summary) => summary.version);
+    const wanted = [model.version, model.challenger?.version].filter((v): v is string => v !== undefined);
+    if (!wanted.every((v) => versions.includes(v)) || !(await store.getBaseline(model.name, model.version))) {
       missing.push(model.name);
     }
   }
   return missing;
+}
+
+/** "a", "a and b", "a, b and c". */
+function listed(names: string[]): string {
+  return names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
 }
 
 /** Opens the data directory as the datasource backend does (its instance, its store). */
@@ -87,10 +95,19 @@ async function writeDemoData(): Promise<void> {
   const instance = backendInstance();
   const missing = await missingDemoModels(await instance.store()).finally(() => instance.dispose());
   if (missing.length > 0) {
-    say(`Writing 14 days of demo traffic for ${missing.join(' and ')} into ${dataDir} (mlmon simulate)…`);
+    const challenger = DEMO_MODELS.some((model) => model.challenger && missing.includes(model.name));
+    say(`Writing 14 days of demo traffic for ${listed(missing)} into ${dataDir} (mlmon simulate)…`);
     runOrExit(
       process.execPath,
-      [mlmon, 'simulate', '--models', missing.join(','), '--data-dir', dataDir],
+      [
+        mlmon,
+        'simulate',
+        '--models',
+        missing.join(','),
+        ...(challenger ? ['--challenger'] : []),
+        '--data-dir',
+        dataDir,
+      ],
       'mlmon simulate'
     );
   }
@@ -105,7 +122,7 @@ async function printSeverity(): Promise<void> {
   const store = await instance.store();
   try {
     const to = Math.ceil(Date.now() / DAY_MS) * DAY_MS;
-    for (const model of SIMULATED_MODELS) {
+    for (const model of DEMO_MODELS) {
       const query = parseQuery({
         refId: 'A',
         queryType: 'severity',
@@ -124,7 +141,7 @@ async function printSeverity(): Promise<void> {
       printGrid(readSeverityFrame(frames[0]));
     }
     say('\nok / in(fo) / WA(rning) / CR(itical); · = too few rows to rate. docs/SIMULATION.md lists the incidents.');
-    const demo = new Set(SIMULATED_MODELS.map((m) => m.name));
+    const demo = new Set(DEMO_MODELS.map((m) => m.name));
     const others = (await store.listModels()).filter((m) => !demo.has(m)).sort();
     if (others.length > 0) {
       say(

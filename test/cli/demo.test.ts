@@ -55,9 +55,17 @@ test('a model created by a typo before the demo ran does not stop it: the demo w
   const run = demo();
   expect(run.stdout).not.toContain('demo failed'); // the demo's own messages go to stdout
   expect(run.code).toBe(0);
-  expect(run.stdout).toContain(`Writing 14 days of demo traffic for credit_risk and delivery_time into ${dataDir()}`);
+  expect(run.stdout).toContain(
+    `Writing 14 days of demo traffic for credit_risk, delivery_time and churn into ${dataDir()}`
+  );
   expect(matrixFeatures(run.stdout, 'credit_risk')).toHaveLength(15);
   expect(matrixFeatures(run.stdout, 'delivery_time').length).toBeGreaterThan(0);
+  expect(matrixFeatures(run.stdout, 'churn').length).toBeGreaterThan(0);
+  // churn's challenger scores in shadow, so Model overview's champion-vs-challenger row has two versions to compare
+  const churn = mlmon(['models', 'list', '--data-dir', dataDir()])
+    .stdout.split('\n')
+    .find((l) => l.startsWith('churn '));
+  expect(churn?.split(/\s+/)[2]).toBe('v1,v2');
   expect(run.stdout).toContain(
     `Other models in ${dataDir()}, not part of the demo: credti_risk. \`npx mlmon models list\` shows what each holds; ` +
       '`npx mlmon models delete NAME --yes` removes one that a mistyped model name created.'
