@@ -55,6 +55,7 @@ const RESENT = messages.slice(0, 50);
 const BROKEN = '{"id": "broken", "ts": ';
 const WRONG_TYPE = JSON.stringify({ ...messages[1], id: 'wrong-type', features: { amount: true, region: 'a' } });
 const BROKEN_LABEL = '{"id": 1, "label": }';
+const RANGE_ALL = { from: 0, to: Date.UTC(2100, 0, 1) };
 
 const instanceOf = (database: string) =>
   createInstance(
@@ -315,3 +316,27 @@ testWithChdb(
   },
   240_000
 );
+
+test('printed, the statements for 18.16 come with the profile they need; --drop removes what --apply made', async () => {
+  const args = ['--model', MODEL, '--clickhouse', clickhouse.url, '--clickhouse-database', KAFKA_DB];
+  const printed: string[] = [];
+  const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => printed.push(String(chunk)) > 0);
+  try {
+    expect(await main(['clickhouse', 'kafka-ddl', ...args, '--brokers', kafka.bootstrap, '--topic', TOPIC])).toBe(0);
+  } finally {
+    write.mockRestore();
+  }
+  expect(printed.join('')).toContain(`-- ${profileSnippet().split('\n')[0]}`);
+  expect(printed.join('')).toContain(`CREATE TABLE \`${KAFKA_DB}\`.\`kafka_predictions_${MODEL}\``);
+
+  const tables = async () =>
+    (
+      await (
+        await viaKafka.store()
+      ).query<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${KAFKA_DB}' AND name LIKE '%kafka%'`)
+    ).map((t) => t.name);
+  expect((await tables()).length).toBe(5);
+  expect(await main(['clickhouse', 'kafka-ddl', ...args, '--drop', '--apply'])).toBe(0);
+  expect(await tables()).toEqual([]);
+  expect(Number((await (await viaKafka.store()).countPredictions(MODEL, RANGE_ALL)).rows)).toBe(messages.length + 1);
+});

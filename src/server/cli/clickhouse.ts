@@ -17,6 +17,7 @@ import type { FeatureKind } from '../store/types';
 import { handleErrors, InputError, UsageError, type Command } from './command';
 
 const HELP = `Usage: mlmon clickhouse kafka-ddl --model NAME --brokers HOST:PORT[,…] --topic TOPIC [options] --clickhouse URL
+       mlmon clickhouse kafka-ddl --model NAME --drop [--apply] --clickhouse URL
 
 Prints (or runs, with --apply) the statements with which ClickHouse's Kafka engine reads the collector's record
 format (JSON, one record per message) from TOPIC into the model's tables: a Kafka table and a materialized view
@@ -35,6 +36,7 @@ Options:
   --label-type numeric|categorical        JSON type of "label" (default: what the model's labels hold)
   --apply                       run the statements instead of printing them
   --replace                     drop the model's Kafka tables and views first (offsets stay with the group)
+  --drop                        only drop them (before 'mlmon models delete'); the dead letters table stays
 
 ${STORE_FLAGS_HELP}
 `;
@@ -50,6 +52,7 @@ const FLAGS = {
   'label-type': { type: 'string' },
   apply: { type: 'boolean' },
   replace: { type: 'boolean' },
+  drop: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -108,6 +111,47 @@ async function missingProfileSettings(store: ClickHouseStore): Promise<string[]>
     .map(([name, value]) => `${name}=${value}`);
 }
 
+type Flags = ReturnType<typeof parseArgs<{ options: typeof FLAGS }>>['values'];
+
+/** The statements making the model's Kafka ingestion, from its schema and the flags. */
+async function ingestionStatements(store: ClickHouseStore, values: Flags, model: string, database: string) {
+  const features = await store.getFeatures(model);
+  if (features.length === 0 || !(await store.listModels()).includes(model)) {
+    throw new InputError(`model ${model} has no schema in ${store.description}: ingest one of its records first`);
+  }
+  const predictionKind = await kindOf(kindFlag(values['prediction-type'], 'prediction-type'), 'prediction-type', () =>
+    storedKind(store, `predictions_${model}`, 'prediction_num', 'prediction_cat')
+  );
+  const labelsTopic = values['labels-topic'];
+  const labelKind =
+    labelsTopic === undefined
+      ? undefined
+      : await kindOf(kindFlag(values['label-type'], 'label-type'), 'label-type', () =>
+          storedKind(store, `labels_${model}`, 'label_num', 'label_cat')
+        );
+  return kafkaIngestionStatements({
+    model,
+    features,
+    brokers: required(values.brokers, 'brokers'),
+    topic: required(values.topic, 'topic'),
+    labelsTopic,
+    group: values.group ?? `mlmon_${model}`,
+    predictionKind,
+    labelKind,
+    database,
+    settingsPlace: kafkaSettingsPlace(store.serverVersion),
+  });
+}
+
+/** What an old server's default profile needs, and the users.d snippet that sets it. */
+function profileNote(version: string): string {
+  const settings = Object.entries(PROFILE_SETTINGS).map(([k, v]) => `${k}=${v}`);
+  return (
+    `ClickHouse ${version} reads Kafka messages with the server's default profile, which needs ` +
+    `${settings.join(', ')} (users.xml or users.d/, then the server reloads it):\n${profileSnippet()}`
+  );
+}
+
 async function kafkaDdl(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: FLAGS, strict: true, allowPositionals: false });
   if (values.help) {
@@ -115,61 +159,29 @@ async function kafkaDdl(argv: string[]): Promise<number> {
     return 0;
   }
   const model = validateIdentifier(required(values.model, 'model'), 'model name');
-  const [brokers, topic] = [required(values.brokers, 'brokers'), required(values.topic, 'topic')];
   const options = storeOptionsFromFlags(values);
   if (options.kind !== 'clickhouse') {
     throw new UsageError("the Kafka engine is ClickHouse's: give --clickhouse URL (the store of the model)");
   }
+  const database = options.database ?? 'default';
   const store = (await openStore(options)) as ClickHouseStore;
   try {
-    const features = await store.getFeatures(model);
-    if (features.length === 0 || !(await store.listModels()).includes(model)) {
-      throw new InputError(`model ${model} has no schema in ${store.description}: ingest one of its records first`);
-    }
-    const predictionKind = await kindOf(kindFlag(values['prediction-type'], 'prediction-type'), 'prediction-type', () =>
-      storedKind(store, `predictions_${model}`, 'prediction_num', 'prediction_cat')
-    );
-    const labelsTopic = values['labels-topic'];
-    const labelKind =
-      labelsTopic === undefined
-        ? undefined
-        : await kindOf(kindFlag(values['label-type'], 'label-type'), 'label-type', () =>
-            storedKind(store, `labels_${model}`, 'label_num', 'label_cat')
-          );
-    const settingsPlace = kafkaSettingsPlace(store.serverVersion);
-    const statements = [
-      ...(values.replace ? dropKafkaIngestionStatements(model, options.database ?? 'default') : []),
-      ...kafkaIngestionStatements({
-        model,
-        features,
-        brokers,
-        topic,
-        labelsTopic,
-        group: values.group ?? `mlmon_${model}`,
-        predictionKind,
-        labelKind,
-        database: options.database ?? 'default',
-        settingsPlace,
-      }),
-    ];
-    const profileNote =
-      `ClickHouse ${store.serverVersion} reads Kafka messages with the server's default profile, which needs ` +
-      `${Object.entries(PROFILE_SETTINGS)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(', ')} (users.xml or users.d/, then the server reloads it):\n${profileSnippet()}`;
+    const drop = values.drop || values.replace ? dropKafkaIngestionStatements(model, database) : [];
+    const statements = values.drop ? drop : [...drop, ...(await ingestionStatements(store, values, model, database))];
+    const needsProfile = !values.drop && kafkaSettingsPlace(store.serverVersion) === 'profile';
     if (!values.apply) {
-      const note = settingsPlace === 'profile' ? profileNote.replace(/^/gm, '-- ') + '\n' : '';
+      const note = needsProfile ? profileNote(store.serverVersion).replace(/^/gm, '-- ') + '\n' : '';
       process.stdout.write(`${note}${statements.map((s) => `${s};\n`).join('\n')}`);
       return 0;
     }
-    if (settingsPlace === 'profile') {
-      const missing = await missingProfileSettings(store);
-      if (missing.length > 0) {
-        throw new InputError(`this session lacks ${missing.join(', ')}; nothing applied. ${profileNote}`);
-      }
+    const missing = needsProfile ? await missingProfileSettings(store) : [];
+    if (missing.length > 0) {
+      throw new InputError(
+        `this session lacks ${missing.join(', ')}; nothing applied. ${profileNote(store.serverVersion)}`
+      );
     }
     await store.runStatements(statements);
-    process.stderr.write(`mlmon clickhouse: ${statements.length} statements applied; ${model} reads ${topic}\n`);
+    process.stderr.write(`mlmon clickhouse: ${statements.length} statements applied for model ${model}\n`);
     return 0;
   } finally {
     await store.close();
