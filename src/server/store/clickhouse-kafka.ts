@@ -28,7 +28,13 @@
  * (test/store/clickhouse-kafka-engine.test.ts).
  */
 import { ingestLedgerDDL, ledgerCatchUpSql } from './clickhouse';
-import { featureColumn, quoteIdentifier, validateIdentifier, validateFeatureName } from './identifiers';
+import {
+  featureColumn,
+  InvalidIdentifierError,
+  quoteIdentifier,
+  validateIdentifier,
+  validateFeatureName,
+} from './identifiers';
 import { clickHouseLiteral } from './sql-params';
 import type { FeatureKind } from './types';
 
@@ -93,7 +99,7 @@ const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
 /** Returns `value` when it matches `pattern`, else throws saying what is expected. */
 function checked(value: string, pattern: RegExp, what: string, expected: string): string {
   if (!pattern.test(value)) {
-    throw new Error(`Invalid ${what} ${JSON.stringify(value)}: ${expected}`);
+    throw new InvalidIdentifierError(`Invalid ${what} ${JSON.stringify(value)}: ${expected}`);
   }
   return value;
 }
@@ -258,7 +264,7 @@ function labelStatements(options: KafkaIngestionOptions, topic: string, table: (
   const names = kafkaTableNames(options.model);
   const kind = options.labelKind;
   if (!kind) {
-    throw new Error('A labels topic needs the JSON type of its labels (numeric or categorical).');
+    throw new InvalidIdentifierError('A labels topic needs the JSON type of its labels (numeric or categorical).');
   }
   const numeric = kind === 'numeric';
   const selected = [
