@@ -16,7 +16,7 @@ import { localInstanceSettings, parseSettings } from '../../src/server/backend/s
 import { prepareCounts } from '../../src/server/counting/prepare-counts';
 import type { PredictionRecord, PredictionStore } from '../../src/server/store/types';
 import { startClickHouse, type ClickHouseHandle } from '../support/clickhouse';
-import { driftFixture, HOUR, MODEL, RANGE, runQuery } from '../support/drift-family';
+import { driftFixture, expectSameFrames, HOUR, MODEL, RANGE, runQuery } from '../support/drift-family';
 
 let clickhouse: ClickHouseHandle;
 let dir: string;
@@ -77,31 +77,6 @@ async function answer(instance: DatasourceInstance, type: QueryType, raw: object
     return { frames, readRows: statements.some((sql) => sql.includes(`predictions_${MODEL}`)) };
   } finally {
     store.query = query;
-  }
-}
-
-/** Every number of the frames (within 1e-9 relative: sums may be added in another order), and everything else. */
-function expectSameFrames(actual: FrameLike[], expected: FrameLike[]): void {
-  const numbers: Array<[number, number]> = [];
-  const strip = (value: unknown, other: unknown): unknown => {
-    if (typeof value === 'number' && typeof other === 'number') {
-      numbers.push([value, other]);
-      return 0;
-    }
-    if (Array.isArray(value)) {
-      return value.map((item, i) => strip(item, (other as unknown[] | undefined)?.[i]));
-    }
-    if (value && typeof value === 'object') {
-      const o = (other ?? {}) as Record<string, unknown>;
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, strip(v, o[k])]));
-    }
-    return value;
-  };
-  const plain = (frames: FrameLike[]) => JSON.parse(JSON.stringify(frames));
-  const [a, b] = [plain(actual), plain(expected)];
-  expect(strip(a, b)).toEqual(strip(b, a));
-  for (const [x, y] of numbers) {
-    expect(Math.abs(x - y)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(y)));
   }
 }
 

@@ -215,6 +215,8 @@ export interface StartOptions {
   ports?: ServerPorts;
   /** Extra configuration files, by name, written into the server's config.d. */
   configD?: Record<string, string>;
+  /** Extra users configuration files (profiles, users), by name, written into the server's users.d. */
+  usersD?: Record<string, string>;
   /** Log every query in system.query_log (flushed by `SYSTEM FLUSH LOGS`): to see what a shard was asked. */
   logQueries?: boolean;
 }
@@ -250,6 +252,10 @@ export async function startClickHouse(options: StartOptions = {}): Promise<Click
     await writeFile(join(dir, 'config.d', name), xml);
   }
   await writeFile(join(dir, 'users.xml'), usersXml(options.users ?? [], options.logQueries ?? false));
+  await mkdir(join(dir, 'users.d'));
+  for (const [name, xml] of Object.entries(options.usersD ?? {})) {
+    await writeFile(join(dir, 'users.d', name), xml);
+  }
 
   const child = spawn(binary, ['--config-file', join(dir, 'config.xml')], {
     cwd: dir,

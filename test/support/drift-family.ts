@@ -97,6 +97,31 @@ export async function runQuery(
   return handlers.get(type)!(request);
 }
 
+/** Every number of the frames (within 1e-9 relative: sums may be added in another order), and everything else. */
+export function expectSameFrames(actual: FrameLike[], expected: FrameLike[]): void {
+  const numbers: Array<[number, number]> = [];
+  const strip = (value: unknown, other: unknown): unknown => {
+    if (typeof value === 'number' && typeof other === 'number') {
+      numbers.push([value, other]);
+      return 0;
+    }
+    if (Array.isArray(value)) {
+      return value.map((item, i) => strip(item, (other as unknown[] | undefined)?.[i]));
+    }
+    if (value && typeof value === 'object') {
+      const o = (other ?? {}) as Record<string, unknown>;
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, strip(v, o[k])]));
+    }
+    return value;
+  };
+  const plain = (frames: FrameLike[]) => JSON.parse(JSON.stringify(frames));
+  const [a, b] = [plain(actual), plain(expected)];
+  expect(strip(a, b)).toEqual(strip(b, a));
+  for (const [x, y] of numbers) {
+    expect(Math.abs(x - y)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(y)));
+  }
+}
+
 export const field = (frame: FrameLike, name: string): FieldLike => frame.fields.find((f) => f.name === name)!;
 export const numbers = (frame: FrameLike, name: string) => field(frame, name).values as Array<number | null>;
 

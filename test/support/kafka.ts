@@ -49,6 +49,33 @@ export async function runKafkaTool(mainClass: string, args: string[]): Promise<s
   return stdout + stderr;
 }
 
+/**
+ * Produces one message per line to `topic` with Kafka's console producer (acks=all; a fresh JVM, ~2 s). A line may be
+ * anything but a line break: the tests send malformed messages this way too.
+ */
+export async function produceLines(bootstrap: string, topic: string, lines: readonly string[]): Promise<void> {
+  if (lines.some((line) => /[\r\n]/.test(line))) {
+    throw new Error('produceLines: a message may not hold a line break (one line is one message)');
+  }
+  await new Promise<void>((resolve, reject) => {
+    const child = execFile(
+      'java',
+      ['-Xmx256m', '-cp', `${kafkaLibs()}/*`, 'org.apache.kafka.tools.ConsoleProducer'].concat([
+        '--bootstrap-server',
+        bootstrap,
+        '--topic',
+        topic,
+        '--producer-property',
+        'acks=all',
+      ]),
+      { timeout: 120_000 },
+      (error, _stdout, stderr) =>
+        error ? reject(new Error(`console producer failed: ${error.message} ${stderr}`)) : resolve()
+    );
+    child.stdin!.end(lines.map((line) => `${line}\n`).join(''));
+  });
+}
+
 export interface KafkaBroker {
   /** `host:port` of the PLAINTEXT listener. */
   bootstrap: string;
@@ -137,8 +164,13 @@ export async function startKafka(): Promise<KafkaBroker> {
     output = '';
     child = spawn(
       'java',
-      ['-Xmx512m', '-XX:+UseG1GC', `-Dlog4j2.configurationFile=${join(dir, 'log4j2.properties')}`, '-cp', `${libs}/*`]
-        .concat(['kafka.Kafka', config]),
+      [
+        '-Xmx512m',
+        '-XX:+UseG1GC',
+        `-Dlog4j2.configurationFile=${join(dir, 'log4j2.properties')}`,
+        '-cp',
+        `${libs}/*`,
+      ].concat(['kafka.Kafka', config]),
       { stdio: ['ignore', 'pipe', 'pipe'] }
     );
     const started = child;

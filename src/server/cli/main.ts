@@ -14,6 +14,7 @@ const commands: Record<string, () => Promise<Command>> = {
   simulate: async () => (require('./simulate') as typeof import('./simulate')).command,
   maintain: async () => (require('./maintain') as typeof import('./maintain')).command,
   models: async () => (require('./models') as typeof import('./models')).command,
+  clickhouse: async () => (require('./clickhouse') as typeof import('./clickhouse')).command,
   'retrain-hook': async () => (require('./retrain-hook') as typeof import('./retrain-hook')).command,
 };
 

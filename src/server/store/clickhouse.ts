@@ -209,12 +209,25 @@ export function preparedCellsInsertSql(table: string, select: string): string {
   );
 }
 
+/** The ledger's rows of `source` (a table or view with `ts`, optionally filtered): inserted rows per model and hour. */
+function ledgerRowsSql(source: string, model: string, where = ''): string {
+  return (
+    `SELECT ${clickHouseLiteral(model)} AS model, intDiv(ts, ${HOUR_MS}) * ${HOUR_MS} AS hour, count() AS inserted ` +
+    `FROM ${source}${where ? ` WHERE ${where}` : ''} GROUP BY hour`
+  );
+}
+
 /** The model's ingestion ledger: a view adding every insert's rows per hour of ts to mlmon_ingested_hours. */
 export function ingestLedgerDDL(view: string, ledger: string, predictions: string, model: string): string {
-  return (
-    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${view} TO ${ledger} AS SELECT ${clickHouseLiteral(model)} AS model, ` +
-    `intDiv(ts, ${HOUR_MS}) * ${HOUR_MS} AS hour, count() AS inserted FROM ${predictions} GROUP BY hour`
-  );
+  return `CREATE MATERIALIZED VIEW IF NOT EXISTS ${view} TO ${ledger} AS ${ledgerRowsSql(predictions, model)}`;
+}
+
+/**
+ * Counts rows already in `predictions` (those meeting `where`, all without) into the ledger once more: for rows that
+ * may have been inserted before a ledger view existed. Counting a row twice only makes its hour look changed.
+ */
+export function ledgerCatchUpSql(ledger: string, predictions: string, model: string, where = ''): string {
+  return `INSERT INTO ${ledger} ${ledgerRowsSql(predictions, model, where)}`;
 }
 
 /** The engine of a model's predictions table: one row per (ts, id, version) (clickhouse-identity.ts). */
@@ -575,6 +588,22 @@ export class ClickHouseStore implements PredictionStore {
     await this.ensureIngestLedger(model);
   }
 
+  /**
+   * Runs statements the store does not make itself (`mlmon clickhouse kafka-ddl --apply`), in order, on the one
+   * server. Refused in cluster mode, where such tables would be needed on every shard in a form of their own.
+   */
+  async runStatements(statements: readonly string[]): Promise<void> {
+    if (this.layout) {
+      throw new Error(
+        `ClickHouse cluster ${this.layout.cluster}: these statements are for one server; run them on each shard's ` +
+          '_local tables yourself'
+      );
+    }
+    for (const statement of statements) {
+      await this.client.command({ query: statement });
+    }
+  }
+
   // ----- schema -------------------------------------------------------------------------------------------------
 
   async getFeatures(model: string): Promise<FeatureState[]> {
@@ -791,10 +820,7 @@ export class ClickHouseStore implements PredictionStore {
     const predictions = this.predictionsTable(model);
     const ledger = this.table('mlmon_ingested_hours');
     await this.command(ingestLedgerDDL(this.table(view), ledger, predictions, model));
-    await this.command(
-      `INSERT INTO ${ledger} SELECT ${clickHouseLiteral(model)} AS model, intDiv(ts, ${HOUR_MS}) * ${HOUR_MS} AS hour, ` +
-        `count() AS inserted FROM ${predictions} GROUP BY hour`
-    );
+    await this.command(ledgerCatchUpSql(ledger, predictions, model));
   }
 
   /**
