@@ -12,6 +12,7 @@ import { StreamStatus, type StreamRequest } from '../grafana/types';
 import { EmbeddedStore } from '../store/embedded';
 import type { PredictionRecord } from '../store/types';
 import { createDatasource, registerBuiltInHandlers } from './datasource';
+import { LIVE_WINDOW_REFRESH_MS } from './live';
 import { openStore } from './openStore';
 import { QueryHandlerRegistry } from './registry';
 import { localPluginContext } from './settings';
@@ -208,6 +209,28 @@ describe('live runs', () => {
     c.leave();
     await Promise.all([b.done, c.done]);
     expect(metric('mlmon_live_channels')).toBe(0);
+  });
+
+  it('show a record that arrived late, for an older bucket, once the whole window is computed again', async () => {
+    const run = subscribe(request(throughput));
+    await waitFor(() => run.packets.length >= 1, 'the first packet');
+    const lateAt = clock - 3 * MINUTE;
+    const countAtLate = (packet: Packet) => {
+      const times = column(run.packets, packet, 'time') as number[];
+      return (column(run.packets, packet, 'count') as number[])[times.indexOf(Math.floor(lateAt / MINUTE) * MINUTE)];
+    };
+    const before = countAtLate(run.packets[0]);
+    const computed = metric('mlmon_live_computations_total');
+    await ingest(records(2, lateAt, 'late'));
+    await waitFor(() => run.packets.length >= 2, 'the packet after the late records');
+    expect(metric('mlmon_live_computations_total')).toBe(computed + 1);
+    expect(countAtLate(run.packets[1])).toBe(before); // only the newest buckets were computed
+
+    clock += LIVE_WINDOW_REFRESH_MS;
+    await waitFor(() => run.packets.length >= 3, 'the packet of the whole window');
+    expect(countAtLate(run.packets[2])).toBe(before + 2);
+    run.leave();
+    await run.done;
   });
 
   it('stream a query of one frame per feature as one wide frame', async () => {

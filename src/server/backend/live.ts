@@ -9,9 +9,10 @@
  * and tells the model's channels. A channel whose marker changed, or whose newest bucket is a new one, computes again
  * only its newest buckets (those since the bucket before the last open one, plus those drift's persistence looks back
  * on) through the same query path as QueryData, and merges them into the window it keeps (live-frames.ts). The whole
- * window is computed once, when the channel starts (and again when its series changed). Computations run one at a
- * time across the process (live panels never take more than one slot of work), each within LIVE_COMPUTE_TIMEOUT_MS,
- * and stop when the channel's last run ends; the watcher stops with its model's last channel. At most
+ * window is computed when the channel starts, when its series changed, and every LIVE_WINDOW_REFRESH_MS (for records
+ * that arrived late, for older buckets). Computations run one at a time across the process (live panels never take
+ * more than one slot of work), each within LIVE_COMPUTE_TIMEOUT_MS, and stop when the channel's last run ends; the
+ * watcher stops with its model's last channel. At most
  * MAX_LIVE_CHANNELS channels run at once.
  */
 import { liveChannelPath, parseLiveSubscription, type LiveSubscription } from '../../core/query/live';
@@ -30,6 +31,11 @@ import { combineFrames, frameBucketMs, mergeTail } from './live-frames';
 export const LIVE_POLL_MS = 1000;
 /** Channels running at once in the process; a subscription to one more is refused until one ends. */
 export const MAX_LIVE_CHANNELS = 32;
+/**
+ * How often a channel computes its whole window again (else only its newest buckets): records that arrived late, for
+ * older buckets, show within this time.
+ */
+export const LIVE_WINDOW_REFRESH_MS = 5 * 60_000;
 /** Time limit of one computation of a channel (the whole window or its newest buckets). */
 export const LIVE_COMPUTE_TIMEOUT_MS = 30_000;
 /** The largest subscription data accepted (a query and its window are far smaller). */
@@ -185,6 +191,8 @@ class LiveChannel {
   private frame: Frame | undefined;
   private bucketMs = 0;
   private openBucket = 0;
+  /** When the whole window was last computed. */
+  private wholeAt = 0;
   private marker: string | undefined;
   /** Whether a refresh runs, and the tick that came meanwhile (one more refresh follows, with its marker). */
   private running = false;
@@ -259,7 +267,7 @@ class LiveChannel {
     const { subscription } = this.source;
     const { rangeMs, intervalMs, maxDataPoints } = subscription.window;
     const windowFrom = now - rangeMs;
-    if (this.frame && this.bucketMs > 0) {
+    if (this.frame && this.bucketMs > 0 && now - this.wholeAt < LIVE_WINDOW_REFRESH_MS) {
       const replaceFrom = this.openBucket - this.bucketMs;
       const lookBack = (liveQueryPersistence(subscription.query) - 1) * this.bucketMs;
       // The bucket size stays the window's: the tail's range alone would make Grafana's interval pick another.
@@ -275,6 +283,7 @@ class LiveChannel {
     const windowRange = { from: windowFrom, to: now };
     const whole = await this.run(dataQuery(subscription.query, windowRange, intervalMs, maxDataPoints), stopped);
     this.bucketMs = frameBucketMs(whole) ?? 0;
+    this.wholeAt = now;
     this.hub.stats.computations += 1;
     return whole;
   }
