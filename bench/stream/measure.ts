@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { tableFromIPC } from 'apache-arrow';
 import { liveChannelPath, parseLiveSubscription } from '../../src/core/query/live';
-import { startExecutable, type RunningExecutable } from '../support/executable';
+import { embeddedPluginContext, startExecutable, type RunningExecutable } from '../support/executable';
 
 const [RECORDS, RATE, FLUSH_MS] = process.argv.slice(2).map(Number);
 const MODEL = 'live_bench';
@@ -151,17 +151,7 @@ async function main() {
       collector.url,
       Array.from({ length: SEED }, (_, i) => `seed-${i}`)
     );
-    const pluginContext = {
-      orgId: 1,
-      pluginId: 'mlmon-modelmonitor-datasource',
-      dataSourceInstanceSettings: {
-        id: 1,
-        uid: 'bench',
-        name: 'bench',
-        jsonData: Buffer.from(JSON.stringify({ dataDirectory: dataDir })),
-        lastUpdatedMS: 1,
-      },
-    };
+    const pluginContext = embeddedPluginContext('bench', dataDir);
     // Wait for the seed to be stored, so that the channel starts on an existing model.
     let stored = 0;
     const stopSeedPoll = poll(backend, pluginContext, (count) => (stored = count));

@@ -29,6 +29,21 @@ export interface RunningExecutable {
 
 type GrpcClient = Client & Record<string, (...args: unknown[]) => unknown>;
 
+/** The plugin context Grafana sends for a datasource `uid` reading the embedded store in `dataDirectory`. */
+export function embeddedPluginContext(uid: string, dataDirectory: string) {
+  return {
+    orgId: 1,
+    pluginId: 'mlmon-modelmonitor-datasource',
+    dataSourceInstanceSettings: {
+      id: 1,
+      uid,
+      name: uid,
+      jsonData: Buffer.from(JSON.stringify({ dataDirectory })),
+      lastUpdatedMS: 1,
+    },
+  };
+}
+
 /** A memory figure of a process in MB from /proc/<pid>/status: VmRSS (now) or VmHWM (peak). */
 export function memoryMB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
