@@ -226,6 +226,29 @@ func waitUntilStored(t *testing.T, p *startedPlugin, pc *pluginv2.PluginContext,
 	t.Fatalf("the store did not hold %v records of %s within 30 s", want, model)
 }
 
+// liveAnswers are what a live subscription to the model's error rate shows a subscriber: the channel path, the
+// subscription's answer, and the first packet of its run or the error that ended it.
+func liveAnswers(t *testing.T, p *startedPlugin, pc *pluginv2.PluginContext, model string) []string {
+	t.Helper()
+	query := map[string]any{"refId": "L", "queryType": "operational", "model": model, "metric": "error_rate"}
+	path, body := liveChannel(query, map[string]any{"rangeMs": 3_600_000, "intervalMs": 60_000, "maxDataPoints": 100})
+	answers := []string{path}
+	subscribed, err := p.clients.stream.SubscribeStream(context.Background(),
+		&pluginv2.SubscribeStreamRequest{PluginContext: pc, Path: path, Data: body})
+	answers = append(answers, fmt.Sprint(subscribed, err))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stream, err := p.clients.stream.RunStream(ctx, &pluginv2.RunStreamRequest{PluginContext: pc, Path: path, Data: body})
+	if err == nil {
+		packet, recvErr := stream.Recv()
+		if recvErr == nil {
+			return append(answers, string(packet.Data))
+		}
+		err = recvErr
+	}
+	return append(answers, err.Error())
+}
+
 // metricValue reads one metric of the backend's CollectMetrics.
 func metricValue(t *testing.T, p *startedPlugin, name string) float64 {
 	t.Helper()
