@@ -12,6 +12,9 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -205,6 +208,26 @@ func (r *liveRun) latest(t *testing.T) *data.Frame {
 	}
 }
 
+// writeBaseline stores a baseline of the model version with `mlmon baseline` from a reference file of 200 rows:
+// income 40 000–40 005 (as `predictions` sends it), region north or south.
+func writeBaseline(t *testing.T, dataDir, model, version string) {
+	t.Helper()
+	var reference strings.Builder
+	reference.WriteString("income,region\n")
+	for i := 0; i < 200; i++ {
+		fmt.Fprintf(&reference, "%d,%s\n", 40000+i%6, []string{"north", "south"}[i%2])
+	}
+	file := filepath.Join(t.TempDir(), "reference.csv")
+	if err := os.WriteFile(file, []byte(reference.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("node", filepath.Join(repoRoot(t), "bin", "mlmon.js"), "baseline", "--model", model, "--version", version,
+		"--from", file, "--data-dir", dataDir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mlmon baseline: %v\n%s", err, out)
+	}
+}
+
 // waitUntilStored waits until QueryData counts `want` records of the model in the last ten minutes: the collector
 // has flushed them from its write-ahead log into the store.
 func waitUntilStored(t *testing.T, p *startedPlugin, pc *pluginv2.PluginContext, model string, want float64) {
@@ -309,6 +332,26 @@ func testLiveStreams(t *testing.T, start func(t *testing.T, dataDir string) inge
 			}
 			return counted(f) == 15 && failed > 4.999 && failed < 5.001
 		})
+	})
+
+	t.Run("drift of the open bucket moves as shifted records arrive", func(t *testing.T) {
+		writeBaseline(t, dataDir, "live", "v1")
+		// The query as the frontend sends it: parsed, with the parser's defaults (metric psi, persistence 1).
+		drift := map[string]any{"refId": "D", "queryType": "drift", "model": "live", "features": []string{"income"},
+			"metric": "psi", "persistence": 1}
+		path, body := liveChannel(drift, window)
+		run := runStream(t, p, pc, path, body)
+		openPSI := func(f *data.Frame) float64 { values := fieldValues(t, f, "value"); return values[len(values)-1] }
+		before := openPSI(run.latest(t))
+		shifted := predictions("shifted", 60, time.Now(), false)
+		for _, record := range shifted {
+			record["features"] = map[string]any{"income": 90000, "region": "north"}
+		}
+		ingest(t, "live", shifted)
+		run.waitForFrame(t, 15*time.Second, "the open bucket's PSI rising past 1", func(f *data.Frame) bool {
+			return openPSI(f) > 1 && openPSI(f) > before
+		})
+		run.cancel()
 	})
 
 	t.Run("a bad path or data is refused and other streams go on", func(t *testing.T) {
