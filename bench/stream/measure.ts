@@ -136,6 +136,8 @@ function poll(backend: RunningExecutable, pluginContext: object, onCount: (count
     }
   };
   const done = loop();
+  // A failed poll surfaces when the poll is stopped (inside main's try, so the processes are stopped too).
+  done.catch(() => undefined);
   return () => {
     stopped = true;
     return done;
