@@ -39,6 +39,7 @@ type clients struct {
 	data        pluginv2.DataClient
 	diagnostics pluginv2.DiagnosticsClient
 	resource    pluginv2.ResourceClient
+	stream      pluginv2.StreamClient
 }
 
 // grafanaPlugin is the client half of a plugin in go-plugin's plugin set; Grafana registers one per service.
@@ -56,6 +57,7 @@ func (grafanaPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, conn *g
 		data:        pluginv2.NewDataClient(conn),
 		diagnostics: pluginv2.NewDiagnosticsClient(conn),
 		resource:    pluginv2.NewResourceClient(conn),
+		stream:      pluginv2.NewStreamClient(conn),
 	}, nil
 }
 
@@ -118,7 +120,7 @@ func startPlugin(t *testing.T, emptyEnv bool) *startedPlugin {
 		Stderr:          stderr,
 		HandshakeConfig: handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{
-			2: {"diagnostics": grafanaPlugin{}, "data": grafanaPlugin{}, "resource": grafanaPlugin{}},
+			2: {"diagnostics": grafanaPlugin{}, "data": grafanaPlugin{}, "resource": grafanaPlugin{}, "stream": grafanaPlugin{}},
 		},
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},

@@ -128,6 +128,13 @@ func TestSecretsNeverLeaveTheBackend(t *testing.T) {
 					t.Errorf("%s answered 200 although the server refuses the credentials", refID)
 				}
 			}
+			live := liveAnswers(t, p, pc, demoModel)
+			if streamed := live[len(live)-1]; c.healthy && !strings.HasPrefix(streamed, `{"schema"`) {
+				t.Errorf("the live channel with working credentials answered %q", streamed)
+			} else if !c.healthy && !c.registry && !strings.HasPrefix(streamed, "rpc error: code = Internal desc = cannot open the ClickHouse") {
+				t.Errorf("the live channel with refused credentials answered %q, want the store's error", streamed)
+			}
+			answers = append(answers, live...)
 			answers = append(answers, string(callResource(t, p, pc, "models").Body), string(callResource(t, p, pc, "models/"+demoModel+"/features").Body),
 				string(callResource(t, p, pc, "models/"+demoModel+"/versions").Body))
 		})

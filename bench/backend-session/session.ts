@@ -12,7 +12,7 @@
  * BENCH_SESSION_MAX_S seconds (default 1200). Prints one JSON object on stdout.
  */
 import { createRandom } from '../../src/core/stats';
-import { EXECUTABLE, memoryMB, startExecutable } from '../support/executable';
+import { embeddedPluginContext, EXECUTABLE, memoryMB, startExecutable } from '../support/executable';
 
 const MODEL = 'credit_risk';
 /** End of the simulated traffic (argv). */
@@ -113,17 +113,7 @@ async function main(dataDir: string, total: number, executablePath: string): Pro
   const executable = await startExecutable(executablePath, true);
   const pid = executable.child.pid!;
   const random = createRandom(17);
-  const pluginContext = {
-    orgId: 1,
-    pluginId: 'mlmon-modelmonitor-datasource',
-    dataSourceInstanceSettings: {
-      id: 1,
-      uid: 'session',
-      name: 'session',
-      jsonData: Buffer.from(JSON.stringify({ dataDirectory: dataDir })),
-      lastUpdatedMS: 1,
-    },
-  };
+  const pluginContext = embeddedPluginContext('session', dataDir);
   const startRss = memoryMB(pid, 'VmRSS');
   const latencies = new Map<string, number[]>();
   const statuses = new Map<string, number>();

@@ -11,7 +11,7 @@
  * Prints one JSON object on stdout.
  */
 import { existsSync, statSync } from 'node:fs';
-import { EXECUTABLE, memoryMB, startExecutable } from '../support/executable';
+import { embeddedPluginContext, EXECUTABLE, memoryMB, startExecutable } from '../support/executable';
 import { CASES, HOUR_MS, percentile, warmTimings } from './cases';
 import { MODEL, storeDir } from './generate';
 
@@ -20,17 +20,7 @@ async function main(dataDir: string, warmRuns: number, everyCase: boolean): Prom
     throw new Error(`${EXECUTABLE} is missing: build it with \`npm run build:backend\``);
   }
   const executable = await startExecutable();
-  const pluginContext = {
-    orgId: 1,
-    pluginId: 'mlmon-modelmonitor-datasource',
-    dataSourceInstanceSettings: {
-      id: 1,
-      uid: 'bench',
-      name: 'bench',
-      jsonData: Buffer.from(JSON.stringify({ dataDirectory: storeDir(dataDir) })),
-      lastUpdatedMS: 1,
-    },
-  };
+  const pluginContext = embeddedPluginContext('bench', storeDir(dataDir));
   const queryData = (request: object) => executable.queryData(request, 3_600_000);
   const cases = [];
   try {

@@ -1,7 +1,7 @@
 /**
  * The built backend executable (dist/datasource/gpx_modelmonitor_linux_amd64) started as Grafana starts it — magic
- * cookie, go-plugin handshake line on stdout — with a pluginv2.Data client on its address, and its memory read from
- * /proc. Shared by the benchmarks that drive the executable over gRPC.
+ * cookie, go-plugin handshake line on stdout — with pluginv2.Data and pluginv2.Stream clients on its address, and its
+ * memory read from /proc. Shared by the benchmarks that drive the executable over gRPC.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -22,7 +22,26 @@ export interface RunningExecutable {
   child: ChildProcess;
   /** Sends one QueryData request; rejects on a gRPC error (e.g. its deadline). */
   queryData(request: object, deadlineMs?: number): Promise<{ responses: Record<string, DataResponse> }>;
+  /** Opens a RunStream call (Grafana Live); `onPacket` gets each packet's JSON text. Returns its cancel. */
+  runStream(request: object, onPacket: (json: string) => void, onEnd: (error?: Error) => void): () => void;
   stop(): void;
+}
+
+type GrpcClient = Client & Record<string, (...args: unknown[]) => unknown>;
+
+/** The plugin context Grafana sends for a datasource `uid` reading the embedded store in `dataDirectory`. */
+export function embeddedPluginContext(uid: string, dataDirectory: string) {
+  return {
+    orgId: 1,
+    pluginId: 'mlmon-modelmonitor-datasource',
+    dataSourceInstanceSettings: {
+      id: 1,
+      uid,
+      name: uid,
+      jsonData: Buffer.from(JSON.stringify({ dataDirectory })),
+      lastUpdatedMS: 1,
+    },
+  };
 }
 
 /** A memory figure of a process in MB from /proc/<pid>/status: VmRSS (now) or VmHWM (peak). */
@@ -53,27 +72,34 @@ export async function startExecutable(executable = EXECUTABLE, quiet = false): P
     });
   });
   const root = loadProtocolRoot();
-  const Data = makeGenericClientConstructor(serviceDefinition(root, 'pluginv2.Data'), 'pluginv2.Data');
-  const client = new Data(address, credentials.createInsecure()) as Client &
-    Record<
-      string,
-      (
-        request: object,
-        metadata: Metadata,
-        options: object,
-        callback: (error: Error | null, response: never) => void
-      ) => void
-    >;
+  const connect = (service: string) =>
+    new (makeGenericClientConstructor(serviceDefinition(root, service), service))(
+      address,
+      credentials.createInsecure()
+    ) as GrpcClient;
+  const client = connect('pluginv2.Data');
+  const streams = connect('pluginv2.Stream');
   return {
     child,
     queryData: (request, deadlineMs = 120_000) =>
       new Promise((resolve, reject) =>
-        client.QueryData(request, new Metadata(), { deadline: Date.now() + deadlineMs }, (error, response) =>
-          error ? reject(error) : resolve(response)
+        client.QueryData(
+          request,
+          new Metadata(),
+          { deadline: Date.now() + deadlineMs },
+          (error: Error | null, response: never) => (error ? reject(error) : resolve(response))
         )
       ),
+    runStream: (request, onPacket, onEnd) => {
+      const call = streams.RunStream(request) as NodeJS.EventEmitter & { cancel(): void };
+      call.on('data', (packet: { data: Buffer }) => onPacket(packet.data.toString('utf8')));
+      call.on('error', (error: Error) => onEnd(error));
+      call.on('end', () => onEnd());
+      return () => call.cancel();
+    },
     stop: () => {
       client.close();
+      streams.close();
       child.kill('SIGTERM');
     },
   };

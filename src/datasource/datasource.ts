@@ -1,5 +1,15 @@
-import { CoreApp, DataSourceInstanceSettings, DataSourceVariableSupport, ScopedVars } from '@grafana/data';
-import { DataSourceWithBackend, getTemplateSrv } from '@grafana/runtime';
+import {
+  CoreApp,
+  DataQueryRequest,
+  DataQueryResponse,
+  DataSourceInstanceSettings,
+  DataSourceVariableSupport,
+  LiveChannelScope,
+  ScopedVars,
+  StreamingFrameAction,
+} from '@grafana/data';
+import { DataSourceWithBackend, getGrafanaLiveSrv, getTemplateSrv } from '@grafana/runtime';
+import { merge, Observable } from 'rxjs';
 import {
   AlertingExportResponse,
   BaselinesResponse,
@@ -13,12 +23,16 @@ import {
 } from '../core/query';
 import { annotationSupport } from './annotations';
 import { interpolateQuery } from './interpolate';
+import { liveTarget, liveWindow, type LiveTarget } from './live';
 import type { MonitorDataQuery, MonitorOptions } from './types';
+
+/** Rows a live frame may hold in the browser (the backend sends whole windows, within its own point budget). */
+const LIVE_MAX_ROWS = 100_000;
 
 /**
  * The Model Monitor datasource. Queries, health checks and alert rules go to the backend (QueryData, CheckHealth);
- * this class adds defaults, template variables, annotations (`events` queries) and typed wrappers of the backend's
- * resource routes.
+ * on a dashboard whose range ends at "now", streamable queries go to Grafana Live instead (live.ts). This class adds
+ * defaults, template variables, annotations (`events` queries) and typed wrappers of the backend's resource routes.
  */
 export class MonitorDataSource extends DataSourceWithBackend<MonitorDataQuery, MonitorOptions> {
   constructor(instanceSettings: DataSourceInstanceSettings<MonitorOptions>) {
@@ -39,6 +53,31 @@ export class MonitorDataSource extends DataSourceWithBackend<MonitorDataQuery, M
       return false;
     }
     return !QUERY_TYPE_SPECS[query.queryType]?.needsModel || Boolean((query as { model?: string }).model);
+  }
+
+  /** Streamable queries of a request over a range ending now subscribe to their live channel; the rest are queried. */
+  query(request: DataQueryRequest<MonitorDataQuery>): Observable<DataQueryResponse> {
+    const window = liveWindow(request);
+    const live = new Map<string, LiveTarget>();
+    for (const query of window ? request.targets.filter((q) => this.filterQuery(q)) : []) {
+      const target = liveTarget(this.applyTemplateVariables(query, request.scopedVars), window!);
+      if (target) {
+        live.set(query.refId, target);
+      }
+    }
+    if (live.size === 0) {
+      return super.query(request);
+    }
+    const rest = request.targets.filter((query) => !live.has(query.refId));
+    const streams = [...live.values()].map((target) =>
+      getGrafanaLiveSrv().getDataStream({
+        key: `${request.requestId}/${target.refId}`,
+        addr: { scope: LiveChannelScope.DataSource, stream: this.uid, path: target.path, data: target.data },
+        // Every packet holds the whole window (the backend merges the newest buckets into it).
+        buffer: { action: StreamingFrameAction.Replace, maxLength: LIVE_MAX_ROWS },
+      })
+    );
+    return rest.length > 0 ? merge(super.query({ ...request, targets: rest }), ...streams) : merge(...streams);
   }
 
   applyTemplateVariables(query: MonitorDataQuery, scopedVars: ScopedVars): MonitorDataQuery {

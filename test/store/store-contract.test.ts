@@ -309,6 +309,22 @@ describe.each(fixtures)('$name store', (fixture) => {
   });
 });
 
+describe.each(fixtures)('$name store: change marker (live panels)', (fixture) => {
+  test('changes when predictions of the range arrive, from another store instance, and only then', async () => {
+    const [reader, writer] = [await fixture.open(), await fixture.open()];
+    opened.push(reader, writer);
+    const day = range(T0 + 10 * DAY, T0 + 11 * DAY);
+    await writer.writePredictions('marked', [record(1, { ts: day.from + 1000 })]);
+    const before = await reader.changeMarker!('marked', day);
+    expect(await reader.changeMarker!('marked', day)).toBe(before);
+    await writer.writePredictions('marked', [record(2, { ts: day.from + 60_000 })]);
+    const after = await reader.changeMarker!('marked', day);
+    expect(after).not.toBe(before);
+    await writer.writePredictions('marked', [record(3, { ts: day.from - 5 * DAY })]);
+    expect(await reader.changeMarker!('marked', day)).toBe(after); // outside the range
+  });
+});
+
 describe.each(fixtures)('$name store: model events', (fixture) => {
   let store: PredictionStore;
   beforeAll(async () => {

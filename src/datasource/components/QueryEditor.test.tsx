@@ -161,6 +161,21 @@ describe('QueryEditor', () => {
     expect(onRunQuery).toHaveBeenCalled();
   });
 
+  it('offers the Live toggle, on by default, on streamable queries only, and writes live: false', async () => {
+    const performance = await renderEditor({ ...defaultQuery('performance'), model: 'churn' } as MonitorDataQuery);
+    expect(document.getElementById('mlmon-live')).toBeNull();
+    expect(performance.onChange).not.toHaveBeenCalled();
+    cleanup();
+    const { onChange } = await renderEditor({
+      ...defaultQuery('operational'),
+      model: 'churn',
+    } as MonitorDataQuery);
+    const toggle = document.getElementById('mlmon-live') as HTMLInputElement;
+    expect(toggle.checked).toBe(true);
+    fireEvent.click(toggle);
+    expect(onChange).toHaveBeenLastCalledWith(expect.objectContaining({ queryType: 'operational', live: false }));
+  });
+
   it('offers champion and challenger from the model’s versions on compare queries (no single version), and writes them', async () => {
     const { onChange, datasource } = await renderEditor({
       ...defaultQuery('compare', { version: 'v1' }),

@@ -23,6 +23,7 @@ import {
   QUERY_TYPE_SPECS,
   QueryType,
 } from '../../core/query';
+import { isStreamable } from '../../core/query/live';
 import type { MonitorDataSource } from '../datasource';
 import type { MonitorDataQuery, MonitorOptions } from '../types';
 import { SegmentEditor } from './SegmentEditor';
@@ -295,6 +296,19 @@ export function QueryEditor({ query: rawQuery, datasource, onChange, onRunQuery 
               onBlur={(event) => update({ bucket: event.currentTarget.value.trim() || undefined })}
             />
           </InlineField>
+          {isStreamable(query) && (
+            <InlineField
+              label="Live"
+              labelWidth={LABEL_WIDTH}
+              tooltip="On a dashboard whose range ends now, new points stream in as records arrive (Grafana Live); off: the panel is queried on refresh only"
+            >
+              <InlineSwitch
+                id="mlmon-live"
+                value={query.live !== false}
+                onChange={(event) => update({ live: event.currentTarget.checked ? undefined : false })}
+              />
+            </InlineField>
+          )}
           <InlineField label="Sample" labelWidth={LABEL_WIDTH} tooltip="Fraction of rows read, in (0, 1]">
             <Input
               id="mlmon-sample-fraction"

@@ -17,6 +17,7 @@ import { checkSegmentColumns } from '../counting/scope';
 import { alertFrames, isAlertRequest } from './alert-frames';
 import { checkHealth } from './health';
 import { InstanceManager, type StoreOpener } from './instances';
+import { LiveHub } from './live';
 import {
   featuresQuery,
   listFeatures,
@@ -88,6 +89,8 @@ export interface DatasourceOptions {
   openStore: StoreOpener;
   logger: Logger;
   now?: () => number;
+  /** How often live channels look for new data (live.ts LIVE_POLL_MS unless set). */
+  livePollMs?: number;
 }
 
 /** Registers the handlers served by this module: metadata (models, versions, features) and distribution. */
@@ -107,7 +110,13 @@ export function registerBuiltInHandlers(registry: QueryHandlerRegistry): void {
   registry.register('events', eventsQuery);
 }
 
-export function createDatasource({ registry, openStore, logger, now = Date.now }: DatasourceOptions): PluginHandlers {
+export function createDatasource({
+  registry,
+  openStore,
+  logger,
+  now = Date.now,
+  livePollMs,
+}: DatasourceOptions): PluginHandlers {
   const instances = new InstanceManager(openStore, logger);
 
   /** The query of a call and its time options, checked: a 400 for anything no plan can be made from (plan.ts). */
@@ -170,6 +179,8 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
     // An alert rule on `@champion` keeps one series as the alias moves: its labels name the version as the rule does.
     return (options.alert ? alertFrames(noted, parsed) : noted).map(toWireFrame);
   }
+
+  const live = new LiveHub({ execute, instances, logger, now, pollMs: livePollMs });
 
   const resources: ResourceRoute[] = [
     {
@@ -270,6 +281,8 @@ export function createDatasource({ registry, openStore, logger, now = Date.now }
     },
     checkHealth: (request) => checkHealth(instances, request, now()),
     resources,
+    streams: live,
+    collectMetrics: () => live.renderMetrics(),
     dispose: () => instances.disposeAll(),
   };
 }

@@ -12,7 +12,10 @@
  * - Data quality and operations (platform engineers): the four quality rates, schema changes, latency percentiles,
  *   error rate, throughput.
  *
- * Panel ids are the ones of DASHBOARDS (src/core/alerting/dashboards.ts), which the alert rules link to.
+ * Panel ids are the ones of DASHBOARDS (src/core/alerting/dashboards.ts), which the alert rules link to. Live panels
+ * (src/core/query/live.ts): the service panels, the quality rates and drift over `$bucket` stream while the range ends
+ * now (`live: true`); the stakeholders' prediction drift per day does not (`live: false`: a day's value moving every
+ * second is no news to them).
  */
 import {
   FieldColorModeId,
@@ -292,7 +295,7 @@ function dashboard(key: DashboardKey, description: string, variables: VariableMo
  * percentiles, throughput against the SLA line, error rate, with buckets of `bucket`.
  */
 function servicePanels(key: DashboardKey, bucket: string, latencies: string[], [latency, throughput, errors]: At[]) {
-  const operational = (metric: string) => ({ queryType: 'operational', metric, bucket });
+  const operational = (metric: string) => ({ queryType: 'operational', metric, bucket, live: true });
   return [
     panel(key, 'latency', 'timeseries', 'Latency percentiles', latency, latencies.map(operational), {
       description: 'Dashed lines: the p95 limit (default 200 ms) and twice it',
@@ -416,7 +419,7 @@ function modelHealth(): Dashboard {
         'timeseries',
         'Prediction drift per day',
         [0, 24, 24, 7],
-        [{ queryType: 'prediction_drift', metric: 'psi', bucket: '1d' }],
+        [{ queryType: 'prediction_drift', metric: 'psi', bucket: '1d', live: false }],
         {
           description: 'Drift of the model output; three days at warning or above request retraining',
           ...timeseries('none', 'line+area'),
@@ -506,7 +509,7 @@ function featureDrift(): Dashboard {
         'timeseries',
         'Drift over time, with thresholds and noise floor',
         [10, 9, 14, 10],
-        [{ queryType: 'drift', metric: 'psi', bucket: '$bucket', features: ['$feature'], ...scope }],
+        [{ queryType: 'drift', metric: 'psi', bucket: '$bucket', features: ['$feature'], live: true, ...scope }],
         {
           description:
             'PSI per bucket; shaded bands: warning and critical; the noise floor is what the same sample sizes reach without drift (α = 1 %)',
@@ -541,7 +544,7 @@ function featureDrift(): Dashboard {
         'timeseries',
         'Prediction drift',
         [0, 19, 12, 8],
-        [{ queryType: 'prediction_drift', metric: 'psi', bucket: '$bucket', ...scope }],
+        [{ queryType: 'prediction_drift', metric: 'psi', bucket: '$bucket', live: true, ...scope }],
         {
           ...timeseries('none', 'line+area'),
           fieldConfig: {
@@ -577,6 +580,7 @@ function featureDrift(): Dashboard {
           metric,
           bucket: '$bucket',
           features: ['$feature'],
+          live: true,
           ...scope,
         })),
         {
@@ -591,7 +595,15 @@ function featureDrift(): Dashboard {
 
 function dataQualityOps(): Dashboard {
   const key = 'dataQualityOps';
-  const quality = (metric: string) => [{ queryType: 'quality', metric, bucket: '$bucket', features: ['$feature'] }];
+  const quality = (metric: string) => [
+    {
+      queryType: 'quality',
+      metric,
+      bucket: '$bucket',
+      features: ['$feature'],
+      ...(metric === 'schema_changes' ? {} : { live: true }),
+    },
+  ];
   const rates = (name: string, title: string, metric: string, at: At) =>
     panel(key, name, 'timeseries', title, at, quality(metric), timeseries('percentunit'));
   return dashboard(

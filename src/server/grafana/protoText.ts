@@ -142,6 +142,57 @@ message CheckHealthResponse {
   string message = 2;
   bytes jsonDetails = 3;
 }
+
+service Stream {
+  rpc SubscribeStream(SubscribeStreamRequest) returns (SubscribeStreamResponse);
+  rpc RunStream(RunStreamRequest) returns (stream StreamPacket);
+  rpc PublishStream(PublishStreamRequest) returns (PublishStreamResponse);
+}
+
+message SubscribeStreamRequest {
+  PluginContext pluginContext = 1;
+  string path = 2;
+  bytes data = 3;
+  map<string, string> headers = 4;
+}
+
+message SubscribeStreamResponse {
+  enum Status {
+    OK = 0;
+    NOT_FOUND = 1;
+    PERMISSION_DENIED = 2;
+  }
+  Status status = 1;
+  bytes data = 2;
+}
+
+message PublishStreamRequest {
+  PluginContext pluginContext = 1;
+  string path = 2;
+  bytes data = 3;
+  map<string, string> headers = 4;
+}
+
+message PublishStreamResponse {
+  enum Status {
+    OK = 0;
+    NOT_FOUND = 1;
+    PERMISSION_DENIED = 2;
+  }
+  Status status = 1;
+  bytes data = 2;
+}
+
+message RunStreamRequest {
+  PluginContext pluginContext = 1;
+  string path = 2;
+  bytes data = 3;
+  map<string, string> headers = 4;
+}
+
+message StreamPacket {
+  bytes data = 1;
+}
 `;
 
 export const GO_PLUGIN_PROTO_TEXT = `

@@ -8,12 +8,13 @@ import { badRequest } from './errors';
 import { createLogger } from './logger';
 import { loadProtocolRoot, serviceDefinition } from './proto';
 import { startServer, type PluginHandlers, type RunningServer } from './server';
-import { HealthStatus } from './types';
+import { HealthStatus, StreamStatus } from './types';
 
 const root = loadProtocolRoot();
 let server: RunningServer;
 let shutdowns = 0;
 let abortedByDeadline = false;
+let runStopped = false;
 
 const handlers: PluginHandlers = {
   execute: async ({ query, signal }) => {
@@ -44,6 +45,25 @@ const handlers: PluginHandlers = {
     details: { checked: true },
   }),
   resources: [{ method: 'GET', pattern: 'ping', handler: async () => ({ pong: true }) }],
+  streams: {
+    subscribe: async ({ path }) => {
+      if (path === 'broken') {
+        throw badRequest('the subscription data is broken');
+      }
+      return { status: path === 'ticks' ? StreamStatus.OK : StreamStatus.NOT_FOUND, data: Buffer.from('{}') };
+    },
+    run: async ({ path }, send, signal) => {
+      if (path === 'fails') {
+        throw new Error('the store went away');
+      }
+      for (let tick = 0; !signal.aborted; tick++) {
+        await send(JSON.stringify({ data: { values: [[tick]] } }));
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      runStopped = true;
+    },
+  },
+  collectMetrics: () => '# TYPE datasource_things gauge\ndatasource_things 7\n',
 };
 
 function client(service: string): Client & Record<string, (...args: unknown[]) => unknown> {
@@ -128,6 +148,61 @@ describe('gRPC server', () => {
     expect(messages).toHaveLength(1);
     expect(messages[0].code).toBe(200);
     expect(JSON.parse(messages[0].body.toString())).toEqual({ pong: true });
+  });
+
+  it("answers SubscribeStream with the handler's status, and its error as INVALID_ARGUMENT", async () => {
+    await expect(unary('pluginv2.Stream', 'SubscribeStream', { path: 'ticks' })).resolves.toMatchObject({
+      status: StreamStatus.OK,
+    });
+    await expect(unary('pluginv2.Stream', 'SubscribeStream', { path: 'other' })).resolves.toMatchObject({
+      status: StreamStatus.NOT_FOUND,
+    });
+    await expect(unary('pluginv2.Stream', 'SubscribeStream', { path: 'broken' })).rejects.toMatchObject({
+      code: GrpcStatus.INVALID_ARGUMENT,
+      details: 'the subscription data is broken',
+    });
+  });
+
+  it('refuses every PublishStream', async () => {
+    await expect(
+      unary('pluginv2.Stream', 'PublishStream', { path: 'ticks', data: Buffer.from('{"x":1}') })
+    ).resolves.toMatchObject({ status: StreamStatus.PERMISSION_DENIED });
+  });
+
+  it('streams RunStream packets until the client cancels, and then stops the run', async () => {
+    const c = client('pluginv2.Stream');
+    const stream = c.RunStream({ path: 'ticks' }) as NodeJS.EventEmitter & { cancel(): void };
+    const packets: unknown[] = [];
+    await new Promise<void>((resolve) => {
+      stream.on('data', (packet: { data: Buffer }) => {
+        packets.push(JSON.parse(packet.data.toString()));
+        if (packets.length === 3) {
+          resolve();
+        }
+      });
+    });
+    stream.on('error', () => undefined); // CANCELLED, ours
+    stream.cancel();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    c.close();
+    expect(packets).toEqual([0, 1, 2].map((tick) => ({ data: { values: [[tick]] } })));
+    expect(runStopped).toBe(true);
+  });
+
+  it('ends a failing RunStream with INTERNAL and the error message', async () => {
+    const c = client('pluginv2.Stream');
+    const error = await new Promise<{ code: number; details: string }>((resolve) => {
+      const stream = c.RunStream({ path: 'fails' }) as NodeJS.EventEmitter;
+      stream.on('data', () => undefined);
+      stream.on('error', resolve);
+    });
+    c.close();
+    expect(error).toMatchObject({ code: GrpcStatus.INTERNAL, details: 'internal error: the store went away' });
+  });
+
+  it("appends the datasource's metrics to its own", async () => {
+    const response = await unary<{ metrics: { prometheus: Buffer } }>('pluginv2.Diagnostics', 'CollectMetrics', {});
+    expect(response.metrics.prometheus.toString()).toMatch(/plugin_queries_total[\s\S]*\ndatasource_things 7\n$/);
   });
 
   it('reports SERVING for "plugin" and "" and NOT_FOUND for other services', async () => {

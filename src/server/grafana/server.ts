@@ -1,7 +1,7 @@
 /**
- * The go-plugin gRPC server Grafana talks to: pluginv2 Data, Diagnostics and Resource, the gRPC health
- * service, and go-plugin's controller/stdio/broker. Knows nothing about what the queries mean; the
- * datasource plugs in through `PluginHandlers`.
+ * The go-plugin gRPC server Grafana talks to: pluginv2 Data, Diagnostics, Resource and Stream (Grafana Live), the
+ * gRPC health service, and go-plugin's controller/stdio/broker. Knows nothing about what the queries and channels
+ * mean; the datasource plugs in through `PluginHandlers`.
  */
 import {
   Server,
@@ -29,7 +29,24 @@ import {
   type DataQuery,
   type QueryDataRequest,
   type QueryDataResponse,
+  type StreamAnswer,
+  type StreamRequest,
+  StreamStatus,
 } from './types';
+
+/**
+ * Grafana Live channels of the datasource (`ds/<uid>/<path>`). Grafana asks `subscribe` for every subscriber, and
+ * calls `run` once per channel when its first subscriber joins; `run`'s signal aborts when the last one has left (or
+ * the plugin stops). Publishing to a channel is always refused: this plugin's channels carry what it computes.
+ */
+export interface StreamHandlers {
+  subscribe(request: StreamRequest): Promise<StreamAnswer>;
+  /**
+   * Sends packets (JSON text: a frame in SDK frame-JSON form) until `signal` aborts; `send` resolves once the
+   * transport took the packet (waiting while the client reads slowly) and rejects once the stream is gone.
+   */
+  run(request: StreamRequest, send: (packet: string) => Promise<void>, signal: AbortSignal): Promise<void>;
+}
 
 export interface PluginHandlers {
   execute: QueryExecutor;
@@ -39,6 +56,10 @@ export interface PluginHandlers {
   isHeavy?: (query: DataQuery, headers: Record<string, string>) => boolean;
   checkHealth: (request: CheckHealthRequest) => Promise<CheckHealthResult>;
   resources: ResourceRoute[];
+  /** Grafana Live channels; without them every subscription is answered NOT_FOUND. */
+  streams?: StreamHandlers;
+  /** The datasource's own metrics (Prometheus text), appended to the server's in CollectMetrics. */
+  collectMetrics?: () => string;
   /** Releases resources (open stores) before the process exits. */
   dispose?: () => Promise<void>;
 }
@@ -81,6 +102,65 @@ function callSignal(call: ServerUnaryCall<unknown, unknown> | ServerWritableStre
     return AbortSignal.any([controller.signal, AbortSignal.timeout(Math.max(0, deadlineMs - Date.now()))]);
   }
   return controller.signal;
+}
+
+/** Writes one packet, waiting for the transport to drain when its buffer is full; rejects once the call is gone. */
+function writePacket(call: ServerWritableStream<StreamRequest, unknown>, signal: AbortSignal, packet: string) {
+  signal.throwIfAborted();
+  if (call.write({ data: Buffer.from(packet) })) {
+    return Promise.resolve();
+  }
+  return new Promise<void>((resolve, reject) => {
+    const gone = () => reject(signal.reason ?? new Error('the stream was closed'));
+    call.once('drain', () => {
+      signal.removeEventListener('abort', gone);
+      resolve();
+    });
+    signal.addEventListener('abort', gone, { once: true });
+  });
+}
+
+/**
+ * pluginv2.Stream: subscriptions and runs go to the handlers (a failing subscription check is answered with its
+ * error, never more); a run ends with OK when its channel is left and with the error's message when it fails.
+ */
+function streamService(streams: StreamHandlers | undefined, shutdown: AbortSignal, logger: Logger) {
+  return {
+    SubscribeStream: (call: ServerUnaryCall<StreamRequest, unknown>, callback: sendUnaryData<unknown>) => {
+      if (!streams) {
+        callback(null, { status: StreamStatus.NOT_FOUND });
+        return;
+      }
+      streams.subscribe(call.request).then(
+        (answer) => callback(null, { status: answer.status, data: answer.data ?? Buffer.alloc(0) }),
+        (error) => callback({ code: GrpcStatus.INVALID_ARGUMENT, details: mapError(error).message })
+      );
+    },
+    RunStream: (call: ServerWritableStream<StreamRequest, unknown>) => {
+      if (!streams) {
+        call.emit('error', { code: GrpcStatus.UNIMPLEMENTED, details: 'this plugin has no streams' });
+        return;
+      }
+      const signal = AbortSignal.any([callSignal(call), shutdown]);
+      streams
+        .run(call.request, (packet) => writePacket(call, signal, packet), signal)
+        .then(
+          () => call.end(),
+          (error) => {
+            if (signal.aborted) {
+              call.end();
+              return;
+            }
+            const details = mapError(error).message;
+            logger.warn('stream failed', { path: call.request.path, error: details });
+            call.emit('error', { code: GrpcStatus.INTERNAL, details });
+          }
+        );
+    },
+    PublishStream: (_call: ServerUnaryCall<StreamRequest, unknown>, callback: sendUnaryData<unknown>) => {
+      callback(null, { status: StreamStatus.PERMISSION_DENIED, data: Buffer.alloc(0) });
+    },
+  };
 }
 
 /** Starts the gRPC server on 127.0.0.1 (random port) with every service registered. */
@@ -140,7 +220,8 @@ export async function startServer(handlers: PluginHandlers, options: ServeOption
         );
     },
     CollectMetrics: (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-      callback(null, { metrics: { prometheus: Buffer.from(metrics.render()) } });
+      const text = metrics.render() + (handlers.collectMetrics?.() ?? '');
+      callback(null, { metrics: { prometheus: Buffer.from(text) } });
     },
   });
 
@@ -152,6 +233,11 @@ export async function startServer(handlers: PluginHandlers, options: ServeOption
       });
     },
   });
+
+  server.addService(
+    serviceDefinition(root, 'pluginv2.Stream'),
+    streamService(handlers.streams, shutdown.signal, logger)
+  );
 
   server.addService(serviceDefinition(root, 'grpc.health.v1.Health'), {
     Check: (call: ServerUnaryCall<{ service: string }, unknown>, callback: sendUnaryData<unknown>) => {

@@ -95,3 +95,26 @@ export interface CallResourceResponse {
   headers: Record<string, { values: string[] }>;
   body: Buffer;
 }
+
+/** SubscribeStreamResponse.Status and PublishStreamResponse.Status (the same three values). */
+export enum StreamStatus {
+  OK = 0,
+  NOT_FOUND = 1,
+  PERMISSION_DENIED = 2,
+}
+
+/** SubscribeStreamRequest, RunStreamRequest and PublishStreamRequest share their fields. */
+export interface StreamRequest {
+  pluginContext: PluginContext | null;
+  /** The path part of the channel `ds/<datasource uid>/<path>`. */
+  path: string;
+  /** JSON the subscriber attached (for this plugin: what the path stands for). */
+  data: Buffer;
+  headers: Record<string, string>;
+}
+
+export interface StreamAnswer {
+  status: StreamStatus;
+  /** JSON returned to the subscriber (e.g. a frame schema); empty for none. */
+  data?: Buffer;
+}

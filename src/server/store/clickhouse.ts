@@ -824,6 +824,20 @@ export class ClickHouseStore implements PredictionStore {
   }
 
   /**
+   * The ingestion ledger's rows of the range's hours (the ledger made first when missing; checked on every call, as
+   * another process may drop and make it again): no prediction row is read.
+   */
+  async changeMarker(model: string, range: TimeRange): Promise<string> {
+    await this.ensureIngestLedger(model);
+    const rows = await this.query<{ n: number | string | null }>(
+      `SELECT sum(inserted) AS n FROM ${this.table('mlmon_ingested_hours')} ` +
+        'WHERE model = {model} AND hour >= {from} AND hour < {to}',
+      { model, from: Math.floor(range.from / HOUR_MS) * HOUR_MS, to: range.to }
+    );
+    return String(rows[0]?.n ?? 0);
+  }
+
+  /**
    * Appends prepared counts: the cells first, selected and inserted where the rows are (preparedCellsInsertSql): on
    * the server, or on every shard of a cluster over the shard's own rows into its own cells table, so that an hour's
    * cells are one partial count per shard, which readers sum (clickhouse-hours.ts); then the hours that make them

@@ -701,6 +701,13 @@ export class EmbeddedStore implements PredictionStore {
     }));
   }
 
+  /** The names of the files of the range's days (a write adds one, compaction replaces them): no file is read. */
+  async changeMarker(model: string, range: TimeRange): Promise<string> {
+    const days = await this.dayFiles(model, 'predictions', range);
+    const names = (files: readonly string[]) => files.map((file) => basename(file)).sort();
+    return days.map(({ files }) => names(files).join(',')).join(';');
+  }
+
   async fileRelation(model: string, files: readonly string[]): Promise<string> {
     const days = new Map<string, string[]>();
     for (const file of files) {

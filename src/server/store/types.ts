@@ -403,6 +403,12 @@ export interface PredictionStore extends PredictionWriter {
    */
   writeFileCounts?(file: string, key: string, text: string): Promise<void>;
   /**
+   * A text that changes whenever predictions whose ts is in the range are written (or the files or parts holding them
+   * are rewritten), read without counting rows: live panels poll it (src/server/backend/live.ts). The embedded store
+   * names the files of the range's days; ClickHouse sums the ingestion ledger's rows of the range's hours.
+   */
+  changeMarker?(model: string, range: TimeRange): Promise<string>;
+  /**
    * Stores that keep prepared counts in themselves (ClickHouse; src/server/counting/clickhouse-hours.ts): makes sure
    * the model's ingestion ledger (rows inserted per hour) is kept, so a changed hour is told from a prepared one.
    */
