@@ -32,7 +32,7 @@ import { SegmentWriter, type DeliveredBatch } from './segment-writer';
 import { StoreWorker, type StoreWorkerOptions } from './store-worker';
 import { isSampled, validateSamplingRate } from './sampling';
 import { checkLabel, checkModelName, checkPrediction, type Rejection } from './validate';
-import { WalWriteError, WriteAheadLog } from './wal';
+import { DEFAULT_SEGMENT_BYTES, WalWriteError, WriteAheadLog } from './wal';
 import { encodeRequestEntry, type WalBatch } from './wal-entry';
 
 export interface CollectorOptions {
@@ -125,12 +125,24 @@ class HttpError extends Error {
 
 export const DEFAULT_MIN_FREE_BYTES = 64 * 1024 * 1024;
 /**
- * Write-ahead log bytes waiting for the store above which batches are refused (503): 256 MiB is about half a million
- * records of ~500 bytes, some 10 s of the store's writing at 50 000 records/s, so a full backlog drains — and a
- * graceful stop finishes — in seconds rather than minutes, while a store that stalls for a few seconds costs no
- * refusals. A rate the store cannot sustain shows as refusals instead of a queue that grows until the disk is full.
+ * Write-ahead log bytes waiting for the store above which batches are refused (503): 128 MiB is about a quarter of a
+ * million records of ~500 bytes, some 5 s of the store's writing at 50 000 records/s, so a full backlog drains — and
+ * a graceful stop finishes — in seconds, while a store that stalls for a few seconds costs no refusals. A rate the
+ * store cannot sustain shows as refusals instead of a queue that grows until the disk is full. The store writer
+ * keeps the whole backlog in memory as columns (deliveryBudget), so it is never read back from the log while it is
+ * within this limit; columns take about two thirds of the log's bytes.
  */
-export const DEFAULT_MAX_BACKLOG_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_MAX_BACKLOG_BYTES = 128 * 1024 * 1024;
+
+/**
+ * Log bytes of delivered records the store writer keeps (SegmentWriterOptions.maxMemoryBytes): the backlog limit
+ * plus the open segment and the requests under way, so that a backlog within its limit is written from memory. A
+ * smaller budget than the backlog made the store read segments back and parse every body again exactly when it
+ * was behind (the overload spiral, bench/ingest/RESULTS.md).
+ */
+export function deliveryBudget(maxWalBytes: number, segmentBytes: number): number {
+  return maxWalBytes + segmentBytes + 16 * 1024 * 1024;
+}
 
 /** Takes the collector's locks, or throws a message naming the collector that holds one. */
 async function lockDirectories(dirs: string[]): Promise<HeldLock[]> {
@@ -209,7 +221,10 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
       health: healthLevel(report.status),
     };
   });
-  const writerOptions = { maxFeaturesPerModel: maxFeatures };
+  const writerOptions = {
+    maxFeaturesPerModel: maxFeatures,
+    maxMemoryBytes: deliveryBudget(maxWalBytes, options.segmentBytes ?? DEFAULT_SEGMENT_BYTES),
+  };
   const sink: SegmentSink = options.storeWorker
     ? new StoreWorker({ ...options.storeWorker, deadLetterDir: deadLetters.dir, writer: writerOptions }, log)
     : new SegmentWriter(options.store, deadLetters, { ...writerOptions, log });
