@@ -121,3 +121,27 @@ test('a worker that dies after writing, before reporting, has the segment writte
   expect(await stored()).toEqual({ rows: 35, ids: 35 });
   expect(await health()).toMatchObject({ status: 'ok', backlog: { records: 0 } });
 });
+
+test('a backlog within --max-backlog-bytes is written from memory: no segment is read back and parsed again', async () => {
+  // 72 MiB of log (18 000 records of ~4 KB), over the worker's former fixed budget of 64 MiB and under the cap.
+  const maxWalBytes = 72 * 1024 * 1024;
+  collector = await start({ maxWalBytes, segmentBytes: 8 * 1024 * 1024 });
+  const padding = 'p'.repeat(4000);
+  for (let batch = 0; batch < 18; batch++) {
+    const lines = predictions(`big${batch}`, 1000).map((record) =>
+      JSON.stringify({ ...record, features: { ...(record.features as object), padding } })
+    );
+    const reply = await send(collector.url, {
+      path: '/api/v1/models/m/predictions',
+      headers: { 'Content-Type': 'application/x-ndjson' },
+      body: lines.join('\n'),
+    });
+    expect(reply.status).toBe(200);
+  }
+  expect((await health()).backlog.bytes).toBeGreaterThan(64 * 1024 * 1024);
+  await collector.flush();
+  expect(await stored()).toEqual({ rows: 18_000, ids: 18_000 });
+  const text = await metrics();
+  expect(text).toMatch(/mlmon_collector_flushed_segments_total\{source="memory"\} [1-9]/);
+  expect(text).not.toMatch(/mlmon_collector_flushed_segments_total\{source="disk"\} [1-9]/);
+});

@@ -35,11 +35,13 @@ type FromThread =
 /**
  * The collector thread's young generation: a request's parsed records die within milliseconds, so a young generation
  * that holds the requests under way collects them before they are copied into the old generation. Measured under
- * the ingest benchmark (4 connections × 1 000 records): 16 MB spent 16-18 % of the thread's time collecting garbage,
- * 32 MB 16 %, 64 MB 5 % (+20 MB of heap). The old generation keeps V8's limit, so that a burst of large bodies is
- * never the thread running out of memory.
+ * the ingest benchmark (4 connections × 1 000 records), with JSON.parse and record objects: 16 MB spent 16-18 % of
+ * the thread's time collecting garbage, 32 MB 16 %, 64 MB 5 % (+20 MB of heap). Since NDJSON lines are parsed straight
+ * into columns (collector/prediction-lines.ts) a request makes little garbage: 16 MB spends 4 % (64 MB: 3 %), and the
+ * 48 MB of semi-spaces are not worth that 1 %. The old generation keeps V8's limit, so that a burst of large bodies
+ * is never the thread running out of memory.
  */
-const COLLECTOR_HEAP_LIMITS = { maxYoungGenerationSizeMb: 64 };
+const COLLECTOR_HEAP_LIMITS = { maxYoungGenerationSizeMb: 16 };
 
 export interface CollectorThread {
   /** Resolves once the collector listens (after replaying its log); rejects with why it could not start. */

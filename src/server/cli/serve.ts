@@ -41,8 +41,9 @@ Options:
   --min-free-bytes N        refuse batches with 507 while the disk of the state directory has less free space
                             (default ${DEFAULT_MIN_FREE_BYTES}); ingestion resumes by itself once space is freed
   --max-backlog-bytes N     refuse batches with 503 and Retry-After while this many write-ahead log bytes are
-                            not yet in the store (default ${DEFAULT_MAX_BACKLOG_BYTES}, 256 MiB: about 10 s of
-                            writing at 50 000 records/s, so a full backlog drains, and a stop finishes, in seconds)
+                            not yet in the store (default ${DEFAULT_MAX_BACKLOG_BYTES}, 128 MiB: about 5 s of
+                            writing at 50 000 records/s, so a full backlog drains, and a stop finishes, in seconds;
+                            the store writer holds the backlog in memory, about two thirds of these bytes)
   --segment-bytes N         size at which a write-ahead log segment is sealed (default 33554432)
   --metrics-public          serve /metrics without the bearer token
   --flush-interval-ms N     how often the WAL is moved into the store (default 1000)

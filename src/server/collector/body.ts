@@ -61,11 +61,21 @@ export function bodyFormat(contentType: string | undefined): BodyFormat {
 
 /** Decodes a body; throws BodyError for a body that cannot be read as a batch at all. */
 export function decodeBatch(body: Buffer, format: BodyFormat, maxRecords: number): BatchItem[] {
+  const bytes = bodyText(body);
+  if (format === 'json') {
+    return decodeJsonArray(bytes, maxRecords);
+  }
+  const items: BatchItem[] = [];
+  forEachNdjsonLine(bytes, maxRecords, (line) => items.push(decodeNdjsonLine(line)));
+  return items;
+}
+
+/** The body's bytes without a leading UTF-8 byte-order mark; throws BodyError when they are not valid UTF-8. */
+export function bodyText(body: Buffer): Buffer {
   if (!isUtf8(body)) {
     throw new BodyError(400, 'invalid_utf8', 'the body is not valid UTF-8; encode records as UTF-8 JSON');
   }
-  const bytes = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? body.subarray(3) : body;
-  return format === 'json' ? decodeJsonArray(bytes, maxRecords) : decodeNdjson(bytes, maxRecords);
+  return body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? body.subarray(3) : body;
 }
 
 /**
@@ -89,42 +99,76 @@ function decodeJsonArray(bytes: Buffer, maxRecords: number): BatchItem[] {
 }
 
 /**
- * NDJSON: each non-blank line is decoded and parsed on its own, straight from the bytes (no string of the whole body:
- * a body of megabytes would be a large string that only a full garbage collection frees); an ASCII body is decoded
- * as Latin-1, which is the same text for less work. The depth scan (jsonDepth) runs only on a line with more
- * opening brackets than a record may be deep: a line with fewer cannot be deeper, and a record has two.
+ * Calls `each` with every non-blank line of an NDJSON body (`bytes`: from bodyText), in order; throws 413 at the
+ * first line past `maxRecords`. Each line is decoded from the bytes on its own (no string of the whole body: a body
+ * of megabytes would be a large string that only a full garbage collection frees).
  */
-function decodeNdjson(bytes: Buffer, maxRecords: number): BatchItem[] {
-  const encoding = isAscii(bytes) ? 'latin1' : 'utf8';
-  const items: BatchItem[] = [];
+export function forEachNdjsonLine(bytes: Buffer, maxRecords: number, each: (line: string) => void): void {
+  const encoding = lineEncoding(bytes);
+  forEachNdjsonRange(bytes, encoding, maxRecords, (start, end) => each(bytes.toString(encoding, start, end)));
+}
+
+/** How to decode a body's lines: an ASCII body as Latin-1, which is the same text for less work. */
+export function lineEncoding(bytes: Buffer): 'latin1' | 'utf8' {
+  return isAscii(bytes) ? 'latin1' : 'utf8';
+}
+
+/**
+ * Calls `each` with the byte range [start, end) of every non-blank line of an NDJSON body, in order; throws 413 at
+ * the first line past `maxRecords`. A line is decoded (with `encoding`, from lineEncoding) only when it starts with
+ * whitespace, to tell a blank one.
+ */
+export function forEachNdjsonRange(
+  bytes: Buffer,
+  encoding: BufferEncoding,
+  maxRecords: number,
+  each: (start: number, end: number) => void
+): void {
+  let count = 0;
   for (let start = 0; start <= bytes.length;) {
     let end = bytes.indexOf(0x0a, start);
     if (end < 0) {
       end = bytes.length;
     }
-    const line = bytes.toString(encoding, start, end);
+    const lineStart = start;
     start = end + 1;
-    if (isBlank(line)) {
+    if (end === lineStart || (bytes[lineStart] <= 0x20 && isBlank(bytes.toString(encoding, lineStart, end)))) {
       continue;
     }
-    if (items.length === maxRecords) {
+    if (count++ === maxRecords) {
       throw tooLong(maxRecords);
     }
-    if (hasMoreBracketsThan(line, MAX_RECORD_DEPTH) && jsonDepth(line, MAX_RECORD_DEPTH) > MAX_RECORD_DEPTH) {
-      items.push(tooDeepItem(line));
-      continue;
-    }
-    try {
-      items.push({ value: JSON.parse(line) });
-    } catch (err) {
-      items.push({
-        invalidLine: line.trim().slice(0, MAX_ITEM_TEXT),
-        code: 'invalid_json',
-        reason: `the line is not valid JSON (${(err as Error).message})`,
-      });
-    }
+    each(lineStart, end);
   }
-  return items;
+}
+
+/** Lines an NDJSON body has at most (blank ones included, not the empty one after a final line feed). */
+export function countLines(bytes: Buffer): number {
+  let lines = bytes.length && bytes[bytes.length - 1] !== 0x0a ? 1 : 0;
+  for (let i = bytes.indexOf(0x0a); i >= 0; i = bytes.indexOf(0x0a, i + 1)) {
+    lines++;
+  }
+  return lines;
+}
+
+/**
+ * One non-blank NDJSON line as an item: parsed by JSON.parse, or refused. The depth scan (jsonDepth) runs only on a
+ * line with more opening brackets than a record may be deep: a line with fewer cannot be deeper, and a record has
+ * two.
+ */
+export function decodeNdjsonLine(line: string): BatchItem {
+  if (hasMoreBracketsThan(line, MAX_RECORD_DEPTH) && jsonDepth(line, MAX_RECORD_DEPTH) > MAX_RECORD_DEPTH) {
+    return tooDeepItem(line);
+  }
+  try {
+    return { value: JSON.parse(line) };
+  } catch (err) {
+    return {
+      invalidLine: line.trim().slice(0, MAX_ITEM_TEXT),
+      code: 'invalid_json',
+      reason: `the line is not valid JSON (${(err as Error).message})`,
+    };
+  }
 }
 
 /** True for an empty line or one of JSON whitespace only (a line of a record starts with `{`). */

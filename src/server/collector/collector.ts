@@ -19,9 +19,9 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { acquireLock, describeHolder, LockHeldError, type HeldLock } from '../store/lock';
 import { DEFAULT_MAX_FEATURES_PER_MODEL, FeatureAdmission } from '../store/schema';
-import { toPredictionColumns } from '../store/prediction-columns';
 import { predictionKey, type LabelRecord, type PredictionRecord, type PredictionWriter } from '../store/types';
 import { BodyError, bodyFormat, decodeBatch, type BatchItem } from './body';
+import { decodePredictions, type DecodedPredictions, type PredictionItem } from './prediction-lines';
 import { DeadLetterArea, MAX_RAW_BODY_CHARS, type DeadLetter } from './deadletter';
 import { WalFlusher, type SegmentSink } from './flusher';
 import { FreeSpaceGuard } from './free-space';
@@ -32,7 +32,7 @@ import { SegmentWriter, type DeliveredBatch } from './segment-writer';
 import { StoreWorker, type StoreWorkerOptions } from './store-worker';
 import { isSampled, validateSamplingRate } from './sampling';
 import { checkLabel, checkModelName, checkPrediction, type Rejection } from './validate';
-import { WalWriteError, WriteAheadLog } from './wal';
+import { DEFAULT_SEGMENT_BYTES, WalWriteError, WriteAheadLog } from './wal';
 import { encodeRequestEntry, type WalBatch } from './wal-entry';
 
 export interface CollectorOptions {
@@ -125,12 +125,24 @@ class HttpError extends Error {
 
 export const DEFAULT_MIN_FREE_BYTES = 64 * 1024 * 1024;
 /**
- * Write-ahead log bytes waiting for the store above which batches are refused (503): 256 MiB is about half a million
- * records of ~500 bytes, some 10 s of the store's writing at 50 000 records/s, so a full backlog drains — and a
- * graceful stop finishes — in seconds rather than minutes, while a store that stalls for a few seconds costs no
- * refusals. A rate the store cannot sustain shows as refusals instead of a queue that grows until the disk is full.
+ * Write-ahead log bytes waiting for the store above which batches are refused (503): 128 MiB is about a quarter of a
+ * million records of ~500 bytes, some 5 s of the store's writing at 50 000 records/s, so a full backlog drains — and
+ * a graceful stop finishes — in seconds, while a store that stalls for a few seconds costs no refusals. A rate the
+ * store cannot sustain shows as refusals instead of a queue that grows until the disk is full. The store writer
+ * keeps the whole backlog in memory as columns (deliveryBudget), so it is never read back from the log while it is
+ * within this limit; columns take about two thirds of the log's bytes.
  */
-export const DEFAULT_MAX_BACKLOG_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_MAX_BACKLOG_BYTES = 128 * 1024 * 1024;
+
+/**
+ * Log bytes of delivered records the store writer keeps (SegmentWriterOptions.maxMemoryBytes): the backlog limit
+ * plus the open segment and the requests under way, so that a backlog within its limit is written from memory. A
+ * smaller budget than the backlog made the store read segments back and parse every body again exactly when it
+ * was behind (the overload spiral, bench/ingest/RESULTS.md).
+ */
+export function deliveryBudget(maxWalBytes: number, segmentBytes: number): number {
+  return maxWalBytes + segmentBytes + 16 * 1024 * 1024;
+}
 
 /** Takes the collector's locks, or throws a message naming the collector that holds one. */
 async function lockDirectories(dirs: string[]): Promise<HeldLock[]> {
@@ -209,7 +221,10 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
       health: healthLevel(report.status),
     };
   });
-  const writerOptions = { maxFeaturesPerModel: maxFeatures };
+  const writerOptions = {
+    maxFeaturesPerModel: maxFeatures,
+    maxMemoryBytes: deliveryBudget(maxWalBytes, options.segmentBytes ?? DEFAULT_SEGMENT_BYTES),
+  };
   const sink: SegmentSink = options.storeWorker
     ? new StoreWorker({ ...options.storeWorker, deadLetterDir: deadLetters.dir, writer: writerOptions }, log)
     : new SegmentWriter(options.store, deadLetters, { ...writerOptions, log });
@@ -355,78 +370,102 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
    * another request waits for that write and is a duplicate only if it succeeded. Accepted ids are registered as
    * under way (`write`: this request's own write) at once, before any await, so concurrent requests see them.
    * Feature names are admitted against the model's schema (case, per-model cap) before a record is accepted.
+   * Predictions are rows of `batch.rows` (the fast path added its own; a record the slow path accepts is added here)
+   * and the accepted ones are delivered as columns.
    */
-  async function sortItems(
-    model: string,
-    kind: Kind,
-    items: BatchItem[],
-    now: number,
-    write: Promise<void>
-  ): Promise<SortedItems> {
-    const accepted: WalBatch['records'] = [];
+  async function sortItems(model: string, batch: DecodedBatch, now: number, write: Promise<void>): Promise<Outcome> {
+    const { kind, items } = batch;
+    const rows = kind === 'predictions' ? batch.rows : undefined;
+    const valueOfRow = kind === 'predictions' ? batch.valueOfRow : undefined;
+    const acceptedRows: number[] = [];
+    const acceptedKeys: string[] = [];
+    const labels: LabelRecord[] = [];
     const acceptedIndexes: number[] = [];
     const errors: BatchResponse['errors'] = [];
     const letters: DeadLetter[] = [];
-    const ids = kind === 'predictions' ? await recentFor(model) : undefined;
-    const admission = kind === 'predictions' ? await admissionFor(model) : undefined;
+    const ids = rows ? await recentFor(model) : undefined;
+    const admission = rows ? await admissionFor(model) : undefined;
+    /** Shapes (rows.shapeAt) admitted in this batch: admission only grows, so they stay admitted. */
+    const admittedShapes = new Set<number>();
     const inBatch = new Set<string>();
-    const waiting: Array<{ index: number; record: PredictionRecord; write: Promise<boolean> }> = [];
+    const waiting: Array<{ index: number; row: number; key: string; write: Promise<boolean> }> = [];
     let duplicates = 0;
     let sampledOut = 0;
     const refuse = (index: number, rejection: Rejection, raw: unknown) => {
       errors.push({ index, ...rejection });
       letters.push({ model, kind, index, code: rejection.code, reason: rejection.reason, raw });
     };
-    items.forEach((item, index) => {
+    items.forEach((item: PredictionItem, index) => {
       if ('invalidLine' in item) {
         refuse(index, { code: item.code, reason: item.reason }, item.invalidLine);
         return;
       }
-      const checked = kind === 'predictions' ? checkPrediction(item.value, samplingRate) : checkLabel(item.value, now);
-      if (!checked.ok) {
-        refuse(index, checked.rejection, item.value);
-        return;
+      let row = -1;
+      let label: LabelRecord | undefined;
+      if ('row' in item) {
+        row = item.row;
+      } else {
+        const checked = rows ? checkPrediction(item.value, samplingRate) : checkLabel(item.value, now);
+        if (!checked.ok) {
+          refuse(index, checked.rejection, item.value);
+          return;
+        }
+        if (rows) {
+          row = rows.addRecord(checked.record as PredictionRecord);
+        } else {
+          label = checked.record as LabelRecord;
+        }
       }
-      const id = checked.record.id;
+      const id = rows ? rows.idAt(row) : label!.id;
       if (!isSampled(id, samplingRate)) {
         sampledOut += 1;
         return;
       }
-      if (ids) {
-        const key = predictionKey((checked.record as PredictionRecord).version, id);
-        const known = inBatch.has(key) || ids.lookup(key);
-        if (known === true) {
-          duplicates += 1;
-          return;
-        }
-        const refusal = admission!.admit(Object.keys((checked.record as PredictionRecord).features));
-        if (refusal) {
-          refuse(index, refusal, item.value);
-          return;
-        }
-        inBatch.add(key);
-        if (known) {
-          waiting.push({ index, record: checked.record as PredictionRecord, write: known });
-          return;
-        }
+      if (!rows) {
+        labels.push(label!);
+        acceptedIndexes.push(index);
+        return;
       }
-      (accepted as unknown[]).push(checked.record);
+      const key = predictionKey(rows.versionAt(row), id);
+      const known = inBatch.has(key) || ids!.lookup(key);
+      if (known === true) {
+        duplicates += 1;
+        return;
+      }
+      const shape = rows.shapeAt(row);
+      if (!admittedShapes.has(shape)) {
+        const refusal = admission!.admit(rows.namesAt(row));
+        if (refusal) {
+          refuse(index, refusal, 'row' in item ? valueOfRow!(item.row) : item.value);
+          return;
+        }
+        admittedShapes.add(shape);
+      }
+      inBatch.add(key);
+      if (known) {
+        waiting.push({ index, row, key, write: known });
+        return;
+      }
+      acceptedRows.push(row);
+      acceptedKeys.push(key);
       acceptedIndexes.push(index);
     });
-    ids?.track(
-      (accepted as PredictionRecord[]).map((r) => predictionKey(r.version, r.id)),
-      write
-    );
-    for (const { index, record, write: earlier } of waiting) {
+    ids?.track(acceptedKeys, write);
+    for (const { index, row, key, write: earlier } of waiting) {
       if (await earlier) {
         duplicates += 1;
       } else {
-        ids!.track([predictionKey(record.version, record.id)], write);
-        (accepted as PredictionRecord[]).push(record);
+        ids!.track([key], write);
+        acceptedRows.push(row);
         acceptedIndexes.push(index);
       }
     }
-    return { accepted, acceptedIndexes, errors, letters, duplicates, sampledOut };
+    const delivery: DeliveredBatch | undefined = !acceptedIndexes.length
+      ? undefined
+      : rows
+        ? { model, kind: 'predictions', columns: rows.take(acceptedRows) }
+        : { model, kind: 'labels', records: labels };
+    return { delivery, accepted: acceptedIndexes.length, acceptedIndexes, errors, letters, duplicates, sampledOut };
   }
 
   /** Refuses a batch before reading it when the disk or the backlog cannot take it. */
@@ -474,10 +513,13 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
     const format = bodyFormatOrThrow(req.headers['content-type']);
     checkCapacity();
     let body: Buffer;
-    let items: BatchItem[];
+    let batch: DecodedBatch;
     try {
       body = await readBody(req);
-      items = decodeBatch(body, format, maxBatchRecords);
+      batch =
+        kind === 'predictions'
+          ? { kind, ...decodePredictions(body, format, maxBatchRecords, samplingRate) }
+          : { kind, items: decodeBatch(body, format, maxBatchRecords) };
     } catch (err) {
       const refusal =
         err instanceof BodyError ? new HttpError(err.status, err.code, err.message, {}, undefined) : (err as HttpError);
@@ -500,17 +542,15 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
     let settle!: (error?: Error) => void;
     const durable = new Promise<void>((resolve, reject) => (settle = (error) => (error ? reject(error) : resolve())));
     durable.catch(() => undefined); // its outcome is read by the ids it tracks; nothing else waits for it
-    const received = items.length;
+    const received = batch.items.length;
     let sorted: Outcome;
     try {
-      // The records are pivoted into their delivered form before the log write is awaited, so that the request's
-      // parsed objects are garbage by then: kept across the fsync, they outlive a young-generation collection and
-      // are copied into the old generation (measured: a sixth of the collector thread's time went to the collector).
-      const { accepted, ...outcome } = await sortItems(model, kind, items, now, durable);
-      sorted = { ...outcome, accepted: accepted.length };
-      const delivery = accepted.length ? deliveredBatch(model, kind, accepted) : undefined;
+      // The accepted records are in their delivered form (columns) before the log write is awaited, so that the
+      // request's parsed values are garbage by then: kept across the fsync, they outlive a young-generation
+      // collection and are copied into the old generation (measured: a sixth of the collector thread's time).
+      sorted = await sortItems(model, batch, now, durable);
       await deadLetters.write(model, sorted.letters, now);
-      if (delivery) {
+      if (sorted.delivery) {
         const entry = encodeRequestEntry(
           { model, kind, format, accepted: sorted.acceptedIndexes, samplingRate, now },
           body
@@ -518,7 +558,7 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
         const where = await wal.append(entry, sorted.accepted).catch((err) => {
           throw walFailure(err);
         });
-        sink.deliver(where.file, where.entry, delivery, body.length);
+        sink.deliver(where.file, where.entry, sorted.delivery, body.length);
       }
       settle();
     } catch (err) {
@@ -696,22 +736,18 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
   };
 }
 
-/** What sorting a request's items came to, with the number of accepted records (their records are delivered). */
-type Outcome = Omit<SortedItems, 'accepted'> & { accepted: number };
+/** A request's decoded items: predictions with the columns their fast rows are in (prediction-lines.ts). */
+type DecodedBatch = ({ kind: 'predictions' } & DecodedPredictions) | { kind: 'labels'; items: BatchItem[] };
 
-interface SortedItems {
-  accepted: WalBatch['records'];
+/** What sorting a request's items came to: the accepted records to deliver (if any) and the refusals. */
+interface Outcome {
+  delivery: DeliveredBatch | undefined;
+  accepted: number;
   acceptedIndexes: number[];
   errors: BatchResponse['errors'];
   letters: DeadLetter[];
   duplicates: number;
   sampledOut: number;
-}
-
-function deliveredBatch(model: string, kind: Kind, records: WalBatch['records']): DeliveredBatch {
-  return kind === 'predictions'
-    ? { model, kind, columns: toPredictionColumns(records as PredictionRecord[]) }
-    : { model, kind, records: records as LabelRecord[] };
 }
 
 /** Answers with a JSON body (the collector's and the retrain hook's answers). */

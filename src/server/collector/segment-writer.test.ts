@@ -14,7 +14,7 @@ import { DeadLetterArea } from './deadletter';
 import { SegmentWriter, type FlushRequest } from './segment-writer';
 import { checkPrediction } from './validate';
 import { WriteAheadLog } from './wal';
-import { encodeRequestEntry } from './wal-entry';
+import { decodeBatchEntry, encodeRequestEntry } from './wal-entry';
 
 let dir: string;
 beforeEach(() => {
@@ -133,5 +133,37 @@ test('a segment delivered in part (its start, a middle or its end missed) or pas
     expect(await writer.write(request(wal))).toMatchObject({ fromMemory: 0, fromDisk: 1 });
     expect(store.written.map((r) => r.id)).toEqual(entries.flatMap((e, k) => [0, 1, 2, 3].map((i) => `e${k}-${i}`)));
   }
+  await wal.close();
+});
+
+test('a request entry read from disk: fast and slow lines, out of order, one no longer valid — as decodeBatchEntry', async () => {
+  const lines = [
+    '{"id":"a","ts":1772366400000,"version":"v1","features":{"x":1.5,"c":"red"},"prediction":1}',
+    '{"id":"b\\u0041","ts":"2026-03-01T12:00:00Z","version":"v1","features":{"x":2,"c":"blue"},"prediction":"yes"}',
+    '{"id":"c","ts":1772366400001,"version":"v1","features":{"c":"red","x":-0},"prediction":null,"extra":[1]}',
+    '{"id":"d","ts":1,"version":"v1","features":{"x":3},"prediction":0}',
+    '{"id":"e","ts":1772366400002,"version":"v1","features":{"x":4,"c":"red"},"prediction":1,"score":0.25}',
+  ];
+  const body = Buffer.from(lines.join('\n') + '\n');
+  const entry = { model: 'm', kind: 'predictions' as const, format: 'ndjson' as const, accepted: [4, 1, 3, 0, 2] };
+  const payload = encodeRequestEntry({ ...entry, samplingRate: 0.5, now: 1 }, body);
+  const wal = WriteAheadLog.open(path.join(dir, 'wal'));
+  await wal.append(payload, 5);
+  await wal.seal();
+  const written: PredictionColumns[] = [];
+  const store: PredictionWriter = {
+    ...capturingStore(),
+    async writePredictions(_model, batch) {
+      written.push(predictionColumnsOf(batch));
+      return { rejected: [] };
+    },
+  };
+  const deadLetters = new DeadLetterArea(path.join(dir, 'dl'));
+  const report = await new SegmentWriter(store, deadLetters).write(request(wal));
+  const expected = decodeBatchEntry(Buffer.concat(payload));
+  expect(report).toMatchObject({ fromDisk: 1, rejected: [{ code: 'invalid_value', count: 1 }] });
+  expect(written).toEqual([toPredictionColumns(expected.batch.records as PredictionRecord[])]);
+  expect(written[0].id).toEqual(['e', 'bA', 'a', 'c']);
+  expect(expected.letters).toHaveLength(1);
   await wal.close();
 });

@@ -25,7 +25,9 @@ import {
 import type { LabelRecord, PredictionRecord, PredictionWriter } from '../store/types';
 import type { DeadLetter, DeadLetterArea } from './deadletter';
 import { parseSegment } from './wal';
-import { decodeBatchEntry, type DecodedEntry, type WalBatch } from './wal-entry';
+import { decodePredictions } from './prediction-lines';
+import { checkPrediction } from './validate';
+import { decodeBatchEntry, replayLetter, requestEntryHeader, type WalBatch } from './wal-entry';
 
 /** `kind/model`: the unit the flusher writes, retries and reports. */
 export function targetKey(batch: { kind: string; model: string }): string {
@@ -106,11 +108,50 @@ function recordsIn(batch: DeliveredBatch): number {
   return batch.kind === 'predictions' ? batch.columns.rowCount : batch.records.length;
 }
 
-/** A decoded log entry in the delivered form (predictions pivoted into columns). */
-function delivered(batch: WalBatch): DeliveredBatch {
-  return batch.kind === 'predictions'
-    ? { model: batch.model, kind: 'predictions', columns: toPredictionColumns(batch.records as PredictionRecord[]) }
-    : { model: batch.model, kind: 'labels', records: batch.records as LabelRecord[] };
+/**
+ * Decodes a log entry into the delivered form. The predictions of a request entry go through the fast path
+ * (prediction-lines.ts) straight into columns, as when they were accepted; the other entries are decoded by
+ * decodeBatchEntry (predictions of the old records form pivoted into columns).
+ */
+function decodeDelivered(payload: Buffer): { batch: DeliveredBatch; letters: DeadLetter[] } {
+  const newline = payload.indexOf(0x0a);
+  const entry = newline < 0 ? undefined : requestEntryHeader(payload, newline);
+  if (entry?.kind !== 'predictions') {
+    const { batch, letters } = decodeBatchEntry(payload);
+    return {
+      batch:
+        batch.kind === 'predictions'
+          ? {
+              model: batch.model,
+              kind: 'predictions',
+              columns: toPredictionColumns(batch.records as PredictionRecord[]),
+            }
+          : { model: batch.model, kind: 'labels', records: batch.records as LabelRecord[] },
+      letters,
+    };
+  }
+  const decoded = decodePredictions(
+    payload.subarray(newline + 1),
+    entry.format,
+    Number.MAX_SAFE_INTEGER,
+    entry.samplingRate
+  );
+  const rows: number[] = [];
+  const letters: DeadLetter[] = [];
+  for (const index of entry.accepted) {
+    const item = decoded.items[index];
+    if (item && 'row' in item) {
+      rows.push(item.row);
+      continue;
+    }
+    const checked = item && 'value' in item ? checkPrediction(item.value, entry.samplingRate) : undefined;
+    if (checked?.ok) {
+      rows.push(decoded.rows.addRecord(checked.record));
+    } else {
+      letters.push(replayLetter(entry, index, item, checked?.rejection));
+    }
+  }
+  return { batch: { model: entry.model, kind: 'predictions', columns: decoded.rows.take(rows) }, letters };
 }
 
 export class SegmentWriter {
@@ -234,9 +275,9 @@ export class SegmentWriter {
     }
     const batches: DeliveredBatch[] = [];
     for (let i = 0; i < entries.length; i++) {
-      let decoded: DecodedEntry;
+      let decoded: ReturnType<typeof decodeDelivered>;
       try {
-        decoded = decodeBatchEntry(entries[i]);
+        decoded = decodeDelivered(entries[i]);
       } catch (err) {
         const reason = `cannot be decoded: ${(err as Error).message}`;
         await this.deadLetters.quarantine(job.file, i, entries[i], reason);
@@ -249,7 +290,7 @@ export class SegmentWriter {
         await this.deadLetters.write(decoded.batch.model, decoded.letters);
         countRejections(report, decoded.batch.model, decoded.batch.kind, decoded.letters);
       }
-      batches.push(delivered(decoded.batch));
+      batches.push(decoded.batch);
     }
     return batches;
   }

@@ -56,10 +56,11 @@ type FromWorker =
 
 /**
  * The worker's V8 heap: a small young generation (its objects die young: a round's columns are written and dropped)
- * and an old generation that holds the delivered records (SegmentWriterOptions.maxMemoryBytes) with room to spare.
+ * and an old generation that holds the delivered records (SegmentWriterOptions.maxMemoryBytes: the whole backlog,
+ * collector.ts deliveryBudget, ~120 MB of columns by default) and a round's concatenated copy with room to spare.
  * Without limits V8 sizes both for the whole machine and lets the heap grow to hundreds of megabytes.
  */
-const WORKER_HEAP_LIMITS = { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 256 };
+const WORKER_HEAP_LIMITS = { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 384 };
 
 /** How long close() waits for the worker to close its store before it is terminated. */
 const CLOSE_TIMEOUT_MS = 10_000;

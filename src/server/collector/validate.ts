@@ -46,8 +46,8 @@ function nameChecker(validate: (value: string) => unknown): (value: string) => s
 }
 
 export const checkModelName = nameChecker((name) => validateIdentifier(name, 'model name'));
-const checkFeatureName = nameChecker(validateFeatureName);
-const checkVersionName = nameChecker(validateVersion);
+export const checkFeatureName = nameChecker(validateFeatureName);
+export const checkVersionName = nameChecker(validateVersion);
 
 export const LIMITS = {
   idLength: 256,

@@ -5,9 +5,9 @@
  * validates the accepted items again exactly as when they were accepted, so replay yields the same records.
  */
 import type { LabelRecord, PredictionRecord } from '../store/types';
-import { decodeBatch, type BodyFormat } from './body';
+import { decodeBatch, type BatchItem, type BodyFormat } from './body';
 import type { DeadLetter } from './deadletter';
-import { checkLabel, checkPrediction } from './validate';
+import { checkLabel, checkPrediction, type Rejection } from './validate';
 
 /** The accepted records of one request: a WAL entry decoded. */
 export interface WalBatch {
@@ -60,7 +60,7 @@ export function decodeBatchEntry(payload: Buffer): DecodedEntry {
   if (newline < 0) {
     return { batch: JSON.parse(payload.toString('utf8')) as WalBatch, letters: [] };
   }
-  const entry = JSON.parse(payload.toString('utf8', 0, newline)) as RequestEntry;
+  const entry = requestEntryHeader(payload, newline);
   const items = decodeBatch(payload.subarray(newline + 1), entry.format, Number.MAX_SAFE_INTEGER);
   const records: Array<PredictionRecord | LabelRecord> = [];
   const letters: DeadLetter[] = [];
@@ -74,20 +74,35 @@ export function decodeBatchEntry(payload: Buffer): DecodedEntry {
         : undefined;
     if (checked?.ok) {
       records.push(checked.record);
-      continue;
+    } else {
+      letters.push(replayLetter(entry, index, item, checked?.rejection));
     }
-    const rejection = checked?.rejection ?? {
-      code: 'invalid_json',
-      reason: 'the item is missing from the logged body',
-    };
-    letters.push({
-      model: entry.model,
-      kind: entry.kind,
-      index,
-      code: rejection.code,
-      reason: `no longer valid when replayed from the write-ahead log: ${rejection.reason}`,
-      raw: item && 'value' in item ? item.value : item?.invalidLine,
-    });
   }
   return { batch: { model: entry.model, kind: entry.kind, records: records as WalBatch['records'] }, letters };
+}
+
+/** The header of a request entry whose header line ends at `newline`. */
+export function requestEntryHeader(payload: Buffer, newline: number): RequestEntry {
+  return JSON.parse(payload.toString('utf8', 0, newline)) as RequestEntry;
+}
+
+/**
+ * The dead letter of an accepted item that does not validate when replayed (`rejection`), or is missing from the
+ * logged body (no rejection).
+ */
+export function replayLetter(
+  entry: RequestEntry,
+  index: number,
+  item: BatchItem | undefined,
+  rejection: Rejection | undefined
+): DeadLetter {
+  const why = rejection ?? { code: 'invalid_json', reason: 'the item is missing from the logged body' };
+  return {
+    model: entry.model,
+    kind: entry.kind,
+    index,
+    code: why.code,
+    reason: `no longer valid when replayed from the write-ahead log: ${why.reason}`,
+    raw: item && 'value' in item ? item.value : item?.invalidLine,
+  };
 }

@@ -57,6 +57,8 @@ export class WalWriteError extends Error {
 }
 
 const HEADER_BYTES = 8;
+/** Size at which a segment is sealed unless told otherwise (WalOptions.segmentBytes). */
+export const DEFAULT_SEGMENT_BYTES = 32 * 1024 * 1024;
 const SEGMENT_SUFFIX = '.wal';
 
 export interface WalOptions {
@@ -197,7 +199,7 @@ export class WriteAheadLog {
     options: WalOptions,
     lastSequence: number
   ) {
-    this.segmentBytes = options.segmentBytes ?? 32 * 1024 * 1024;
+    this.segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
     this.io = options.io ?? FILE_IO;
     this.now = options.now ?? Date.now;
     for (const file of WriteAheadLog.listSegments(dir)) {

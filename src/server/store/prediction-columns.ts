@@ -77,7 +77,8 @@ class ShapeIndex {
   private readonly byKey = new Map<string, number>();
   private last = -1;
 
-  indexOf(names: string[]): number {
+  /** The shape's index; a new shape keeps a copy of `names` (callers may reuse their array). */
+  indexOf(names: readonly string[]): number {
     if (this.last >= 0 && sameNames(this.shapes[this.last], names)) {
       return this.last;
     }
@@ -86,7 +87,7 @@ class ShapeIndex {
     if (index === undefined) {
       index = this.shapes.length;
       this.byKey.set(key, index);
-      this.shapes.push(names);
+      this.shapes.push(names.slice());
     }
     this.last = index;
     return index;
@@ -104,28 +105,186 @@ function setFeatureValue(values: FeatureValues, n: number, i: number, value: Fea
 
 /** Pivots records into columns: one pass; a record's feature values are read in one go (Object.values). */
 export function toPredictionColumns(records: readonly PredictionRecord[]): PredictionColumns {
-  const n = records.length;
-  const columns = emptyColumns(n);
-  const shapes = new ShapeIndex();
-  const byName = new Map<string, FeatureValues>();
-  // For each shape, the values of each of its names, by position.
-  const placement: FeatureValues[][] = [];
-  for (let i = 0; i < n; i++) {
-    const record = records[i];
-    setSystemValues(columns, i, record);
-    const shape = shapes.indexOf(Object.keys(record.features));
-    columns.shapeOf[i] = shape;
-    if (shape === placement.length) {
-      placement.push(shapes.shapes[shape].map((name) => featureValuesFor(byName, columns, name)));
-    }
-    const values = Object.values(record.features);
-    const targets = placement[shape];
-    for (let p = 0; p < targets.length; p++) {
-      setFeatureValue(targets[p], n, i, values[p]);
-    }
+  const builder = new PredictionColumnsBuilder(records.length);
+  for (const record of records) {
+    builder.addRecord(record);
   }
-  columns.shapes = shapes.shapes;
-  return columns;
+  return builder.takeAll();
+}
+
+/**
+ * Columns filled one row at a time, from validated records or straight from parsed values (the collector's line
+ * parser, collector/prediction-lines.ts), for at most `capacity` rows; `take` then gathers the rows that were
+ * accepted, in the order given, into a batch.
+ */
+export class PredictionColumnsBuilder {
+  /** Rows added so far. */
+  rows = 0;
+  private readonly columns: PredictionColumns;
+  private readonly shapes = new ShapeIndex();
+  private readonly byName = new Map<string, FeatureValues>();
+  /** For each shape, the values of each of its names, by position. */
+  private readonly placement: FeatureValues[][] = [];
+
+  constructor(readonly capacity: number) {
+    this.columns = emptyColumns(capacity);
+  }
+
+  /** Adds a validated record; returns its row. */
+  addRecord(record: PredictionRecord): number {
+    const row = this.rows++;
+    setSystemValues(this.columns, row, record);
+    const targets = this.shapeRow(row, Object.keys(record.features));
+    const values = Object.values(record.features);
+    for (let p = 0; p < targets.length; p++) {
+      setFeatureValue(targets[p], this.capacity, row, values[p]);
+    }
+    return row;
+  }
+
+  /**
+   * Adds a row whose system values are already set with `setSystem` at row `rows`, with the features `names[p]` for
+   * p < count: the finite number `numbers[p]` where `isNumber[p]`, else `others[p]` (the caller reuses these
+   * arrays from row to row; `names` is copied when it is a new shape).
+   */
+  addParsedRow(
+    names: readonly string[],
+    count: number,
+    isNumber: Uint8Array,
+    numbers: Float64Array,
+    others: readonly FeatureValue[]
+  ): number {
+    const row = this.rows++;
+    const targets = this.shapeRow(row, names.length === count ? names : names.slice(0, count));
+    const n = this.capacity;
+    for (let p = 0; p < count; p++) {
+      const target = targets[p];
+      if (isNumber[p]) {
+        (target.numbers ??= nanArray(n))[row] = numbers[p];
+      } else {
+        (target.others ??= new Array<FeatureValue | undefined>(n))[row] = others[p];
+      }
+    }
+    return row;
+  }
+
+  /** Sets the system values of the next row (`rows`), before `addParsedRow` adds it. */
+  setSystem(record: Omit<PredictionRecord, 'features'>): void {
+    setSystemValues(this.columns, this.rows, record);
+  }
+
+  /** The id of a row. */
+  idAt(row: number): string {
+    return this.columns.id[row];
+  }
+
+  /** The version of a row. */
+  versionAt(row: number): string {
+    return this.columns.version[row];
+  }
+
+  /** The feature names of a row, in the order it sent them (shared: do not change the array). */
+  namesAt(row: number): readonly string[] {
+    return this.shapes.shapes[this.columns.shapeOf[row]];
+  }
+
+  /** The shape index of a row: rows with the same one have the same feature names in the same order. */
+  shapeAt(row: number): number {
+    return this.columns.shapeOf[row];
+  }
+
+  /** Every row, in order, when every row of the capacity was added (then without a copy). */
+  takeAll(): PredictionColumns {
+    if (this.rows === this.capacity) {
+      this.columns.shapes = this.shapes.shapes;
+      return this.columns;
+    }
+    return this.take(Array.from({ length: this.rows }, (_, i) => i));
+  }
+
+  /**
+   * The given rows, in that order, as a batch (only the shapes and features those rows have). Call it once: when
+   * the rows are all of them in order, the builder's own columns are returned.
+   */
+  take(rows: readonly number[]): PredictionColumns {
+    if (rows.length === this.capacity && rows.every((row, i) => row === i)) {
+      return this.takeAll();
+    }
+    const source = this.columns;
+    const n = rows.length;
+    const taken = emptyColumns(n);
+    const shapes = new ShapeIndex();
+    const byName = new Map<string, FeatureValues>();
+    const shapeMap = new Map<number, number>();
+    for (let i = 0; i < n; i++) {
+      const row = rows[i];
+      taken.id[i] = source.id[row];
+      taken.version[i] = source.version[row];
+      taken.ts[i] = source.ts[row];
+      taken.predictionNumber[i] = source.predictionNumber[row];
+      taken.score[i] = source.score[row];
+      taken.latencyMs[i] = source.latencyMs[row];
+      taken.samplingRate[i] = source.samplingRate[row];
+      const text = source.predictionText?.[row];
+      if (typeof text === 'string') {
+        (taken.predictionText ??= new Array<string | null>(n).fill(null))[i] = text;
+      }
+      const error = source.error?.[row];
+      if (typeof error === 'string') {
+        (taken.error ??= new Array<string | null>(n).fill(null))[i] = error;
+      }
+      const shape = source.shapeOf[row];
+      let mapped = shapeMap.get(shape);
+      if (mapped === undefined) {
+        mapped = shapes.indexOf(this.shapes.shapes[shape]);
+        shapeMap.set(shape, mapped);
+        for (const name of this.shapes.shapes[shape]) {
+          featureValuesFor(byName, taken, name);
+        }
+      }
+      taken.shapeOf[i] = mapped;
+    }
+    taken.shapes = shapes.shapes;
+    for (const target of taken.features) {
+      gatherFeature(this.byName.get(target.name)!, target, rows);
+    }
+    return taken;
+  }
+
+  /** Records the row's shape and returns where its feature values go. */
+  private shapeRow(row: number, names: readonly string[]): FeatureValues[] {
+    const shape = this.shapes.indexOf(names);
+    this.columns.shapeOf[row] = shape;
+    if (shape === this.placement.length) {
+      this.placement.push(this.shapes.shapes[shape].map((name) => featureValuesFor(this.byName, this.columns, name)));
+    }
+    return this.placement[shape];
+  }
+}
+
+/** Copies the values of `rows` (in that order) of one feature into `target`. */
+function gatherFeature(source: FeatureValues, target: FeatureValues, rows: readonly number[]): void {
+  const n = rows.length;
+  if (source.numbers) {
+    const numbers = nanArray(n);
+    let any = false;
+    for (let i = 0; i < n; i++) {
+      const value = source.numbers[rows[i]];
+      numbers[i] = value;
+      any ||= !Number.isNaN(value);
+    }
+    target.numbers = any ? numbers : undefined;
+  }
+  if (source.others) {
+    const others = new Array<FeatureValue | undefined>(n);
+    let any = false;
+    for (let i = 0; i < n; i++) {
+      const value = source.others[rows[i]];
+      others[i] = value;
+      any ||= value !== undefined;
+    }
+    target.others = any ? others : undefined;
+  }
 }
 
 function featureValuesFor(byName: Map<string, FeatureValues>, columns: PredictionColumns, name: string): FeatureValues {
@@ -156,7 +315,7 @@ function emptyColumns(n: number): PredictionColumns {
   };
 }
 
-function setSystemValues(columns: PredictionColumns, i: number, record: PredictionRecord): void {
+function setSystemValues(columns: PredictionColumns, i: number, record: Omit<PredictionRecord, 'features'>): void {
   const n = columns.rowCount;
   columns.id[i] = record.id;
   columns.ts[i] = record.ts;
