@@ -1,0 +1,67 @@
+/**
+ * Back-pressure from Kafka: while the collector's backlog is over --max-backlog-bytes, the consumer pauses its
+ * partitions (seen in /metrics and /healthz) instead of dropping records; it resumes once the store catches up,
+ * and every record is stored once.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { EmbeddedStore } from '../../src/server/store/embedded';
+import { startKafka, type KafkaBroker } from '../support/kafka';
+import { stopCollector } from './harness';
+import {
+  committedOn,
+  healthz,
+  killCollectors,
+  metricsText,
+  predictions,
+  produce,
+  spawnKafkaCollector,
+  storedPredictions,
+  waitFor,
+} from './kafka-support';
+
+const RECORDS = 20_000;
+let kafka: KafkaBroker;
+let dir: string;
+
+beforeAll(async () => {
+  kafka = await startKafka();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlmon-kafka-pressure-'));
+}, 180_000);
+afterAll(async () => {
+  await killCollectors();
+  await kafka?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a backlog over its bound pauses the partitions; nothing is dropped', async () => {
+  await kafka.createTopic('pressure', 2);
+  await produce(kafka.bootstrap, 'pressure', predictions('pressure', RECORDS));
+  const data = path.join(dir, 'data');
+  // A bound of one byte, and a store written every 2 s: every accepted batch puts the backlog over the bound.
+  const collector = await spawnKafkaCollector(
+    ['--data-dir', data, '--state-dir', path.join(dir, 'state')],
+    ['--kafka-brokers', kafka.bootstrap, '--kafka-topic', 'pressure=pressure_model', '--kafka-group', 'pressure'],
+    ['--max-backlog-bytes', '1', '--flush-interval-ms', '2000']
+  );
+  let pausedInMetrics = false;
+  let pausedInHealth = false;
+  await waitFor('the consumer paused (metrics and health)', async () => {
+    pausedInMetrics ||= /^mlmon_collector_kafka_paused 1$/m.test(await metricsText(collector.url));
+    const health = await healthz(collector.url);
+    pausedInHealth ||= health.kafka?.paused === true && health.problems.some((p) => /paused/.test(p));
+    return pausedInMetrics && pausedInHealth;
+  });
+  await waitFor('every record committed', async () => (await committedOn(collector.url, 'pressure')) >= RECORDS);
+  expect(/^mlmon_collector_kafka_errors_total 0$/m.test(await metricsText(collector.url))).toBe(true);
+  expect(await stopCollector(collector)).toBe(0);
+
+  const store = await EmbeddedStore.open(data);
+  try {
+    const stored = await storedPredictions(store, 'pressure_model');
+    expect({ rows: stored.rows, distinct: stored.distinct }).toEqual({ rows: RECORDS, distinct: RECORDS });
+  } finally {
+    await store.close();
+  }
+}, 600_000);
