@@ -301,6 +301,8 @@ export async function startKafkaSource(
     state.deadLettered += refused.length;
   }
 
+  let committing = Promise.resolve();
+
   /** Makes a batch durable (log, dead letters, dead-letter topic), then commits its offsets. */
   async function handle(messages: KafkaMessage[], from: Consumer): Promise<void> {
     const { groups, local, letters } = route(messages);
@@ -318,7 +320,8 @@ export async function startKafkaSource(
     for (const message of messages) {
       state.consumed.set(message.topic, (state.consumed.get(message.topic) ?? 0) + 1);
     }
-    await commit(messages, from);
+    // Commits are chained, in batch order, while the next batch is already being made durable.
+    committing = committing.then(() => commit(messages, from));
   }
 
   /** Commits, per partition, the offset after the batch's last record. A failed commit is re-read, not lost. */
@@ -439,6 +442,7 @@ export async function startKafkaSource(
       clearInterval(lagTimer);
       wakeUp();
       await pumping;
+      await committing;
       await restarting;
       state.connected = false;
       await consumer?.close(true).catch((err) => noteError('closing the consumer failed', err));
