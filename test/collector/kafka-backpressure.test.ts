@@ -1,7 +1,7 @@
 /**
  * Back-pressure from Kafka: while the collector's backlog is over --max-backlog-bytes, the consumer pauses its
- * partitions (seen in /metrics and /healthz) instead of dropping records; it resumes once the store catches up,
- * and every record is stored once.
+ * partitions (seen in /metrics and /healthz) instead of dropping records; it resumes once the store catches up —
+ * also when nothing fetched is left to hand over — and every record is stored once.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -22,6 +22,8 @@ import {
 } from './kafka-support';
 
 const RECORDS = 20_000;
+const LATE = 1_000;
+const TOTAL = RECORDS + LATE;
 let kafka: KafkaBroker;
 let dir: string;
 
@@ -54,13 +56,17 @@ test('a backlog over its bound pauses the partitions; nothing is dropped', async
     return pausedInMetrics && pausedInHealth;
   });
   await waitFor('every record committed', async () => (await committedOn(collector.url, 'pressure')) >= RECORDS);
+  // Records produced after the backlog drained, with nothing fetched left to hand over: fetching must resume.
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  await produce(kafka.bootstrap, 'pressure', predictions('pressure', LATE, RECORDS));
+  await waitFor('the late records committed', async () => (await committedOn(collector.url, 'pressure')) >= TOTAL);
   expect(/^mlmon_collector_kafka_errors_total 0$/m.test(await metricsText(collector.url))).toBe(true);
   expect(await stopCollector(collector)).toBe(0);
 
   const store = await EmbeddedStore.open(data);
   try {
     const stored = await storedPredictions(store, 'pressure_model');
-    expect({ rows: stored.rows, distinct: stored.distinct }).toEqual({ rows: RECORDS, distinct: RECORDS });
+    expect({ rows: stored.rows, distinct: stored.distinct }).toEqual({ rows: TOTAL, distinct: TOTAL });
   } finally {
     await store.close();
   }

@@ -350,6 +350,9 @@ export async function startKafkaSource(
   /** Takes batches off the fetched records and handles them, one at a time, until stopped. */
   async function pump(): Promise<void> {
     while (state.running) {
+      if (state.pausedFor && !collector.refusing() && pending.length < batchRecords) {
+        holdFetching(undefined);
+      }
       if (pending.length < batchRecords) {
         await new Promise<void>((resolve) => {
           wake = resolve;
@@ -367,10 +370,6 @@ export async function startKafkaSource(
       } catch (err) {
         noteError('a batch could not be made durable; it is read again', err);
         await restart();
-        continue;
-      }
-      if (state.pausedFor && !collector.refusing() && pending.length < batchRecords) {
-        holdFetching(undefined);
       }
     }
   }
@@ -421,7 +420,12 @@ export async function startKafkaSource(
     } catch (err) {
       if (attempt >= 4) {
         clearInterval(lagTimer);
-        throw new Error(redact(`cannot consume from Kafka at ${config.brokers.join(',')}: ${(err as Error).message}`));
+        throw new Error(
+          redact(
+            `cannot consume from Kafka at ${config.brokers.join(',')}: ${(err as Error).message} — check ` +
+              '--kafka-brokers, that the topics exist, and the SASL/TLS settings'
+          )
+        );
       }
       noteError('could not connect, retrying', err);
       await sleep(RESTART_DELAY_MS[0] * 2 ** attempt);
