@@ -44,10 +44,10 @@ test('the SASL password comes from its file or the environment, and no error quo
     writeFileSync(join(dir, 'password'), 'file-Secret-123\n');
     const base = { 'kafka-brokers': 'h:1', 'kafka-topic': ['t=m'], 'kafka-sasl-mechanism': 'scram-sha-512' };
     expect(
-      kafkaFromFlags({ ...base, 'kafka-sasl-username': 'u', 'kafka-sasl-password-file': join(dir, 'password') }).sasl
+      kafkaFromFlags({ ...base, 'kafka-sasl-username': 'u', 'kafka-sasl-password-file': join(dir, 'password') })?.sasl
     ).toEqual({ mechanism: 'SCRAM-SHA-512', username: 'u', password: 'file-Secret-123' });
     expect(
-      kafkaFromFlags(base, { MLMON_KAFKA_SASL_USERNAME: 'u', MLMON_KAFKA_SASL_PASSWORD: 'env-Secret-456' }).sasl
+      kafkaFromFlags(base, { MLMON_KAFKA_SASL_USERNAME: 'u', MLMON_KAFKA_SASL_PASSWORD: 'env-Secret-456' })?.sasl
     ).toEqual({ mechanism: 'SCRAM-SHA-512', username: 'u', password: 'env-Secret-456' });
     expect(() => kafkaFromFlags(base, {})).toThrow(/needs a user .* and a password/);
     expect(() =>
