@@ -3,41 +3,30 @@
  * partitions (seen in /metrics and /healthz) instead of dropping records; it resumes once the store catches up —
  * also when nothing fetched is left to hand over — and every record is stored once.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { EmbeddedStore } from '../../src/server/store/embedded';
-import { startKafka, type KafkaBroker } from '../support/kafka';
 import { stopCollector } from './harness';
 import {
   committedOn,
   healthz,
-  killCollectors,
   metricsText,
   predictions,
   produce,
   spawnKafkaCollector,
   storedPredictions,
   waitFor,
+  useKafka,
 } from './kafka-support';
 
 const RECORDS = 20_000;
 const LATE = 1_000;
 const TOTAL = RECORDS + LATE;
-let kafka: KafkaBroker;
-let dir: string;
 
-beforeAll(async () => {
-  kafka = await startKafka();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlmon-kafka-pressure-'));
-}, 180_000);
-afterAll(async () => {
-  await killCollectors();
-  await kafka?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+const fixture = useKafka('pressure');
 
 test('a backlog over its bound pauses the partitions; nothing is dropped', async () => {
+  const kafka = fixture.kafka();
+  const dir = fixture.dir();
   await kafka.createTopic('pressure', 2);
   await produce(kafka.bootstrap, 'pressure', predictions('pressure', RECORDS));
   const data = path.join(dir, 'data');

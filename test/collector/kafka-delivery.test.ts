@@ -3,35 +3,22 @@
  * broker killed and restarted mid-consumption — every produced record is stored exactly once (rows and distinct
  * (id, version) in the store), none lost. MLMON_KAFKA_RECORDS sets the number of records (default 60 000).
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { EmbeddedStore } from '../../src/server/store/embedded';
-import { startKafka, type KafkaBroker } from '../support/kafka';
 import { stopCollector } from './harness';
 import {
   committedOn,
-  killCollectors,
   predictions,
   produce,
   spawnKafkaCollector,
   storedPredictions,
   waitFor,
+  useKafka,
 } from './kafka-support';
 
 const RECORDS = Number(process.env.MLMON_KAFKA_RECORDS ?? 60_000);
-let kafka: KafkaBroker;
-let dir: string;
 
-beforeAll(async () => {
-  kafka = await startKafka();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlmon-kafka-delivery-'));
-}, 180_000);
-afterAll(async () => {
-  await killCollectors();
-  await kafka?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+const fixture = useKafka('delivery');
 
 /** Every produced id is in the store once. */
 async function expectEachStoredOnce(data: string, model: string, prefix: string): Promise<void> {
@@ -50,6 +37,8 @@ async function expectEachStoredOnce(data: string, model: string, prefix: string)
 }
 
 test('kill -9 of the collector mid-consumption: every record stored once, none lost', async () => {
+  const kafka = fixture.kafka();
+  const dir = fixture.dir();
   await kafka.createTopic('kill-preds', 4);
   await produce(kafka.bootstrap, 'kill-preds', predictions('kill', RECORDS));
   const data = path.join(dir, 'kill-data');
@@ -84,6 +73,8 @@ test('kill -9 of the collector mid-consumption: every record stored once, none l
 }, 600_000);
 
 test('broker killed and restarted mid-consumption: every record stored once, none lost', async () => {
+  const kafka = fixture.kafka();
+  const dir = fixture.dir();
   await kafka.createTopic('restart-preds', 4);
   await produce(kafka.bootstrap, 'restart-preds', predictions('restart', RECORDS));
   const data = path.join(dir, 'restart-data');

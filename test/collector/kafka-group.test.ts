@@ -4,40 +4,33 @@
  * data directory), each with its own state directory. The second joins mid-consumption, so the group rebalances
  * while records flow; what a rebalance re-delivers is stored once.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { ClickHouseStore } from '../../src/server/store/clickhouse';
 import { startClickHouse, type ClickHouseHandle } from '../support/clickhouse';
-import { startKafka, type KafkaBroker } from '../support/kafka';
 import { stopCollector } from './harness';
 import {
   committedOn,
   healthz,
-  killCollectors,
   predictions,
   produce,
   spawnKafkaCollector,
   storedPredictions,
+  useKafka,
   waitFor,
 } from './kafka-support';
 
 const RECORDS = 40_000;
-let kafka: KafkaBroker;
+const fixture = useKafka('group');
 let clickhouse: ClickHouseHandle;
-let dir: string;
 
 beforeAll(async () => {
-  [kafka, clickhouse] = await Promise.all([startKafka(), startClickHouse()]);
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlmon-kafka-group-'));
-}, 180_000);
-afterAll(async () => {
-  await killCollectors();
-  await Promise.all([kafka?.stop(), clickhouse?.stop()]);
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+  clickhouse = await startClickHouse();
+}, 120_000);
+afterAll(() => clickhouse?.stop());
 
 test('two collectors in one group split the partitions and store each record once', async () => {
+  const kafka = fixture.kafka();
+  const dir = fixture.dir();
   await kafka.createTopic('group-preds', 4);
   const storeArgs = (name: string) => [
     '--clickhouse',

@@ -4,15 +4,12 @@
  * topic (reason in its headers; read back here) and to the local dead-letter area, and the partition moves on: the
  * records after them are stored and the offsets committed past them.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { EmbeddedStore } from '../../src/server/store/embedded';
-import { startKafka, type KafkaBroker } from '../support/kafka';
 import { stopCollector } from './harness';
+import { readDeadLetters } from './support';
 import {
   committedOn,
-  killCollectors,
   predictionJson,
   produce,
   readTopic,
@@ -20,34 +17,14 @@ import {
   storedPredictions,
   waitFor,
   type ProducedRecord,
+  useKafka,
 } from './kafka-support';
 
-let kafka: KafkaBroker;
-let dir: string;
-
-beforeAll(async () => {
-  kafka = await startKafka();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlmon-kafka-poison-'));
-}, 180_000);
-afterAll(async () => {
-  await killCollectors();
-  await kafka?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-
-/** The local dead letters of a model directory, one object per line. */
-function localLetters(state: string, model: string): Array<{ code: string; reason: string; raw: unknown }> {
-  const where = path.join(state, 'deadletter', model);
-  if (!fs.existsSync(where)) {
-    return [];
-  }
-  return fs
-    .readdirSync(where)
-    .flatMap((file) => fs.readFileSync(path.join(where, file), 'utf8').split('\n').filter(Boolean))
-    .map((line) => JSON.parse(line));
-}
+const fixture = useKafka('poison');
 
 test('poison messages go to the dead-letter topic and area, and the partition moves on', async () => {
+  const kafka = fixture.kafka();
+  const dir = fixture.dir();
   await kafka.createTopic('poison', 1);
   await kafka.createTopic('shared', 1);
   await kafka.createTopic('poison-dlq', 1);
@@ -104,7 +81,7 @@ test('poison messages go to the dead-letter topic and area, and the partition mo
     expect(letter.headers['mlmon-source']).toMatch(/^(poison|shared)\/0\/\d+$/);
   }
 
-  const local = localLetters(state, 'poison_model').map((letter) => letter.code);
+  const local = readDeadLetters(dir, 'poison_model').map((letter: { code: string }) => letter.code);
   expect(local.sort()).toEqual([
     'empty_record',
     'invalid_feature_name',
@@ -112,7 +89,9 @@ test('poison messages go to the dead-letter topic and area, and the partition mo
     'invalid_utf8',
     'missing_field',
   ]);
-  expect(localLetters(state, 'kafka-unrouted').map((letter) => letter.code)).toEqual(['missing_field']);
+  expect(readDeadLetters(dir, 'kafka-unrouted').map((letter: { code: string }) => letter.code)).toEqual([
+    'missing_field',
+  ]);
 
   const store = await EmbeddedStore.open(data);
   try {

@@ -4,43 +4,34 @@
  * a message that does not quote it either.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { startKafka, type KafkaBroker } from '../support/kafka';
 import { spawnCollector, stopCollector } from './harness';
 import {
   committedOn,
   healthz,
-  killCollectors,
   metricsText,
   predictions,
   produce,
   spawnKafkaCollector,
+  useKafka,
   waitFor,
 } from './kafka-support';
 
 const PASSWORD = 'kafka-Secret-7f3e91c2';
 const WRONG_PASSWORD = 'wrong-Secret-4b8d02aa';
-let kafka: KafkaBroker;
-let dir: string;
+const fixture = useKafka('secrets', { saslUsers: { mlmon: PASSWORD } });
 
 beforeAll(async () => {
-  kafka = await startKafka({ saslUsers: { mlmon: PASSWORD } });
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlmon-kafka-secrets-'));
+  const dir = fixture.dir();
   fs.writeFileSync(path.join(dir, 'password'), PASSWORD + '\n', { mode: 0o600 });
   fs.writeFileSync(path.join(dir, 'wrong'), WRONG_PASSWORD + '\n', { mode: 0o600 });
-  await kafka.createTopic('secret-preds', 1);
-  await produce(kafka.bootstrap, 'secret-preds', predictions('secret', 200));
+  await fixture.kafka().createTopic('secret-preds', 1);
+  await produce(fixture.kafka().bootstrap, 'secret-preds', predictions('secret', 200));
 }, 180_000);
-afterAll(async () => {
-  await killCollectors();
-  await kafka?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
 
 const saslArgs = (file: string, group: string) => [
   '--kafka-brokers',
-  kafka.saslBootstrap!,
+  fixture.kafka().saslBootstrap!,
   '--kafka-topic',
   'secret-preds=secret_model',
   '--kafka-group',
@@ -54,6 +45,7 @@ const saslArgs = (file: string, group: string) => [
 ];
 
 test('with SASL PLAIN the password is in no log, health, metrics or command line', async () => {
+  const dir = fixture.dir();
   const collector = await spawnKafkaCollector(
     ['--data-dir', path.join(dir, 'data'), '--state-dir', path.join(dir, 'state')],
     saslArgs(path.join(dir, 'password'), 'secrets')
@@ -71,6 +63,7 @@ test('with SASL PLAIN the password is in no log, health, metrics or command line
 }, 300_000);
 
 test('a wrong password fails the start without quoting the password', async () => {
+  const dir = fixture.dir();
   const failed = await spawnCollector(
     ['--data-dir', path.join(dir, 'data-wrong'), '--state-dir', path.join(dir, 'state-wrong')],
     saslArgs(path.join(dir, 'wrong'), 'secrets-wrong')

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { PredictionStore } from '../../src/server/store/types';
+import { startKafka, type KafkaBroker, type StartKafkaOptions } from '../support/kafka';
 import { LOAD_TOKEN, REPO_ROOT, spawnCollector, type CollectorProcess } from './harness';
 
 const KAFKA_CLIENT = path.join(REPO_ROOT, 'test', 'support', 'kafka-client.ts');
@@ -176,4 +177,28 @@ export async function storedPredictions(
   );
   const ids = new Set((await store.query<{ id: string }>(`SELECT id FROM ${relation}`)).map((r) => r.id));
   return { rows: Number(counts.rows), distinct: Number(counts.distinct), ids };
+}
+
+/**
+ * One broker and one scratch directory for a test file (started in beforeAll, removed in afterAll, after killing
+ * any collector a test left running).
+ */
+export function useKafka(
+  name: string,
+  options: StartKafkaOptions = {}
+): { kafka: () => KafkaBroker; dir: () => string } {
+  let kafka: KafkaBroker | undefined;
+  let dir: string | undefined;
+  beforeAll(async () => {
+    kafka = await startKafka(options);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), `mlmon-kafka-${name}-`));
+  }, 180_000);
+  afterAll(async () => {
+    await killCollectors();
+    await kafka?.stop();
+    if (dir) {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  return { kafka: () => kafka!, dir: () => dir! };
 }
