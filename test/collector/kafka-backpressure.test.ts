@@ -8,12 +8,12 @@ import { EmbeddedStore } from '../../src/server/store/embedded';
 import { stopCollector } from './harness';
 import {
   committedOn,
+  expectEachStoredOnce,
   healthz,
   metricsText,
   predictions,
   produce,
   spawnKafkaCollector,
-  storedPredictions,
   waitFor,
   useKafka,
 } from './kafka-support';
@@ -52,11 +52,5 @@ test('a backlog over its bound pauses the partitions; nothing is dropped', async
   expect(/^mlmon_collector_kafka_errors_total 0$/m.test(await metricsText(collector.url))).toBe(true);
   expect(await stopCollector(collector)).toBe(0);
 
-  const store = await EmbeddedStore.open(data);
-  try {
-    const stored = await storedPredictions(store, 'pressure_model');
-    expect({ rows: stored.rows, distinct: stored.distinct }).toEqual({ rows: TOTAL, distinct: TOTAL });
-  } finally {
-    await store.close();
-  }
+  await expectEachStoredOnce(() => EmbeddedStore.open(data), 'pressure_model', 'pressure', TOTAL);
 }, 600_000);

@@ -11,7 +11,7 @@ import {
   predictions,
   produce,
   spawnKafkaCollector,
-  storedPredictions,
+  expectEachStoredOnce,
   waitFor,
   useKafka,
 } from './kafka-support';
@@ -19,22 +19,6 @@ import {
 const RECORDS = Number(process.env.MLMON_KAFKA_RECORDS ?? 60_000);
 
 const fixture = useKafka('delivery');
-
-/** Every produced id is in the store once. */
-async function expectEachStoredOnce(data: string, model: string, prefix: string): Promise<void> {
-  const store = await EmbeddedStore.open(data);
-  try {
-    const stored = await storedPredictions(store, model);
-    const missing = predictions(prefix, RECORDS).filter((r) => !stored.ids.has(r.key!)).length;
-    expect({ rows: stored.rows, distinct: stored.distinct, missing }).toEqual({
-      rows: RECORDS,
-      distinct: RECORDS,
-      missing: 0,
-    });
-  } finally {
-    await store.close();
-  }
-}
 
 test('kill -9 of the collector mid-consumption: every record stored once, none lost', async () => {
   const kafka = fixture.kafka();
@@ -69,7 +53,7 @@ test('kill -9 of the collector mid-consumption: every record stored once, none l
   const third = await spawnKafkaCollector(storeArgs, kafkaArgs);
   expect(await stopCollector(third)).toBe(0);
   expect(committedAtKill).toBeLessThan(RECORDS);
-  await expectEachStoredOnce(data, 'kill_model', 'kill');
+  await expectEachStoredOnce(() => EmbeddedStore.open(data), 'kill_model', 'kill', RECORDS);
 }, 600_000);
 
 test('broker killed and restarted mid-consumption: every record stored once, none lost', async () => {
@@ -98,5 +82,5 @@ test('broker killed and restarted mid-consumption: every record stored once, non
   expect(await stopCollector(collector)).toBe(0);
   expect(committedAtKill).toBeLessThan(RECORDS);
   expect(collector.stderr()).toMatch(/kafka: .*reconnect|kafka: .*fail/i);
-  await expectEachStoredOnce(data, 'restart_model', 'restart');
+  await expectEachStoredOnce(() => EmbeddedStore.open(data), 'restart_model', 'restart', RECORDS);
 }, 600_000);

@@ -10,11 +10,11 @@ import { startClickHouse, type ClickHouseHandle } from '../support/clickhouse';
 import { stopCollector } from './harness';
 import {
   committedOn,
+  expectEachStoredOnce,
   healthz,
   predictions,
   produce,
   spawnKafkaCollector,
-  storedPredictions,
   useKafka,
   waitFor,
 } from './kafka-support';
@@ -72,16 +72,10 @@ test('two collectors in one group split the partitions and store each record onc
   expect(await stopCollector(second)).toBe(0);
   expect(await stopCollector(first)).toBe(0);
 
-  const store = await ClickHouseStore.open({ url: clickhouse.url, database: clickhouse.database });
-  try {
-    const stored = await storedPredictions(store, 'group_model');
-    const missing = predictions('group', RECORDS).filter((r) => !stored.ids.has(r.key!)).length;
-    expect({ rows: stored.rows, distinct: stored.distinct, missing }).toEqual({
-      rows: RECORDS,
-      distinct: RECORDS,
-      missing: 0,
-    });
-  } finally {
-    await store.close();
-  }
+  await expectEachStoredOnce(
+    () => ClickHouseStore.open({ url: clickhouse.url, database: clickhouse.database }),
+    'group_model',
+    'group',
+    RECORDS
+  );
 }, 600_000);

@@ -202,3 +202,24 @@ export function useKafka(
   });
   return { kafka: () => kafka!, dir: () => dir! };
 }
+
+/** Asserts that the store holds each of the `count` predictions `<prefix>-<i>` exactly once: rows, distinct, none missing. */
+export async function expectEachStoredOnce(
+  open: () => Promise<PredictionStore>,
+  model: string,
+  prefix: string,
+  count: number
+): Promise<void> {
+  const store = await open();
+  try {
+    const stored = await storedPredictions(store, model);
+    const missing = predictions(prefix, count).filter((r) => !stored.ids.has(r.key!)).length;
+    expect({ rows: stored.rows, distinct: stored.distinct, missing }).toEqual({
+      rows: count,
+      distinct: count,
+      missing: 0,
+    });
+  } finally {
+    await store.close();
+  }
+}
