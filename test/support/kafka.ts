@@ -161,7 +161,7 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
   const config = join(dir, 'server.properties');
   await writeFile(config, serverProperties(dir, port, controllerPort, sasl), { mode: 0o600 });
   await writeFile(join(dir, 'log4j2.properties'), log4jProperties(dir));
-  await runKafkaTool('kafka.tools.StorageTool', ['format', '-t', clusterId(), '-c', config]);
+  await formatStorage(config, clusterId());
 
   let child: ChildProcess | undefined;
   let output = '';
@@ -229,6 +229,11 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
       }
     },
   };
+}
+
+/** Formats the log directory of a broker configuration for a cluster id (`kafka-storage format`); the id is given as `--cluster-id=ID`, since one may start with "-". */
+export async function formatStorage(config: string, cluster: string): Promise<void> {
+  await runKafkaTool('kafka.tools.StorageTool', ['format', `--cluster-id=${cluster}`, '--config', config]);
 }
 
 /** A KRaft cluster id: 16 random bytes in URL-safe base64 without padding (what `StorageTool random-uuid` prints). */
