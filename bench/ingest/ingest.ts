@@ -28,6 +28,7 @@ import { EmbeddedStore } from '../../src/server/store/embedded';
 import type { PredictionStore } from '../../src/server/store/types';
 import { LOAD_TOKEN, spawnCollector, stopCollector } from '../../test/collector/harness';
 import { startClickHouse, type ClickHouseHandle } from '../../test/support/clickhouse';
+import { cpuSeconds, leastSquaresSlope } from '../support/process-stats';
 
 /** What the load generator prints (loadgen/main.go `result`). */
 interface LoadResult {
@@ -368,28 +369,12 @@ function backlogTrend(samples: Sample[], duration: number) {
   const bytes = steady.map((s): [number, number] => [s.t, s.backlogBytes!]);
   const all = samples.filter((s) => s.backlogRecords !== undefined);
   return {
-    slopeRecordsPerSecond: round(slope(records), 1),
-    slopeBytesPerSecond: round(slope(bytes), 0),
+    slopeRecordsPerSecond: round(leastSquaresSlope(records), 1),
+    slopeBytesPerSecond: round(leastSquaresSlope(bytes), 0),
     maxRecords: largest(all.map((s) => s.backlogRecords!)),
     maxBytes: largest(all.map((s) => s.backlogBytes!)),
     endRecords: all.length ? all[all.length - 1].backlogRecords! : 0,
   };
-}
-
-/** Least-squares slope of y over x; 0 for fewer than two points. */
-export function slope(points: Array<[number, number]>): number {
-  if (points.length < 2) {
-    return 0;
-  }
-  const mx = mean(points.map(([x]) => x));
-  const my = mean(points.map(([, y]) => y));
-  let sxy = 0;
-  let sxx = 0;
-  for (const [x, y] of points) {
-    sxy += (x - mx) * (y - my);
-    sxx += (x - mx) ** 2;
-  }
-  return sxx === 0 ? 0 : sxy / sxx;
 }
 
 function mean(values: number[]): number {
@@ -413,17 +398,6 @@ function rssMB(pid: number): number {
   try {
     const match = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     return match ? round(Number(match[1]) / 1024, 1) : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU seconds (user + system, all threads) of a running process: fields 14 and 15 of /proc/<pid>/stat, in ticks. */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return 0;
   }

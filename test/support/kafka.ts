@@ -79,6 +79,8 @@ export async function produceLines(bootstrap: string, topic: string, lines: read
 export interface KafkaBroker {
   /** `host:port` of the PLAINTEXT listener. */
   bootstrap: string;
+  /** `host:port` of the SASL_PLAINTEXT listener (mechanism PLAIN), when started with `saslUsers`. */
+  saslBootstrap?: string;
   /** The broker's directory: config, log directory, `server.log`. */
   dir: string;
   /** Creates a topic (replication factor 1) and waits until it is there. */
@@ -110,17 +112,41 @@ async function waitForPort(port: number, deadline: number, failed: () => string 
   }
 }
 
-/** The KRaft configuration of a single node that is broker and controller, on loopback only. */
-function serverProperties(dir: string, port: number, controllerPort: number): string {
+/** A JAAS option value in double quotes (backslash and quote escaped). */
+function jaasQuoted(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/**
+ * The KRaft configuration of a single node that is broker and controller, on loopback only; with `sasl`, a second
+ * client listener that takes SASL PLAIN logins of those users (the PLAINTEXT one stays, for the admin tools).
+ */
+function serverProperties(
+  dir: string,
+  port: number,
+  controllerPort: number,
+  sasl?: { port: number; users: Record<string, string> }
+): string {
+  const saslListener = sasl ? `,SASL_PLAINTEXT://127.0.0.1:${sasl.port}` : '';
+  const saslLines = sasl
+    ? [
+        'sasl.enabled.mechanisms=PLAIN',
+        'listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule ' +
+          `required ${Object.entries(sasl.users)
+            .map(([user, password]) => `user_${user}=${jaasQuoted(password)}`)
+            .join(' ')};`,
+      ]
+    : [];
   return [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    `listeners=PLAINTEXT://127.0.0.1:${port}${saslListener},CONTROLLER://127.0.0.1:${controllerPort}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}${saslListener}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    `listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT${sasl ? ',SASL_PLAINTEXT:SASL_PLAINTEXT' : ''}`,
+    ...saslLines,
     `log.dirs=${join(dir, 'data')}`,
     'num.partitions=1',
     'offsets.topic.replication.factor=1',
@@ -148,15 +174,21 @@ function log4jProperties(dir: string): string {
   ].join('\n');
 }
 
+export interface StartKafkaOptions {
+  /** Users (name → password) of a SASL PLAIN listener (`saslBootstrap`) besides the PLAINTEXT one. */
+  saslUsers?: Record<string, string>;
+}
+
 /** Formats a fresh log directory and starts a broker on free loopback ports (about 3–10 s). */
-export async function startKafka(): Promise<KafkaBroker> {
+export async function startKafka(options: StartKafkaOptions = {}): Promise<KafkaBroker> {
   const libs = kafkaLibs();
   const dir = await mkdtemp(join(tmpdir(), 'mlmon-kafka-'));
   const [port, controllerPort] = [await freePort(), await freePort()];
+  const sasl = options.saslUsers ? { port: await freePort(), users: options.saslUsers } : undefined;
   const config = join(dir, 'server.properties');
-  await writeFile(config, serverProperties(dir, port, controllerPort));
+  await writeFile(config, serverProperties(dir, port, controllerPort, sasl), { mode: 0o600 });
   await writeFile(join(dir, 'log4j2.properties'), log4jProperties(dir));
-  await runKafkaTool('kafka.tools.StorageTool', ['format', '-t', clusterId(), '-c', config]);
+  await formatStorage(config, clusterId());
 
   let child: ChildProcess | undefined;
   let output = '';
@@ -198,6 +230,7 @@ export async function startKafka(): Promise<KafkaBroker> {
   const bootstrap = `127.0.0.1:${port}`;
   return {
     bootstrap,
+    ...(sasl ? { saslBootstrap: `127.0.0.1:${sasl.port}` } : {}),
     dir,
     async createTopic(name, partitions, topicConfig = {}) {
       const configArgs = Object.entries(topicConfig).flatMap(([key, value]) => ['--config', `${key}=${value}`]);
@@ -223,6 +256,11 @@ export async function startKafka(): Promise<KafkaBroker> {
       }
     },
   };
+}
+
+/** Formats the log directory of a broker configuration for a cluster id (`kafka-storage format`); the id is given as `--cluster-id=ID`, since one may start with "-". */
+export async function formatStorage(config: string, cluster: string): Promise<void> {
+  await runKafkaTool('kafka.tools.StorageTool', ['format', `--cluster-id=${cluster}`, '--config', config]);
 }
 
 /** A KRaft cluster id: 16 random bytes in URL-safe base64 without padding (what `StorageTool random-uuid` prints). */

@@ -7,6 +7,8 @@
  */
 import { parentPort, workerData, type Worker } from 'node:worker_threads';
 import { startCollector, type CollectorOptions } from '../collector/collector';
+import type { KafkaSourceConfig } from '../collector/kafka/config';
+import { startKafkaSource, type KafkaSource } from '../collector/kafka/consumer';
 import { prepareCounts } from '../counting/prepare-counts';
 import { scheduleMaintenance } from '../store/maintenance';
 import { openStore, type StoreOptions } from '../store/open';
@@ -24,6 +26,8 @@ export interface CollectorThreadConfig {
   maintenance: { intervalMs: number; retentionDays?: number };
   /** The model registry whose alias moves are recorded (registry/events.ts), polled every `intervalMs`. */
   registry?: RegistryFlags & { intervalMs: number };
+  /** Topics the collector consumes besides HTTP (collector/kafka/consumer.ts). */
+  kafka?: KafkaSourceConfig;
 }
 
 type ToThread = { type: 'stop'; signal: string };
@@ -114,6 +118,18 @@ export async function runCollectorThread(): Promise<void> {
     port.close();
     return;
   }
+  let kafka: KafkaSource | undefined;
+  if (config.kafka) {
+    try {
+      kafka = await startKafkaSource(config.kafka, collector.source, log);
+    } catch (err) {
+      await collector.stop().catch(() => undefined);
+      await store.close().catch(() => undefined);
+      post({ type: 'failed', message: (err as Error).message, input: false });
+      port.close();
+      return;
+    }
+  }
   post({ type: 'listening', url: collector.url, description: store.description });
   const maintenance = scheduleMaintenance(store, {
     ...config.maintenance,
@@ -134,6 +150,7 @@ export async function runCollectorThread(): Promise<void> {
   log(`mlmon serve: ${signal}: no longer accepting, flushing the write-ahead log into the store`);
   let code = 0;
   try {
+    await kafka?.stop();
     await registryWatch?.stop();
     await maintenance.stop();
     await collector.stop();

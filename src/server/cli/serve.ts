@@ -9,12 +9,14 @@ import { DEFAULT_MAX_BACKLOG_BYTES, DEFAULT_MIN_FREE_BYTES } from '../collector/
 import { DEFAULT_MAX_FEATURES_PER_MODEL } from '../store/schema';
 import { STORE_FLAGS, STORE_FLAGS_HELP, storeOptionsFromFlags, type StoreOptions } from '../store/open';
 import { startCollectorThread } from './collector-thread';
+import { KAFKA_FLAGS, KAFKA_FLAGS_HELP, kafkaFromFlags } from './kafka-flags';
 import { REGISTRY_FLAGS, REGISTRY_FLAGS_HELP, registryFromFlags } from './registry-flags';
 import { handleErrors, UsageError, type Command } from './command';
 
 const HELP = `Usage: mlmon serve [options]
 
-Runs the collector: model servers POST prediction logs and late labels to it.
+Runs the collector: model servers POST prediction logs and late labels to it, and it consumes them from Kafka
+topics when --kafka-brokers is given (the same validation, sampling, dead letters and write-ahead log).
   POST /api/v1/models/{model}/predictions   JSON array or NDJSON (Content-Type application/x-ndjson)
   POST /api/v1/models/{model}/labels        records {"id", "label", "ts"?}
   GET  /healthz   ok / degraded / failing with the problems and the backlog (503 when failing)
@@ -56,12 +58,15 @@ Options:
 
 ${STORE_FLAGS_HELP}
 
+${KAFKA_FLAGS_HELP}
+
 ${REGISTRY_FLAGS_HELP}
 `;
 
 const FLAGS = {
   ...STORE_FLAGS,
   ...REGISTRY_FLAGS,
+  ...KAFKA_FLAGS,
   'registry-interval-ms': { type: 'string' },
   listen: { type: 'string' },
   token: { type: 'string', multiple: true },
@@ -171,6 +176,7 @@ async function run(argv: string[]): Promise<number> {
   }
   const storeOptions = storeOptionsFromFlags(values, env);
   const registry = registryFromFlags(values, env);
+  const kafka = kafkaFromFlags(values, env);
   const log = (line: string) => process.stderr.write(line + '\n');
   // Signal handlers first: a SIGTERM that arrives while the WAL is replayed, or just after "listening" is printed,
   // must also end in a clean stop, not in the default "terminate now".
@@ -214,6 +220,7 @@ async function run(argv: string[]): Promise<number> {
       intervalMs: positiveInteger(values['maintenance-interval-ms'], 'maintenance-interval-ms') ?? 300_000,
       retentionDays: positiveInteger(values['retention-days'], 'retention-days'),
     },
+    ...(kafka ? { kafka } : {}),
     ...(registry
       ? {
           registry: {
@@ -228,6 +235,11 @@ async function run(argv: string[]): Promise<number> {
     log('mlmon serve: WARNING: --demo: AUTHENTICATION IS OFF. Anyone who can reach this address can write data.');
   }
   log(`mlmon serve: collector listening on ${url}, writing to the ${description}`);
+  if (kafka) {
+    log(
+      `mlmon serve: consuming Kafka topics ${kafka.routes.map((r) => r.topic).join(', ')} from ${kafka.brokers.join(',')}`
+    );
+  }
   if (registry) {
     log(`mlmon serve: recording alias moves of the MLflow registry at ${registry.client.url}`);
   }
@@ -244,6 +256,6 @@ async function run(argv: string[]): Promise<number> {
 }
 
 export const command: Command = {
-  summary: 'run the collector: HTTP ingestion of prediction logs and late labels',
+  summary: 'run the collector: HTTP and Kafka ingestion of prediction logs and late labels',
   run: handleErrors('serve', run),
 };

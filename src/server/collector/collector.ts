@@ -20,7 +20,7 @@ import type { AddressInfo } from 'node:net';
 import { acquireLock, describeHolder, LockHeldError, type HeldLock } from '../store/lock';
 import { DEFAULT_MAX_FEATURES_PER_MODEL, FeatureAdmission } from '../store/schema';
 import { predictionKey, type LabelRecord, type PredictionRecord, type PredictionWriter } from '../store/types';
-import { BodyError, bodyFormat, decodeBatch, type BatchItem } from './body';
+import { BodyError, bodyFormat, decodeBatch, type BatchItem, type BodyFormat } from './body';
 import { decodePredictions, type DecodedPredictions, type PredictionItem } from './prediction-lines';
 import { DeadLetterArea, MAX_RAW_BODY_CHARS, type DeadLetter } from './deadletter';
 import { WalFlusher, type SegmentSink } from './flusher';
@@ -88,6 +88,48 @@ export interface Collector {
   flush(): Promise<void>;
   /** Stops accepting, answers the requests under way, flushes the WAL into the store. */
   stop(): Promise<void>;
+  /** The accept path for sources other than HTTP (the Kafka consumer): see RecordSource. */
+  source: RecordSource;
+}
+
+/**
+ * What a source of records other than HTTP (collector/kafka/) gets from the collector: the same accept path as a
+ * POST — validation, sampling, de-duplication, dead letters, the write-ahead log — and the capacity checks that
+ * answer HTTP with 503/507, so the source can pause instead of dropping records.
+ */
+export interface RecordSource {
+  /**
+   * Accepts an NDJSON body for one model and kind (at most `maxBatchRecords` lines); resolves once the accepted
+   * records are durable (fsynced), with the refusals by line index. Rejects with a CapacityError while the
+   * collector refuses batches (retry the same body later), or another error when the body could not be made durable.
+   */
+  accept(model: string, kind: Kind, ndjson: Buffer): Promise<BatchResponse>;
+  /** Why batches are refused right now (disk below its floor, backlog over its bound), or undefined. */
+  refusing(): string | undefined;
+  /** Why records of this model are refused (an invalid name, a model not served here), or undefined. */
+  modelProblem(model: string): string | undefined;
+  /** Keeps records that could not even form a line of a batch (e.g. not UTF-8) in the dead-letter area. */
+  deadLetter(model: string, letters: DeadLetter[]): Promise<void>;
+  /** Adds a section to /healthz (its problems make the collector degraded) and lines to /metrics. */
+  register(report: SourceReport): void;
+  maxBatchRecords: number;
+}
+
+/** A source's part of /healthz and /metrics. */
+export interface SourceReport {
+  name: string;
+  health(): { problems: string[] } & Record<string, unknown>;
+  metrics(): string[];
+}
+
+/** The collector refuses batches for now (the HTTP path answers 503 or 507 with Retry-After). */
+export class CapacityError extends Error {
+  constructor(
+    readonly status: number,
+    message: string
+  ) {
+    super(message);
+  }
 }
 
 type Kind = WalBatch['kind'];
@@ -191,7 +233,9 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
   }
   const freeSpace = new FreeSpaceGuard(walDir, { minFreeBytes });
   let stopping = false;
-  const health = (): HealthReport =>
+  const sources: SourceReport[] = [];
+  const health = (): HealthReport => withSources(collectorHealth(), sources);
+  const collectorHealth = (): HealthReport =>
     assessHealth({
       now: Date.now(),
       stopping,
@@ -300,6 +344,11 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
     } catch {
       throw new HttpError(400, 'invalid_model', 'the model name in the path is not valid percent-encoding');
     }
+    return servedModel(model);
+  }
+
+  /** The model name if it is valid and served here; else throws 400 or 404. */
+  function servedModel(model: string): string {
     const problem = checkModelName(model);
     if (problem) {
       throw new HttpError(400, 'invalid_model', problem);
@@ -505,6 +554,13 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
     );
   }
 
+  /** A body's items: predictions straight into columns (prediction-lines.ts), labels as parsed values. */
+  function decodeBody(kind: Kind, body: Buffer, format: BodyFormat): DecodedBatch {
+    return kind === 'predictions'
+      ? { kind, ...decodePredictions(body, format, maxBatchRecords, samplingRate) }
+      : { kind, items: decodeBatch(body, format, maxBatchRecords) };
+  }
+
   async function ingest(
     req: http.IncomingMessage,
     model: string,
@@ -516,10 +572,7 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
     let batch: DecodedBatch;
     try {
       body = await readBody(req);
-      batch =
-        kind === 'predictions'
-          ? { kind, ...decodePredictions(body, format, maxBatchRecords, samplingRate) }
-          : { kind, items: decodeBatch(body, format, maxBatchRecords) };
+      batch = decodeBody(kind, body, format);
     } catch (err) {
       const refusal =
         err instanceof BodyError ? new HttpError(err.status, err.code, err.message, {}, undefined) : (err as HttpError);
@@ -537,6 +590,17 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
       }
       throw refusal;
     }
+    return acceptItems(model, kind, format, body, batch);
+  }
+
+  /** Validates, samples and de-duplicates decoded items, keeps the refused ones, and logs the accepted durably. */
+  async function acceptItems(
+    model: string,
+    kind: Kind,
+    format: BodyFormat,
+    body: Buffer,
+    batch: DecodedBatch
+  ): Promise<{ status: number; body: BatchResponse }> {
     const started = process.hrtime.bigint();
     const now = Date.now();
     let settle!: (error?: Error) => void;
@@ -612,7 +676,8 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
       if (!options.metricsPublic) {
         authenticate(req);
       }
-      return { status: 200, body: undefined, text: metrics.render(), endpoint: 'metrics' };
+      const text = metrics.render() + sources.flatMap((source) => source.metrics().map((line) => line + '\n')).join('');
+      return { status: 200, body: undefined, text, endpoint: 'metrics' };
     }
     const match = API_PATH.exec(url.pathname);
     if (!match) {
@@ -704,8 +769,51 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
+  const source: RecordSource = {
+    maxBatchRecords,
+    async accept(model, kind, ndjson) {
+      if (stopping) {
+        throw new CapacityError(503, 'the collector is shutting down');
+      }
+      try {
+        checkCapacity();
+        return (await acceptItems(servedModel(model), kind, 'ndjson', ndjson, decodeBody(kind, ndjson, 'ndjson'))).body;
+      } catch (err) {
+        if (err instanceof HttpError && (err.status === 503 || err.status === 507)) {
+          throw new CapacityError(err.status, err.message);
+        }
+        throw err;
+      }
+    },
+    refusing() {
+      try {
+        checkCapacity();
+        return stopping ? 'the collector is shutting down' : undefined;
+      } catch (err) {
+        return (err as Error).message;
+      }
+    },
+    modelProblem(model) {
+      try {
+        servedModel(model);
+        return undefined;
+      } catch (err) {
+        return (err as Error).message;
+      }
+    },
+    deadLetter: async (model, letters) => {
+      await deadLetters.write(model, letters);
+      for (const letter of letters) {
+        metrics.rejected.inc({ model, kind: letter.kind, reason: letter.code });
+        metrics.records.inc({ model, kind: letter.kind, outcome: 'rejected' });
+      }
+    },
+    register: (report) => void sources.push(report),
+  };
+
   let stopped: Promise<void> | undefined;
   return {
+    source,
     url: `http://${host}:${address.port}`,
     port: address.port,
     metrics,
@@ -734,6 +842,17 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
       return stopped;
     },
   };
+}
+
+/** The collector's health with each source's section; a source's problems make an `ok` collector `degraded`. */
+function withSources(report: HealthReport, sources: SourceReport[]): HealthReport {
+  if (!sources.length) {
+    return report;
+  }
+  const sections = Object.fromEntries(sources.map((source) => [source.name, source.health()]));
+  const problems = Object.values(sections).flatMap((section) => section.problems);
+  const status = report.status === 'ok' && problems.length ? 'degraded' : report.status;
+  return { ...report, status, problems: [...report.problems, ...problems], ...sections };
 }
 
 /** A request's decoded items: predictions with the columns their fast rows are in (prediction-lines.ts). */

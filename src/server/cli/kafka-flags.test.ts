@@ -1,0 +1,59 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { kafkaFromFlags } from './kafka-flags';
+
+test('topics map to models, or leave the model to the record; labels topics are their own kind', () => {
+  const config = kafkaFromFlags({
+    'kafka-brokers': '127.0.0.1:9092,broker2:9093',
+    'kafka-topic': ['preds.churn=churn,shared'],
+    'kafka-labels-topic': ['labels.churn=churn'],
+  });
+  expect(config).toMatchObject({
+    brokers: ['127.0.0.1:9092', 'broker2:9093'],
+    groupId: 'mlmon-collector',
+    modelField: 'model',
+    routes: [
+      { topic: 'preds.churn', kind: 'predictions', model: 'churn' },
+      { topic: 'shared', kind: 'predictions' },
+      { topic: 'labels.churn', kind: 'labels', model: 'churn' },
+    ],
+  });
+});
+
+test('bad flags are refused with what to do', () => {
+  expect(kafkaFromFlags({})).toBeUndefined();
+  expect(() => kafkaFromFlags({ 'kafka-topic': ['t'] })).toThrow(/need --kafka-brokers/);
+  expect(() => kafkaFromFlags({ 'kafka-brokers': 'nohost', 'kafka-topic': ['t'] })).toThrow(/HOST:PORT/);
+  expect(() => kafkaFromFlags({ 'kafka-brokers': 'h:1' })).toThrow(/at least one --kafka-topic/);
+  expect(() => kafkaFromFlags({ 'kafka-brokers': 'h:1', 'kafka-topic': ['t=bad-model'] })).toThrow(
+    /kafka-topic t=bad-model/
+  );
+  expect(() => kafkaFromFlags({ 'kafka-brokers': 'h:1', 'kafka-topic': ['t', 't=m'] })).toThrow(/given twice/);
+  expect(() =>
+    kafkaFromFlags({ 'kafka-brokers': 'h:1', 'kafka-topic': ['t'], 'kafka-dead-letter-topic': 't' })
+  ).toThrow(/must not be one of the consumed topics/);
+  expect(() =>
+    kafkaFromFlags({ 'kafka-brokers': 'h:1', 'kafka-topic': ['t'], 'kafka-sasl-mechanism': 'GSSAPI' })
+  ).toThrow(/not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512/);
+});
+
+test('the SASL password comes from its file or the environment, and no error quotes it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mlmon-kafka-flags-'));
+  try {
+    writeFileSync(join(dir, 'password'), 'file-Secret-123\n');
+    const base = { 'kafka-brokers': 'h:1', 'kafka-topic': ['t=m'], 'kafka-sasl-mechanism': 'scram-sha-512' };
+    expect(
+      kafkaFromFlags({ ...base, 'kafka-sasl-username': 'u', 'kafka-sasl-password-file': join(dir, 'password') })?.sasl
+    ).toEqual({ mechanism: 'SCRAM-SHA-512', username: 'u', password: 'file-Secret-123' });
+    expect(
+      kafkaFromFlags(base, { MLMON_KAFKA_SASL_USERNAME: 'u', MLMON_KAFKA_SASL_PASSWORD: 'env-Secret-456' })?.sasl
+    ).toEqual({ mechanism: 'SCRAM-SHA-512', username: 'u', password: 'env-Secret-456' });
+    expect(() => kafkaFromFlags(base, {})).toThrow(/needs a user .* and a password/);
+    expect(() =>
+      kafkaFromFlags({ ...base, 'kafka-sasl-username': 'u', 'kafka-sasl-password-file': join(dir, 'missing') })
+    ).toThrow(/cannot read --kafka-sasl-password-file .*ENOENT/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
