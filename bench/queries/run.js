@@ -22,10 +22,10 @@ const {
   agreement,
   directorySize,
   ensureData,
-  removePreparedCounts,
-  reusable,
+  runCold,
   runJson,
   runMaintain,
+  savedPhase,
   tsx,
 } = require('./phases');
 const EVIDENTLY_ALL = process.env.BENCH_EVIDENTLY_ALL === '1';
@@ -38,26 +38,6 @@ const TARGETS = {
   window24hWarmP95Ms: 150,
   backendPeakRssMB: 400,
 };
-
-/** Each case's first run in a fresh process with nothing prepared: every row of the window is read. */
-function runCold() {
-  const cases = [];
-  for (let index = 0; ; index++) {
-    const saved = path.join(DATA_DIR, `phase-cold-${index}.json`);
-    if (!reusable(saved)) {
-      removePreparedCounts();
-    }
-    const measured = runJson(
-      ...tsx('measure.ts', ['embedded-cold', DATA_DIR, String(index)]),
-      `cold case ${index}`,
-      `cold-${index}`
-    );
-    if (measured.value.cases.length === 0) {
-      return { cases };
-    }
-    cases.push({ ...measured.value.cases[0], peakRssMB: measured.value.peakRssMB });
-  }
-}
 
 /** Evidently on the most recent day's files (or all of them), with its peak memory from GNU time when installed. */
 function runEvidently() {
@@ -82,14 +62,7 @@ function runEvidently() {
     fs.rmSync(usage);
     return { ...measured.value, days, cpuSeconds: user + system, peakRssMB: maxKilobytes / 1024 };
   };
-  const saved = path.join(DATA_DIR, 'phase-evidently.json');
-  if (reusable(saved)) {
-    console.log(`-- Evidently: reusing ${saved}`);
-    return JSON.parse(fs.readFileSync(saved, 'utf8'));
-  }
-  const value = withUsage();
-  fs.writeFileSync(saved, JSON.stringify(value));
-  return value;
+  return savedPhase('evidently', 'Evidently', withUsage);
 }
 
 const byName = (measured, prefix) => measured.cases.find((c) => c.name.startsWith(prefix));
