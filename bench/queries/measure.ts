@@ -30,7 +30,17 @@ import { duckdbStringLiteral } from '../../src/server/store/duckdb-sql';
 import { EmbeddedStore } from '../../src/server/store/embedded';
 import { PREDICTION_SYSTEM_COLUMNS } from '../../src/server/store/types';
 import { startClickHouse, startClickHouseCluster } from '../../test/support/clickhouse';
-import { CATEGORICAL_FEATURES, DAY_MS, MODEL, NUMERIC_FEATURES, START, VERSION, generate, storeDir } from './generate';
+import {
+  CATEGORICAL_FEATURES,
+  DAY_MS,
+  END,
+  MODEL,
+  NUMERIC_FEATURES,
+  START,
+  VERSION,
+  generate,
+  storeDir,
+} from './generate';
 import { CASES, CLICKHOUSE_CASES, HOUR_MS, percentile, warmTimings } from './cases';
 import { prepareCounts } from '../../src/server/counting/prepare-counts';
 
@@ -164,15 +174,17 @@ const storeOptions = (target: ClickHouseTarget) => ({
 });
 
 /**
- * Creates the model's table and baseline through ClickHouseStore, then bulk-loads every day of the Parquet rows:
+ * Creates the model's table and baseline through ClickHouseStore, then bulk-loads every day of the Parquet rows (or
+ * the last `lastDays` days):
  * one TabSeparated INSERT per day into the store's `predictions_bench` — on a cluster its Distributed table, with
  * `insert_distributed_sync=1` as the store writes (shard 1 sends each row to the shard of its sharding key and
  * answers once every shard has its rows).
  */
 async function loadClickHouse(
   dataDir: string,
-  target: ClickHouseTarget
-): Promise<{ rows: number; seconds: number; daySeconds: number[] }> {
+  target: ClickHouseTarget,
+  lastDays = Infinity
+): Promise<{ rows: number; seconds: number; days: string[]; daySeconds: number[] }> {
   const started = Date.now();
   const embedded = await EmbeddedStore.open(storeDir(dataDir));
   const baseline = (await embedded.getBaseline(MODEL, VERSION))!;
@@ -195,10 +207,11 @@ async function loadClickHouse(
   const insert = `INSERT INTO ${database}.predictions_${MODEL} (${CLICKHOUSE_COLUMNS.join(', ')}) FORMAT TabSeparated`;
   const insertUrl = `${url}/?query=${encodeURIComponent(insert)}${target.cluster ? '&insert_distributed_sync=1' : ''}`;
   const daySeconds: number[] = [];
+  const days = readdirSync(predictions).sort().slice(-lastDays);
   const duck = await DuckDBInstance.create(':memory:');
   const connection = await duck.connect();
   try {
-    for (const day of readdirSync(predictions).sort()) {
+    for (const day of days) {
       const dayStarted = Date.now();
       const tsv = join(dataDir, `${day}.tsv`);
       const glob = duckdbStringLiteral(join(predictions, day, '*.parquet'));
@@ -223,7 +236,7 @@ async function loadClickHouse(
     body: `SELECT count() FROM ${database}.predictions_${MODEL} WHERE ts >= ${START}`,
   });
   const rows = Number((await counted.text()).trim());
-  return { rows, seconds: (Date.now() - started) / 1000, daySeconds };
+  return { rows, seconds: (Date.now() - started) / 1000, days, daySeconds };
 }
 
 /**
@@ -246,11 +259,12 @@ function spawnAsync(command: string, args: string[]): Promise<{ code: number | n
 async function withLoadedClickHouse<T>(
   dataDir: string,
   cluster: boolean,
-  measure: (instance: DatasourceInstance, target: ClickHouseTarget) => Promise<T>
+  measure: (instance: DatasourceInstance, target: ClickHouseTarget) => Promise<T>,
+  lastDays = Infinity
 ): Promise<T & { store: string; load: { rows: number; seconds: number }; clientPeakRssMB: number }> {
   const target = await startTarget(cluster);
   try {
-    const load = await loadClickHouse(dataDir, target);
+    const load = await loadClickHouse(dataDir, target, lastDays);
     const instance = createInstance(
       settings({
         storeKind: 'clickhouse',
@@ -352,15 +366,19 @@ async function partsOnDisk(target: ClickHouseTarget): Promise<Array<{ table: str
 /**
  * The 100 M-row benchmark's ClickHouse half (run-bigdata.js) on a two-shard cluster: load, `mlmon maintain`
  * (compaction and the prepared counts, on the shards), the parts on disk, then every case from the prepared hours
- * (the rows path at this size is minutes per query, measured at 10 M rows in RESULTS-clickhouse.md).
+ * (the rows path at this size is minutes per query, measured at 10 M rows in RESULTS-clickhouse.md). With
+ * BENCH_CLUSTER_DAYS=N only the last N days are loaded, and only the cases within them run.
  */
 async function measureCluster(dataDir: string, warmRuns: number) {
-  return withLoadedClickHouse(dataDir, true, async (instance, target) => {
+  const lastDays = Number(process.env.BENCH_CLUSTER_DAYS ?? Infinity);
+  const cases = CASES.filter((c) => c.range.from >= END - lastDays * DAY_MS);
+  const measure = async (instance: DatasourceInstance, target: ClickHouseTarget) => {
     const maintain = await maintainClickHouse(target);
     const disk = await partsOnDisk(target);
-    const measured = await measureCases(instance, warmRuns, CASES);
+    const measured = await measureCases(instance, warmRuns, cases);
     return { maintain, disk, ...measured };
-  });
+  };
+  return withLoadedClickHouse(dataDir, true, measure, lastDays);
 }
 
 async function main(argv: string[]): Promise<void> {

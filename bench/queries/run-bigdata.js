@@ -13,7 +13,8 @@
 // the same cases). The answers of the two stores are compared by digest (measure.ts).
 //
 // Environment as run.js (BENCH_WARM, BENCH_DATA_DIR, BENCH_KEEP_DATA=1 keeps the ~15 GB of data, BENCH_REUSE_PHASES=1
-// reuses the phases a stopped run saved in the data directory), BENCH_START (the first day, YYYY-MM-DD; default the
+// reuses the phases a stopped run saved in the data directory), BENCH_CLUSTER_DAYS=N to load only the last N days
+// into the cluster (and run only the cases within them), BENCH_START (the first day, YYYY-MM-DD; default the
 // day that makes the range end at yesterday's UTC midnight) and BENCH_CLUSTER=0 to measure the embedded store only.
 'use strict';
 const os = require('node:os');
@@ -35,11 +36,13 @@ process.env.BENCH_DATA_DIR ??= path.join(
 const fs = require('node:fs');
 
 const { DATA_DIR, ROWS, WARM, machine } = require('./environment');
-const { agreement, directorySize, ensureData, runJson, runMaintain, tsx } = require('./phases');
+const { agreement, directorySize, ensureData, runCold, runJson, runMaintain, savedPhase, tsx } = require('./phases');
 
 const DAYS = Number(process.env.BENCH_DAYS);
 const WITH_CLUSTER = process.env.BENCH_CLUSTER !== '0';
 const MB = 2 ** 20;
+/** The cases (cases.ts CASES) also run cold, nothing prepared, as the same run's baseline: whole range, 24 h drift. */
+const COLD_CASES = [1, 4];
 
 /** Bytes per million rows, in MB. */
 const perMillionRows = (bytes, rows) => bytes / MB / (rows / 1e6);
@@ -70,23 +73,35 @@ function clusterSection(results) {
   }
   const predictions = cluster.disk.find((t) => t.table === `predictions_bench_local`);
   const total = cluster.disk.reduce((sum, t) => sum + t.bytes, 0);
-  const tables = cluster.disk.map((t) => `${t.table} ${(t.bytes / MB).toFixed(0)} MB`).join(', ');
+  const tables = cluster.disk
+    .filter((t) => t.bytes >= MB)
+    .map((t) => `${t.table} ${(t.bytes / MB).toFixed(0)} MB`)
+    .join(', ');
   const prepare = prepareSeconds(cluster.maintain.log);
+  const loaded = cluster.load.rows;
+  const fraction =
+    loaded < results.rows
+      ? `- **Only a fraction was loaded** (BENCH_CLUSTER_DAYS=${cluster.load.days.length}): the last ${cluster.load.days.length} days of the same data,
+  ${cluster.load.days[0]} to ${cluster.load.days[cluster.load.days.length - 1]}, ${loaded.toLocaleString('en-US')} rows (${((100 * loaded) / results.rows).toFixed(0)} %), and only the cases whose range lies within them
+  ran. Every figure below is for those rows; none is scaled up to ${results.rows.toLocaleString('en-US')}.
+`
+      : '';
   return `## Two-shard ClickHouse cluster
 
+${fraction}
 - ${cluster.store}: two private \`clickhouse-server\` processes on loopback (test/support/clickhouse.ts
   \`startClickHouseCluster\`, max_threads 2 each, the same 2 cores), the store in cluster mode
   (\`predictions_bench\` a Distributed table over \`predictions_bench_local\`, sharded by \`cityHash64(id)\`).
 - **Load, through the store's cluster path**: one TabSeparated INSERT per day into the Distributed table with
   \`insert_distributed_sync=1\` (as the store writes; shard 1 forwards each row to its shard), the ingestion ledger's
-  materialized view running on each shard: ${cluster.load.rows.toLocaleString('en-US')} rows in **${cluster.load.seconds.toFixed(0)} s**
-  (${(cluster.load.rows / cluster.load.seconds).toFixed(0)} rows/s, day files exported from Parquet by DuckDB included;
+  materialized view running on each shard: ${loaded.toLocaleString('en-US')} rows in **${cluster.load.seconds.toFixed(0)} s**
+  (${(loaded / cluster.load.seconds).toFixed(0)} rows/s, day files exported from Parquet by DuckDB included;
   per day ${Math.min(...cluster.load.daySeconds).toFixed(1)}–${Math.max(...cluster.load.daySeconds).toFixed(1)} s).
 - **\`mlmon maintain\`** with the cluster flags (OPTIMIZE … FINAL of each shard's tables, then the prepared counts
   counted on each shard): **${cluster.maintain.seconds.toFixed(0)} s**${prepare === undefined ? '' : `, of which preparing the counts ${prepare.toFixed(0)} s`}.
 - **Disk** (system.parts, active parts of both shards): predictions ${(predictions.bytes / MB).toFixed(0)} MB =
-  **${perMillionRows(predictions.bytes, results.rows).toFixed(0)} MB per million rows**; every table ${(total / MB).toFixed(0)} MB
-  (${perMillionRows(total, results.rows).toFixed(0)} MB per million rows): ${tables}.
+  **${perMillionRows(predictions.bytes, loaded).toFixed(0)} MB per million rows**; every table ${(total / MB).toFixed(0)} MB
+  (${perMillionRows(total, loaded).toFixed(0)} MB per million rows): ${tables}.
 - The client process (handlers, in-process) peaked at ${cluster.clientPeakRssMB.toFixed(0)} MB; the servers' memory is not counted.
 `;
 }
@@ -96,9 +111,15 @@ function markdown(results) {
   const cluster = results.cluster;
   const rows = results.embedded.cases.map((c) => {
     const exe = results.executable.cases.find((e) => e.name === c.name);
+    const cold = results.cold.cases.find((e) => e.name === c.name);
     const onCluster = cluster?.cases.find((e) => e.name === c.name);
-    const same = onCluster?.output && c.output ? agreement(c.output, onCluster.output) : '—';
-    return `| ${[c.name, timing(c), timing(exe), timing(onCluster), same].join(' | ')} |`;
+    const same = [cold, onCluster].map((other) =>
+      other?.output && c.output ? agreement(c.output, other.output) : '—'
+    );
+    const coldCell = cold
+      ? `${ms(cold.firstMs)} (${(cold.firstMs / c.firstMs).toFixed(0)}× the prepared first run)`
+      : '—';
+    return `| ${[c.name, timing(c), coldCell, timing(exe), timing(onCluster), same.join('; ')].join(' | ')} |`;
   });
   const disk = results.disk;
   const prepare = prepareSeconds(results.maintain.log);
@@ -126,12 +147,13 @@ function markdown(results) {
   ${results.executable.executable.builtAt}) serving every case below over gRPC QueryData: **${results.executable.peakRssMB.toFixed(0)} MB**; the in-process
   run of the same handlers ${results.embedded.peakRssMB.toFixed(0)} MB.
 
-| query | embedded, in-process | embedded, executable over gRPC | two-shard cluster | same answer (embedded; cluster) |
-| --- | --- | --- | --- | --- |
+| query | embedded, prepared, in-process | embedded, cold (nothing prepared) | embedded, prepared, executable over gRPC | two-shard cluster, prepared | same answer: cold; cluster |
+| --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 
-"same answer": frame and row counts and the sum of every number in the frames (measure.ts \`digest\`), the cluster's
-against the embedded store's.
+"cold": the case alone in a fresh process with no prepared counts (every row of its window read: the rows path, the
+same run's baseline; peak RSS of those processes ${Math.max(...results.cold.cases.map((c) => c.peakRssMB)).toFixed(0)} MB). "same answer": frame and row counts and the sum of every number in
+the frames (measure.ts \`digest\`), of the cold run and of the cluster, each against the embedded prepared run.
 
 ${clusterSection(results)}`;
 }
@@ -140,16 +162,17 @@ function main() {
   const loadStart = os.loadavg();
   const generateSeconds = ensureData();
   const maintain = runMaintain();
-  const disk = {
+  const disk = savedPhase('disk', 'disk', () => ({
     parquetBytes: directorySize(path.join(DATA_DIR, 'store')),
     storeBytes: directorySize(path.join(DATA_DIR, 'store'), true),
-  };
+  }));
   const embedded = runJson(...tsx('measure.ts', ['embedded', DATA_DIR, String(WARM)]), 'embedded', 'embedded').value;
   const executable = runJson(
     ...tsx('executable.ts', [DATA_DIR, String(WARM), 'all']),
     'backend executable over gRPC',
     'executable'
   ).value;
+  const cold = runCold(COLD_CASES);
   const cluster = WITH_CLUSTER
     ? runJson(...tsx('measure.ts', ['cluster', DATA_DIR, String(WARM)]), 'two-shard cluster', 'cluster').value
     : undefined;
@@ -164,6 +187,7 @@ function main() {
     disk,
     embedded,
     executable,
+    cold,
     cluster,
   };
   fs.writeFileSync(path.join(__dirname, 'results-bigdata.json'), JSON.stringify(results, null, 2) + '\n');
