@@ -154,6 +154,24 @@ function agreement(a, b) {
   return `${same ? 'yes' : '**no**'} (${b.frames} frames, ${b.rows} rows, Δsum ${relative.toExponential(0)})`;
 }
 
+/** Writes results<suffix>.json and RESULTS<suffix>.md (suffix '' or e.g. '-bigdata') beside this file. */
+function writeResults(suffix, results, markdown) {
+  fs.writeFileSync(path.join(__dirname, `results${suffix}.json`), JSON.stringify(results, null, 2) + '\n');
+  fs.writeFileSync(path.join(__dirname, `RESULTS${suffix}.md`), markdown(results));
+  console.log(`wrote bench/queries/results${suffix}.json and RESULTS${suffix}.md`);
+}
+
+/** Runs a benchmark's main, then deletes the data directory unless BENCH_KEEP_DATA=1. */
+function runThenRemoveData(main) {
+  try {
+    main();
+  } finally {
+    if (process.env.BENCH_KEEP_DATA !== '1') {
+      fs.rmSync(DATA_DIR, { recursive: true, force: true });
+    }
+  }
+}
+
 module.exports = {
   BASELINE_FILE,
   PREDICTIONS_DIR,
@@ -165,6 +183,8 @@ module.exports = {
   runCold,
   runJson,
   runMaintain,
+  runThenRemoveData,
   savedPhase,
   tsx,
+  writeResults,
 };

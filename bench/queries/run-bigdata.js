@@ -36,7 +36,18 @@ process.env.BENCH_DATA_DIR ??= path.join(
 const fs = require('node:fs');
 
 const { DATA_DIR, ROWS, WARM, machine } = require('./environment');
-const { agreement, directorySize, ensureData, runCold, runJson, runMaintain, savedPhase, tsx } = require('./phases');
+const {
+  agreement,
+  directorySize,
+  ensureData,
+  runCold,
+  runJson,
+  runMaintain,
+  runThenRemoveData,
+  savedPhase,
+  tsx,
+  writeResults,
+} = require('./phases');
 
 const DAYS = Number(process.env.BENCH_DAYS);
 const WITH_CLUSTER = process.env.BENCH_CLUSTER !== '0';
@@ -190,15 +201,7 @@ function main() {
     cold,
     cluster,
   };
-  fs.writeFileSync(path.join(__dirname, 'results-bigdata.json'), JSON.stringify(results, null, 2) + '\n');
-  fs.writeFileSync(path.join(__dirname, 'RESULTS-bigdata.md'), markdown(results));
-  console.log('wrote bench/queries/results-bigdata.json and RESULTS-bigdata.md');
+  writeResults('-bigdata', results, markdown);
 }
 
-try {
-  main();
-} finally {
-  if (process.env.BENCH_KEEP_DATA !== '1') {
-    fs.rmSync(DATA_DIR, { recursive: true, force: true });
-  }
-}
+runThenRemoveData(main);

@@ -17,7 +17,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const { DATA_DIR, ROOT, ROWS, WARM, machine } = require('./environment');
-const { agreement } = require('./phases');
+const { agreement, runThenRemoveData, writeResults } = require('./phases');
 const BASELINE_FILE = path.join(DATA_DIR, 'store', 'models', 'bench', 'baselines', 'v1.json');
 const MEASURE = path.join(__dirname, 'measure.ts');
 
@@ -133,15 +133,7 @@ function main() {
     machine: machine(loadStart),
     clickhouse,
   };
-  fs.writeFileSync(path.join(__dirname, 'results-clickhouse.json'), JSON.stringify(results, null, 2) + '\n');
-  fs.writeFileSync(path.join(__dirname, 'RESULTS-clickhouse.md'), markdown(results));
-  console.log('wrote bench/queries/results-clickhouse.json and RESULTS-clickhouse.md');
+  writeResults('-clickhouse', results, markdown);
 }
 
-try {
-  main();
-} finally {
-  if (process.env.BENCH_KEEP_DATA !== '1') {
-    fs.rmSync(DATA_DIR, { recursive: true, force: true });
-  }
-}
+runThenRemoveData(main);

@@ -26,7 +26,9 @@ const {
   runJson,
   runMaintain,
   savedPhase,
+  runThenRemoveData,
   tsx,
+  writeResults,
 } = require('./phases');
 const EVIDENTLY_ALL = process.env.BENCH_EVIDENTLY_ALL === '1';
 const EXECUTABLE_ALL = process.env.BENCH_EXECUTABLE_ALL !== '0';
@@ -233,17 +235,8 @@ function main() {
     },
     targets: verdicts(embedded, executable, cold),
   };
-  fs.writeFileSync(path.join(__dirname, 'results.json'), JSON.stringify(results, null, 2) + '\n');
-  fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), markdown(results));
-  console.log(
-    `wrote bench/queries/results.json and RESULTS.md; Evidently ÷ mlmon ${results.comparison.ratio.toFixed(1)}×`
-  );
+  writeResults('', results, markdown);
+  console.log(`Evidently ÷ mlmon ${results.comparison.ratio.toFixed(1)}×`);
 }
 
-try {
-  main();
-} finally {
-  if (process.env.BENCH_KEEP_DATA !== '1') {
-    fs.rmSync(DATA_DIR, { recursive: true, force: true });
-  }
-}
+runThenRemoveData(main);
