@@ -25,7 +25,8 @@ export const VERSION = 'v1';
 export const DAY_MS = 86_400_000;
 /** Days, numeric and categorical features: 10, 20 and 5 unless BENCH_DAYS, BENCH_NUMERIC, BENCH_CATEGORICAL say. */
 export const DAYS = Number(process.env.BENCH_DAYS ?? 10);
-export const START = Date.UTC(2026, 10, 15);
+/** The first day: BENCH_START (YYYY-MM-DD, UTC) or 2026-11-15. */
+export const START = process.env.BENCH_START ? startOf(process.env.BENCH_START) : Date.UTC(2026, 10, 15);
 export const END = START + DAYS * DAY_MS;
 const SHIFT_DAY = 6;
 export const NUMERIC_FEATURES = Array.from({ length: Number(process.env.BENCH_NUMERIC ?? 20) }, (_, k) => `x${k}`);
@@ -35,7 +36,17 @@ export const CATEGORICAL_FEATURES = Array.from(
 );
 const CATEGORIES = 8;
 const REFERENCE_ROWS = 200_000;
-const INGESTED_AT = Date.UTC(2026, 10, 25);
+/** When every row was ingested: at the end of the range (2026-11-25 with the default days). */
+const INGESTED_AT = END;
+
+/** The epoch ms of a UTC day given as YYYY-MM-DD; throws a message naming BENCH_START otherwise. */
+function startOf(day: string): number {
+  const ms = /^\d{4}-\d{2}-\d{2}$/.test(day) ? Date.parse(`${day}T00:00:00Z`) : NaN;
+  if (!Number.isFinite(ms)) {
+    throw new Error(`BENCH_START=${day} is not a day like 2026-11-15`);
+  }
+  return ms;
+}
 
 /** A uniform value in (0, 1) from the row index and a stream number. */
 const uniform = (stream: number) => `((hash(i * 131 + ${stream}) % 1000000)::DOUBLE + 0.5) / 1000000.0`;
@@ -61,8 +72,16 @@ function categoricalSql(k: number, drift: string): string {
   return `CASE WHEN ${uniform(120 + k)} < 0.01 THEN NULL ELSE chr(97 + ${index}) END`;
 }
 
-/** SELECT of `count` prediction rows from row index `first`, spread over the benchmark's days. */
-export function predictionsSql(first: number, count: number, drifting: boolean): string {
+/**
+ * SELECT of `count` prediction rows from row index `first`, spread over the benchmark's days; only the indices in
+ * `[slice.from, slice.to)` when `slice` is given (the same rows, fewer of them).
+ */
+export function predictionsSql(
+  first: number,
+  count: number,
+  drifting: boolean,
+  slice = { from: first, to: first + count }
+): string {
   const ts = `(${START} + (i - ${first}) * ${DAYS * DAY_MS} // ${count})::BIGINT`;
   const drift = drifting ? `greatest(0, (ts - ${START}) // ${DAY_MS} - ${SHIFT_DAY - 1})::DOUBLE` : '0.0';
   const features = [
@@ -75,7 +94,7 @@ export function predictionsSql(first: number, count: number, drifting: boolean):
     `(${uniform(202)} < 0.001)::UTINYINT AS is_error, NULL::VARCHAR AS error_message, 1.0::DOUBLE AS sampling_rate, ` +
     `'' AS type_errors, ${INGESTED_AT}::BIGINT AS ingested_at, ${features.join(', ')}, ` +
     `strftime(make_timestamp(ts * 1000), '%Y-%m-%d') AS day ` +
-    `FROM (SELECT i, ${ts} AS ts FROM range(${first}, ${first + count}) AS r(i))`
+    `FROM (SELECT i, ${ts} AS ts FROM range(${slice.from}, ${slice.to}) AS r(i))`
   );
 }
 
@@ -87,17 +106,30 @@ export function referenceFile(dataDir: string): string {
   return join(dataDir, 'reference.parquet');
 }
 
-/** Writes the predictions, schema.json, the reference sample and the baseline under `dataDir` (which must be new). */
+/**
+ * The row indices of day `day` when `rows` rows spread over DAYS days: row i lies at START + i·DAYS·DAY_MS / rows
+ * (rounded down), so day d holds the indices from ⌈d·rows / DAYS⌉ up to ⌈(d + 1)·rows / DAYS⌉.
+ */
+export function dayRows(day: number, rows: number): { from: number; to: number } {
+  return { from: Math.ceil((day * rows) / DAYS), to: Math.ceil(((day + 1) * rows) / DAYS) };
+}
+
+/**
+ * Writes the predictions (one COPY per day: DuckDB's buffers hold at most a day, and the progress shows), schema.json, the reference sample and the baseline under `dataDir` (which must be new). */
 export async function generate(dataDir: string, rows: number): Promise<void> {
   const modelDir = join(storeDir(dataDir), 'models', MODEL);
   await mkdir(modelDir, { recursive: true });
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
   try {
-    await connection.run(
-      `COPY (${predictionsSql(0, rows, true)}) TO ${duckdbStringLiteral(join(modelDir, 'predictions'))} ` +
-        `(FORMAT parquet, COMPRESSION snappy, PARTITION_BY (day), FILENAME_PATTERN 'bench_{i}')`
-    );
+    for (let day = 0; day < DAYS; day++) {
+      const slice = dayRows(day, rows);
+      await connection.run(
+        `COPY (${predictionsSql(0, rows, true, slice)}) TO ${duckdbStringLiteral(join(modelDir, 'predictions'))} ` +
+          `(FORMAT parquet, COMPRESSION snappy, PARTITION_BY (day), FILENAME_PATTERN 'bench_{i}', OVERWRITE_OR_IGNORE)`
+      );
+      process.stderr.write(`generated day ${day + 1} of ${DAYS} (${slice.to - slice.from} rows)\n`);
+    }
     const features: FeatureState[] = [
       ...NUMERIC_FEATURES.map((name) => ({ name, kind: 'numeric' as const })),
       ...CATEGORICAL_FEATURES.map((name) => ({ name, kind: 'categorical' as const })),

@@ -7,12 +7,14 @@
  *   node --import tsx bench/queries/measure.ts embedded-cold <dataDir> <caseIndex>   (one case, first run only)
  *   node --import tsx bench/queries/measure.ts clickhouse <dataDir> <warmRuns>
  *   node --import tsx bench/queries/measure.ts clickhouse-prepared <dataDir> <warmRuns>   (rows, prepare, prepared)
+ *   node --import tsx bench/queries/measure.ts cluster <dataDir> <warmRuns>   (two shards: load, maintain, prepared)
  *
  * The measuring commands print one JSON object on stdout. Query types whose handler is not registered yet are
- * listed under `unavailable`. ClickHouse: a private server (test/support/clickhouse.ts) is started, loaded with
- * the same Parquet rows (one TabSeparated INSERT per day) and the same baseline, measured and removed.
+ * listed under `unavailable`. ClickHouse: a private server or two-shard cluster (test/support/clickhouse.ts) is
+ * started, loaded with the same Parquet rows (one TabSeparated INSERT per day) and the same baseline, measured and
+ * removed.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -27,10 +29,22 @@ import { ClickHouseStore } from '../../src/server/store/clickhouse';
 import { duckdbStringLiteral } from '../../src/server/store/duckdb-sql';
 import { EmbeddedStore } from '../../src/server/store/embedded';
 import { PREDICTION_SYSTEM_COLUMNS } from '../../src/server/store/types';
-import { startClickHouse } from '../../test/support/clickhouse';
-import { CATEGORICAL_FEATURES, DAY_MS, MODEL, NUMERIC_FEATURES, START, VERSION, generate, storeDir } from './generate';
+import { startClickHouse, startClickHouseCluster } from '../../test/support/clickhouse';
+import {
+  CATEGORICAL_FEATURES,
+  DAY_MS,
+  END,
+  MODEL,
+  NUMERIC_FEATURES,
+  START,
+  VERSION,
+  generate,
+  storeDir,
+} from './generate';
 import { CASES, CLICKHOUSE_CASES, HOUR_MS, percentile, warmTimings } from './cases';
 import { prepareCounts } from '../../src/server/counting/prepare-counts';
+
+const ROOT = join(__dirname, '../..');
 
 /** Peak resident set size of this process in MB (VmHWM), which includes DuckDB's native memory. */
 function peakRssMB(): number {
@@ -129,17 +143,56 @@ const CLICKHOUSE_COLUMNS = [
   ...[...NUMERIC_FEATURES, ...CATEGORICAL_FEATURES].map((name) => `f_${name}`),
 ];
 
-/** Creates the model's table and baseline through ClickHouseStore, then bulk-loads every day of the Parquet rows. */
+/** Hours of rows per INSERT of the bulk load. */
+const INSERT_HOURS = 6;
+
+/** Where the benchmark's ClickHouse rows live: one private server, or a private two-shard cluster. */
+interface ClickHouseTarget {
+  /** The server the store connects to (shard 1 of a cluster). */
+  url: string;
+  database: string;
+  /** Cluster mode: the cluster's name in remote_servers and one URL per shard. */
+  cluster?: { name: string; shardUrls: string[] };
+  stop(): Promise<void>;
+}
+
+const BENCH_DATABASE = 'mlmon_bench';
+
+/** Starts a private server, or with `cluster` two servers forming a two-shard cluster (test/support/clickhouse.ts). */
+async function startTarget(cluster: boolean): Promise<ClickHouseTarget> {
+  if (!cluster) {
+    const server = await startClickHouse({ database: BENCH_DATABASE });
+    return { url: server.url, database: server.database, stop: server.stop };
+  }
+  const shards = await startClickHouseCluster({ shards: 2, database: BENCH_DATABASE });
+  const shardUrls = shards.shards.map((shard) => shard.url);
+  return { url: shardUrls[0], database: BENCH_DATABASE, cluster: { name: shards.name, shardUrls }, stop: shards.stop };
+}
+
+/** The store's options for a target: on a cluster, its name and shard URLs (cluster mode). */
+const storeOptions = (target: ClickHouseTarget) => ({
+  url: target.url,
+  database: target.database,
+  ...(target.cluster ? { cluster: target.cluster.name, shardUrls: target.cluster.shardUrls } : {}),
+});
+
+/**
+ * Creates the model's table and baseline through ClickHouseStore, then bulk-loads every day of the Parquet rows (or
+ * the last `lastDays` days):
+ * one TabSeparated INSERT per day into the store's `predictions_bench` — on a cluster its Distributed table, with
+ * `insert_distributed_sync=1` as the store writes (shard 1 sends each row to the shard of its sharding key and
+ * answers once every shard has its rows).
+ */
 async function loadClickHouse(
   dataDir: string,
-  url: string,
-  database: string
-): Promise<{ rows: number; seconds: number }> {
+  target: ClickHouseTarget,
+  lastDays = Infinity
+): Promise<{ rows: number; seconds: number; days: string[]; daySeconds: number[] }> {
   const started = Date.now();
   const embedded = await EmbeddedStore.open(storeDir(dataDir));
   const baseline = (await embedded.getBaseline(MODEL, VERSION))!;
   await embedded.close();
-  const store = await ClickHouseStore.open({ url, database });
+  const store = await ClickHouseStore.open(storeOptions(target));
   // One record written through the store creates the table and registers every feature; it lies a month before
   // the benchmark's range, so no measured query reads it.
   const features = Object.fromEntries([
@@ -153,27 +206,37 @@ async function loadClickHouse(
   await store.close();
 
   const predictions = join(storeDir(dataDir), 'models', MODEL, 'predictions');
+  const { database, url } = target;
+  const insert = `INSERT INTO ${database}.predictions_${MODEL} (${CLICKHOUSE_COLUMNS.join(', ')}) FORMAT TabSeparated`;
+  const insertUrl = `${url}/?query=${encodeURIComponent(insert)}${target.cluster ? '&insert_distributed_sync=1' : ''}`;
+  const daySeconds: number[] = [];
+  const days = readdirSync(predictions).sort().slice(-lastDays);
   const duck = await DuckDBInstance.create(':memory:');
   const connection = await duck.connect();
   try {
-    for (const day of readdirSync(predictions).sort()) {
-      const tsv = join(dataDir, `${day}.tsv`);
+    for (const day of days) {
+      const dayStarted = Date.now();
       const glob = duckdbStringLiteral(join(predictions, day, '*.parquet'));
-      await connection.run(
-        `COPY (SELECT ${CLICKHOUSE_COLUMNS.join(', ')} FROM read_parquet(${glob})) TO ${duckdbStringLiteral(tsv)} ` +
-          `(FORMAT csv, DELIMITER '\t', HEADER false, QUOTE '', NULLSTR '\\N')`
-      );
-      const insert = `INSERT INTO ${database}.predictions_${MODEL} (${CLICKHOUSE_COLUMNS.join(', ')}) FORMAT TabSeparated`;
-      const curl = spawnSync(
-        'curl',
-        ['-sS', '--fail-with-body', '--data-binary', `@${tsv}`, `${url}/?query=${encodeURIComponent(insert)}`],
-        { encoding: 'utf8' }
-      );
-      rmSync(tsv);
-      if (curl.status !== 0) {
-        throw new Error(`loading ${day} into ClickHouse failed: ${curl.stdout} ${curl.stderr}`);
+      const dayStart = Date.parse(`${day.slice('day='.length)}T00:00:00Z`);
+      // A day in INSERTs of at most 6 hours (~830 000 rows at 100 M rows over 30 days): one INSERT of a 3.3 M-row
+      // day through the Distributed table passed the servers' 2 GB per-query memory limit.
+      for (let from = dayStart; from < dayStart + DAY_MS; from += INSERT_HOURS * HOUR_MS) {
+        const tsv = join(dataDir, `${day}-${from}.tsv`);
+        await connection.run(
+          `COPY (SELECT ${CLICKHOUSE_COLUMNS.join(', ')} FROM read_parquet(${glob}) ` +
+            `WHERE ts >= ${from} AND ts < ${from + INSERT_HOURS * HOUR_MS}) TO ${duckdbStringLiteral(tsv)} ` +
+            `(FORMAT csv, DELIMITER '\t', HEADER false, QUOTE '', NULLSTR '\\N')`
+        );
+        // -T streams the file (`--data-binary @file` reads it into memory: out of memory at 3.3 M rows a day).
+        const upload = ['-T', tsv, '-X', 'POST', '-H', 'Expect:'];
+        const curl = await spawnAsync('curl', ['-sS', '--fail-with-body', ...upload, insertUrl]);
+        rmSync(tsv);
+        if (curl.code !== 0) {
+          throw new Error(`loading ${day} into ClickHouse failed: ${curl.stdout} ${curl.stderr}`);
+        }
       }
-      console.error(`loaded ${day}`);
+      daySeconds.push((Date.now() - dayStarted) / 1000);
+      console.error(`loaded ${day} in ${daySeconds[daySeconds.length - 1].toFixed(1)} s`);
     }
   } finally {
     connection.closeSync();
@@ -184,36 +247,60 @@ async function loadClickHouse(
     body: `SELECT count() FROM ${database}.predictions_${MODEL} WHERE ts >= ${START}`,
   });
   const rows = Number((await counted.text()).trim());
-  return { rows, seconds: (Date.now() - started) / 1000 };
+  return { rows, seconds: (Date.now() - started) / 1000, days, daySeconds };
 }
 
-/** A private ClickHouse server loaded with the benchmark's rows, and a datasource instance on it, for `measure`. */
+/**
+ * Runs a command to its end without blocking this process's event loop (the ClickHouse servers it started write
+ * to pipes it reads); resolves with the exit code and the output.
+ */
+function spawnAsync(command: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** A private ClickHouse server or cluster loaded with the benchmark's rows, and a datasource instance on it. */
 async function withLoadedClickHouse<T>(
   dataDir: string,
-  measure: (instance: DatasourceInstance, version: string) => Promise<T>
+  cluster: boolean,
+  measure: (instance: DatasourceInstance, target: ClickHouseTarget) => Promise<T>,
+  lastDays = Infinity
 ): Promise<T & { store: string; load: { rows: number; seconds: number }; clientPeakRssMB: number }> {
-  const clickhouse = await startClickHouse({ database: 'mlmon_bench' });
+  const target = await startTarget(cluster);
   try {
-    const load = await loadClickHouse(dataDir, clickhouse.url, clickhouse.database);
+    const load = await loadClickHouse(dataDir, target, lastDays);
     const instance = createInstance(
-      settings({ storeKind: 'clickhouse', clickhouseUrl: clickhouse.url, database: clickhouse.database }),
+      settings({
+        storeKind: 'clickhouse',
+        clickhouseUrl: target.url,
+        database: target.database,
+        ...(target.cluster ? { cluster: target.cluster.name, shardUrls: target.cluster.shardUrls } : {}),
+      }),
       openStore
     );
     try {
       const store = await instance.store();
       const [{ version }] = await store.query<{ version: string }>('SELECT version() AS version');
-      const measured = await measure(instance, version);
-      return { store: `ClickHouse ${version}`, load, ...measured, clientPeakRssMB: peakRssMB() };
+      const measured = await measure(instance, target);
+      const layout = target.cluster ? `, ${target.cluster.shardUrls.length}-shard cluster` : '';
+      return { store: `ClickHouse ${version}${layout}`, load, ...measured, clientPeakRssMB: peakRssMB() };
     } finally {
       await instance.dispose();
     }
   } finally {
-    await clickhouse.stop();
+    await target.stop();
   }
 }
 
 async function measureClickHouse(dataDir: string, warmRuns: number) {
-  return withLoadedClickHouse(dataDir, async (instance) => {
+  return withLoadedClickHouse(dataDir, false, async (instance) => {
     const started = Date.now();
     const measured = await measureCases(instance, warmRuns);
     return { ...measured, totalSeconds: (Date.now() - started) / 1000 };
@@ -225,7 +312,7 @@ async function measureClickHouse(dataDir: string, warmRuns: number) {
  * runs after compaction) timed, then every case again from the prepared hours.
  */
 async function measureClickHousePrepared(dataDir: string, warmRuns: number) {
-  return withLoadedClickHouse(dataDir, async (instance) => {
+  return withLoadedClickHouse(dataDir, false, async (instance) => {
     const rows = await measureCases(instance, warmRuns, CLICKHOUSE_CASES);
     const store = await instance.store();
     const started = Date.now();
@@ -240,6 +327,69 @@ async function measureClickHousePrepared(dataDir: string, warmRuns: number) {
       prepared: fromPrepared,
     };
   });
+}
+
+/** The cluster flags of the mlmon commands for a target (none on a single server). */
+const clusterFlags = (target: ClickHouseTarget) =>
+  target.cluster
+    ? [
+        '--clickhouse-cluster',
+        target.cluster.name,
+        ...target.cluster.shardUrls.flatMap((url) => ['--clickhouse-shard', url]),
+      ]
+    : [];
+
+/** `mlmon maintain` (compaction, then the prepared counts) on a ClickHouse target, timed, with its log. */
+async function maintainClickHouse(target: ClickHouseTarget): Promise<{ seconds: number; log: string[] }> {
+  const started = Date.now();
+  const flags = ['--clickhouse', target.url, '--clickhouse-database', target.database, ...clusterFlags(target)];
+  const run = await spawnAsync(process.execPath, [join(ROOT, 'bin', 'mlmon.js'), 'maintain', ...flags]);
+  process.stderr.write(run.stderr);
+  if (run.code !== 0) {
+    throw new Error(`mlmon maintain failed (exit ${run.code})`);
+  }
+  return { seconds: (Date.now() - started) / 1000, log: run.stderr.trim().split('\n') };
+}
+
+/** Rows and bytes on disk of the active parts of each table of the target's database, summed over its shards. */
+async function partsOnDisk(target: ClickHouseTarget): Promise<Array<{ table: string; rows: number; bytes: number }>> {
+  const sums = new Map<string, { rows: number; bytes: number }>();
+  for (const url of target.cluster?.shardUrls ?? [target.url]) {
+    const response = await fetch(url, {
+      method: 'POST',
+      body:
+        'SELECT table, sum(rows) AS rows, sum(bytes_on_disk) AS bytes FROM system.parts ' +
+        `WHERE active AND database = '${target.database}' GROUP BY table FORMAT JSONEachRow`,
+    });
+    const text = await response.text();
+    if (!response.ok) {
+      throw new Error(`reading system.parts from ${url} failed: ${text}`);
+    }
+    for (const line of text.split('\n').filter(Boolean)) {
+      const part = JSON.parse(line) as { table: string; rows: string; bytes: string };
+      const sum = sums.get(part.table) ?? { rows: 0, bytes: 0 };
+      sums.set(part.table, { rows: sum.rows + Number(part.rows), bytes: sum.bytes + Number(part.bytes) });
+    }
+  }
+  return [...sums].map(([table, sum]) => ({ table, ...sum })).sort((a, b) => b.bytes - a.bytes);
+}
+
+/**
+ * The 100 M-row benchmark's ClickHouse half (run-bigdata.js) on a two-shard cluster: load, `mlmon maintain`
+ * (compaction and the prepared counts, on the shards), the parts on disk, then every case from the prepared hours
+ * (the rows path at this size is minutes per query, measured at 10 M rows in RESULTS-clickhouse.md). With
+ * BENCH_CLUSTER_DAYS=N only the last N days are loaded, and only the cases within them run.
+ */
+async function measureCluster(dataDir: string, warmRuns: number) {
+  const lastDays = Number(process.env.BENCH_CLUSTER_DAYS ?? Infinity);
+  const cases = CASES.filter((c) => c.range.from >= END - lastDays * DAY_MS);
+  const measure = async (instance: DatasourceInstance, target: ClickHouseTarget) => {
+    const maintain = await maintainClickHouse(target);
+    const disk = await partsOnDisk(target);
+    const measured = await measureCases(instance, warmRuns, cases);
+    return { maintain, disk, ...measured };
+  };
+  return withLoadedClickHouse(dataDir, true, measure, lastDays);
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -257,10 +407,11 @@ async function main(argv: string[]): Promise<void> {
     embedded: measureEmbedded,
     clickhouse: measureClickHouse,
     'clickhouse-prepared': measureClickHousePrepared,
+    cluster: measureCluster,
   }[command];
   if (!measure) {
     throw new Error(
-      `measure.ts: unknown command ${JSON.stringify(command)}; use generate, embedded, clickhouse or clickhouse-prepared`
+      `measure.ts: unknown command ${JSON.stringify(command)}; use generate, embedded, clickhouse, clickhouse-prepared or cluster`
     );
   }
   process.stdout.write(JSON.stringify(await measure(dataDir, warmRuns)) + '\n');

@@ -17,6 +17,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const { DATA_DIR, ROOT, ROWS, WARM, machine } = require('./environment');
+const { agreement, runThenRemoveData, writeResults } = require('./phases');
 const BASELINE_FILE = path.join(DATA_DIR, 'store', 'models', 'bench', 'baselines', 'v1.json');
 const MEASURE = path.join(__dirname, 'measure.ts');
 
@@ -50,15 +51,8 @@ const ms = (value) => (value === undefined ? '—' : value.toFixed(0));
 /** What a case is judged on: its warm p95 for the warm cases, else its first run. */
 const measured = (c, warm) => (warm ? c?.warmP95Ms : c?.firstMs);
 
-/** Same answer: frame and row counts, and the sums of every number equal to a relative 1e-9 (measure.ts digest). */
-function agreement(a, b) {
-  if (!a?.output || !b?.output) {
-    return '—';
-  }
-  const relative = Math.abs(a.output.numericSum - b.output.numericSum) / Math.max(1, Math.abs(a.output.numericSum));
-  const same = a.output.frames === b.output.frames && a.output.rows === b.output.rows && relative < 1e-9;
-  return `${same ? 'yes' : '**no**'} (${b.output.frames} frames, ${b.output.rows} rows, Δsum ${relative.toExponential(0)})`;
-}
+/** Same answer (phases.js `agreement`) of two measured cases, — when either has no answer. */
+const sameAnswer = (a, b) => (a?.output && b?.output ? agreement(a.output, b.output) : '—');
 
 function markdown(results) {
   const { clickhouse: ch, machine: m } = results;
@@ -77,7 +71,7 @@ function markdown(results) {
       cell(prepared),
       warmCell(prepared),
       Number.isFinite(ratio) ? `${ratio.toFixed(0)}×` : '—',
-      agreement(fromRows, prepared),
+      sameAnswer(fromRows, prepared),
     ].join(' | ')} |`;
   });
   const targets = TARGETS.map(([prefix, warm, target]) => {
@@ -139,15 +133,7 @@ function main() {
     machine: machine(loadStart),
     clickhouse,
   };
-  fs.writeFileSync(path.join(__dirname, 'results-clickhouse.json'), JSON.stringify(results, null, 2) + '\n');
-  fs.writeFileSync(path.join(__dirname, 'RESULTS-clickhouse.md'), markdown(results));
-  console.log('wrote bench/queries/results-clickhouse.json and RESULTS-clickhouse.md');
+  writeResults('-clickhouse', results, markdown);
 }
 
-try {
-  main();
-} finally {
-  if (process.env.BENCH_KEEP_DATA !== '1') {
-    fs.rmSync(DATA_DIR, { recursive: true, force: true });
-  }
-}
+runThenRemoveData(main);

@@ -12,12 +12,24 @@
 // MLMON_EVIDENTLY_PYTHON (default
 // /tmp/mlmon-evidently/bin/python: a venv with evidently, pandas<3 and pyarrow).
 'use strict';
-const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const { DATA_DIR, ROOT, ROWS, WARM, machine } = require('./environment');
+const { DATA_DIR, ROWS, WARM, machine } = require('./environment');
+const {
+  PREDICTIONS_DIR,
+  agreement,
+  directorySize,
+  ensureData,
+  runCold,
+  runJson,
+  runMaintain,
+  savedPhase,
+  runThenRemoveData,
+  tsx,
+  writeResults,
+} = require('./phases');
 const EVIDENTLY_ALL = process.env.BENCH_EVIDENTLY_ALL === '1';
 const EXECUTABLE_ALL = process.env.BENCH_EXECUTABLE_ALL !== '0';
 const PYTHON = process.env.MLMON_EVIDENTLY_PYTHON ?? '/tmp/mlmon-evidently/bin/python';
@@ -28,117 +40,6 @@ const TARGETS = {
   window24hWarmP95Ms: 150,
   backendPeakRssMB: 400,
 };
-
-const PREDICTIONS_DIR = path.join(DATA_DIR, 'store', 'models', 'bench', 'predictions');
-const BASELINE_FILE = path.join(DATA_DIR, 'store', 'models', 'bench', 'baselines', 'v1.json');
-
-/**
- * Runs a command that prints one JSON object on stdout; returns it with the wall-clock seconds. With `phase`, the
- * object is also saved in the data directory, and reused from there when BENCH_REUSE_PHASES=1 (so a later phase's
- * failure does not cost the earlier phases' minutes).
- */
-function runJson(command, args, label, phase) {
-  const saved = phase && path.join(DATA_DIR, `phase-${phase}.json`);
-  if (saved && process.env.BENCH_REUSE_PHASES === '1' && fs.existsSync(saved)) {
-    console.log(`-- ${label}: reusing ${saved}`);
-    return JSON.parse(fs.readFileSync(saved, 'utf8'));
-  }
-  console.log(`-- ${label}`);
-  const started = process.hrtime.bigint();
-  const result = spawnSync(command, args, {
-    cwd: ROOT,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 1 << 26,
-  });
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  if (result.status !== 0) {
-    throw new Error(`${label} failed (exit ${result.status ?? result.signal}); see the output above`);
-  }
-  const lines = result.stdout.trim().split('\n');
-  const measured = { seconds, value: JSON.parse(lines[lines.length - 1]) };
-  if (saved) {
-    fs.writeFileSync(saved, JSON.stringify(measured));
-  }
-  return measured;
-}
-
-const tsx = (file, args) => [process.execPath, ['--import', 'tsx', path.join(__dirname, file), ...args]];
-
-function ensureData() {
-  if (fs.existsSync(BASELINE_FILE)) {
-    console.log(`data: reusing ${DATA_DIR}`);
-    return undefined;
-  }
-  fs.rmSync(DATA_DIR, { recursive: true, force: true });
-  const started = process.hrtime.bigint();
-  const [command, args] = tsx('measure.ts', ['generate', DATA_DIR, String(ROWS)]);
-  console.log(`-- generating ${ROWS} rows in ${DATA_DIR}`);
-  const result = spawnSync(command, args, { cwd: ROOT, stdio: 'inherit' });
-  if (result.status !== 0) {
-    throw new Error(`generating the data failed (exit ${result.status ?? result.signal})`);
-  }
-  return Number(process.hrtime.bigint() - started) / 1e9;
-}
-
-/** Removes every count cached beside the day files (`<file>.counts/`): the store as the collector left it before. */
-function removePreparedCounts() {
-  for (const day of fs.readdirSync(PREDICTIONS_DIR)) {
-    for (const name of fs.readdirSync(path.join(PREDICTIONS_DIR, day)).filter((n) => n.endsWith('.counts'))) {
-      fs.rmSync(path.join(PREDICTIONS_DIR, day, name), { recursive: true, force: true });
-    }
-  }
-}
-
-/** Each case's first run in a fresh process with nothing prepared: every row of the window is read. */
-function runCold() {
-  const cases = [];
-  for (let index = 0; ; index++) {
-    const saved = path.join(DATA_DIR, `phase-cold-${index}.json`);
-    if (process.env.BENCH_REUSE_PHASES !== '1' || !fs.existsSync(saved)) {
-      removePreparedCounts();
-    }
-    const measured = runJson(
-      ...tsx('measure.ts', ['embedded-cold', DATA_DIR, String(index)]),
-      `cold case ${index}`,
-      `cold-${index}`
-    );
-    if (measured.value.cases.length === 0) {
-      return { cases };
-    }
-    cases.push({ ...measured.value.cases[0], peakRssMB: measured.value.peakRssMB });
-  }
-}
-
-/** `mlmon maintain` on the store from scratch (what the collector's maintenance does after compaction). */
-function runMaintain() {
-  const saved = path.join(DATA_DIR, 'phase-maintain.json');
-  if (process.env.BENCH_REUSE_PHASES === '1' && fs.existsSync(saved)) {
-    console.log(`-- mlmon maintain: reusing ${saved}`);
-    return JSON.parse(fs.readFileSync(saved, 'utf8'));
-  }
-  removePreparedCounts();
-  const started = process.hrtime.bigint();
-  const result = spawnSync(
-    process.execPath,
-    [path.join(ROOT, 'bin', 'mlmon.js'), 'maintain', '--data-dir', path.join(DATA_DIR, 'store')],
-    { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'inherit', 'pipe'] }
-  );
-  process.stderr.write(result.stderr);
-  if (result.status !== 0) {
-    throw new Error(`mlmon maintain failed (exit ${result.status ?? result.signal})`);
-  }
-  const measured = { seconds: Number(process.hrtime.bigint() - started) / 1e9, log: result.stderr.trim().split('\n') };
-  fs.writeFileSync(saved, JSON.stringify(measured));
-  return measured;
-}
-
-function directorySize(dir) {
-  return fs
-    .readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((entry) => entry.isFile() && entry.name.endsWith('.parquet'))
-    .reduce((sum, entry) => sum + fs.statSync(path.join(entry.parentPath ?? entry.path, entry.name)).size, 0);
-}
 
 /** Evidently on the most recent day's files (or all of them), with its peak memory from GNU time when installed. */
 function runEvidently() {
@@ -163,14 +64,7 @@ function runEvidently() {
     fs.rmSync(usage);
     return { ...measured.value, days, cpuSeconds: user + system, peakRssMB: maxKilobytes / 1024 };
   };
-  const saved = path.join(DATA_DIR, 'phase-evidently.json');
-  if (process.env.BENCH_REUSE_PHASES === '1' && fs.existsSync(saved)) {
-    console.log(`-- Evidently: reusing ${saved}`);
-    return JSON.parse(fs.readFileSync(saved, 'utf8'));
-  }
-  const value = withUsage();
-  fs.writeFileSync(saved, JSON.stringify(value));
-  return value;
+  return savedPhase('evidently', 'Evidently', withUsage);
 }
 
 const byName = (measured, prefix) => measured.cases.find((c) => c.name.startsWith(prefix));
@@ -199,13 +93,6 @@ function verdicts(embedded, executable, cold) {
       cold: Math.max(...cold.cases.map((c) => c.peakRssMB)),
     },
   };
-}
-
-/** Whether two stores' answers agree: same frames and rows, numeric sums equal to a relative 1e-9. */
-function agreement(a, b) {
-  const relative = Math.abs(a.numericSum - b.numericSum) / Math.max(1, Math.abs(a.numericSum));
-  const same = a.frames === b.frames && a.rows === b.rows && relative < 1e-9;
-  return `${same ? 'yes' : '**no**'} (${b.frames} frames, ${b.rows} rows, Δsum ${relative.toExponential(0)})`;
 }
 
 function markdown(results) {
@@ -348,17 +235,8 @@ function main() {
     },
     targets: verdicts(embedded, executable, cold),
   };
-  fs.writeFileSync(path.join(__dirname, 'results.json'), JSON.stringify(results, null, 2) + '\n');
-  fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), markdown(results));
-  console.log(
-    `wrote bench/queries/results.json and RESULTS.md; Evidently ÷ mlmon ${results.comparison.ratio.toFixed(1)}×`
-  );
+  writeResults('', results, markdown);
+  console.log(`Evidently ÷ mlmon ${results.comparison.ratio.toFixed(1)}×`);
 }
 
-try {
-  main();
-} finally {
-  if (process.env.BENCH_KEEP_DATA !== '1') {
-    fs.rmSync(DATA_DIR, { recursive: true, force: true });
-  }
-}
+runThenRemoveData(main);
