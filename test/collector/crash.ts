@@ -34,6 +34,8 @@ export interface CrashReport {
   unexpectedIds: number;
   finalExit: number | string;
   transientErrors: number;
+  /** Batches answered 503 with Retry-After (back-pressure) and re-sent. */
+  backPressured: number;
   seconds: number;
 }
 
@@ -43,6 +45,8 @@ interface SendState {
   failed: number[];
   /** Network errors while the collector was running (retried). */
   transientErrors: number;
+  /** 503 answers with Retry-After while the store was behind (re-sent after the wait). */
+  backPressured: number;
 }
 
 /** Runs senders until the queue is empty or the collector goes away; resolves when every sender stopped. */
@@ -65,6 +69,13 @@ async function sendAll(
       const batch = loadBatch('crash', index, options.batchSize, options.snippets);
       try {
         const result = await postBatch(collector.url, options.model, batch.body, agent);
+        if (result.status === 503 && result.retryAfterSeconds !== undefined) {
+          // Back-pressure (the backlog is over --max-backlog-bytes): not acknowledged; a client waits and re-sends.
+          state.backPressured += 1;
+          state.queue.unshift(index);
+          await new Promise((resolve) => setTimeout(resolve, Math.min(result.retryAfterSeconds!, 5) * 1000));
+          continue;
+        }
         if (result.status !== 200) {
           throw new Error(`status ${result.status}: ${JSON.stringify(result.body)}`);
         }
@@ -108,6 +119,7 @@ export async function runCrashScenario(options: CrashOptions): Promise<CrashRepo
     acknowledged: new Set(),
     failed: [],
     transientErrors: 0,
+    backPressured: 0,
   };
   const killAt = Math.floor(batches * (options.killAfter ?? 0.4));
 
@@ -182,6 +194,7 @@ export async function runCrashScenario(options: CrashOptions): Promise<CrashRepo
       unexpectedIds: stored.size,
       finalExit,
       transientErrors: state.transientErrors,
+      backPressured: state.backPressured,
       seconds: (Date.now() - started) / 1000,
     };
   } finally {

@@ -110,6 +110,8 @@ export function loadBatch(
 
 export interface PostResult {
   status: number;
+  /** The Retry-After header in seconds (503/507 answers), when given. */
+  retryAfterSeconds?: number;
   body: { accepted?: number; rejected?: number; duplicates?: number; sampledOut?: number };
   latencyMs: number;
 }
@@ -136,8 +138,10 @@ export function postBatch(url: string, model: string, body: string, agent: http.
         res.on('end', () => {
           const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
           try {
+            const retryAfter = Number(res.headers['retry-after']);
             resolve({
               status: res.statusCode ?? 0,
+              ...(Number.isFinite(retryAfter) && retryAfter >= 0 ? { retryAfterSeconds: retryAfter } : {}),
               body: JSON.parse(Buffer.concat(chunks).toString('utf8')),
               latencyMs,
             });
