@@ -90,8 +90,11 @@ async function storedRows(store: PredictionStore) {
   return { predictions, labels: labelRows };
 }
 
-/** Polls `probe` until it returns `expected` (or the deadline passes, then fails showing the last value). */
-async function waitFor<T>(probe: () => Promise<T>, expected: T, timeoutMs = 120_000): Promise<void> {
+/**
+ * Polls `probe` until it returns `expected` (or the deadline passes, then fails showing the last value). 18.16 took
+ * from 20 s to over 120 s to start consuming a new table in CI runs (cause not found), hence the long deadline.
+ */
+async function waitFor<T>(probe: () => Promise<T>, expected: T, timeoutMs = 300_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = await probe();
   while (JSON.stringify(last) !== JSON.stringify(expected) && Date.now() < deadline) {
@@ -215,7 +218,7 @@ test('records through the Kafka engine are stored and answered as through the co
   await produceLines(kafka.bootstrap, TOPIC, [JSON.stringify(late)]);
   await waitFor(() => ledgerSum(kafkaStore), before + 1);
   await expectSameAnswers();
-}, 300_000);
+}, 720_000);
 
 /** The rows the ingestion ledger has counted for the model. */
 async function ledgerSum(store: PredictionStore): Promise<number> {
@@ -314,7 +317,7 @@ testWithChdb(
       ].sort((a, b) => (a.topic + a.message < b.topic + b.message ? -1 : 1))
     );
   },
-  240_000
+  600_000
 );
 
 test('printed, the statements for 18.16 come with the profile they need; --drop removes what --apply made', async () => {
