@@ -89,8 +89,15 @@ func startMlmon(t *testing.T, args []string, env []string, stopWithin time.Durat
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	stopAtCleanup(t, cmd, os.Interrupt, stopWithin)
+	return log
+}
+
+// stopAtCleanup sends `signal` to the started command at the end of the test, and kills it if it has not exited
+// within `stopWithin`.
+func stopAtCleanup(t *testing.T, cmd *exec.Cmd, signal os.Signal, stopWithin time.Duration) {
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Process.Signal(signal)
 		done := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(done) }()
 		select {
@@ -99,7 +106,6 @@ func startMlmon(t *testing.T, args []string, env []string, stopWithin time.Durat
 			_ = cmd.Process.Kill()
 		}
 	})
-	return log
 }
 
 // startRetrainHookProcess starts the real hook on the data directory, running `command` per request.

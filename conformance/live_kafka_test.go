@@ -37,17 +37,8 @@ func startKafkaBroker(t *testing.T, topics ...string) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(40 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-		_ = stdin.Close()
-	})
+	t.Cleanup(func() { _ = stdin.Close() }) // runs after the stop below (cleanups run last-registered first)
+	stopAtCleanup(t, cmd, syscall.SIGTERM, 40*time.Second)
 	ready := make(chan string, 1)
 	go func() {
 		scanner := bufio.NewScanner(stdout)
