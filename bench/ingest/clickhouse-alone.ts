@@ -1,6 +1,6 @@
 /**
  * The ClickHouse store's write path alone, without the collector: which side limits ingest into ClickHouse — the
- * client (this process: schema plan, row objects, JSONEachRow) or the server? Writes batches of the load generator's
+ * client (this process: schema plan, stored columns, one Native block per insert) or the server? Writes batches of the load generator's
  * records (already in columns, as the store worker has them) through ClickHouseStore.writePredictions, one write at
  * a time as the store worker does, for `--duration` seconds against a private clickhouse-server on loopback, and
  * reports records/s with the CPU seconds per 1 000 records of each side (this process: process.cpuUsage; the server:

@@ -8,7 +8,6 @@
  */
 import { binIndex } from '../../src/core/stats';
 import { predictionsRelationSql, predictionsTableDDL } from '../../src/server/store/clickhouse';
-import { featureColumns, toRowObjects, toStoredColumns } from '../../src/server/store/schema';
 import type { BindMode } from '../../src/server/store/sql-params';
 import type { NumericReference } from '../../src/server/store/types';
 import { binnedCountsPlan } from '../../src/server/counting/binned-counts';
@@ -17,7 +16,7 @@ import { BRANCH_COLUMNS } from '../../src/server/counting/clickhouse-counts';
 import { outputExpression } from '../../src/server/counting/targets';
 import { sketchGrid } from '../../src/server/counting/sketch-grid';
 import { epochGrid, windowWhere } from '../../src/server/counting/window';
-import { boundStep, chdbTest, insertSql, runSteps } from '../support/chdb';
+import { boundStep, chdbTest, predictionsInsertStep, runSteps } from '../support/chdb';
 import { driftFixture, HOUR, MODEL, RANGE, type DriftFixture } from '../support/drift-family';
 
 const { python, testWithChdb } = chdbTest('binned-counts-current.test.ts');
@@ -64,7 +63,6 @@ testWithChdb('the single-scan plan counts every column × bin × bucket on curre
     features: { amount: value, region: 'a' },
   }));
   const records = [...fixture.records, ...onEdges];
-  const rows = toRowObjects(toStoredColumns(records, featureColumns(features), 1000));
   const output = outputExpression('clickhouse');
   const score = (record: DriftFixture['records'][number]) => record.score ?? 0;
   const ownValue = (record: DriftFixture['records'][number]) => (record.features.amount as number | null) ?? 0;
@@ -119,7 +117,7 @@ testWithChdb('the single-scan plan counts every column × bin × bucket on curre
   });
   const results = runSteps(python!, [
     { sql: predictionsTableDDL(table, features) },
-    { sql: insertSql(table, rows) },
+    predictionsInsertStep(table, records, features, 1000),
     ...statements.flatMap((statement) => modes.map((mode) => boundStep(statement.sql, statement.params, mode))),
   ]);
   expect(results.map((r) => r.error).filter(Boolean)).toEqual([]);

@@ -21,10 +21,9 @@ import {
   predictionsTableDDL,
   preparedCellsInsertSql,
 } from '../../src/server/store/clickhouse';
-import { featureColumns, toRowObjects, toStoredColumns } from '../../src/server/store/schema';
 import type { BindMode } from '../../src/server/store/sql-params';
 import type { PredictionRecord } from '../../src/server/store/types';
-import { boundStep, chdbTest, insertSql, runSteps, type Step } from '../support/chdb';
+import { boundStep, chdbTest, insertSql, predictionsInsertStep, runSteps, type Step } from '../support/chdb';
 
 const { python, testWithChdb } = chdbTest('clickhouse-prepared-current.test.ts');
 
@@ -55,8 +54,6 @@ const cell = { counts_key: 'k', category: '', s: 2.5 };
 
 testWithChdb('the ledger, the freshness check and the prepared cells run on current ClickHouse', () => {
   const features = [{ name: 'age', kind: 'numeric' as const }];
-  const rows = (records: PredictionRecord[], at: number) =>
-    toRowObjects(toStoredColumns(records, featureColumns(features), at));
   const keys = { model: 'm', keys: ['k'], key_count: 1, from: H0, to: H1 + HOUR_MS };
   const prepared = preparedCellsParams('m', ['k'], [{ hour: H1, preparedAt: 1 }]);
   const reads = (mode: BindMode): Step[] => [
@@ -72,9 +69,9 @@ testWithChdb('the ledger, the freshness check and the prepared cells run on curr
     ...MIGRATIONS.flatMap((m) => m.statements.map((sql) => ({ sql }))),
     { sql: predictionsTableDDL('predictions_m', features) },
     { sql: ingestLedgerDDL('ingested_hours_m', 'mlmon_ingested_hours', 'predictions_m', 'm') },
-    { sql: insertSql('predictions_m', rows([record('a', H0), record('b', H0 + 5), record('c', H1 + 7)], 1000)) },
+    predictionsInsertStep('predictions_m', [record('a', H0), record('b', H0 + 5), record('c', H1 + 7)], features, 1000),
     // A re-sent id into H0 after H0 was prepared (below): the ledger counts it, so H0 is no longer fresh.
-    { sql: insertSql('predictions_m', rows([record('a', H0)], 2000)) },
+    predictionsInsertStep('predictions_m', [record('a', H0)], features, 2000),
     {
       sql: insertSql('mlmon_count_hours', [
         { model: 'm', counts_key: 'k', hour: H0, ingested: 2, prepared_at: 1 },

@@ -19,9 +19,8 @@ import {
   predictionsTableDDL,
   versionsSql,
 } from '../../src/server/store/clickhouse';
-import { featureColumns, toRowObjects, toStoredColumns } from '../../src/server/store/schema';
 import type { BindMode } from '../../src/server/store/sql-params';
-import { boundStep, chdbTest, insertSql, runSteps as runChdb, type Step } from '../support/chdb';
+import { boundStep, chdbTest, insertSql, predictionsInsertStep, runSteps as runChdb, type Step } from '../support/chdb';
 import type { PredictionRecord } from '../../src/server/store/types';
 
 const { python, testWithChdb } = chdbTest('clickhouse-current.test.ts');
@@ -47,14 +46,7 @@ testWithChdb('generated DDL and queries run on current ClickHouse in both bindin
   ];
   const predictions = '`predictions_m`';
   const labels = '`labels_m`';
-  const rows = toRowObjects(
-    toStoredColumns(
-      Array.from({ length: 48 }, (_, i) => record(i)),
-      featureColumns(features),
-      1000
-    )
-  );
-  const resent = toRowObjects(toStoredColumns([record(1), record(2)], featureColumns(features), 2000));
+  const rows = Array.from({ length: 48 }, (_, i) => record(i));
   const withNew = [...features, { name: 'new_f', kind: 'numeric' as const }];
   const relation = predictionsRelationSql(predictions, withNew);
   const dayRelation = predictionsRelationSql(predictions, withNew, { from: T0, to: T0 + 86_400_000 });
@@ -78,8 +70,8 @@ testWithChdb('generated DDL and queries run on current ClickHouse in both bindin
     ...MIGRATIONS.flatMap((m) => m.statements.map((sql) => ({ sql }))),
     { sql: predictionsTableDDL(predictions, features) },
     { sql: labelsTableDDL(labels) },
-    { sql: insertSql(predictions, rows) },
-    { sql: insertSql(predictions, resent) },
+    predictionsInsertStep(predictions, rows, features, 1000),
+    predictionsInsertStep(predictions, [record(1), record(2)], features, 2000),
     { sql: addFeatureColumnSql(predictions, { name: 'new_f', kind: 'numeric' }) },
     {
       sql: insertSql(labels, [

@@ -13,6 +13,7 @@
  * chdb having no cluster to point them at; test/store/clickhouse-cluster.test.ts runs them on two 18.16 shards.
  */
 import { createClient } from '@clickhouse/client';
+import { Readable } from 'node:stream';
 import { ClickHouseStore, predictionsTableDDL } from '../../src/server/store/clickhouse';
 import { shardStatements } from '../../src/server/store/clickhouse-cluster';
 import { bindParams, type BindMode, type Params } from '../../src/server/store/sql-params';
@@ -20,7 +21,7 @@ import { QueryHandlerRegistry } from '../../src/server/backend/registry';
 import { registerBuiltInHandlers } from '../../src/server/backend/datasource';
 import { DRIFT_METRICS, QUALITY_METRICS, type QueryType } from '../../src/core/query/queryTypes';
 import { startClickHouse, type ClickHouseHandle } from '../support/clickhouse';
-import { boundStep, chdbTest, insertSql, runSteps, type Step } from '../support/chdb';
+import { boundStep, chdbTest, insertSql, nativeInsertReplayStep, runSteps, type Step } from '../support/chdb';
 import { instanceFor, makeTraffic, NOW, runHandler, writeTraffic } from '../queries/traffic-fixture';
 
 const { python, testWithChdb } = chdbTest('clickhouse-statements-current.test.ts');
@@ -28,6 +29,7 @@ const { python, testWithChdb } = chdbTest('clickhouse-statements-current.test.ts
 type Recorded =
   | { kind: 'command'; sql: string }
   | { kind: 'insert'; table: string; values: Array<Record<string, unknown>> }
+  | { kind: 'native'; sql: string; block: Buffer }
   | { kind: 'query'; sql: string; params: Params; rows: Array<Record<string, unknown>> };
 
 const recorded: Recorded[] = [];
@@ -53,6 +55,28 @@ function recordCalls<T extends object>(
   };
   restore.push(() => {
     target[name] = original;
+  });
+}
+
+/**
+ * Records the client's `exec` calls that send a body (the predictions' Native blocks, clickhouse-native.ts): the body
+ * is read here first, then sent as it was.
+ */
+function recordNativeInserts(clientPrototype: object): void {
+  type Exec = (params: { query: string; values?: Readable }) => Promise<unknown>;
+  const target = clientPrototype as { exec: Exec };
+  const original = target.exec;
+  target.exec = async function (this: unknown, params) {
+    if (!params.values) {
+      return original.call(this, params);
+    }
+    const block = Buffer.concat((await params.values.toArray()) as Buffer[]);
+    const result = await original.call(this, { ...params, values: Readable.from([block], { objectMode: false }) });
+    recorded.push({ kind: 'native', sql: params.query, block });
+    return result;
+  };
+  restore.push(() => {
+    target.exec = original;
   });
 }
 
@@ -98,6 +122,7 @@ beforeAll(async () => {
     const { table, values } = call as { table: string; values: Array<Record<string, unknown>> };
     return { kind: 'insert', table, values: [...values] };
   });
+  recordNativeInserts(clientPrototype);
   recordCalls(clientPrototype, 'query', ([call]) => {
     sentReads.push((call as { query: string }).query);
     return undefined;
@@ -186,7 +211,7 @@ testWithChdb(
       'SELECT version() AS v', // the store opened again for the rebuild
     ]);
     const kinds = new Set(recorded.map((r) => r.kind));
-    expect([...kinds].sort()).toEqual(['command', 'insert', 'query']);
+    expect([...kinds].sort()).toEqual(['command', 'insert', 'native', 'query']);
     const commands = recorded.flatMap((r) => (r.kind === 'command' ? [r.sql.split(' ').slice(0, 2).join(' ')] : []));
     expect([...new Set(commands)].sort()).toEqual([
       'ALTER TABLE',
@@ -206,6 +231,8 @@ testWithChdb(
         replay.push({ step: { sql: entry.sql } });
       } else if (entry.kind === 'insert') {
         replay.push({ step: { sql: insertSql(entry.table, entry.values) } });
+      } else if (entry.kind === 'native') {
+        replay.push({ step: nativeInsertReplayStep(entry.sql, entry.block) });
       } else {
         for (const mode of modes) {
           replay.push({

@@ -9,11 +9,14 @@
  * unless MLMON_CHDB_PYTHON is set (as CI sets it), in which case a missing chdb is a failure, never a skip.
  */
 import { execFileSync } from 'node:child_process';
-import type { PredictionStore } from '../../src/server/store/types';
+import type { FeatureKind, PredictionRecord, PredictionStore } from '../../src/server/store/types';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bindParams, clickHouseLiteral, type BindMode, type Params } from '../../src/server/store/sql-params';
+import { encodeNativeBlock, type NativeType } from '../../src/server/store/clickhouse-native';
+import { predictionColumnTypes } from '../../src/server/store/clickhouse';
+import { featureColumns, toStoredColumns, type StoredColumns } from '../../src/server/store/schema';
 
 export function findChdbPython(): { python?: string; reason?: string } {
   const candidates = [
@@ -56,14 +59,23 @@ export function chdbTest(file: string): { python?: string; testWithChdb: ChdbTes
   return { python, testWithChdb };
 }
 
-const RUNNER = `import sys, json
+/** The placeholder of a step's Native file in its SQL. */
+const NATIVE_FILE = '__native_file__';
+
+const RUNNER = `import sys, json, os, base64
 from chdb import session
 steps = json.load(open(sys.argv[1]))
 s = session.Session(sys.argv[2])
 out = []
-for step in steps:
+for i, step in enumerate(steps):
     try:
-        res = s.query(step['sql'], 'JSONEachRow', params=step.get('params') or None)
+        sql = step['sql']
+        if step.get('native'):
+            path = os.path.join(os.path.dirname(sys.argv[1]), 'step%d.native' % i)
+            with open(path, 'wb') as f:
+                f.write(base64.b64decode(step['native']))
+            sql = sql.replace('${NATIVE_FILE}', path)
+        res = s.query(sql, 'JSONEachRow', params=step.get('params') or None)
         text = res.bytes().decode() if hasattr(res, 'bytes') else str(res)
         out.append({'rows': [json.loads(line) for line in text.splitlines() if line.strip()]})
     except Exception as e:
@@ -74,6 +86,8 @@ print(json.dumps(out))
 export interface Step {
   sql: string;
   params?: Params;
+  /** Bytes of the Native format (base64), written to a file whose path replaces NATIVE_FILE in `sql`. */
+  native?: string;
 }
 
 export type StepResult = { rows?: Array<Record<string, unknown>>; error?: string };
@@ -106,6 +120,46 @@ export function boundStep(sql: string, params: Params, mode: BindMode): Step {
 
 export function insertSql(table: string, rows: Array<Record<string, unknown>>): string {
   return `INSERT INTO ${table} FORMAT JSONEachRow ${rows.map((r) => JSON.stringify(r)).join('\n')}`;
+}
+
+/** A step inserting a Native block into the columns (SQL list, `a`, `b`) of `table`, read from a file by `file`. */
+function nativeFileInsertStep(table: string, columns: string, block: Buffer): Step {
+  return {
+    sql: `INSERT INTO ${table} (${columns}) SELECT ${columns} FROM file('${NATIVE_FILE}', 'Native')`,
+    native: block.toString('base64'),
+  };
+}
+
+/**
+ * A step inserting stored columns into `table` as the store does on a server: one block of the Native format
+ * (encodeNativeBlock).
+ */
+export function nativeInsertStep(table: string, stored: StoredColumns, types: readonly NativeType[]): Step {
+  const columns = stored.columns.map((name) => `\`${name}\``).join(', ');
+  return nativeFileInsertStep(table, columns, Buffer.concat(encodeNativeBlock(stored, types)));
+}
+
+/** The step replaying an `INSERT INTO <table> (<columns>) FORMAT Native` the store sent with the block `block`. */
+export function nativeInsertReplayStep(sql: string, block: Buffer): Step {
+  const match = /^INSERT INTO (\S+) \((.+)\) FORMAT Native$/.exec(sql);
+  if (!match) {
+    throw new Error(`Not an INSERT … FORMAT Native: ${sql.slice(0, 160)}`);
+  }
+  return nativeFileInsertStep(match[1], match[2], block);
+}
+
+/** A step inserting predictions into a predictions table of these features, as the ClickHouse store writes them. */
+export function predictionsInsertStep(
+  table: string,
+  records: readonly PredictionRecord[],
+  features: ReadonlyArray<{ name: string; kind: FeatureKind }>,
+  ingestedAt: number
+): Step {
+  return nativeInsertStep(
+    table,
+    toStoredColumns(records, featureColumns(features), ingestedAt),
+    predictionColumnTypes(features)
+  );
 }
 
 /** Rows made comparable: numeric text as numbers rounded to 9 significant digits, sorted. */

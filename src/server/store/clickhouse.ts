@@ -10,7 +10,8 @@
  *                         reads take the latest label per id (argMax), so corrected labels win
  * New features become new columns (ALTER TABLE ... ADD COLUMN). Only types that ClickHouse 18.16 has are used
  * (Int64/UInt64 epoch ms, Float64, String, Nullable, UInt8), and the same SQL runs on current ClickHouse.
- * Values: inserts travel as JSONEachRow data, never SQL; query values are bound as query parameters on servers
+ * Values: predictions travel as blocks of the Native binary format (clickhouse-native.ts), the other inserts as
+ * JSONEachRow data, never SQL; query values are bound as query parameters on servers
  * that have them and written by `clickHouseLiteral` on older ones (version detected at connect).
  * Cluster mode (`cluster` and `shardUrls`, clickhouse-cluster.ts): every table above is a `<table>_local` on each
  * shard plus a Distributed table of the original name, so reads and writes keep their SQL; the DDL (migrations,
@@ -21,6 +22,8 @@
  * (`KILL QUERY`, which 18.16 has), so it does not keep running and delay the queries behind it.
  */
 import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { forEachSlicedAsync } from '../slices';
 import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import {
@@ -38,6 +41,7 @@ import {
   rebuildStatements,
   type IdentityStep,
 } from './clickhouse-identity';
+import { encodeNativeBlock, type NativeType } from './clickhouse-native';
 import { featureColumn, quoteIdentifier, validateIdentifier, validateVersion } from './identifiers';
 import {
   DEFAULT_MAX_CELLS_PER_WRITE,
@@ -45,14 +49,15 @@ import {
   featureColumns,
   piecesOf,
   planWrite,
-  toRowObjects,
   toStoredColumns,
   type SchemaUpdate,
+  type StoredColumns,
 } from './schema';
 import { predictionColumnsOf, type PredictionBatch, type PredictionColumns } from './prediction-columns';
 import { bindParams, clickHouseLiteral, type BindMode, type Params } from './sql-params';
 import {
   boundedModelEvent,
+  PREDICTION_SYSTEM_COLUMNS,
   predictionKey,
   RECENT_IDS_WINDOW_MS,
   withOwnFeatures,
@@ -99,12 +104,14 @@ export interface ClickHouseOptions {
 export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
 
 /**
- * Cells (rows × columns) of one prediction insert at most, whatever the caller allows: an insert's rows are objects and
- * the insert one JSON string in this process (about 1 KB per row of 33 columns), so 400 000 cells (~12 000 such rows)
- * hold ~15 MB at a time; inserts of the store's default 2 000 000 cells ran the collector's store worker out of its
- * heap (test/store/clickhouse-write-memory.test.ts). Inserts this large are still few enough for ClickHouse's merges.
+ * Cells (rows × columns) of one prediction insert at most, whatever the caller allows. An insert is its stored columns
+ * (typed arrays: 9 bytes per number cell) and one Native block (8 bytes per number cell, strings as UTF-8): 1 000 000
+ * cells (~28 000 rows of 35 columns) are ~8 MB of block, made in ~30 ms (25 000 rows × 35 columns: toStoredColumns
+ * 15 ms + encodeNativeBlock 12 ms, timed once at load 14, bench/ingest/RESULTS.md round 4), so an insert holds the store worker's event loop about that long; one
+ * insert per flush round of the ingest benchmark (25 000 rows) means fewer parts for ClickHouse to write and merge.
+ * (Row objects and one JSON string per insert, before, needed ~1 KB per row: 400 000 cells at most.)
  */
-export const MAX_CELLS_PER_INSERT = 400_000;
+export const MAX_CELLS_PER_INSERT = 1_000_000;
 
 /**
  * Read buffer per column file and part (`max_read_buffer_size`, 1 MiB by default). A `FINAL` read opens every part
@@ -122,21 +129,37 @@ export const MAX_QUERY_BYTES = 16 * 1_048_576;
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
 
+/** ClickHouse type of each prediction system column (PREDICTION_SYSTEM_COLUMNS). */
+const PREDICTION_SYSTEM_TYPES: Readonly<Record<(typeof PREDICTION_SYSTEM_COLUMNS)[number], NativeType>> = {
+  ts: 'Int64',
+  id: 'String',
+  version: 'String',
+  prediction_num: 'Nullable(Float64)',
+  prediction_cat: 'Nullable(String)',
+  score: 'Nullable(Float64)',
+  latency_ms: 'Nullable(Float64)',
+  is_error: 'UInt8',
+  error_message: 'Nullable(String)',
+  sampling_rate: 'Float64',
+  type_errors: 'String',
+  ingested_at: 'UInt64',
+};
+
 /** SQL of the prediction system columns (order as PREDICTION_SYSTEM_COLUMNS). */
-const PREDICTION_COLUMNS_DDL = [
-  '`ts` Int64',
-  '`id` String',
-  '`version` String',
-  '`prediction_num` Nullable(Float64)',
-  '`prediction_cat` Nullable(String)',
-  '`score` Nullable(Float64)',
-  '`latency_ms` Nullable(Float64)',
-  '`is_error` UInt8',
-  '`error_message` Nullable(String)',
-  '`sampling_rate` Float64',
-  '`type_errors` String',
-  '`ingested_at` UInt64',
-];
+const PREDICTION_COLUMNS_DDL = PREDICTION_SYSTEM_COLUMNS.map((name) => `\`${name}\` ${PREDICTION_SYSTEM_TYPES[name]}`);
+
+/** ClickHouse types of a predictions insert's columns: the system columns, then the features' (toStoredColumns). */
+export function predictionColumnTypes(features: ReadonlyArray<{ kind: FeatureKind }>): NativeType[] {
+  return [
+    ...PREDICTION_SYSTEM_COLUMNS.map((name) => PREDICTION_SYSTEM_TYPES[name]),
+    ...features.map((f) => featureColumnType(f.kind)),
+  ];
+}
+
+/** ClickHouse type of a feature's column. */
+function featureColumnType(kind: FeatureKind): NativeType {
+  return kind === 'numeric' ? 'Nullable(Float64)' : 'Nullable(String)';
+}
 
 const UTC_DAY_OF_TS = "toYYYYMMDD(toDateTime(intDiv(ts, 1000), 'UTC'))";
 
@@ -251,8 +274,7 @@ export function labelsTableDDL(table: string): string {
 }
 
 function featureColumnDDL(feature: { name: string; kind: FeatureKind }): string {
-  const type = feature.kind === 'numeric' ? 'Nullable(Float64)' : 'Nullable(String)';
-  return `${quoteIdentifier(featureColumn(feature.name), 'clickhouse')} ${type}`;
+  return `${quoteIdentifier(featureColumn(feature.name), 'clickhouse')} ${featureColumnType(feature.kind)}`;
 }
 
 /** The deduplicated predictions relation over a table (FINAL collapses re-sent copies), limited to the range. */
@@ -492,6 +514,21 @@ export class ClickHouseStore implements PredictionStore {
         ...this.writeSettings,
       });
     }
+  }
+
+  /**
+   * Inserts stored columns as one block of the Native format (clickhouse-native.ts): `types[j]` is the type of
+   * `stored.columns[j]` (writeSettings: synchronously on every shard of a cluster).
+   */
+  private async insertColumns(table: string, stored: StoredColumns, types: readonly NativeType[]): Promise<void> {
+    const columns = stored.columns.map((name) => quoteIdentifier(name, 'clickhouse')).join(', ');
+    const result = await this.client.exec({
+      query: `INSERT INTO ${table} (${columns}) FORMAT Native`,
+      values: Readable.from(encodeNativeBlock(stored, types), { objectMode: false }),
+      ...this.writeSettings,
+    });
+    result.stream.resume(); // an INSERT answers with an empty body: read it so the connection is free again
+    await finished(result.stream);
   }
 
   /**
@@ -738,12 +775,14 @@ export class ClickHouseStore implements PredictionStore {
       options.maxFeaturesPerModel ?? DEFAULT_MAX_FEATURES_PER_MODEL
     );
     const features = featureColumns(plan.features);
+    const types = predictionColumnTypes(features);
     const ingestedAt = Date.now();
     const maxCells = Math.min(options.maxCellsPerWrite ?? DEFAULT_MAX_CELLS_PER_WRITE, MAX_CELLS_PER_INSERT);
-    for (const piece of piecesOf(admitted, PREDICTION_COLUMNS_DDL.length + features.length, maxCells)) {
-      await this.insert(
+    for (const piece of piecesOf(admitted, types.length, maxCells)) {
+      await this.insertColumns(
         this.predictionsTable(model),
-        toRowObjects(toStoredColumns(columns, features, ingestedAt, piece))
+        toStoredColumns(columns, features, ingestedAt, piece),
+        types
       );
     }
     return { rejected };

@@ -302,7 +302,7 @@ export type StoredValue = string | number | null;
 /**
  * One stored column: numbers in a Float64Array with a NULL mark per row (`nulls[i]` is 1 for NULL; `numbers[i]` is
  * then 0), or strings (null for NULL). Typed arrays make a column one memory copy away from a DuckDB vector or a
- * RowBinary buffer.
+ * block of ClickHouse's Native format.
  */
 export type StoredColumn =
   { type: 'number'; numbers: Float64Array; nulls: Uint8Array } | { type: 'string'; strings: Array<string | null> };
@@ -456,17 +456,6 @@ function categoricalFeature(values: FeatureValues | undefined, rows: Rows, wrong
     }
   }
   return column;
-}
-
-/** Row objects of stored columns (for JSONEachRow inserts). */
-export function toRowObjects(stored: StoredColumns): Array<Record<string, StoredValue>> {
-  const rows: Array<Record<string, StoredValue>> = [];
-  for (let i = 0; i < stored.rowCount; i++) {
-    const row: Record<string, StoredValue> = {};
-    stored.columns.forEach((name, j) => (row[name] = storedValue(stored.values[j], i)));
-    rows.push(row);
-  }
-  return rows;
 }
 
 /**

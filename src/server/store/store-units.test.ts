@@ -7,7 +7,7 @@ import {
 } from './identifiers';
 import { storeOptionsFromFlags } from './open';
 import { recordFromRow, toEpochMs } from './records-from-rows';
-import { featureColumns, planSchema, toRowObjects, toStoredColumns } from './schema';
+import { featureColumns, planSchema, storedValue, toStoredColumns, type StoredColumns } from './schema';
 import { bindParams, clickHouseLiteral } from './sql-params';
 import type { FeatureState, PredictionRecord } from './types';
 
@@ -146,6 +146,12 @@ describe('planSchema', () => {
 });
 
 describe('toStoredColumns', () => {
+  /** The stored columns as one object per row, to compare with literal rows. */
+  const rowObjects = (stored: StoredColumns) =>
+    Array.from({ length: stored.rowCount }, (_, i) =>
+      Object.fromEntries(stored.columns.map((name, j) => [name, storedValue(stored.values[j], i)]))
+    );
+
   test('stores wrong-typed values as NULL and names them in type_errors', () => {
     const features = featureColumns([
       { name: 'n', kind: 'numeric' },
@@ -166,7 +172,7 @@ describe('toStoredColumns', () => {
       features,
       99
     );
-    expect(toRowObjects(stored)).toEqual([
+    expect(rowObjects(stored)).toEqual([
       {
         ts: 5,
         id: '1',
