@@ -320,6 +320,19 @@ describe('countWindow on the embedded store', () => {
         normalised(cellsOfWindow(counts, columns.length, bucketStarts(range, grid)))
       );
       expect(sql).toEqual([]);
+      // a column more: the kept ones are read from beside the files, only the new one is counted (file by file)
+      const wider = [...columns, { column: '"score"', kind: 'numeric' as const, edges: [0.25, 0.5, 0.75] }];
+      const widened = await countWindow({ store: restarted, model: 'm', range, columns: wider, where, grid });
+      const counting = [...sql];
+      const plan = binnedCountsPlan('duckdb', await restarted.predictionsRelation('m', range), wider, { where, grid });
+      expect(normalised(cellsOfWindow(widened, wider.length, bucketStarts(range, grid)))).toEqual(
+        normalised(await collectCells(restarted, plan))
+      );
+      expect(counting).toHaveLength(days.length);
+      for (const text of counting) {
+        expect(text).toContain('"score"');
+        expect(text).not.toContain('histogram("f_x"');
+      }
       await restarted.close();
     } finally {
       await store.close();
