@@ -104,12 +104,24 @@ function main() {
     afterNewData,
   };
   fs.writeFileSync(path.join(__dirname, 'results.json'), JSON.stringify(results, null, 1) + '\n');
-  fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), report(results, lastDay));
+  const resultsFile = path.join(__dirname, 'RESULTS.md');
+  fs.writeFileSync(resultsFile, `${report(results, lastDay)}\n${keptSections(resultsFile)}`);
   if (process.env.BENCH_KEEP_DATA !== '1') {
     for (const name of Object.keys(DATASETS)) {
       fs.rmSync(dirOf(name), { recursive: true, force: true });
     }
   }
+}
+
+/** The line after which RESULTS.md holds sections written by hand (comparisons between runs), kept by a new run. */
+const KEPT_MARKER =
+  '<!-- Written by hand below this line: bench/cold/run.js keeps it when it writes this file again. -->';
+
+/** The hand-written tail of the results file (from KEPT_MARKER on), or the marker alone. */
+function keptSections(file) {
+  const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  const at = text.indexOf(KEPT_MARKER);
+  return at === -1 ? `${KEPT_MARKER}\n` : text.slice(at);
 }
 
 function report(results, lastDay) {

@@ -287,6 +287,59 @@ describe('countWindow on the embedded store', () => {
     }
   });
 
+  it('asks the store for the counts beside each file once for all columns, and writes them once per file', async () => {
+    // A cold range costs a listing per file, not a failed read per column and file: 40 features over 30 days tried
+    // 1 200 absent counts files and wrote 1 200 more one after the other, a quarter of a cold whole-range drift.
+    const coldDir = await mkdtemp(join(tmpdir(), 'mlmon-window-counts-cold-'));
+    const store = await EmbeddedStore.open(coldDir);
+    try {
+      await store.writePredictions('m', records);
+      const range = { from: T0, to: T0 + 3 * DAY };
+      const grid = wholeRangeGrid(range);
+      const where = windowWhere('duckdb', { model: 'm' }, grid);
+      const days = await store.predictionDays('m', range);
+      const calls = { read: 0, write: 0 };
+      const read = store.readFileCounts.bind(store);
+      const write = store.writeFileCounts.bind(store);
+      store.readFileCounts = ((...args: Parameters<typeof read>) => (calls.read++, read(...args))) as typeof read;
+      store.writeFileCounts = ((...args: Parameters<typeof write>) => (calls.write++, write(...args))) as typeof write;
+      const counts = await countWindow({ store, model: 'm', range, columns, where, grid });
+      expect(normalised(cellsOfWindow(counts, columns.length, bucketStarts(range, grid)))).toEqual(
+        normalised(await direct(store, range, grid))
+      );
+      expect(days).toHaveLength(3);
+      expect(calls.read).toBeLessThanOrEqual(2 * days.length);
+      expect(calls.write).toBeLessThanOrEqual(days.length);
+      // every column's counts were kept: a new process reads them and counts nothing
+      const restarted = await EmbeddedStore.open(coldDir);
+      const sql: string[] = [];
+      const query = restarted.query.bind(restarted);
+      restarted.query = ((text: string, ...rest: never[]) => (sql.push(text), query(text, ...rest))) as typeof query;
+      const again = await countWindow({ store: restarted, model: 'm', range, columns, where, grid });
+      expect(normalised(cellsOfWindow(again, columns.length, bucketStarts(range, grid)))).toEqual(
+        normalised(cellsOfWindow(counts, columns.length, bucketStarts(range, grid)))
+      );
+      expect(sql).toEqual([]);
+      // a column more: the kept ones are read from beside the files, only the new one is counted (file by file)
+      const wider = [...columns, { column: '"score"', kind: 'numeric' as const, edges: [0.25, 0.5, 0.75] }];
+      const widened = await countWindow({ store: restarted, model: 'm', range, columns: wider, where, grid });
+      const counting = [...sql];
+      const plan = binnedCountsPlan('duckdb', await restarted.predictionsRelation('m', range), wider, { where, grid });
+      expect(normalised(cellsOfWindow(widened, wider.length, bucketStarts(range, grid)))).toEqual(
+        normalised(await collectCells(restarted, plan))
+      );
+      expect(counting).toHaveLength(days.length);
+      for (const text of counting) {
+        expect(text).toContain('"score"');
+        expect(text).not.toContain('histogram("f_x"');
+      }
+      await restarted.close();
+    } finally {
+      await store.close();
+      await rm(coldDir, { recursive: true, force: true });
+    }
+  });
+
   it('says the store changed when a file it planned to read was compacted away', async () => {
     const reader = await EmbeddedStore.open(dir);
     const writer = await EmbeddedStore.open(dir);

@@ -315,19 +315,47 @@ async function countRows(
   );
 }
 
-/** Cached tallies of a file: from memory, else from beside the file (kept in memory from then on). */
-async function cachedTallies(store: PredictionStore, file: string, key: string): Promise<SlotTallies | undefined> {
+/**
+ * Cached tallies of a file under each key: from memory, else from beside the file, asked for all the keys missing
+ * from memory at once (kept in memory from then on).
+ */
+async function cachedTallies(
+  store: PredictionStore,
+  file: string,
+  keys: readonly string[]
+): Promise<Array<SlotTallies | undefined>> {
   const cache = cacheOf(store);
-  const inMemory = cache.get(`${file}|${key}`);
-  if (inMemory) {
-    return inMemory;
+  const found = keys.map((key) => cache.get(`${file}|${key}`));
+  const absent = keys.filter((_key, i) => !found[i]);
+  if (absent.length === 0 || !store.readFileCounts) {
+    return found;
   }
-  const text = await store.readFileCounts?.(file, key);
-  const stored = text === undefined ? undefined : parseStoredTallies(text);
-  if (stored) {
-    cache.set(`${file}|${key}`, stored);
+  const texts = await store.readFileCounts(file, absent);
+  const stored = new Map(
+    absent.map((key, i) => [key, texts[i] === undefined ? undefined : parseStoredTallies(texts[i])])
+  );
+  return keys.map((key, i) => {
+    const tallies = found[i] ?? stored.get(key);
+    if (tallies && !found[i]) {
+      cache.set(`${file}|${key}`, tallies);
+    }
+    return tallies;
+  });
+}
+
+/** Keeps counted tallies of a file under their keys: in memory, and beside the file (one write for all). */
+async function keepTallies(
+  store: PredictionStore,
+  file: string,
+  entries: ReadonlyArray<readonly [key: string, tallies: SlotTallies]>
+): Promise<void> {
+  for (const [key, tallies] of entries) {
+    cacheOf(store).set(`${file}|${key}`, tallies);
   }
-  return stored;
+  await store.writeFileCounts?.(
+    file,
+    entries.map(([key, tallies]) => [key, serializeTallies(tallies)])
+  );
 }
 
 /**
@@ -348,7 +376,11 @@ async function dayTallies(
   const last = files.length - 1;
   const keyOf = (end: number, key: string) =>
     end === 0 ? key : `${key}-${createHash('sha1').update(files.slice(0, end).join('\n')).digest('hex').slice(0, 16)}`;
-  const found = await Promise.all(keys.map((key) => cachedTallies(store, files[last], keyOf(last, key))));
+  const found = await cachedTallies(
+    store,
+    files[last],
+    keys.map((key) => keyOf(last, key))
+  );
   const missing = columns.flatMap((_column, i) => (found[i] ? [] : [i]));
   if (missing.length > 0) {
     const missingColumns = missing.map((i) => columns[i]);
@@ -356,7 +388,11 @@ async function dayTallies(
     const before =
       last === 0
         ? []
-        : await Promise.all(missing.map((i) => cachedTallies(store, files[last - 1], keyOf(last - 1, keys[i]))));
+        : await cachedTallies(
+            store,
+            files[last - 1],
+            missing.map((i) => keyOf(last - 1, keys[i]))
+          );
     const extend =
       last > 0 &&
       before.every((tallies) => tallies !== undefined) &&
@@ -368,9 +404,12 @@ async function dayTallies(
         addSlotTallies(counted[j], before[j]!, columns[i]);
       }
       found[i] = counted[j];
-      cacheOf(store).set(`${files[last]}|${keyOf(last, keys[i])}`, counted[j]);
-      await store.writeFileCounts?.(files[last], keyOf(last, keys[i]), serializeTallies(counted[j]));
     }
+    await keepTallies(
+      store,
+      files[last],
+      missing.map((i, j) => [keyOf(last, keys[i]), counted[j]])
+    );
   }
   return found as SlotTallies[];
 }
@@ -448,7 +487,7 @@ async function countColdFiles(
   }
   const cold: string[] = [];
   for (const file of dayOf.keys()) {
-    const found = await Promise.all(keys.map((key) => cachedTallies(store, file, key)));
+    const found = await cachedTallies(store, file, keys);
     if (found.every((tallies) => tallies === undefined)) {
       cold.push(file);
     }
@@ -475,16 +514,16 @@ async function countFilesTogether(
   await countRelation(request, store, relation, [...columns], epochGrid(slotMs), slotSink(counted, columns));
   for (const file of files) {
     const start = dayOf.get(file)!;
-    for (const [i, slots] of counted.entries()) {
+    const ofFile = counted.map((slots, i): [string, SlotTallies] => {
       const own: SlotTallies = new Map();
       for (const [slot, tally] of slots) {
         if (slot >= start && slot < start + DAY_MS) {
           own.set(slot, tally);
         }
       }
-      cacheOf(store).set(`${file}|${keys[i]}`, own);
-      await store.writeFileCounts?.(file, keys[i], serializeTallies(own));
-    }
+      return [keys[i], own];
+    });
+    await keepTallies(store, file, ofFile);
   }
 }
 

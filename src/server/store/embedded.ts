@@ -248,11 +248,18 @@ function groupByDay<T>(items: readonly T[], tsOf: (item: T) => number): Map<stri
 
 /**
  * Writes a small file atomically: temporary name in the same directory, fsync, rename. A cache (`durable: false`)
- * skips the fsync: after a crash it may be found empty or cut short, which its reader takes as missing.
+ * skips the fsync: after a crash it may be found empty or cut short, which its reader takes as missing. `dirMade`
+ * spares the directory's creation when the caller just made it (several files written into one directory).
  */
-export async function writeFileAtomic(path: string, content: string, { durable = true } = {}): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  content: string,
+  { durable = true, dirMade = false } = {}
+): Promise<void> {
   const dir = join(path, '..');
-  await mkdir(dir, { recursive: true });
+  if (!dirMade) {
+    await mkdir(dir, { recursive: true });
+  }
   const temporary = join(dir, `.${randomUUID()}.part`);
   await writeFile(temporary, content);
   if (durable) {
@@ -753,12 +760,27 @@ export class EmbeddedStore implements PredictionStore {
     return join(this.countsDir(file), `${key}.json`);
   }
 
-  async readFileCounts(file: string, key: string): Promise<string | undefined> {
-    return readFile(this.countsPath(file, key), 'utf8').catch(() => undefined);
+  /**
+   * Lists the file's counts directory once and reads only the keys kept there: a cold file has none, and trying each
+   * key (40 features × 30 day files) cost about as much as counting a day (bench/cold/RESULTS.md).
+   */
+  async readFileCounts(file: string, keys: readonly string[]): Promise<Array<string | undefined>> {
+    const paths = keys.map((key) => this.countsPath(file, key));
+    const kept = new Set(await readdir(this.countsDir(file)).catch(() => [] as string[]));
+    return Promise.all(
+      paths.map((path) => (kept.has(basename(path)) ? readFile(path, 'utf8').catch(() => undefined) : undefined))
+    );
   }
 
-  async writeFileCounts(file: string, key: string, text: string): Promise<void> {
-    await writeFileAtomic(this.countsPath(file, key), text, { durable: false }).catch(() => undefined);
+  /** Writes the counts of one file under their keys together, into a directory made once. */
+  async writeFileCounts(file: string, counts: ReadonlyArray<readonly [key: string, text: string]>): Promise<void> {
+    const paths = counts.map(([key]) => this.countsPath(file, key));
+    try {
+      await mkdir(this.countsDir(file), { recursive: true });
+      await Promise.all(paths.map((path, i) => writeFileAtomic(path, counts[i][1], { durable: false, dirMade: true })));
+    } catch {
+      // best effort: a read-only directory keeps no counts
+    }
   }
 
   async labelsRelation(model: string, since?: number): Promise<string> {

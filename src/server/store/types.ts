@@ -395,13 +395,13 @@ export interface PredictionStore extends PredictionWriter {
   fileRelation?(model: string, files: readonly string[]): Promise<string>;
   /** File-backed stores only: whether `file` holds a prediction (its id and version) that one of `others` (of its day) holds. */
   filesSharePredictions?(file: string, others: readonly string[]): Promise<boolean>;
-  /** File-backed stores only: counts cached beside a file of `predictionDays` under `key`, if any. */
-  readFileCounts?(file: string, key: string): Promise<string | undefined>;
+  /** File-backed stores only: the counts cached beside a file of `predictionDays` under each key, where kept. */
+  readFileCounts?(file: string, keys: readonly string[]): Promise<Array<string | undefined>>;
   /**
-   * File-backed stores only: caches counts beside a file (they go when the file goes). Best effort: a read-only
-   * store writes nothing.
+   * File-backed stores only: caches counts beside a file under their keys (they go when the file goes). Best effort:
+   * a read-only store writes nothing.
    */
-  writeFileCounts?(file: string, key: string, text: string): Promise<void>;
+  writeFileCounts?(file: string, counts: ReadonlyArray<readonly [key: string, text: string]>): Promise<void>;
   /**
    * A text that changes whenever predictions whose ts is in the range are written (or the files or parts holding them
    * are rewritten), read without counting rows: live panels poll it (src/server/backend/live.ts). The embedded store
