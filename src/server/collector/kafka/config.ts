@@ -1,5 +1,5 @@
 /**
- * What the Kafka source of the collector is told (plain data: it crosses into the collector thread). Built from
+ * What the Kafka source of the collector is told (plain data: it crosses into the collector thread and the Kafka thread). Built from
  * `mlmon serve --kafka-…` by cli/kafka-flags.ts.
  */
 export type RecordKind = 'predictions' | 'labels';
@@ -30,3 +30,9 @@ export interface KafkaSourceConfig {
 
 /** The dead-letter area's directory for records whose model could not be read (not a valid model name: a `-`). */
 export const UNROUTED_MODEL_DIR = 'kafka-unrouted';
+
+/** Replaces every occurrence of the configuration's secrets in a text (error messages may quote configuration). */
+export function secretRedactor(config: KafkaSourceConfig): (text: string) => string {
+  const present = [config.sasl?.password, config.tls?.key].filter((s): s is string => !!s && s.length >= 4);
+  return (text) => present.reduce((out, secret) => out.split(secret).join('[redacted]'), text);
+}

@@ -1,5 +1,8 @@
 import { decodeBatch } from '../body';
-import { asLine, lineProblem, ndjsonBody } from './lines';
+import { asLine, lineProblem } from './lines';
+
+/** Lines joined as an NDJSON body (as fetched-batch.ts lays them out). */
+const ndjsonBody = (lines: Buffer[]) => Buffer.from(lines.map((line) => line.toString('utf8') + '\n').join(''));
 
 test('a value with line feeds (pretty-printed) is one line that parses as the value does', () => {
   const pretty = Buffer.from(JSON.stringify({ id: 'a', features: { x: 1 } }, null, 2));

@@ -41,21 +41,6 @@ export function asLine(value: Buffer): Buffer {
   return copy;
 }
 
-/** Joins lines into an NDJSON body (one allocation). */
-export function ndjsonBody(lines: Buffer[]): Buffer {
-  let size = 0;
-  for (const line of lines) {
-    size += line.length + 1;
-  }
-  const body = Buffer.allocUnsafe(size);
-  let at = 0;
-  for (const line of lines) {
-    at += line.copy(body, at);
-    body[at++] = LINE_FEED;
-  }
-  return body;
-}
-
 /** A value kept as a dead letter's `raw`: its text when it is UTF-8, else its bytes in base64; truncated. */
 export function rawForLetter(value: Buffer | undefined | null): string | null {
   if (!value) {
