@@ -1,17 +1,18 @@
 /**
- * `mlmon serve`: runs the collector (in a thread of its own: collector-thread.ts) until SIGTERM or SIGINT, then
+ * `mlmon serve`: runs the collector (in a thread of its own: start-collector-thread.ts) until SIGTERM or SIGINT, then
  * stops accepting, flushes the write-ahead log into the store and exits 0.
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_MAX_BACKLOG_BYTES, DEFAULT_MIN_FREE_BYTES } from '../collector/collector';
+import { DEFAULT_MAX_BACKLOG_BYTES, DEFAULT_MIN_FREE_BYTES } from '../collector/defaults';
 import { DEFAULT_MAX_FEATURES_PER_MODEL } from '../store/schema';
 import { STORE_FLAGS, STORE_FLAGS_HELP, storeOptionsFromFlags, type StoreOptions } from '../store/open';
-import { startCollectorThread } from './collector-thread';
+import { startCollectorThread } from './start-collector-thread';
 import { KAFKA_FLAGS, KAFKA_FLAGS_HELP, kafkaFromFlags } from './kafka-flags';
 import { REGISTRY_FLAGS, REGISTRY_FLAGS_HELP, registryFromFlags } from './registry-flags';
 import { handleErrors, UsageError, type Command } from './command';
+import { logHeapPeriodically } from '../heap-log';
 
 const HELP = `Usage: mlmon serve [options]
 
@@ -194,6 +195,7 @@ async function run(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
+  logHeapPeriodically('main');
   const thread = startCollectorThread({
     store: storeOptions,
     collector: {

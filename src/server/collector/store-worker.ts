@@ -11,10 +11,11 @@
  */
 import { parentPort, workerData, type Worker } from 'node:worker_threads';
 import { openStore, type StoreOptions } from '../store/open';
-import { transferableBuffers } from '../store/prediction-columns';
+import { shareRepeatedStrings, transferableBuffers } from '../store/prediction-columns';
 import type { PredictionWriter } from '../store/types';
 import { moduleWorkerData, startModuleWorker } from '../worker-thread';
 import { DeadLetterArea } from './deadletter';
+import { logHeapPeriodically } from '../heap-log';
 import type { SegmentSink } from './flusher';
 import {
   SegmentWriter,
@@ -164,6 +165,7 @@ export class StoreWorker implements SegmentSink {
 /** The worker's side: opens the store, then runs each flush request it is sent. */
 export async function runStoreWorker(): Promise<void> {
   const data = moduleWorkerData<StoreWorkerData>(workerData);
+  logHeapPeriodically('store');
   const port = parentPort!;
   const store = await openStore(data.store);
   const wrapper = data.storeWrapper;
@@ -180,6 +182,9 @@ export async function runStoreWorker(): Promise<void> {
       return;
     }
     if (message.type === 'deliver') {
+      if (message.batch.kind === 'predictions') {
+        shareRepeatedStrings(message.batch.columns);
+      }
       segments.deliver(message.file, message.entry, message.batch, message.bytes);
       return;
     }

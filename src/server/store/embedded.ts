@@ -108,11 +108,6 @@ const DAY_MS = 86_400_000;
 const LOCK_STALE_MS = 30_000;
 const VANISHED_FILE_RETRIES = 5;
 
-/** Default data directory: $MLMON_DATA_DIR or ./mlmon-data. */
-export function defaultDataDir(): string {
-  return process.env.MLMON_DATA_DIR || './mlmon-data';
-}
-
 function predictionColumns(features: readonly FeatureState[]): Array<[string, ColumnType]> {
   return [
     ...PREDICTION_COLUMNS,

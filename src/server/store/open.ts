@@ -14,8 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { shardUrlProblems } from '../../core/query/settings';
 import { InputError } from '../files/input-error';
-import { ClickHouseStore, type ClickHouseOptions } from './clickhouse';
-import { EmbeddedStore, defaultDataDir } from './embedded';
+import type { ClickHouseOptions } from './clickhouse';
 import type { PredictionStore } from './types';
 
 export type StoreOptions = { kind: 'embedded'; dataDir: string } | ({ kind: 'clickhouse' } & ClickHouseOptions);
@@ -58,7 +57,7 @@ export function storeOptionsFromFlags(values: FlagValues, env: NodeJS.ProcessEnv
     throw new InputError('Choose one store: --data-dir (embedded) or --clickhouse URL, not both.');
   }
   if (!url) {
-    return { kind: 'embedded', dataDir: dataDir ?? (env.MLMON_DATA_DIR || defaultDataDir()) };
+    return { kind: 'embedded', dataDir: dataDir ?? (env.MLMON_DATA_DIR || './mlmon-data') };
   }
   const passwordFile = stringFlag(values, 'clickhouse-password-file');
   let password = env.MLMON_CLICKHOUSE_PASSWORD ?? '';
@@ -101,11 +100,17 @@ function clusterFromFlags(values: FlagValues): { cluster?: string; shardUrls?: s
   return cluster ? { cluster, shardUrls } : {};
 }
 
-/** Opens the selected store. The caller closes it. */
+/**
+ * Opens the selected store. The caller closes it. Each store's module is loaded here, when it is opened, so that a
+ * thread that only reads the flags (`mlmon serve`'s main thread) loads neither DuckDB nor the ClickHouse client:
+ * their code and native bindings cost every thread that loads them (bench/ingest/RESULTS.md, round 4).
+ */
 export async function openStore(options: StoreOptions): Promise<PredictionStore> {
   if (options.kind === 'embedded') {
+    const { EmbeddedStore } = require('./embedded') as typeof import('./embedded');
     return EmbeddedStore.open(options.dataDir);
   }
+  const { ClickHouseStore } = require('./clickhouse') as typeof import('./clickhouse');
   const { kind: _kind, ...clickhouse } = options;
   return ClickHouseStore.open(clickhouse);
 }

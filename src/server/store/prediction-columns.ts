@@ -369,6 +369,43 @@ export function transferableBuffers(columns: PredictionColumns): ArrayBuffer[] {
   return arrays.map((array) => array.buffer as ArrayBuffer);
 }
 
+/** Distinct strings per column that shareRepeatedStrings keeps to compare with; past them a column is left as it is. */
+const SHARED_STRINGS_PER_COLUMN = 256;
+
+/**
+ * Makes the equal strings of each string column one string (versions, string predictions, errors, categorical
+ * values; not the ids, which are all different). A structured clone (postMessage to the store worker) gives every
+ * occurrence of a string a copy of its own, so a batch's few versions and categorical values arrive as a string per
+ * row that lives as long as the batch is held (the whole backlog): shared, those copies die young instead.
+ */
+export function shareRepeatedStrings(columns: PredictionColumns): void {
+  shareStrings(columns.version);
+  shareStrings(columns.predictionText);
+  shareStrings(columns.error);
+  for (const feature of columns.features) {
+    shareStrings(feature.others);
+  }
+}
+
+function shareStrings(values: unknown[] | undefined): void {
+  if (!values) {
+    return;
+  }
+  const seen = new Map<string, string>();
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    if (typeof value !== 'string') {
+      continue;
+    }
+    const known = seen.get(value);
+    if (known !== undefined) {
+      values[i] = known;
+    } else if (seen.size < SHARED_STRINGS_PER_COLUMN) {
+      seen.set(value, value);
+    }
+  }
+}
+
 /** One batch of the rows of several, in order (features and shapes united by name). */
 export function concatPredictionColumns(parts: readonly PredictionColumns[]): PredictionColumns {
   if (parts.length === 1) {
