@@ -23,6 +23,7 @@ import { escapeLabelValue } from '../metrics';
 import { checkModelName } from '../validate';
 import { UNROUTED_MODEL_DIR, type KafkaRoute, type KafkaSourceConfig, type RecordKind } from './config';
 import { asLine, letterFor, lineProblem, ndjsonBody } from './lines';
+import { tlsFailureHint, watchConnectionErrors } from './tls-errors';
 
 type KafkaMessage = Message<Buffer, Buffer, Buffer, Buffer>;
 
@@ -111,7 +112,9 @@ export async function startKafkaSource(
   };
   const noteError = (what: string, err: unknown) => {
     state.errors += 1;
-    state.lastError = { at: Date.now(), message: redact(`${what}: ${(err as Error)?.message ?? String(err)}`) };
+    const hint = tlsFailureHint(err);
+    const message = `${what}: ${(err as Error)?.message ?? String(err)}${hint ? ` — ${hint}` : ''}`;
+    state.lastError = { at: Date.now(), message: redact(message) };
     say(state.lastError.message);
   };
 
@@ -144,6 +147,7 @@ export async function startKafkaSource(
       retries: 2,
       retryDelay: 500,
     });
+    const connectionError = watchConnectionErrors(next);
     try {
       const opened = await next.consume({
         topics,
@@ -157,7 +161,8 @@ export async function startKafkaSource(
       stream = opened;
     } catch (err) {
       await next.close(true).catch(() => undefined);
-      throw err;
+      // The connection's own error, when it has one, tells why (tlsFailureHint looks into both).
+      throw connectionError() ? new AggregateError([err, connectionError()], (err as Error).message) : err;
     }
     const current = stream;
     pending = [];
@@ -418,12 +423,14 @@ export async function startKafkaSource(
       await connect();
       break;
     } catch (err) {
-      if (attempt >= 4) {
+      // A certificate the other side refuses stays refused: no retry.
+      const hint = tlsFailureHint(err);
+      if (attempt >= 4 || hint) {
         clearInterval(lagTimer);
         throw new Error(
           redact(
-            `cannot consume from Kafka at ${config.brokers.join(',')}: ${(err as Error).message} — check ` +
-              '--kafka-brokers, that the topics exist, and the SASL/TLS settings'
+            `cannot consume from Kafka at ${config.brokers.join(',')}: ${(err as Error).message} — ` +
+              (hint ?? 'check --kafka-brokers, that the topics exist, and the SASL/TLS settings')
           )
         );
       }
