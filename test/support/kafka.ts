@@ -55,6 +55,19 @@ export async function runKafkaTool(mainClass: string, args: string[]): Promise<s
 }
 
 /**
+ * Commits, for consumer group `group`, the earliest offset of every partition of `topic` (kafka-consumer-groups
+ * --reset-offsets --to-earliest --execute; the group must have no running member, and need not exist yet). A consumer
+ * of the group then starts at the beginning whatever its `auto.offset.reset` — ClickHouse 18.16's Kafka engine
+ * leaves that at librdkafka's default, the end of the partition.
+ */
+export async function commitEarliestOffsets(bootstrap: string, group: string, topic: string): Promise<void> {
+  await runKafkaTool('org.apache.kafka.tools.consumer.group.ConsumerGroupCommand', [
+    ...['--bootstrap-server', bootstrap, '--group', group, '--topic', topic],
+    ...['--reset-offsets', '--to-earliest', '--execute'],
+  ]);
+}
+
+/**
  * Produces one message per line to `topic` with Kafka's console producer (acks=all; a fresh JVM, ~2 s). A line may be
  * anything but a line break: the tests send malformed messages this way too.
  */

@@ -26,6 +26,12 @@
  * makes them skip broken messages without a trace (`kafkaSettingsPlace`, PROFILE_SETTINGS). Only types and
  * functions ClickHouse 18.16 has are used; the statements are run on a current engine too
  * (test/store/clickhouse-kafka-engine.test.ts).
+ *
+ * Where a new consumer group starts: current servers read a group without committed offsets from the beginning;
+ * 18.16 sets no `auto.offset.reset`, so librdkafka's default starts it at the end of each partition as of the moment
+ * its consumer is assigned the partition (seconds after the table is made, longer on a busy server) — records
+ * already on the topic, or produced meanwhile, are skipped. On 18.16 commit the groups' offsets first
+ * (`kafka-consumer-groups --reset-offsets --to-earliest --execute`, README).
  */
 import { ingestLedgerDDL, ledgerCatchUpSql } from './clickhouse';
 import {
