@@ -2,11 +2,14 @@
  * `mlmon serve --kafka-tls-…` against a real broker's TLS listeners (test/support/kafka.ts `tls`: certificates made
  * with openssl for this run): the collector consumes over TLS trusting the broker's authority; over mutual TLS with a
  * client certificate (and is refused without one); a wrong authority fails the start with an error saying which flag
- * to fix, and once the right one is given every record is stored once. The client's private key never reaches the
- * collector's log, /healthz, /metrics, its errors or its command line (it is read from a file).
+ * to fix, and once the right one is given every record is stored once; an encrypted key (the collector takes no key
+ * password) fails the start saying so. The client's private key never reaches the collector's log, /healthz,
+ * /metrics, its errors or its command line (it is read from a file).
  */
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { EmbeddedStore } from '../../src/server/store/embedded';
 import { makeCertificateAuthority } from '../support/kafka-tls';
 import { spawnCollector, stopCollector } from './harness';
@@ -23,6 +26,7 @@ import {
 } from './kafka-support';
 
 const RECORDS = 200;
+const KEY_PASSWORD = 'key-Secret-5c1e77d0';
 const TOPIC = 'tls-preds';
 const fixture = useKafka('tls', { tls: true });
 
@@ -125,6 +129,25 @@ test('a wrong certificate authority fails the start saying which flag to fix; wi
   await waitFor('the records committed', async () => (await committedOn(collector.url, TOPIC)) >= RECORDS);
   expect(await stopCollector(collector)).toBe(0);
   await expectEachStoredOnce(() => EmbeddedStore.open(store.data), 'wrong_ca_model', 'tls', RECORDS);
+}, 300_000);
+
+test('an encrypted client key fails the start saying what to do, quoting neither the key nor its password', async () => {
+  const { tls } = fixture.kafka();
+  const encrypted = path.join(fixture.dir(), 'client-encrypted.key');
+  await promisify(execFile)('openssl', [
+    ...['pkey', '-in', tls!.client.keyFile, '-aes-256-cbc', '-passout', `pass:${KEY_PASSWORD}`, '-out', encrypted],
+  ]);
+  const failed = await startFailure(
+    storeOf('encrypted').args,
+    kafkaArgs(tls!.mutualBootstrap, 'encrypted', [
+      ...['--kafka-tls-ca-file', tls!.ca.certFile],
+      ...['--kafka-tls-cert-file', tls!.client.certFile, '--kafka-tls-key-file', encrypted],
+    ])
+  );
+  expect(failed).toMatch(/cannot consume from Kafka/);
+  expect(failed).toMatch(/--kafka-tls-key-file cannot be read: it is encrypted/);
+  const secrets = [KEY_PASSWORD, ...keyLines(fs.readFileSync(encrypted, 'utf8')), ...keyLines(tls!.client.keyPem)];
+  expect(secrets.filter((secret) => failed.includes(secret))).toEqual([]);
 }, 300_000);
 
 /** The base64 lines of a PEM key: any of them in a text is a leak of the key. */

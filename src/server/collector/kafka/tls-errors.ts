@@ -52,6 +52,12 @@ export function tlsFailureHint(error: unknown): string | undefined {
         'name or address the certificate lists'
       );
     }
+    if (code === 'ERR_OSSL_BAD_DECRYPT') {
+      return (
+        'the key in --kafka-tls-key-file cannot be read: it is encrypted (give it unencrypted, e.g. `openssl pkey ' +
+        '-in KEY -out PLAIN`, readable only by the collector) or it is not a PEM private key'
+      );
+    }
     if (CLIENT_REFUSED.test(code)) {
       return (
         `the brokers refused this collector's TLS client certificate (${code}): give --kafka-tls-cert-file and ` +
