@@ -2,7 +2,8 @@
  * `mlmon serve --kafka-tls-…` against a real broker's TLS listeners (test/support/kafka.ts `tls`: certificates made
  * with openssl for this run): the collector consumes over TLS trusting the broker's authority; over mutual TLS with a
  * client certificate (and is refused without one); a wrong authority fails the start with an error saying which flag
- * to fix, and once the right one is given every record is stored once; an encrypted key (the collector takes no key
+ * to fix, and once the right one is given every record is stored once; brokers renewing their certificate from
+ * another authority under a running collector make /healthz and the log say the same; an encrypted key (the collector takes no key
  * password) fails the start saying so. The client's private key never reaches the collector's log, /healthz,
  * /metrics, its errors or its command line (it is read from a file).
  */
@@ -148,6 +149,33 @@ test('an encrypted client key fails the start saying what to do, quoting neither
   expect(failed).toMatch(/--kafka-tls-key-file cannot be read: it is encrypted/);
   const secrets = [KEY_PASSWORD, ...keyLines(fs.readFileSync(encrypted, 'utf8')), ...keyLines(tls!.client.keyPem)];
   expect(secrets.filter((secret) => failed.includes(secret))).toEqual([]);
+}, 300_000);
+
+// Last: the broker's TLS listeners present another certificate afterwards.
+test('the brokers renew their certificate from another authority: /healthz and the log say which flag to fix; with that authority no record is lost', async () => {
+  const kafka = fixture.kafka();
+  const { tls } = kafka;
+  const store = storeOf('renewed');
+  const args = (caFile: string) => kafkaArgs(tls!.bootstrap, 'renewed', ['--kafka-tls-ca-file', caFile]);
+  const first = await spawnKafkaCollector(store.args, args(tls!.ca.certFile));
+  await waitFor('the records committed', async () => (await committedOn(first.url, TOPIC)) >= RECORDS);
+
+  const renewed = await kafka.renewTlsAuthority();
+  await produce(kafka.bootstrap, TOPIC, predictions('tls', RECORDS, RECORDS));
+  let health = await healthz(first.url);
+  await waitFor('the certificate problem in /healthz', async () => {
+    health = await healthz(first.url);
+    return health.problems.some((problem) => problem.includes('--kafka-tls-ca-file'));
+  });
+  expect(health.status).toBe('degraded');
+  expect(health.problems.join('\n')).toMatch(/not signed by an authority this collector trusts/);
+  expect(first.stderr()).toMatch(/kafka: could not reconnect: .*give --kafka-tls-ca-file/);
+  expect(await stopCollector(first)).toBe(0);
+
+  const second = await spawnKafkaCollector(store.args, args(renewed.certFile));
+  await waitFor('every record committed', async () => (await committedOn(second.url, TOPIC)) >= 2 * RECORDS);
+  expect(await stopCollector(second)).toBe(0);
+  await expectEachStoredOnce(() => EmbeddedStore.open(store.data), 'renewed_model', 'tls', 2 * RECORDS);
 }, 300_000);
 
 /** The base64 lines of a PEM key: any of them in a text is a leak of the key. */

@@ -111,6 +111,12 @@ export interface KafkaBroker {
   restart(): Promise<void>;
   /** SIGTERM (SIGKILL after 20 s), then removes the directory unless `keep`. Safe to call twice. */
   stop(options?: { keep?: boolean }): Promise<void>;
+  /**
+   * With `tls`: stops the broker, gives its TLS listeners a certificate signed by a new authority (as a botched
+   * certificate renewal would; the mutual listener still takes client certificates of the first) and starts it
+   * again; resolves with the new authority.
+   */
+  renewTlsAuthority(): Promise<Certificate>;
 }
 
 /** Resolves once `port` on loopback accepts connections; rejects when `deadline` passes or `failed()` says so. */
@@ -274,14 +280,22 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
     extra.push(saslListener(saslPort, options.saslUsers!));
   }
   let tls: BrokerTls | undefined;
+  /** The TLS listeners presenting `certificate`, and their ports. */
+  let tlsListeners = (_certificate: Certificate): Listener[] => [];
   if (options.tls) {
     const { ca, broker, client } = await brokerCertificates(dir);
     const [tlsPort, mutualPort] = [await freePort(), await freePort()];
-    extra.push(tlsListener('SSL', tlsPort, broker), tlsListener('MTLS', mutualPort, broker, ca));
+    tlsListeners = (certificate) => [
+      tlsListener('SSL', tlsPort, certificate),
+      tlsListener('MTLS', mutualPort, certificate, ca),
+    ];
+    extra.push(...tlsListeners(broker));
     tls = { bootstrap: `127.0.0.1:${tlsPort}`, mutualBootstrap: `127.0.0.1:${mutualPort}`, ca, client };
   }
   const config = join(dir, 'server.properties');
-  await writeFile(config, serverProperties(dir, port, controllerPort, extra), { mode: 0o600 });
+  const writeConfig = (listeners: Listener[]) =>
+    writeFile(config, serverProperties(dir, port, controllerPort, listeners), { mode: 0o600 });
+  await writeConfig(extra);
   await writeFile(join(dir, 'log4j2.properties'), log4jProperties(dir));
   await formatStorage(config, clusterId());
 
@@ -350,6 +364,19 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
       if (!keep) {
         await rm(dir, { recursive: true, force: true });
       }
+    },
+    async renewTlsAuthority() {
+      if (!tls) {
+        throw new Error('renewTlsAuthority: the broker was started without tls');
+      }
+      const ca = await makeCertificateAuthority(dir, 'renewed-ca');
+      const certificate = await issueCertificate(ca, dir, 'renewed-broker', {
+        serverNames: ['127.0.0.1', 'localhost'],
+      });
+      await writeConfig([...extra.filter((l) => l.protocol !== 'SSL'), ...tlsListeners(certificate)]);
+      await signal('SIGTERM', 20_000);
+      await launch();
+      return ca;
     },
   };
 }
