@@ -268,9 +268,13 @@ async function ledgerSum(store: PredictionStore): Promise<number> {
   return Number(row.n);
 }
 
-/** Steps waiting `seconds` on chdb (its sleep takes at most 3 s per call). */
-const sleepSteps = (seconds: number): Step[] =>
-  Array.from({ length: Math.ceil(seconds / 3) }, () => ({ sql: 'SELECT sleep(3) FORMAT Null' }));
+/**
+ * Steps waiting on chdb until the SQL condition `done` holds, `seconds` at most: each sleeps 3 s (its sleep's limit per
+ * call) only while `done` does not hold, so those after it cost a query each. (A fixed 30 s sleep was too short once
+ * at load average 23: the predictions' dead letters were not all there yet.)
+ */
+const waitSteps = (seconds: number, done: string): Step[] =>
+  Array.from({ length: Math.ceil(seconds / 3) }, () => ({ sql: `SELECT sleep(3) WHERE NOT (${done}) FORMAT Null` }));
 
 testWithChdb(
   'the statements for current servers run on ClickHouse 26, which consumes the topic into the same rows',
@@ -298,7 +302,15 @@ testWithChdb(
       { sql: await ddl('mlmon_ingested_hours') },
       { sql: await ddl(`ingested_hours_${MODEL}`) },
       ...statements.map((sql) => ({ sql })),
-      ...sleepSteps(30),
+      // Within runSteps' 120 s for the whole session.
+      ...waitSteps(
+        75,
+        [
+          `(SELECT count() FROM ${KAFKA_DB}.kafka_dead_letters_${MODEL}) >= 3`,
+          `(SELECT count() FROM ${KAFKA_DB}.predictions_${MODEL} FINAL) >= ${messages.length}`,
+          `(SELECT count() FROM ${KAFKA_DB}.labels_${MODEL} FINAL) >= ${labels.length}`,
+        ].join(' AND ')
+      ),
       { sql: `SELECT name FROM system.tables WHERE database = '${KAFKA_DB}' ORDER BY name` },
       rows(`SELECT sum(inserted) AS n FROM mlmon_ingested_hours`),
       rows(
