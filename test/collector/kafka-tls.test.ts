@@ -3,9 +3,9 @@
  * with openssl for this run): the collector consumes over TLS trusting the broker's authority; over mutual TLS with a
  * client certificate (and is refused without one); a wrong authority fails the start with an error saying which flag
  * to fix, and once the right one is given every record is stored once; brokers renewing their certificate from
- * another authority under a running collector make /healthz and the log say the same; an encrypted key (the collector takes no key
- * password) fails the start saying so. The client's private key never reaches the collector's log, /healthz,
- * /metrics, its errors or its command line (it is read from a file).
+ * another authority under a running collector make /healthz and the log say the same; an encrypted key (the
+ * collector takes no key password) fails the start saying so. The client's private key never reaches the
+ * collector's log, /healthz, /metrics, its errors or its command line (it is read from a file).
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -18,10 +18,10 @@ import {
   committedOn,
   expectEachStoredOnce,
   healthz,
-  metricsText,
   predictions,
   produce,
   spawnKafkaCollector,
+  stopShowingExposed,
   useKafka,
   waitFor,
 } from './kafka-support';
@@ -96,13 +96,8 @@ test('mutual TLS: refused without a client certificate; with one every record st
     ])
   );
   await waitFor('the records committed', async () => (await committedOn(collector.url, TOPIC)) >= RECORDS);
-  const seen = [
-    JSON.stringify(await healthz(collector.url)),
-    await metricsText(collector.url),
-    fs.readFileSync(`/proc/${collector.child.pid}/cmdline`, 'utf8'),
-  ];
-  expect(await stopCollector(collector)).toBe(0);
-  seen.push(collector.stderr());
+  const { code, texts: seen } = await stopShowingExposed(collector);
+  expect(code).toBe(0);
   expect(seen[0]).toContain('"connected":true');
   expect(seen.filter((text) => keyLines(client.keyPem).some((line) => text.includes(line)))).toEqual([]);
   await expectEachStoredOnce(() => EmbeddedStore.open(store.data), 'mtls_model', 'tls', RECORDS);
