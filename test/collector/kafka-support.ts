@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { PredictionStore } from '../../src/server/store/types';
 import { startKafka, type KafkaBroker, type StartKafkaOptions } from '../support/kafka';
-import { LOAD_TOKEN, REPO_ROOT, spawnCollector, type CollectorProcess } from './harness';
+import { LOAD_TOKEN, REPO_ROOT, spawnCollector, stopCollector, type CollectorProcess } from './harness';
 
 const KAFKA_CLIENT = path.join(REPO_ROOT, 'test', 'support', 'kafka-client.ts');
 
@@ -130,6 +130,22 @@ export async function healthz(url: string): Promise<KafkaHealth & Record<string,
 export async function metricsText(url: string): Promise<string> {
   const res = await fetch(`${url}/metrics`, { headers: { Authorization: `Bearer ${LOAD_TOKEN}` } });
   return res.text();
+}
+
+/**
+ * What a running collector shows others — its /healthz, /metrics and command line — and, once stopped (SIGTERM), its
+ * log; with its exit code. For the tests that a secret reaches none of them.
+ */
+export async function stopShowingExposed(
+  collector: CollectorProcess
+): Promise<{ code: number | string; texts: string[] }> {
+  const texts = [
+    JSON.stringify(await healthz(collector.url)),
+    await metricsText(collector.url),
+    fs.readFileSync(`/proc/${collector.child.pid}/cmdline`, 'utf8'),
+  ];
+  const code = await stopCollector(collector);
+  return { code, texts: [...texts, collector.stderr()] };
 }
 
 export interface KafkaHealth {

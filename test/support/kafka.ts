@@ -9,6 +9,10 @@
  *   await kafka.restart();  // the same node, ports and log directory
  *   await kafka.stop();     // SIGTERM, then removes the directory
  *
+ *   const tls = await startKafka({ tls: true });
+ *   // tls.tls = { bootstrap, mutualBootstrap, ca, client }: TLS listeners (server certificate only; client
+ *   // certificate required) with certificates made for this broker (test/support/kafka-tls.ts)
+ *
  * The jars come from `scripts/fetch-kafka.sh` (as .ci/run runs it) into ~/.cache/mlmon-kafka-<version>/libs, or
  * MLMON_KAFKA_LIBS; without them the tests fail saying what to run. The broker's log is `server.log` in its directory.
  */
@@ -21,6 +25,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './clickhouse';
+import { issueCertificate, makeCertificateAuthority, type Certificate } from './kafka-tls';
 
 /** The Kafka version the tests run against (test/support/kafka/pom.xml). */
 export const KAFKA_VERSION = /<kafka\.version>(.+)<\/kafka\.version>/.exec(
@@ -47,6 +52,19 @@ export async function runKafkaTool(mainClass: string, args: string[]): Promise<s
     { timeout: 120_000 }
   );
   return stdout + stderr;
+}
+
+/**
+ * Commits, for consumer group `group`, the earliest offset of every partition of `topic` (kafka-consumer-groups
+ * --reset-offsets --to-earliest --execute; the group must have no running member, and need not exist yet). A consumer
+ * of the group then starts at the beginning whatever its `auto.offset.reset` — ClickHouse 18.16's Kafka engine
+ * leaves that at librdkafka's default, the end of the partition.
+ */
+export async function commitEarliestOffsets(bootstrap: string, group: string, topic: string): Promise<void> {
+  await runKafkaTool('org.apache.kafka.tools.consumer.group.ConsumerGroupCommand', [
+    ...['--bootstrap-server', bootstrap, '--group', group, '--topic', topic],
+    ...['--reset-offsets', '--to-earliest', '--execute'],
+  ]);
 }
 
 /**
@@ -81,6 +99,8 @@ export interface KafkaBroker {
   bootstrap: string;
   /** `host:port` of the SASL_PLAINTEXT listener (mechanism PLAIN), when started with `saslUsers`. */
   saslBootstrap?: string;
+  /** The TLS listeners and their certificates, when started with `tls`. */
+  tls?: BrokerTls;
   /** The broker's directory: config, log directory, `server.log`. */
   dir: string;
   /** Creates a topic (replication factor 1) and waits until it is there. */
@@ -91,6 +111,12 @@ export interface KafkaBroker {
   restart(): Promise<void>;
   /** SIGTERM (SIGKILL after 20 s), then removes the directory unless `keep`. Safe to call twice. */
   stop(options?: { keep?: boolean }): Promise<void>;
+  /**
+   * With `tls`: stops the broker, gives its TLS listeners a certificate signed by a new authority (as a botched
+   * certificate renewal would; the mutual listener still takes client certificates of the first) and starts it
+   * again; resolves with the new authority.
+   */
+  renewTlsAuthority(): Promise<Certificate>;
 }
 
 /** Resolves once `port` on loopback accepts connections; rejects when `deadline` passes or `failed()` says so. */
@@ -112,41 +138,93 @@ async function waitForPort(port: number, deadline: number, failed: () => string 
   }
 }
 
+export interface BrokerTls {
+  /** `host:port` of a TLS listener that asks for no client certificate. */
+  bootstrap: string;
+  /** `host:port` of a TLS listener that requires a client certificate signed by `ca` (mutual TLS). */
+  mutualBootstrap: string;
+  /** The certificate authority that signed the broker's certificate (for 127.0.0.1 and localhost) and `client`'s. */
+  ca: Certificate;
+  /** A client certificate for the mutual TLS listener. */
+  client: Certificate;
+}
+
+/** A client listener besides PLAINTEXT (the admin tools' and inter-broker one): its name, protocol and settings. */
+interface Listener {
+  name: string;
+  protocol: 'SASL_PLAINTEXT' | 'SSL';
+  port: number;
+  /** `listener.name.<name>.…` settings, without that prefix. */
+  settings: Record<string, string>;
+}
+
+/** A value of a Java properties file: backslashes and line breaks escaped (PEM texts span lines). */
+function propertyValue(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\r?\n/g, '\\n');
+}
+
 /** A JAAS option value in double quotes (backslash and quote escaped). */
 function jaasQuoted(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
+/** A listener that takes SASL PLAIN logins of these users (name → password). */
+function saslListener(port: number, users: Record<string, string>): Listener {
+  const logins = Object.entries(users).map(([user, password]) => `user_${user}=${jaasQuoted(password)}`);
+  return {
+    name: 'SASL_PLAINTEXT',
+    protocol: 'SASL_PLAINTEXT',
+    port,
+    settings: {
+      'plain.sasl.jaas.config': `org.apache.kafka.common.security.plain.PlainLoginModule required ${logins.join(' ')};`,
+    },
+  };
+}
+
 /**
- * The KRaft configuration of a single node that is broker and controller, on loopback only; with `sasl`, a second
- * client listener that takes SASL PLAIN logins of those users (the PLAINTEXT one stays, for the admin tools).
+ * A TLS listener presenting `certificate` (a PEM key store given inline: Kafka 4 takes an unencrypted PKCS#8 key
+ * that way, while a PEM key store file needs an encrypted key); with `clientsSignedBy`, one that requires a client
+ * certificate signed by that authority.
  */
-function serverProperties(
-  dir: string,
-  port: number,
-  controllerPort: number,
-  sasl?: { port: number; users: Record<string, string> }
-): string {
-  const saslListener = sasl ? `,SASL_PLAINTEXT://127.0.0.1:${sasl.port}` : '';
-  const saslLines = sasl
-    ? [
-        'sasl.enabled.mechanisms=PLAIN',
-        'listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule ' +
-          `required ${Object.entries(sasl.users)
-            .map(([user, password]) => `user_${user}=${jaasQuoted(password)}`)
-            .join(' ')};`,
-      ]
-    : [];
+function tlsListener(name: string, port: number, certificate: Certificate, clientsSignedBy?: Certificate): Listener {
+  const settings: Record<string, string> = {
+    'ssl.keystore.type': 'PEM',
+    'ssl.keystore.key': certificate.keyPem,
+    'ssl.keystore.certificate.chain': certificate.certPem,
+  };
+  if (clientsSignedBy) {
+    Object.assign(settings, {
+      'ssl.client.auth': 'required',
+      'ssl.truststore.type': 'PEM',
+      'ssl.truststore.certificates': clientsSignedBy.certPem,
+    });
+  }
+  return { name, protocol: 'SSL', port, settings };
+}
+
+/**
+ * The KRaft configuration of a single node that is broker and controller, on loopback only, with a PLAINTEXT client
+ * listener (also the admin tools' and the inter-broker one) and the `extra` ones.
+ */
+function serverProperties(dir: string, port: number, controllerPort: number, extra: Listener[]): string {
+  const addresses = extra.map((l) => `,${l.name}://127.0.0.1:${l.port}`).join('');
+  const protocols = extra.map((l) => `,${l.name}:${l.protocol}`).join('');
+  const settings = extra.flatMap((l) =>
+    Object.entries(l.settings).map(
+      ([key, value]) => `listener.name.${l.name.toLowerCase()}.${key}=${propertyValue(value)}`
+    )
+  );
   return [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port}${saslListener},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}${saslListener}`,
+    `listeners=PLAINTEXT://127.0.0.1:${port}${addresses},CONTROLLER://127.0.0.1:${controllerPort}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}${addresses}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    `listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT${sasl ? ',SASL_PLAINTEXT:SASL_PLAINTEXT' : ''}`,
-    ...saslLines,
+    `listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT${protocols}`,
+    ...(extra.some((l) => l.protocol === 'SASL_PLAINTEXT') ? ['sasl.enabled.mechanisms=PLAIN'] : []),
+    ...settings,
     `log.dirs=${join(dir, 'data')}`,
     'num.partitions=1',
     'offsets.topic.replication.factor=1',
@@ -177,6 +255,18 @@ function log4jProperties(dir: string): string {
 export interface StartKafkaOptions {
   /** Users (name → password) of a SASL PLAIN listener (`saslBootstrap`) besides the PLAINTEXT one. */
   saslUsers?: Record<string, string>;
+  /** Two TLS listeners besides the PLAINTEXT one, with certificates made for this broker (`tls`). */
+  tls?: boolean;
+}
+
+/** Certificates for a broker's TLS listeners in `dir`: an authority, the broker's (loopback names), a client's. */
+async function brokerCertificates(dir: string): Promise<{ ca: Certificate; broker: Certificate; client: Certificate }> {
+  const ca = await makeCertificateAuthority(dir, 'test-ca');
+  return {
+    ca,
+    broker: await issueCertificate(ca, dir, 'broker', { serverNames: ['127.0.0.1', 'localhost'] }),
+    client: await issueCertificate(ca, dir, 'client'),
+  };
 }
 
 /** Formats a fresh log directory and starts a broker on free loopback ports (about 3–10 s). */
@@ -184,9 +274,28 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
   const libs = kafkaLibs();
   const dir = await mkdtemp(join(tmpdir(), 'mlmon-kafka-'));
   const [port, controllerPort] = [await freePort(), await freePort()];
-  const sasl = options.saslUsers ? { port: await freePort(), users: options.saslUsers } : undefined;
+  const extra: Listener[] = [];
+  const saslPort = options.saslUsers ? await freePort() : undefined;
+  if (saslPort) {
+    extra.push(saslListener(saslPort, options.saslUsers!));
+  }
+  let tls: BrokerTls | undefined;
+  /** The TLS listeners presenting `certificate`, and their ports. */
+  let tlsListeners = (_certificate: Certificate): Listener[] => [];
+  if (options.tls) {
+    const { ca, broker, client } = await brokerCertificates(dir);
+    const [tlsPort, mutualPort] = [await freePort(), await freePort()];
+    tlsListeners = (certificate) => [
+      tlsListener('SSL', tlsPort, certificate),
+      tlsListener('MTLS', mutualPort, certificate, ca),
+    ];
+    extra.push(...tlsListeners(broker));
+    tls = { bootstrap: `127.0.0.1:${tlsPort}`, mutualBootstrap: `127.0.0.1:${mutualPort}`, ca, client };
+  }
   const config = join(dir, 'server.properties');
-  await writeFile(config, serverProperties(dir, port, controllerPort, sasl), { mode: 0o600 });
+  const writeConfig = (listeners: Listener[]) =>
+    writeFile(config, serverProperties(dir, port, controllerPort, listeners), { mode: 0o600 });
+  await writeConfig(extra);
   await writeFile(join(dir, 'log4j2.properties'), log4jProperties(dir));
   await formatStorage(config, clusterId());
 
@@ -230,7 +339,8 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
   const bootstrap = `127.0.0.1:${port}`;
   return {
     bootstrap,
-    ...(sasl ? { saslBootstrap: `127.0.0.1:${sasl.port}` } : {}),
+    ...(saslPort ? { saslBootstrap: `127.0.0.1:${saslPort}` } : {}),
+    ...(tls ? { tls } : {}),
     dir,
     async createTopic(name, partitions, topicConfig = {}) {
       const configArgs = Object.entries(topicConfig).flatMap(([key, value]) => ['--config', `${key}=${value}`]);
@@ -254,6 +364,19 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
       if (!keep) {
         await rm(dir, { recursive: true, force: true });
       }
+    },
+    async renewTlsAuthority() {
+      if (!tls) {
+        throw new Error('renewTlsAuthority: the broker was started without tls');
+      }
+      const ca = await makeCertificateAuthority(dir, 'renewed-ca');
+      const certificate = await issueCertificate(ca, dir, 'renewed-broker', {
+        serverNames: ['127.0.0.1', 'localhost'],
+      });
+      await writeConfig([...extra.filter((l) => l.protocol !== 'SSL'), ...tlsListeners(certificate)]);
+      await signal('SIGTERM', 20_000);
+      await launch();
+      return ca;
     },
   };
 }

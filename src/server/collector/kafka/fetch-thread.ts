@@ -16,6 +16,7 @@ import { Consumer, Producer, type Message, type MessagesStream } from '@platform
 import { moduleWorkerData } from '../../worker-thread';
 import { secretRedactor } from './config';
 import { buildBatch, type BatchRecords, type Refusal } from './fetched-batch';
+import { tlsFailureHint, watchConnectionErrors } from './tls-errors';
 import type { FetchThreadData, FromFetchThread, LineRefusal, ToFetchThread } from './thread-messages';
 
 type KafkaMessage = Message<Buffer, Buffer, Buffer, Buffer>;
@@ -81,8 +82,11 @@ async function runFetching(data: FetchThreadData, port: MessagePort): Promise<vo
   const post = (message: FromFetchThread, transfer?: ArrayBuffer[]) => port.postMessage(message, transfer);
   const redact = secretRedactor(config);
   const say = (line: string) => post({ type: 'log', line: redact(line) });
-  const noteError = (what: string, err: unknown) =>
-    post({ type: 'error', message: redact(`${what}: ${(err as Error)?.message ?? String(err)}`) });
+  const noteError = (what: string, err: unknown) => {
+    const hint = tlsFailureHint(err);
+    const message = `${what}: ${(err as Error)?.message ?? String(err)}${hint ? ` — ${hint}` : ''}`;
+    post({ type: 'error', message: redact(message) });
+  };
   const routes = new Map(config.routes.map((route) => [route.topic, route]));
   const topics = [...routes.keys()];
   const batchWaitMs = config.batchWaitMs ?? 100;
@@ -169,6 +173,7 @@ async function runFetching(data: FetchThreadData, port: MessagePort): Promise<vo
       retries: 2,
       retryDelay: 500,
     });
+    const connectionError = watchConnectionErrors(next);
     let opened: MessagesStream<Buffer, Buffer, Buffer, Buffer>;
     try {
       opened = await next.consume({
@@ -181,7 +186,8 @@ async function runFetching(data: FetchThreadData, port: MessagePort): Promise<vo
       });
     } catch (err) {
       await next.close(true).catch(() => undefined);
-      throw err;
+      // The connection's own error, when it has one, tells why (tlsFailureHint looks into both).
+      throw connectionError() ? new AggregateError([err, connectionError()], (err as Error).message) : err;
     }
     consumer = next;
     stream = opened;
@@ -405,14 +411,16 @@ async function runFetching(data: FetchThreadData, port: MessagePort): Promise<vo
       await connect();
       break;
     } catch (err) {
-      if (attempt + 1 >= START_ATTEMPTS && !data.retryForever) {
+      // A certificate the other side refuses stays refused: no retry.
+      const hint = tlsFailureHint(err);
+      if ((attempt + 1 >= START_ATTEMPTS || hint) && !data.retryForever) {
         clearInterval(lagTimer);
         await producer?.close().catch(() => undefined);
         post({
           type: 'start-failed',
           message: redact(
-            `cannot consume from Kafka at ${config.brokers.join(',')}: ${(err as Error).message} — check ` +
-              '--kafka-brokers, that the topics exist, and the SASL/TLS settings'
+            `cannot consume from Kafka at ${config.brokers.join(',')}: ${(err as Error).message} — ` +
+              (hint ?? 'check --kafka-brokers, that the topics exist, and the SASL/TLS settings')
           ),
         });
         port.close();
