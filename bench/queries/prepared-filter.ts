@@ -55,12 +55,22 @@ function formerParams(params: Params): { params: Params; preparations: number } 
 
 type Cell = { counts_key: string; bucket: number; bin: number; category: string; n: number; s: number };
 
-/** The answer as sorted text, for comparing the two statements' cells. */
-const digest = (cells: Cell[]) =>
-  cells
-    .map((c) => `${c.counts_key}|${c.bucket}|${c.bin}|${c.category}|${Number(c.n)}|${Number(c.s).toPrecision(12)}`)
-    .sort()
-    .join('\n');
+/**
+ * Whether two answers hold the same cells: the same counts, and sums equal to 1e-9 relative (the shards' partial sums
+ * are added in whatever order they arrive, so the last digits of a sum over many hours may differ between runs).
+ */
+function sameCells(a: Cell[], b: Cell[]): boolean {
+  const key = (c: Cell) => `${c.counts_key}|${c.bucket}|${c.bin}|${c.category}`;
+  const of = new Map(b.map((c) => [key(c), c]));
+  return (
+    a.length === b.length &&
+    a.every((c) => {
+      const other = of.get(key(c));
+      const [s, t] = [Number(c.s), Number(other?.s)];
+      return Number(c.n) === Number(other?.n) && Math.abs(s - t) <= 1e-9 * Math.max(1, Math.abs(s), Math.abs(t));
+    })
+  );
+}
 
 async function main([url, database, model, runsText, cluster, ...shardUrls]: string[]): Promise<void> {
   const store = await ClickHouseStore.open({ url, database, ...(cluster ? { cluster, shardUrls } : {}) });
@@ -94,13 +104,13 @@ async function main([url, database, model, runsText, cluster, ...shardUrls]: str
           }),
       };
       const timings: Record<keyof typeof statements, number[]> = { current: [], former: [] };
-      const answers: Partial<Record<keyof typeof statements, string>> = {};
+      const answers: Partial<Record<keyof typeof statements, Cell[]>> = {};
       for (let run = 0; run < Number(runsText); run++) {
         for (const which of ['former', 'current'] as const) {
           const started = performance.now();
           const cells = await statements[which]();
           timings[which].push(performance.now() - started);
-          answers[which] ??= digest(cells);
+          answers[which] ??= cells;
         }
       }
       const median = (ms: number[]) => percentile(ms, 50)!;
@@ -110,8 +120,8 @@ async function main([url, database, model, runsText, cluster, ...shardUrls]: str
         keys: keys.length,
         hours: hours.length,
         preparations: former.preparations,
-        cells: answers.current!.split('\n').length,
-        sameAnswer: answers.current === answers.former,
+        cells: answers.current!.length,
+        sameAnswer: sameCells(answers.current!, answers.former!),
         current: summary(timings.current),
         former: summary(timings.former),
         formerOverCurrent: median(timings.former) / median(timings.current),
