@@ -61,7 +61,7 @@ testWithChdb('the ledger, the freshness check and the prepared cells run on curr
     boundStep(PREPARED_HOURS_SQL, { model: 'm', keys: ['k'] }, mode),
     boundStep(freshHoursSql(), keys, mode),
     ...[wholeRangeGrid(keys), epochGrid(HOUR_MS)].map((grid) =>
-      boundStep(preparedCellsSql(grid, 1, 1), { ...prepared.params, ...gridParams(grid) }, mode)
+      boundStep(preparedCellsSql(grid, 1), { ...prepared, ...gridParams(grid) }, mode)
     ),
   ];
   const steps: Step[] = [

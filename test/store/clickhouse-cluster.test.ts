@@ -577,6 +577,38 @@ describe('two-shard cluster', () => {
     await prepareCounts(singleStore, 'shop');
     expect(Number((await clusterStore.query<{ n: number }>(hoursSql))[0].n)).toBeGreaterThan(hoursBefore);
   });
+
+  it("reads a twice-prepared hour's cells of its latest preparation only, a late record on one shard", async () => {
+    const [clusterStore, singleStore] = [await onCluster.store(), await onSingle.store()];
+    const onShards = (sql: string) =>
+      Promise.all(shardUrls().map((url) => fetch(url, { method: 'POST', body: sql }).then((r) => r.text())));
+    const late = { ...traffic.shop[40], id: 'late-2', ts: traffic.shop[40].ts + 1 };
+    const hour = Math.floor(late.ts / 3_600_000) * 3_600_000;
+    // No merge may collapse the hour's two preparations while the answers are compared.
+    await onShards(`SYSTEM STOP MERGES ${LAYOUT.database}.mlmon_count_cells_local`);
+    try {
+      await clusterStore.writePredictions('shop', [late]); // one record: on one shard, by its sharding key
+      await singleStore.writePredictions('shop', [late]);
+      await prepareCounts(clusterStore, 'shop');
+      const preparations = await onShards(
+        `SELECT uniqExact(prepared_at) FROM ${LAYOUT.database}.mlmon_count_cells_local ` +
+          `WHERE model = 'shop' AND hour = ${hour}`
+      );
+      // The hour's cells of this round and of earlier ones, on every shard.
+      expect(preparations.map((n) => Number(n) >= 2)).toEqual([true, true]);
+      // The single server, not prepared again, counts that hour from its rows.
+      for (const metric of ['psi', 'ks']) {
+        const raw = { queryType: 'drift', model: 'shop', metric, bucket: '1h' };
+        const fromCluster = await runHandler(driftQuery as never, onCluster, raw);
+        expect(comparable(fromCluster)).toEqual(comparable(await runHandler(driftQuery as never, onSingle, raw)));
+      }
+      const raw = { queryType: 'severity', model: 'shop', bucket: '1h' };
+      const fromCluster = await runHandler(severityQuery as never, onCluster, raw);
+      expect(comparable(fromCluster)).toEqual(comparable(await runHandler(severityQuery as never, onSingle, raw)));
+    } finally {
+      await onShards(`SYSTEM START MERGES ${LAYOUT.database}.mlmon_count_cells_local`);
+    }
+  });
 });
 
 /** Frames with numbers rounded to 9 significant digits (sums over shards add in another order). */
