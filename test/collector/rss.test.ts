@@ -3,7 +3,7 @@
  * four closed-loop senders of 1 000-record batches for LOAD_SECONDS on the embedded store and checks, from outside,
  * the process's peak resident set (VmHWM of /proc/<pid>/status) and, through the debug hook $MLMON_DEBUG_HEAP_MS
  * (src/server/heap-log.ts), each thread's V8 heap. The bounds and what they were before are in
- * bench/ingest/RESULTS.md (round 4); the main thread's heap was 75 MB when it loaded the collector and both stores.
+ * bench/ingest/RESULTS.md (round 6); the main thread's heap was 75 MB when it loaded the collector and both stores.
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -14,7 +14,7 @@ import { featureSnippets, loadBatch, postBatch, spawnCollector, stopCollector } 
 const LOAD_SECONDS = 20;
 const SENDERS = 4;
 const BATCH = 1_000;
-/** Peak RSS allowed: the measured peaks under this load, with margin for a busy machine (RESULTS.md, round 4). */
+/** Peak RSS allowed: the measured peaks under this load, with margin for a busy machine (RESULTS.md, round 6). */
 const MAX_PEAK_RSS_MB = 520;
 /** The main thread only waits for signals; it loaded the collector and both stores before (75 MB of heap). */
 const MAX_MAIN_HEAP_MB = 25;

@@ -107,8 +107,9 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
  * Cells (rows × columns) of one prediction insert at most, whatever the caller allows. An insert is its stored columns
  * (typed arrays: 9 bytes per number cell) and one Native block (8 bytes per number cell, strings as UTF-8): 1 000 000
  * cells (~28 000 rows of 35 columns) are ~8 MB of block, made in ~30 ms (25 000 rows × 35 columns: toStoredColumns
- * 15 ms + encodeNativeBlock 12 ms, timed once at load 14, bench/ingest/RESULTS.md round 4), so an insert holds the store worker's event loop about that long; one
- * insert per flush round of the ingest benchmark (25 000 rows) means fewer parts for ClickHouse to write and merge.
+ * 15 ms + encodeNativeBlock 12 ms, timed once at load 14, bench/ingest/RESULTS.md round 5), so an insert holds the
+ * store worker's event loop about that long; one insert per flush round of the ingest benchmark (25 000 rows) means
+ * fewer parts for ClickHouse to write and merge.
  * (Row objects and one JSON string per insert, before, needed ~1 KB per row: 400 000 cells at most.)
  */
 export const MAX_CELLS_PER_INSERT = 1_000_000;

@@ -103,7 +103,7 @@ function clusterFromFlags(values: FlagValues): { cluster?: string; shardUrls?: s
 /**
  * Opens the selected store. The caller closes it. Each store's module is loaded here, when it is opened, so that a
  * thread that only reads the flags (`mlmon serve`'s main thread) loads neither DuckDB nor the ClickHouse client:
- * their code and native bindings cost every thread that loads them (bench/ingest/RESULTS.md, round 4).
+ * their code and native bindings cost every thread that loads them (bench/ingest/RESULTS.md, round 6).
  */
 export async function openStore(options: StoreOptions): Promise<PredictionStore> {
   if (options.kind === 'embedded') {

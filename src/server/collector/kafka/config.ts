@@ -28,6 +28,25 @@ export interface KafkaSourceConfig {
   batchWaitMs?: number;
 }
 
+/** A partition's key in the maps both threads keep per partition (Kafka topic names are [a-zA-Z0-9._-]). */
+export function partitionKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+/** The topic and partition of a partitionKey. */
+export function partitionOfKey(key: string): { topic: string; partition: number } {
+  const at = key.lastIndexOf('\u0000');
+  return { topic: key.slice(0, at), partition: Number(key.slice(at + 1)) };
+}
+
+/**
+ * The wait before the `attempt`-th (from 0) restart of something that failed — a consumer, a connection, the Kafka
+ * thread: 0.5 s, doubling, at most 10 s.
+ */
+export function restartDelayMs(attempt: number): number {
+  return Math.min(10_000, 500 * 2 ** attempt);
+}
+
 /** The dead-letter area's directory for records whose model could not be read (not a valid model name: a `-`). */
 export const UNROUTED_MODEL_DIR = 'kafka-unrouted';
 

@@ -24,7 +24,14 @@ import { CapacityError, type RecordSource } from '../collector';
 import type { DeadLetter } from '../deadletter';
 import { escapeLabelValue } from '../metrics';
 import { startModuleWorker } from '../../worker-thread';
-import { secretRedactor, UNROUTED_MODEL_DIR, type KafkaSourceConfig } from './config';
+import {
+  partitionKey,
+  partitionOfKey,
+  restartDelayMs,
+  secretRedactor,
+  UNROUTED_MODEL_DIR,
+  type KafkaSourceConfig,
+} from './config';
 import { groupLetters, type BatchGroup, type FetchedBatch } from './fetched-batch';
 import type { FetchThreadData, FromFetchThread, LineRefusal, ToFetchThread } from './thread-messages';
 
@@ -44,8 +51,6 @@ const FETCH_THREAD_HEAP_LIMITS = { maxYoungGenerationSizeMb: 64 };
  * ahead log's fsyncs (group commit), so smaller batches cost little throughput.
  */
 const KAFKA_BATCH_RECORDS = 2_000;
-/** First and longest wait before a dead Kafka thread is started again. */
-const RESTART_DELAY_MS = [500, 10_000];
 /** How often a hold on fetching (the collector refusing batches) is checked for release. */
 const HOLD_CHECK_MS = 200;
 /** Longest wait for the Kafka thread to finish the batches under way and leave the group when stopping. */
@@ -132,7 +137,7 @@ export async function startKafkaSource(
         `the Kafka thread ended (exit code ${code}${died}); starting it again — what it fetched and did not commit ` +
           'is read again and stored once'
       );
-      const delay = Math.min(RESTART_DELAY_MS[1], RESTART_DELAY_MS[0] * 2 ** deaths++);
+      const delay = restartDelayMs(deaths++);
       setTimeout(() => {
         if (!stopping) {
           thread = startThread(true);
@@ -166,13 +171,13 @@ export async function startKafkaSource(
         state.commits += 1;
         state.lastCommitAt = Date.now();
         for (const { topic, partition, offset } of message.offsets) {
-          state.committed.set(`${topic}\u0000${partition}`, offset);
+          state.committed.set(partitionKey(topic, partition), offset);
         }
         break;
       case 'lag':
         state.lag.clear();
         for (const { topic, partition, lag, committed } of message.lag) {
-          const key = `${topic}\u0000${partition}`;
+          const key = partitionKey(topic, partition);
           state.lag.set(key, lag);
           if (committed > (state.committed.get(key) ?? BigInt(-1))) {
             state.committed.set(key, committed);
@@ -337,8 +342,7 @@ function health(state: SourceState) {
   }
   const perPartition = (map: Map<string, number | bigint>) =>
     [...map].map(([key, value]) => {
-      const [topic, partition] = key.split('\u0000');
-      return { topic, partition: Number(partition), value: Number(value) };
+      return { ...partitionOfKey(key), value: Number(value) };
     });
   return {
     problems,
@@ -358,7 +362,7 @@ function health(state: SourceState) {
 /** The consumer's /metrics lines. */
 function metricLines(state: SourceState): string[] {
   const labels = (key: string) => {
-    const [topic, partition] = key.split('\u0000');
+    const { topic, partition } = partitionOfKey(key);
     return `{topic="${escapeLabelValue(topic)}",partition="${partition}"}`;
   };
   const family = (name: string, type: string, help: string, samples: string[]) => [

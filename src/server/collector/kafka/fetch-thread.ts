@@ -14,7 +14,7 @@ import './node-compat';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { Consumer, Producer, type Message, type MessagesStream } from '@platformatic/kafka';
 import { moduleWorkerData } from '../../worker-thread';
-import { secretRedactor } from './config';
+import { partitionKey, restartDelayMs, secretRedactor } from './config';
 import { buildBatch, type BatchRecords, type Refusal } from './fetched-batch';
 import { tlsFailureHint, watchConnectionErrors } from './tls-errors';
 import type { FetchThreadData, FromFetchThread, LineRefusal, ToFetchThread } from './thread-messages';
@@ -31,8 +31,6 @@ const MAX_PENDING_BATCHES = 4;
  * flight hold a few responses, not the client's default of 50 MiB each.
  */
 const FETCH_MAX_BYTES = 8 * 1024 * 1024;
-/** First and longest wait before the consumer is restarted after an error. */
-const RESTART_DELAY_MS = [500, 10_000];
 /** Attempts to connect at the start before the collector's start fails (unless retrying forever). */
 const START_ATTEMPTS = 5;
 /** How often the group's committed offsets and the lag per partition are read from the broker. */
@@ -59,7 +57,7 @@ interface InFlight {
 function nextOffsets(messages: KafkaMessage[]): Map<string, CommitOffset> {
   const next = new Map<string, CommitOffset>();
   for (const { topic, partition, offset, leaderEpoch } of messages) {
-    next.set(`${topic}\u0000${partition}`, { topic, partition, offset: offset + BigInt(1), leaderEpoch });
+    next.set(partitionKey(topic, partition), { topic, partition, offset: offset + BigInt(1), leaderEpoch });
   }
   return next;
 }
@@ -67,7 +65,7 @@ function nextOffsets(messages: KafkaMessage[]): Map<string, CommitOffset> {
 /** The partitions a consumer owns now, as `topic\0partition` keys. */
 function ownedPartitions(consumer: Consumer): Set<string> {
   return new Set(
-    (consumer.assignments ?? []).flatMap(({ topic, partitions }) => partitions.map((p) => `${topic}\u0000${p}`))
+    (consumer.assignments ?? []).flatMap(({ topic, partitions }) => partitions.map((p) => partitionKey(topic, p)))
   );
 }
 
@@ -208,7 +206,7 @@ async function runFetching(data: FetchThreadData, port: MessagePort): Promise<vo
       if (next === consumer) {
         // Records fetched from partitions this member no longer owns are the new owner's to read.
         const owned = ownedPartitions(next);
-        pending = pending.filter((m) => owned.has(`${m.topic}\u0000${m.partition}`));
+        pending = pending.filter((m) => owned.has(partitionKey(m.topic, m.partition)));
         post({ type: 'assignments', assignments: next.assignments ?? [] });
         applyFetching(true); // the client resumed its streams; a hold still holds
       }
@@ -231,7 +229,7 @@ async function runFetching(data: FetchThreadData, port: MessagePort): Promise<vo
       post({ type: 'connected', connected: false });
       await old?.close(true).catch(() => undefined);
       for (let attempt = 0; running; attempt++) {
-        await sleep(Math.min(RESTART_DELAY_MS[1], RESTART_DELAY_MS[0] * 2 ** attempt));
+        await sleep(restartDelayMs(attempt));
         if (!running) {
           break;
         }
@@ -427,7 +425,7 @@ async function runFetching(data: FetchThreadData, port: MessagePort): Promise<vo
         return;
       }
       noteError('could not connect, retrying', err);
-      await sleep(Math.min(RESTART_DELAY_MS[1], RESTART_DELAY_MS[0] * 2 ** attempt));
+      await sleep(restartDelayMs(attempt));
     }
   }
   say(`consuming ${topics.join(', ')} as group ${config.groupId}`);

@@ -8,7 +8,7 @@
  */
 import { checkModelName } from '../validate';
 import type { DeadLetter } from '../deadletter';
-import { UNROUTED_MODEL_DIR, type KafkaRoute, type RecordKind } from './config';
+import { partitionKey, UNROUTED_MODEL_DIR, type KafkaRoute, type RecordKind } from './config';
 import { asLine, letterFor, lineProblem } from './lines';
 
 /** The part of a fetched record the batch needs (a `@platformatic/kafka` message has these fields). */
@@ -155,7 +155,7 @@ function layOut<R extends FetchedRecord>(
       at += line.copy(body, at);
       body[at++] = 0x0a;
       const { topic, partition, offset } = group.records[i];
-      const key = `${topic}\u0000${partition}`;
+      const key = partitionKey(topic, partition);
       let index = partitionIndex.get(key);
       if (index === undefined) {
         index = partitions.push({ topic, partition }) - 1;
