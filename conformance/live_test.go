@@ -334,22 +334,43 @@ func testLiveStreams(t *testing.T, start func(t *testing.T, dataDir string) inge
 		})
 	})
 
-	t.Run("drift of the open bucket moves as shifted records arrive", func(t *testing.T) {
+	t.Run("drift of the newest buckets moves as shifted records arrive", func(t *testing.T) {
 		writeBaseline(t, dataDir, "live", "v1")
 		// The query as the frontend sends it: parsed, with the parser's defaults (metric psi, persistence 1).
 		drift := map[string]any{"refId": "D", "queryType": "drift", "model": "live", "features": []string{"income"},
 			"metric": "psi", "persistence": 1}
 		path, body := liveChannel(drift, window)
 		run := runStream(t, p, pc, path, body)
-		openPSI := func(f *data.Frame) float64 { values := fieldValues(t, f, "value"); return values[len(values)-1] }
-		before := openPSI(run.latest(t))
-		shifted := predictions("shifted", 60, time.Now(), false)
+		// The PSI of the bucket holding `at` (a closed one by the time the channel computes it, or the open one).
+		psiAt := func(f *data.Frame, at time.Time) float64 {
+			psi, values := 0.0, fieldValues(t, f, "value")
+			for row := range values {
+				start, isTime := f.Fields[0].At(row).(time.Time)
+				if !isTime {
+					t.Fatalf("the frame's first field is not its time: %v", f.Fields[0])
+				}
+				if !start.After(at) {
+					psi = values[row]
+				}
+			}
+			return psi
+		}
+		first := run.latest(t)
+		// Records stamped in the last 300 ms of a bucket: the channel sees them after that bucket closed, and must
+		// count them in it (the newest buckets it computes again start one before the open one).
+		bucketMs := int64(first.Meta.Custom.(map[string]any)["bucketMs"].(float64))
+		time.Sleep(time.Duration(bucketMs-time.Now().UnixMilli()%bucketMs-300) * time.Millisecond)
+		at := time.Now()
+		if before := psiAt(first, at); before > 1 {
+			t.Fatalf("the PSI before the shifted records is already %v", before)
+		}
+		shifted := predictions("shifted", 60, at, false)
 		for _, record := range shifted {
 			record["features"] = map[string]any{"income": 90000, "region": "north"}
 		}
 		ingest(t, "live", shifted)
-		run.waitForFrame(t, 15*time.Second, "the open bucket's PSI rising past 1", func(f *data.Frame) bool {
-			return openPSI(f) > 1 && openPSI(f) > before
+		run.waitForFrame(t, 15*time.Second, "the PSI of the shifted records' bucket rising past 1", func(f *data.Frame) bool {
+			return psiAt(f, at) > 1
 		})
 		run.cancel()
 	})
