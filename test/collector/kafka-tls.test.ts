@@ -3,8 +3,8 @@
  * with openssl for this run): the collector consumes over TLS trusting the broker's authority; over mutual TLS with a
  * client certificate (and is refused without one); a wrong authority fails the start with an error saying which flag
  * to fix, and once the right one is given every record is stored once; brokers renewing their certificate from
- * another authority under a running collector make /healthz and the log say the same; an encrypted key (the
- * collector takes no key password) fails the start saying so. The client's private key never reaches the
+ * another authority under a running collector make /healthz and the log say the same; an encrypted key is read with
+ * the password in --kafka-tls-key-password-file, and without it (or with a wrong one) the start fails saying so. The client's private key never reaches the
  * collector's log, /healthz, /metrics, its errors or its command line (it is read from a file).
  */
 import { execFile } from 'node:child_process';
@@ -127,23 +127,45 @@ test('a wrong certificate authority fails the start saying which flag to fix; wi
   await expectEachStoredOnce(() => EmbeddedStore.open(store.data), 'wrong_ca_model', 'tls', RECORDS);
 }, 300_000);
 
-test('an encrypted client key fails the start saying what to do, quoting neither the key nor its password', async () => {
+test('an encrypted client key: without its password the start fails saying which flag gives it; with it every record stored once, the password in no output', async () => {
   const { tls } = fixture.kafka();
   const encrypted = path.join(fixture.dir(), 'client-encrypted.key');
   await promisify(execFile)('openssl', [
     ...['pkey', '-in', tls!.client.keyFile, '-aes-256-cbc', '-passout', `pass:${KEY_PASSWORD}`, '-out', encrypted],
   ]);
-  const failed = await startFailure(
-    storeOf('encrypted').args,
-    kafkaArgs(tls!.mutualBootstrap, 'encrypted', [
+  const passwordFile = (name: string, password: string) => {
+    const file = path.join(fixture.dir(), name);
+    fs.writeFileSync(file, `${password}\n`, { mode: 0o600 });
+    return file;
+  };
+  const args = (group: string, passwordArgs: string[]) =>
+    kafkaArgs(tls!.mutualBootstrap, group, [
       ...['--kafka-tls-ca-file', tls!.ca.certFile],
-      ...['--kafka-tls-cert-file', tls!.client.certFile, '--kafka-tls-key-file', encrypted],
-    ])
-  );
-  expect(failed).toMatch(/cannot consume from Kafka/);
-  expect(failed).toMatch(/--kafka-tls-key-file cannot be read: it is encrypted/);
+      ...['--kafka-tls-cert-file', tls!.client.certFile, '--kafka-tls-key-file', encrypted, ...passwordArgs],
+    ]);
   const secrets = [KEY_PASSWORD, ...keyLines(fs.readFileSync(encrypted, 'utf8')), ...keyLines(tls!.client.keyPem)];
-  expect(secrets.filter((secret) => failed.includes(secret))).toEqual([]);
+
+  const withoutPassword = await startFailure(storeOf('encrypted').args, args('encrypted', []));
+  expect(withoutPassword).toMatch(/cannot consume from Kafka/);
+  expect(withoutPassword).toMatch(/--kafka-tls-key-file cannot be read: it is encrypted/);
+  expect(withoutPassword).toContain('--kafka-tls-key-password-file');
+  const wrongPassword = await startFailure(
+    storeOf('encrypted').args,
+    args('encrypted', ['--kafka-tls-key-password-file', passwordFile('wrong-password', 'not-the-password')])
+  );
+  expect(wrongPassword).toMatch(/does not decrypt the key in --kafka-tls-key-file/);
+  expect(secrets.filter((secret) => `${withoutPassword}${wrongPassword}`.includes(secret))).toEqual([]);
+
+  const store = storeOf('encrypted');
+  const collector = await spawnKafkaCollector(
+    store.args,
+    args('encrypted', ['--kafka-tls-key-password-file', passwordFile('key-password', KEY_PASSWORD)])
+  );
+  await waitFor('the records committed', async () => (await committedOn(collector.url, TOPIC)) >= RECORDS);
+  const { code, texts: seen } = await stopShowingExposed(collector);
+  expect(code).toBe(0);
+  expect(seen.filter((text) => secrets.some((secret) => text.includes(secret)))).toEqual([]);
+  await expectEachStoredOnce(() => EmbeddedStore.open(store.data), 'encrypted_model', 'tls', RECORDS);
 }, 300_000);
 
 // Last: the broker's TLS listeners present another certificate afterwards.

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kafkaFromFlags } from './kafka-flags';
+import { secretRedactor } from '../collector/kafka/config';
 
 test('topics map to models, or leave the model to the record; labels topics are their own kind', () => {
   const config = kafkaFromFlags({
@@ -53,6 +54,32 @@ test('the SASL password comes from its file or the environment, and no error quo
     expect(() =>
       kafkaFromFlags({ ...base, 'kafka-sasl-username': 'u', 'kafka-sasl-password-file': join(dir, 'missing') })
     ).toThrow(/cannot read --kafka-sasl-password-file .*ENOENT/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the TLS key password comes from its file or the environment, only with a key, and is redacted like the others', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mlmon-kafka-flags-'));
+  try {
+    writeFileSync(join(dir, 'key.pem'), 'KEY PEM\n');
+    writeFileSync(join(dir, 'key-password'), 'key-Secret-789\n');
+    const base = { 'kafka-brokers': 'h:1', 'kafka-topic': ['t=m'], 'kafka-tls-cert-file': join(dir, 'key.pem') };
+    const withKey = { ...base, 'kafka-tls-key-file': join(dir, 'key.pem') };
+    const fromFile = kafkaFromFlags({ ...withKey, 'kafka-tls-key-password-file': join(dir, 'key-password') });
+    expect(fromFile?.tls?.passphrase).toBe('key-Secret-789');
+    expect(kafkaFromFlags(withKey, { MLMON_KAFKA_TLS_KEY_PASSWORD: 'env-Secret-012' })?.tls?.passphrase).toBe(
+      'env-Secret-012'
+    );
+    expect(kafkaFromFlags(withKey, {})?.tls).not.toHaveProperty('passphrase');
+    expect(() =>
+      kafkaFromFlags({
+        'kafka-brokers': 'h:1',
+        'kafka-topic': ['t=m'],
+        'kafka-tls-key-password-file': join(dir, 'key-password'),
+      })
+    ).toThrow(/--kafka-tls-key-password-file is the password of --kafka-tls-key-file/);
+    expect(secretRedactor(fromFile!)('failed with key-Secret-789 in it')).toBe('failed with [redacted] in it');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

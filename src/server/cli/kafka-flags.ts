@@ -23,6 +23,7 @@ export const KAFKA_FLAGS = {
   'kafka-tls-ca-file': { type: 'string' },
   'kafka-tls-cert-file': { type: 'string' },
   'kafka-tls-key-file': { type: 'string' },
+  'kafka-tls-key-password-file': { type: 'string' },
 } as const;
 
 export const KAFKA_FLAGS_HELP = `Kafka (records consumed as well as, or instead of, POSTed):
@@ -47,6 +48,9 @@ export const KAFKA_FLAGS_HELP = `Kafka (records consumed as well as, or instead 
   --kafka-tls               connect with TLS (the system's certificate authorities unless --kafka-tls-ca-file)
   --kafka-tls-ca-file F     PEM certificate authorities for the brokers
   --kafka-tls-cert-file F   PEM client certificate (mutual TLS), with --kafka-tls-key-file F (its private key)
+  --kafka-tls-key-password-file F
+                            file holding the password of an encrypted --kafka-tls-key-file
+                            (or $MLMON_KAFKA_TLS_KEY_PASSWORD); never a flag value
 
 Delivery from Kafka: offsets are committed only after a batch's records are durable — accepted ones fsynced in
 the write-ahead log, refused ones in the dead-letter area (and on the dead-letter topic) — so a crash, a broker
@@ -171,6 +175,16 @@ export function kafkaFromFlags(
         config.tls[key as keyof typeof tlsFiles] = readFlagFile(flag, file);
       }
     }
+    const passwordFile = values['kafka-tls-key-password-file'];
+    const keyPassword = passwordFile
+      ? readFlagFile('kafka-tls-key-password-file', passwordFile).trim()
+      : env.MLMON_KAFKA_TLS_KEY_PASSWORD;
+    if (keyPassword) {
+      config.tls.passphrase = keyPassword;
+    }
+  }
+  if (values['kafka-tls-key-password-file'] && !values['kafka-tls-key-file']) {
+    throw new UsageError('--kafka-tls-key-password-file is the password of --kafka-tls-key-file: give that too');
   }
   return config;
 }

@@ -22,8 +22,11 @@ export interface KafkaSourceConfig {
   /** Refused records are also produced here, with the reason in headers. */
   deadLetterTopic?: string;
   sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string };
-  /** PEM texts (read from files by the flags); `{}` is TLS with the system's certificate authorities. */
-  tls?: { ca?: string; cert?: string; key?: string };
+  /**
+   * PEM texts (read from files by the flags) and the password of an encrypted key; `{}` is TLS with the system's
+   * certificate authorities.
+   */
+  tls?: { ca?: string; cert?: string; key?: string; passphrase?: string };
   /** Longest wait for more records before a partial batch is written (default 100 ms). */
   batchWaitMs?: number;
 }
@@ -52,6 +55,8 @@ export const UNROUTED_MODEL_DIR = 'kafka-unrouted';
 
 /** Replaces every occurrence of the configuration's secrets in a text (error messages may quote configuration). */
 export function secretRedactor(config: KafkaSourceConfig): (text: string) => string {
-  const present = [config.sasl?.password, config.tls?.key].filter((s): s is string => !!s && s.length >= 4);
+  const present = [config.sasl?.password, config.tls?.key, config.tls?.passphrase].filter(
+    (s): s is string => !!s && s.length >= 4
+  );
   return (text) => present.reduce((out, secret) => out.split(secret).join('[redacted]'), text);
 }

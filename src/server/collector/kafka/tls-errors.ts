@@ -32,9 +32,10 @@ function errorsIn(error: unknown, seen = new Set<unknown>()): Array<Error & { co
 
 /**
  * The reason and the next step for a TLS failure in `error`'s causes, or undefined when it holds none. Quotes only
- * codes and Node's messages about certificates, never a configured value.
+ * codes and Node's messages about certificates, never a configured value. `keyPassword`: whether the client key
+ * came with a password (a key that does not decrypt then means a wrong password, else an encrypted key).
  */
-export function tlsFailureHint(error: unknown): string | undefined {
+export function tlsFailureHint(error: unknown, keyPassword = false): string | undefined {
   for (const inner of errorsIn(error)) {
     const code = typeof inner.code === 'string' ? inner.code : '';
     if (UNTRUSTED.has(code)) {
@@ -53,10 +54,11 @@ export function tlsFailureHint(error: unknown): string | undefined {
       );
     }
     if (code === 'ERR_OSSL_BAD_DECRYPT') {
-      return (
-        'the key in --kafka-tls-key-file cannot be read: it is encrypted (give it unencrypted, e.g. `openssl pkey ' +
-        '-in KEY -out PLAIN`, readable only by the collector) or it is not a PEM private key'
-      );
+      return keyPassword
+        ? 'the password in --kafka-tls-key-password-file does not decrypt the key in --kafka-tls-key-file: give ' +
+            'the password the key was encrypted with'
+        : 'the key in --kafka-tls-key-file cannot be read: it is encrypted (give its password in ' +
+            '--kafka-tls-key-password-file, or the key unencrypted) or it is not a PEM private key';
     }
     if (CLIENT_REFUSED.test(code)) {
       return (
