@@ -4,11 +4,12 @@
  * server and a two-shard cluster alike, from rows and from prepared counts; models whose derived names fit keep the
  * names they always had (an existing installation's tables are found, none is made beside them).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FrameLike } from '../../src/core/query/frames';
 import type { DatasourceInstance } from '../../src/server/backend/instances';
+import { command as ingestCommand } from '../../src/server/cli/ingest';
 import { prepareCounts } from '../../src/server/counting/prepare-counts';
 import { driftQuery } from '../../src/server/queries/drift';
 import { operationalQuery } from '../../src/server/queries/operational';
@@ -25,6 +26,7 @@ import {
 import { instanceFor, makeTraffic, runHandler, saveTrafficBaselines, type Traffic } from '../queries/traffic-fixture';
 
 const LONGEST = `model_${'q'.repeat(57)}9`; // 64 characters
+const DAY = 86_400_000;
 /** Names whose derived names fit exactly: ingested_hours_<49> on one server, ingested_hours_<43>_local on a cluster. */
 const FIT_SINGLE = `s${'f'.repeat(48)}`;
 const FIT_CLUSTER = `c${'f'.repeat(42)}`;
@@ -157,5 +159,42 @@ describe('the longest legal model name on every store', () => {
       expect((await prepareCounts(await instance.store(), LONGEST)).columns).toBeGreaterThan(0);
       expect(comparable(await runHandler(driftQuery as never, instance, raw))).toEqual(before);
     }
+  });
+
+  it('takes `mlmon ingest` on a cluster, compacts, drops old days and deletes the model with its fitted tables', async () => {
+    const model = `ingest_${'i'.repeat(56)}9`; // 64 characters
+    const start = Date.UTC(2026, 0, 1);
+    const records = Array.from({ length: 90 }, (_, i) => ({
+      id: `i${i}`,
+      ts: start + Math.floor(i / 30) * DAY + i,
+      features: { x: i },
+      prediction: i % 2,
+    }));
+    const file = join(dataDir, 'long.ndjson');
+    await writeFile(file, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const urls = cluster.shards.map((shard) => shard.url);
+    const flags = ['--model', model, '--version', 'v1', '--clickhouse', urls[0], '--clickhouse-database', DATABASE];
+    const clusterFlags = ['--clickhouse-cluster', cluster.name, ...urls.flatMap((url) => ['--clickhouse-shard', url])];
+    const messages: string[] = [];
+    const stderr = jest
+      .spyOn(process.stderr, 'write')
+      .mockImplementation((chunk) => (messages.push(String(chunk)), true));
+    try {
+      expect([await ingestCommand.run([file, ...flags, ...clusterFlags]), messages.join('')]).toEqual([
+        0,
+        expect.stringMatching(/done, 90 rows stored/),
+      ]);
+    } finally {
+      stderr.mockRestore();
+    }
+    const store = await instances.cluster.store();
+    const fitted = async () =>
+      (await Promise.all(urls.map(tablesOf))).flat().filter((name) => name.includes('_ingest_iii'));
+    expect(await fitted()).toHaveLength(2 * 5); // per shard: predictions and labels (local, Distributed), the view
+    expect(await store.compact(model)).toEqual({ rowsKept: 90 });
+    expect(await store.applyRetention(model, start + DAY)).toEqual({ daysDropped: ['2026-01-01'] });
+    expect((await store.countPredictions(model, { from: 0, to: start + 10 * DAY })).rows).toBe(60);
+    expect(await store.deleteModel(model)).toBe(true);
+    expect(await fitted()).toEqual([]);
   });
 });
