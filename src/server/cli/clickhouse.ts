@@ -11,6 +11,7 @@ import {
   PROFILE_SETTINGS,
   profileSnippet,
 } from '../store/clickhouse-kafka';
+import { labelsTableName, predictionsTableName } from '../store/clickhouse-names';
 import { quoteIdentifier, validateIdentifier } from '../store/identifiers';
 import { openStore, STORE_FLAGS, STORE_FLAGS_HELP, storeOptionsFromFlags } from '../store/open';
 import type { FeatureKind } from '../store/types';
@@ -120,14 +121,14 @@ async function ingestionStatements(store: ClickHouseStore, values: Flags, model:
     throw new InputError(`model ${model} has no schema in ${store.description}: ingest one of its records first`);
   }
   const predictionKind = await kindOf(kindFlag(values['prediction-type'], 'prediction-type'), 'prediction-type', () =>
-    storedKind(store, quoteIdentifier(`predictions_${model}`, 'clickhouse'), 'prediction_num', 'prediction_cat')
+    storedKind(store, quoteIdentifier(predictionsTableName(model), 'clickhouse'), 'prediction_num', 'prediction_cat')
   );
   const labelsTopic = values['labels-topic'];
   const labelKind =
     labelsTopic === undefined
       ? undefined
       : await kindOf(kindFlag(values['label-type'], 'label-type'), 'label-type', () =>
-          storedKind(store, quoteIdentifier(`labels_${model}`, 'clickhouse'), 'label_num', 'label_cat')
+          storedKind(store, quoteIdentifier(labelsTableName(model), 'clickhouse'), 'label_num', 'label_cat')
         );
   return kafkaIngestionStatements({
     model,

@@ -14,6 +14,7 @@
  * version of a metadata row of a model, lands on the same shard, so ReplacingMergeTree's de-duplication (FINAL,
  * merges) and argMax over labels stay exact on each shard, and a sum over shards counts each prediction once.
  */
+import { fittedName } from './clickhouse-names';
 import { quoteIdentifier } from './identifiers';
 
 /** Suffix of the shard-local table under a Distributed table. */
@@ -127,9 +128,12 @@ function readingLocalTables(select: string, layout: ClusterLayout): string {
   );
 }
 
-/** Name of the shard-local table under table `name` (an identifier, as the statement patterns match only those). */
+/**
+ * Name of the shard-local table under table `name` (an identifier, as the statement patterns match only those):
+ * `<name>_local`, fitted to an identifier's length (a readable prefix and a hash of `name` when it is too long).
+ */
 export function localName(name: string): string {
-  return `${name}${LOCAL_SUFFIX}`;
+  return fittedName(name, LOCAL_SUFFIX);
 }
 
 /** The query listing, on one server, the shard numbers it serves in the cluster (`{cluster}` bound). */

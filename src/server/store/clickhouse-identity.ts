@@ -22,6 +22,7 @@
  * rebuilt table into the ledger once more, so every prepared hour looks changed and is read from its rows until the
  * next maintenance prepares it again.
  */
+import { modelTableName } from './clickhouse-names';
 import { quoteIdentifier } from './identifiers';
 
 /** The sorting key of a predictions table, as system.tables writes it. */
@@ -29,10 +30,10 @@ export const PREDICTIONS_SORTING_KEY = 'ts, id, version';
 
 /**
  * Name of the table a model's predictions table is renamed to while it is rebuilt: `mlmon_` names are never a
- * model's, and it is no longer than `predictions_<model>` (an identifier has at most 64 characters).
+ * model's (fitted to an identifier's length like every model table: clickhouse-names.ts).
  */
 export function pendingRebuildName(model: string): string {
-  return `mlmon_redo_${model}`;
+  return modelTableName('mlmon_redo_', model);
 }
 
 /** What a server must do for one predictions table: nothing, rename it first, or (resume and) copy it. */

@@ -29,12 +29,24 @@ test('names that are not identifiers and values that are not broker lists or top
     [{ brokers: "k:9092', kafka_format = 'CSV" }, /Invalid broker list/],
     [{ topic: "t'" }, /Invalid topic/],
     [{ group: 'g\\' }, /Invalid consumer group/],
-    [{ model: 'm'.repeat(60) }, /model name too long/],
+    [{ model: 'm'.repeat(65) }, /Invalid model name/],
     [{ labelKind: undefined }, /labels topic needs the JSON type/],
   ];
   for (const [change, error] of refused) {
     expect(() => kafkaIngestionStatements({ ...OPTIONS, ...change })).toThrow(error);
   }
+});
+
+test('a model with the longest legal name gets table names of at most 64 characters, each its own', () => {
+  const model = `m${'x'.repeat(63)}`;
+  const statements = kafkaIngestionStatements({ ...OPTIONS, model }).join('\n');
+  const names = new Set([...statements.matchAll(/`monitor`\.`([^`]+)`/g)].map((match) => match[1]));
+  expect(names.size).toBe(11); // 8 Kafka tables and views, predictions, labels, the ledger
+  for (const name of names) {
+    expect(name.length).toBeLessThanOrEqual(64);
+  }
+  expect(statements).toMatch(/CREATE TABLE `monitor`\.`kafka_predictions_mx{32}_[0-9a-f]{12}`/);
+  expect(statements).toMatch(/ TO `monitor`\.`predictions_mx{38}_[0-9a-f]{12}`/);
 });
 
 test('each form puts the format settings where its servers read them', () => {

@@ -35,6 +35,7 @@
  * (`kafka-consumer-groups --reset-offsets --to-earliest --execute`, README).
  */
 import { ingestLedgerDDL, ledgerCatchUpSql } from './clickhouse';
+import { labelsTableName, modelTableName, predictionsTableName } from './clickhouse-names';
 import {
   featureColumn,
   InvalidIdentifierError,
@@ -111,7 +112,7 @@ function checked(value: string, pattern: RegExp, what: string, expected: string)
   return value;
 }
 
-/** The table names of a model's Kafka ingestion (validated identifiers). */
+/** The table names of a model's Kafka ingestion (validated identifiers, fitted to 64 characters: clickhouse-names.ts). */
 export function kafkaTableNames(model: string): {
   predictionsQueue: string;
   predictionsView: string;
@@ -122,19 +123,16 @@ export function kafkaTableNames(model: string): {
   deadPredictionsView: string;
   deadLabelsView: string;
 } {
-  validateIdentifier(model, 'model name');
-  const names = {
-    predictionsQueue: `kafka_predictions_${model}`,
-    predictionsView: `from_kafka_predictions_${model}`,
-    ledgerView: `from_kafka_ledger_${model}`,
-    labelsQueue: `kafka_labels_${model}`,
-    labelsView: `from_kafka_labels_${model}`,
-    deadLetters: `kafka_dead_letters_${model}`,
-    deadPredictionsView: `from_kafka_dead_letters_${model}`,
-    deadLabelsView: `from_kafka_dead_labels_${model}`,
+  return {
+    predictionsQueue: modelTableName('kafka_predictions_', model),
+    predictionsView: modelTableName('from_kafka_predictions_', model),
+    ledgerView: modelTableName('from_kafka_ledger_', model),
+    labelsQueue: modelTableName('kafka_labels_', model),
+    labelsView: modelTableName('from_kafka_labels_', model),
+    deadLetters: modelTableName('kafka_dead_letters_', model),
+    deadPredictionsView: modelTableName('from_kafka_dead_letters_', model),
+    deadLabelsView: modelTableName('from_kafka_dead_labels_', model),
   };
-  Object.values(names).forEach((name) => validateIdentifier(name, 'table name (model name too long)'));
-  return names;
 }
 
 const TYPE: Record<FeatureKind, string> = { numeric: 'Nullable(Float64)', categorical: 'Nullable(String)' };
@@ -242,7 +240,7 @@ function predictionStatements(options: KafkaIngestionOptions, table: (name: stri
     ...features.map((f) => `${f.field} ${TYPE[f.kind]}`),
   ];
   const numeric = options.predictionKind === 'numeric';
-  const [predictions, ledger] = [table(`predictions_${options.model}`), table('mlmon_ingested_hours')];
+  const [predictions, ledger] = [table(predictionsTableName(options.model)), table('mlmon_ingested_hours')];
   const selected = [
     'ts',
     'id',
@@ -306,7 +304,7 @@ function labelStatements(options: KafkaIngestionOptions, topic: string, table: (
     ...deadLetters.table,
     `CREATE TABLE ${table(names.labelsQueue)} (\`id\` String, \`label\` ${TYPE[kind]}, \`ts\` Nullable(Int64)) ` +
       engineClause(options, topic, `${options.group}_labels`),
-    `CREATE MATERIALIZED VIEW ${table(names.labelsView)} TO ${table(`labels_${options.model}`)} AS ` +
+    `CREATE MATERIALIZED VIEW ${table(names.labelsView)} TO ${table(labelsTableName(options.model))} AS ` +
       `SELECT ${selected.join(', ')} FROM ${table(names.labelsQueue)} WHERE ${checks.join(' AND ')}`,
     ...deadLetters.view,
   ];

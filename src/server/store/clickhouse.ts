@@ -8,6 +8,7 @@
  *                         by (ts, id), are rebuilt when the store opens (clickhouse-identity.ts)
  *   labels_<model>        ReplacingMergeTree(ingested_at), PARTITION BY UTC day of the label time, ORDER BY id;
  *                         reads take the latest label per id (argMax), so corrected labels win
+ * A derived name longer than 64 characters (a long model name) is fitted: prefix and hash (clickhouse-names.ts).
  * New features become new columns (ALTER TABLE ... ADD COLUMN). Only types that ClickHouse 18.16 has are used
  * (Int64/UInt64 epoch ms, Float64, String, Nullable, UInt8), and the same SQL runs on current ClickHouse.
  * Values: predictions travel as blocks of the Native binary format (clickhouse-native.ts), the other inserts as
@@ -42,6 +43,7 @@ import {
   type IdentityStep,
 } from './clickhouse-identity';
 import { encodeNativeBlock, type NativeType } from './clickhouse-native';
+import { ingestLedgerViewName, labelsTableName, predictionsTableName } from './clickhouse-names';
 import { featureColumn, quoteIdentifier, validateIdentifier, validateVersion } from './identifiers';
 import {
   DEFAULT_MAX_CELLS_PER_WRITE,
@@ -456,11 +458,11 @@ export class ClickHouseStore implements PredictionStore {
   }
 
   private predictionsTable(model: string): string {
-    return this.table(`predictions_${validateIdentifier(model, 'model name')}`);
+    return this.table(predictionsTableName(model));
   }
 
   private labelsTable(model: string): string {
-    return this.table(`labels_${validateIdentifier(model, 'model name')}`);
+    return this.table(labelsTableName(model));
   }
 
   /** Name of the table that holds a table's rows on a server: its shard-local table in cluster mode. */
@@ -563,7 +565,7 @@ export class ClickHouseStore implements PredictionStore {
   private async rebuildForIdentity(): Promise<void> {
     const models = await this.listModels();
     const names = (model: string) => ({
-      table: this.rowsTable(`predictions_${validateIdentifier(model, 'model name')}`),
+      table: this.rowsTable(predictionsTableName(model)),
       pending: this.rowsTable(pendingRebuildName(model)),
     });
     const tables = models.flatMap((model) => Object.values(names(model)));
@@ -601,7 +603,7 @@ export class ClickHouseStore implements PredictionStore {
     pending: string,
     steps: readonly IdentityStep[]
   ): Promise<void> {
-    await this.command(`DROP TABLE IF EXISTS ${this.table(this.ledgerViewName(model))}`);
+    await this.command(`DROP TABLE IF EXISTS ${this.table(ingestLedgerViewName(model))}`);
     for (const [i, shard] of this.shards.entries()) {
       if (steps[i] === 'rename') {
         await shard.command({ query: `RENAME TABLE ${this.table(table)} TO ${this.table(pending)}` });
@@ -708,7 +710,7 @@ export class ClickHouseStore implements PredictionStore {
     await this.command(predictionsTableDDL(predictions, features));
     await this.command(labelsTableDDL(this.labelsTable(model)));
     await this.ensureIngestLedger(model);
-    const existing = await this.columnsEverywhere(`predictions_${model}`);
+    const existing = await this.columnsEverywhere(predictionsTableName(model));
     for (const feature of features.filter((f) => !existing.has(featureColumn(f.name)))) {
       // Another writer may have added it between our check and our ALTER (or on some shards, before a crash).
       await this.command(addFeatureColumnSql(predictions, feature), /already exists/i);
@@ -831,7 +833,7 @@ export class ClickHouseStore implements PredictionStore {
   }
 
   private async hasModel(model: string): Promise<boolean> {
-    return this.tableExists(`predictions_${validateIdentifier(model, 'model name')}`);
+    return this.tableExists(predictionsTableName(model));
   }
 
   private async tableExists(name: string): Promise<boolean> {
@@ -842,18 +844,13 @@ export class ClickHouseStore implements PredictionStore {
     return Number(rows[0]?.n) > 0;
   }
 
-  /** The materialized view feeding the model's rows per hour into mlmon_ingested_hours (ingestLedgerDDL). */
-  private ledgerViewName(model: string): string {
-    return `ingested_hours_${validateIdentifier(model, 'model name')}`;
-  }
-
   /**
    * Creates the model's ingestion ledger (ingestLedgerDDL) when it is missing. A table that held rows before gets
    * them counted into the ledger once; a row inserted meanwhile may be counted twice there, which only makes its hour
    * look changed (the ledger is compared with what a preparation saw, never used as a count).
    */
   async ensureIngestLedger(model: string): Promise<void> {
-    const view = this.ledgerViewName(model);
+    const view = ingestLedgerViewName(model);
     if (!(await this.hasModel(model)) || (await this.tableExists(this.rowsTable(view)))) {
       return;
     }
@@ -921,11 +918,7 @@ export class ClickHouseStore implements PredictionStore {
     if (!(await this.hasModel(model))) {
       await this.ensureTables(model, features);
     }
-    return predictionsRelationSql(
-      this.table(tableOf(`predictions_${validateIdentifier(model, 'model name')}`)),
-      features,
-      range
-    );
+    return predictionsRelationSql(this.table(tableOf(predictionsTableName(model))), features, range);
   }
 
   /**
@@ -1098,8 +1091,8 @@ export class ClickHouseStore implements PredictionStore {
 
   async applyRetention(model: string, beforeTs: number): Promise<{ daysDropped: string[] }> {
     const daysDropped = new Set<string>();
-    for (const kind of ['predictions', 'labels'] as const) {
-      const table = `${kind}_${validateIdentifier(model, 'model name')}`;
+    const predictions = predictionsTableName(model);
+    for (const table of [predictions, labelsTableName(model)]) {
       for (const shard of this.shards) {
         const partitions = await this.queryOn<{ partition: string }>(
           shard,
@@ -1117,7 +1110,7 @@ export class ClickHouseStore implements PredictionStore {
             )) {
               await shard.command({ query: statement });
             }
-            if (kind === 'predictions') {
+            if (table === predictions) {
               daysDropped.add(day);
             }
           }
@@ -1152,7 +1145,7 @@ export class ClickHouseStore implements PredictionStore {
     if (!known && !(await this.hasModel(model))) {
       return false;
     }
-    await this.command(`DROP TABLE IF EXISTS ${this.table(this.ledgerViewName(model))}`);
+    await this.command(`DROP TABLE IF EXISTS ${this.table(ingestLedgerViewName(model))}`);
     await this.command(`DROP TABLE IF EXISTS ${this.predictionsTable(model)}`);
     await this.command(`DROP TABLE IF EXISTS ${this.labelsTable(model)}`);
     for (const table of MODEL_METADATA_TABLES) {

@@ -7,7 +7,9 @@
 
 export type SqlDialect = 'duckdb' | 'clickhouse';
 
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+/** Longest name that may reach SQL (models, features, columns, tables), ours rather than ClickHouse's or DuckDB's. */
+export const MAX_IDENTIFIER_LENGTH = 64;
+const IDENTIFIER = new RegExp(`^[A-Za-z_][A-Za-z0-9_]{0,${MAX_IDENTIFIER_LENGTH - 1}}$`);
 const VERSION = /^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}$/;
 
 /** Thrown for a name or value that may not reach SQL or a file path. */
@@ -30,7 +32,7 @@ export function isIdentifier(name: unknown): name is string {
 export function validateIdentifier(name: unknown, what = 'identifier'): string {
   if (!isIdentifier(name)) {
     throw new InvalidIdentifierError(
-      `Invalid ${what} ${JSON.stringify(name)}: use 1-64 characters from A-Z, a-z, 0-9 and _, not starting with a digit ` +
+      `Invalid ${what} ${JSON.stringify(name)}: use 1-${MAX_IDENTIFIER_LENGTH} characters from A-Z, a-z, 0-9 and _, not starting with a digit ` +
         `(for example rename "petal width (cm)" to "petal_width_cm").`
     );
   }
@@ -61,7 +63,7 @@ export function quoteIdentifier(name: string, dialect: SqlDialect, what = 'ident
 export const FEATURE_COLUMN_PREFIX = 'f_';
 
 /** Longest feature name: its column `f_<name>` must stay within the 64 characters of an identifier. */
-export const MAX_FEATURE_NAME_LENGTH = 64 - FEATURE_COLUMN_PREFIX.length;
+export const MAX_FEATURE_NAME_LENGTH = MAX_IDENTIFIER_LENGTH - FEATURE_COLUMN_PREFIX.length;
 const FEATURE_NAME = new RegExp(`^[A-Za-z_][A-Za-z0-9_]{0,${MAX_FEATURE_NAME_LENGTH - 1}}$`);
 
 /**
