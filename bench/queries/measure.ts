@@ -8,6 +8,7 @@
  *   node --import tsx bench/queries/measure.ts clickhouse <dataDir> <warmRuns>
  *   node --import tsx bench/queries/measure.ts clickhouse-prepared <dataDir> <warmRuns>   (rows, prepare, prepared)
  *   node --import tsx bench/queries/measure.ts cluster <dataDir> <warmRuns>   (two shards: load, maintain, prepared)
+ *   node --import tsx bench/queries/measure.ts cluster-prepared <dataDir> <warmRuns>   (the same with the KS case)
  *
  * The measuring commands print one JSON object on stdout. Query types whose handler is not registered yet are
  * listed under `unavailable`. ClickHouse: a private server or two-shard cluster (test/support/clickhouse.ts) is
@@ -87,6 +88,7 @@ async function measureCases(instance: DatasourceInstance, warmRuns: number, case
     const query = parseQuery({ refId: 'A', queryType: benchCase.queryType, model: MODEL, ...benchCase.options });
     const run = async () => {
       const started = process.hrtime.bigint();
+      const cpuBefore = process.cpuUsage();
       const frames = await handler({
         query: query as never,
         range: benchCase.range,
@@ -95,7 +97,8 @@ async function measureCases(instance: DatasourceInstance, warmRuns: number, case
         instance,
         signal: new AbortController().signal,
       });
-      return { ms: Number(process.hrtime.bigint() - started) / 1e6, frames };
+      const cpu = process.cpuUsage(cpuBefore);
+      return { ms: Number(process.hrtime.bigint() - started) / 1e6, cpuMs: (cpu.user + cpu.system) / 1000, frames };
     };
     const started = process.hrtime.bigint();
     const first = await run().catch((error: Error) => error);
@@ -113,6 +116,9 @@ async function measureCases(instance: DatasourceInstance, warmRuns: number, case
       range: benchCase.range,
       options: benchCase.options,
       firstMs: first.ms,
+      // CPU time of this process (the handler: decoding, merging, statistics, frames) during the first run; the rest
+      // of its wall time is waiting for the store.
+      firstNodeCpuMs: first.cpuMs,
       warmMs: warm,
       warmMedianMs: percentile(warm, 50),
       warmP95Ms: percentile(warm, 95),
@@ -378,11 +384,12 @@ async function partsOnDisk(target: ClickHouseTarget): Promise<Array<{ table: str
  * The 100 M-row benchmark's ClickHouse half (run-bigdata.js) on a two-shard cluster: load, `mlmon maintain`
  * (compaction and the prepared counts, on the shards), the parts on disk, then every case from the prepared hours
  * (the rows path at this size is minutes per query, measured at 10 M rows in RESULTS-clickhouse.md). With
- * BENCH_CLUSTER_DAYS=N only the last N days are loaded, and only the cases within them run.
+ * BENCH_CLUSTER_DAYS=N only the last N days are loaded, and only the cases within them run. `cases`: those of
+ * cases.ts CASES (run-bigdata.js), or CLICKHOUSE_CASES (run-clickhouse.js, with KS).
  */
-async function measureCluster(dataDir: string, warmRuns: number) {
+async function measureCluster(dataDir: string, warmRuns: number, allCases = CASES) {
   const lastDays = Number(process.env.BENCH_CLUSTER_DAYS ?? Infinity);
-  const cases = CASES.filter((c) => c.range.from >= END - lastDays * DAY_MS);
+  const cases = allCases.filter((c) => c.range.from >= END - lastDays * DAY_MS);
   const measure = async (instance: DatasourceInstance, target: ClickHouseTarget) => {
     const maintain = await maintainClickHouse(target);
     const disk = await partsOnDisk(target);
@@ -408,10 +415,11 @@ async function main(argv: string[]): Promise<void> {
     clickhouse: measureClickHouse,
     'clickhouse-prepared': measureClickHousePrepared,
     cluster: measureCluster,
+    'cluster-prepared': (dir: string, warm: number) => measureCluster(dir, warm, CLICKHOUSE_CASES),
   }[command];
   if (!measure) {
     throw new Error(
-      `measure.ts: unknown command ${JSON.stringify(command)}; use generate, embedded, clickhouse, clickhouse-prepared or cluster`
+      `measure.ts: unknown command ${JSON.stringify(command)}; use generate, embedded, clickhouse, clickhouse-prepared, cluster or cluster-prepared`
     );
   }
   process.stdout.write(JSON.stringify(await measure(dataDir, warmRuns)) + '\n');

@@ -2,14 +2,16 @@
 // The query benchmark on ClickHouse with prepared counts (issue 11): in ONE run on one private ClickHouse server
 // (test/support/clickhouse.ts) loaded with the benchmark's rows, every case from the rows (nothing prepared), then
 // prepareCounts (what `mlmon maintain` and the collector's maintenance run) timed, then every case from the prepared
-// hours (src/server/counting/clickhouse-hours.ts). Quotes each prepared time as a ratio to the rows path. Writes
-// results-clickhouse.json and RESULTS-clickhouse.md here.
+// hours (src/server/counting/clickhouse-hours.ts). Quotes each prepared time as a ratio to the rows path. Then
+// (unless BENCH_CLUSTER=0) the same rows on a private two-shard cluster: loaded through the Distributed table,
+// `mlmon maintain` with the cluster flags, every case from the prepared hours, compared with the single server's.
+// Writes results-clickhouse.json and RESULTS-clickhouse.md here.
 //
-//   node bench/queries/run-clickhouse.js
+//   nice -n 19 node bench/queries/run-clickhouse.js
 //
 // Environment as bench/queries/run.js: BENCH_ROWS (default 10000000 predictions over 10 days), BENCH_WARM (warm
 // repetitions of the 24 h windows, default 20), BENCH_DATA_DIR (generated when it holds no baseline yet),
-// BENCH_KEEP_DATA=1 keeps it afterwards.
+// BENCH_KEEP_DATA=1 keeps it afterwards, BENCH_CLUSTER=0 measures the single server only.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -20,6 +22,8 @@ const { DATA_DIR, ROOT, ROWS, WARM, machine } = require('./environment');
 const { agreement, runThenRemoveData, writeResults } = require('./phases');
 const BASELINE_FILE = path.join(DATA_DIR, 'store', 'models', 'bench', 'baselines', 'v1.json');
 const MEASURE = path.join(__dirname, 'measure.ts');
+/** The two-shard cluster runs after the single server unless BENCH_CLUSTER=0. */
+const WITH_CLUSTER = process.env.BENCH_CLUSTER !== '0';
 
 /** The issue-11 aims on ClickHouse with prepared counts: [case name prefix, warm p95 (else first run), ms]. */
 const TARGETS = [
@@ -74,13 +78,6 @@ function markdown(results) {
       sameAnswer(fromRows, prepared),
     ].join(' | ')} |`;
   });
-  const targets = TARGETS.map(([prefix, warm, target]) => {
-    const prepared = ch.prepared.cases.find((c) => c.name.startsWith(prefix));
-    const fromRows = ch.rows.cases.find((c) => c.name.startsWith(prefix));
-    const value = measured(prepared, warm);
-    const verdict = value === undefined ? 'not measured' : value <= target ? 'met' : '**missed**';
-    return `| ${prepared?.name ?? prefix}${warm ? ' (warm p95)' : ' (first run)'} | ${ms(value)} ms | ${ms(measured(fromRows, warm))} ms | ≤ ${target} ms | ${verdict} |`;
-  });
   return `# Query benchmark on ClickHouse with prepared counts (issue 11)
 
 \`node bench/queries/run-clickhouse.js\`, ${results.date}.
@@ -111,9 +108,64 @@ ${rows.join('\n')}
 
 | target | prepared | rows path, same run | aim | |
 | --- | --- | --- | --- | --- |
-${targets.join('\n')}
+${targetRows(ch.prepared.cases, ch.rows.cases).join('\n')}
 
 ClickHouse client process peak RSS ${ch.clientPeakRssMB.toFixed(0)} MB (the server's memory is not counted).
+${results.cluster ? clusterSection(results.cluster, ch) : ''}`;
+}
+
+/** The aims (TARGETS) judged on `cases`, each beside the same case of `compared`. */
+function targetRows(cases, compared) {
+  return TARGETS.map(([prefix, warm, target]) => {
+    const c = cases.find((x) => x.name.startsWith(prefix));
+    const other = compared.find((x) => x.name.startsWith(prefix));
+    const value = measured(c, warm);
+    const verdict = value === undefined ? 'not measured' : value <= target ? 'met' : '**missed**';
+    return `| ${c?.name ?? prefix}${warm ? ' (warm p95)' : ' (first run)'} | ${ms(value)} ms | ${ms(measured(other, warm))} ms | ≤ ${target} ms | ${verdict} |`;
+  });
+}
+
+/** A case's first run with the CPU time the handler's process spent in it. */
+const firstWithCpu = (c) => (!c ? 'not run' : c.error ? `failed: ${c.error.slice(0, 60)}` : `${ms(c.firstMs)} (${ms(c.firstNodeCpuMs)})`);
+
+/** The two-shard cluster (measure.ts cluster-prepared) beside the single server's prepared run. */
+function clusterSection(cluster, single) {
+  const prepareLine = cluster.maintain.log.find((line) => /counts of \d+ columns/.test(line)) ?? '';
+  const rows = cluster.cases.map((c) => {
+    const server = single.prepared.cases.find((x) => x.name === c.name);
+    const warm = (c.warmMs ?? []).length > 0;
+    const ratio = measured(c, warm) / measured(server, warm);
+    const warmCell = (x) => (warm && x ? `${ms(x.warmMedianMs)} / ${ms(x.warmP95Ms)}` : '—');
+    return `| ${[
+      c.name,
+      firstWithCpu(server),
+      warmCell(server),
+      firstWithCpu(c),
+      warmCell(c),
+      Number.isFinite(ratio) ? `${ratio.toFixed(1)}×` : '—',
+      sameAnswer(server, c),
+    ].join(' | ')} |`;
+  });
+  return `
+## Two-shard cluster, same run
+
+- The same rows loaded into a private two-shard ${cluster.store} (test/support/clickhouse.ts, two
+  clickhouse-server processes on loopback, max_threads 2 each) through the Distributed table:
+  ${cluster.load.rows.toLocaleString('en-US')} rows in ${cluster.load.seconds.toFixed(0)} s; \`mlmon maintain\` with the cluster flags ${cluster.maintain.seconds.toFixed(0)} s
+  (${prepareLine.replace(/^mlmon maintain: /, '')}).
+- Then every case from the prepared hours, as on the single server above (measure.ts \`cluster-prepared\`). In
+  brackets: the CPU time of the benchmark's own process during the first run (the handler: decoding the cells, adding
+  them up, the statistic per bucket, the frames); the rest of the wall time is waiting for ClickHouse. Ratio =
+  cluster ÷ single server (warm p95 for the 24 h windows, else first). "same answer": the cluster's frames against
+  the single server's prepared ones (measure.ts \`digest\`).
+
+| query | single server first (Node CPU) ms | single warm median / p95 ms | cluster first (Node CPU) ms | cluster warm median / p95 ms | cluster ÷ single | same answer |
+| --- | --- | --- | --- | --- | --- | --- |
+${rows.join('\n')}
+
+| target (two-shard cluster) | prepared | single server, same run | aim | |
+| --- | --- | --- | --- | --- |
+${targetRows(cluster.cases, single.prepared.cases).join('\n')}
 `;
 }
 
@@ -126,12 +178,16 @@ function main() {
   const clickhouse = lastJson(
     measure(['clickhouse-prepared', DATA_DIR, String(WARM)], 'ClickHouse: rows, prepare, prepared')
   );
+  const cluster = WITH_CLUSTER
+    ? lastJson(measure(['cluster-prepared', DATA_DIR, String(WARM)], 'two-shard cluster: load, maintain, prepared'))
+    : undefined;
   const results = {
     date: new Date().toISOString(),
     rows: ROWS,
     warm: WARM,
     machine: machine(loadStart),
     clickhouse,
+    cluster,
   };
   writeResults('-clickhouse', results, markdown);
 }

@@ -17,6 +17,7 @@ import {
   rateDrift,
   severityLevel as levelOfSeverity,
   type DriftMetric as CoreMetric,
+  type FeatureComparison,
   type Thresholds as MetricThresholds,
 } from '../../core/stats';
 import {
@@ -139,6 +140,24 @@ const finiteOrNull = (value: number | undefined): number | null =>
   value !== undefined && Number.isFinite(value) ? value : null;
 
 /**
+ * The value and noise floor a binned comparison gives for each metric, read only for the metric asked for: a floor
+ * is computed when read (noise.ts binnedNoiseFloors), and the L∞ one is a root search that a PSI severity matrix of
+ * 25 features × 168 buckets paid at every point when all of them were read (src/server/queries/drift-floor-cost.test.ts).
+ */
+const BINNED_VALUE_AND_FLOOR: Record<
+  DriftMetric,
+  (comparison: FeatureComparison) => [number | undefined, number | undefined]
+> = {
+  psi: ({ metrics, noiseFloor }) => [metrics.psi, noiseFloor.psi],
+  js: ({ metrics, noiseFloor }) => [metrics.jsDistance, noiseFloor.jsDistance],
+  hellinger: ({ metrics, noiseFloor }) => [metrics.hellinger, noiseFloor.hellinger],
+  linf: ({ metrics, noiseFloor }) => [metrics.lInf, noiseFloor.lInf],
+  chi_square: ({ metrics, noiseFloor }) => [metrics.chiSquare?.statistic, noiseFloor.chiSquare],
+  ks: () => [undefined, undefined],
+  wasserstein: () => [undefined, undefined],
+};
+
+/**
  * Value, floor, level and error bound of one target in one bucket; `metric` is the one used for this target. A bucket
  * without rows has no value (every statistic is undefined there) and is not rated: nothing is computed for it.
  */
@@ -181,17 +200,7 @@ function pointOf(
       maxError: Number.isFinite(result.maxError) ? result.maxError : 0,
     };
   }
-  const { metrics, noiseFloor } = comparison;
-  const binned: Record<DriftMetric, [number | undefined, number | undefined]> = {
-    psi: [metrics.psi, noiseFloor.psi],
-    js: [metrics.jsDistance, noiseFloor.jsDistance],
-    hellinger: [metrics.hellinger, noiseFloor.hellinger],
-    linf: [metrics.lInf, noiseFloor.lInf],
-    chi_square: [metrics.chiSquare?.statistic, noiseFloor.chiSquare],
-    ks: [undefined, undefined],
-    wasserstein: [undefined, undefined],
-  };
-  const [value, floor] = binned[metric];
+  const [value, floor] = BINNED_VALUE_AND_FLOOR[metric](comparison);
   return {
     ...rows,
     value: finiteOrNull(value),
