@@ -28,7 +28,7 @@ A batch is acknowledged once it is in the write-ahead log on disk. One collector
 directory: a second one refuses to start and names the first.
 
 On Linux it runs with MALLOC_MMAP_THRESHOLD_=65536 (glibc) unless the environment sets it: buffers of 64 KiB or
-more go back to the system when freed (about 70 MB less resident memory under full ingest load).
+more go back to the system when freed (a peak resident set 20-70 MB lower under full ingest load).
 
 Options:
   --listen HOST:PORT        address to listen on (default 127.0.0.1:8787)
