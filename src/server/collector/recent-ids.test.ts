@@ -138,6 +138,19 @@ describe('RecentIds', () => {
     expect(['b', 'c', 'd', 'e'].map((id) => ids.lookup(id))).toEqual(Array(4).fill(true));
   });
 
+  test('a write that settles after close remembers nothing and touches no file', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlmon-ids-'));
+    try {
+      const ids = new RecentIds(10, { dir });
+      ids.track(['v1 late'], Promise.resolve());
+      ids.close();
+      await settled();
+      expect(ids.lookup('v1 late')).toBeUndefined();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a copy of an id whose write is under way waits for it; a failed write leaves the id unseen', async () => {
     const ids = new RecentIds(10);
     let fail!: (err: Error) => void;

@@ -78,7 +78,8 @@ export class IdTable {
   /** Arena offset + 1 of the id in each slot; 0 for an empty slot. */
   private readonly offsets: Int32Array;
   private readonly hashes: Int32Array;
-  private readonly fd: number | undefined;
+  /** The file's descriptor; undefined without a file, and once closed (a reused descriptor is never written). */
+  private fd: number | undefined;
   private readonly io: IdFileIo;
   /** Arena bytes from `written` on: those not in the file. */
   private tail: Buffer;
@@ -133,6 +134,7 @@ export class IdTable {
   close(): void {
     if (this.fd !== undefined) {
       fs.closeSync(this.fd);
+      this.fd = undefined;
     }
   }
 
@@ -153,7 +155,10 @@ export class IdTable {
       const length = this.tail.readUInt16LE(at);
       return this.tail.toString('utf8', at + LENGTH_BYTES, at + LENGTH_BYTES + length);
     }
-    const read = this.io.readSync(this.fd!, this.scratch, 0, Math.min(MAX_ENTRY_BYTES, this.written - offset), offset);
+    if (this.fd === undefined) {
+      throw new Error('the recent ids were closed: the collector is stopping');
+    }
+    const read = this.io.readSync(this.fd, this.scratch, 0, Math.min(MAX_ENTRY_BYTES, this.written - offset), offset);
     const length = this.scratch.readUInt16LE(0);
     if (read < LENGTH_BYTES + length) {
       throw new Error(`the recent-ids file ended early (${read} bytes at ${offset}): the collector cannot check ids`);
@@ -211,6 +216,7 @@ export class RecentIds {
   private current: IdTable;
   private previous: IdTable | undefined;
   private readonly writing = new Map<string, Write>();
+  private closed = false;
 
   /** `files`: where the tables keep their ids' bytes (without it, in memory). */
   constructor(
@@ -220,8 +226,9 @@ export class RecentIds {
     this.current = new IdTable(capacity, files);
   }
 
-  /** Closes the tables' files; the ids are not used afterwards. */
+  /** Closes the tables' files; writes that settle afterwards remember nothing. */
   close(): void {
+    this.closed = true;
     this.current.close();
     this.previous?.close();
   }
@@ -270,6 +277,9 @@ export class RecentIds {
   }
 
   private remember(id: string): void {
+    if (this.closed) {
+      return;
+    }
     const hash = hashId(id);
     if (!this.current.add(id, hash)) {
       this.previous?.close();
