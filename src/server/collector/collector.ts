@@ -285,7 +285,7 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
     let ids = recentIds.get(model);
     if (!ids) {
       ids = options.store.recentIds(model, recentCapacity).then((stored) => {
-        const recent = new RecentIds(recentCapacity);
+        const recent = new RecentIds(recentCapacity, { dir: path.join(options.stateDir, 'recent-ids') });
         recent.seed(stored);
         return recent;
       });
@@ -826,12 +826,24 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
         } finally {
           await sink.close();
           await wal.close();
+          await closeRecentIds(recentIds);
           await Promise.all(locks.map((lock) => lock.release()));
         }
       })();
       return stopped;
     },
   };
+}
+
+/** Closes every model's recent ids (their files); a model whose ids could not be loaded has none to close. */
+async function closeRecentIds(recentIds: Map<string, Promise<RecentIds>>): Promise<void> {
+  const loaded = await Promise.allSettled(recentIds.values());
+  for (const ids of loaded) {
+    if (ids.status === 'fulfilled') {
+      ids.value.close();
+    }
+  }
+  recentIds.clear();
 }
 
 /** The collector's health with each source's section; a source's problems make an `ok` collector `degraded`. */
