@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,24 +63,55 @@ test('the SASL password comes from its file or the environment, and no error quo
 test('the TLS key password comes from its file or the environment, only with a key, and is redacted like the others', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mlmon-kafka-flags-'));
   try {
-    writeFileSync(join(dir, 'key.pem'), 'KEY PEM\n');
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const encrypted = privateKey.export({
+      type: 'pkcs8',
+      format: 'pem',
+      cipher: 'aes-256-cbc',
+      passphrase: 'key-Secret-789',
+    });
+    writeFileSync(join(dir, 'cert.pem'), 'CERT PEM\n');
+    writeFileSync(join(dir, 'key.pem'), encrypted);
+    writeFileSync(join(dir, 'plain.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    writeFileSync(join(dir, 'garbage.pem'), 'not a key\n');
     writeFileSync(join(dir, 'key-password'), 'key-Secret-789\n');
-    const base = { 'kafka-brokers': 'h:1', 'kafka-topic': ['t=m'], 'kafka-tls-cert-file': join(dir, 'key.pem') };
-    const withKey = { ...base, 'kafka-tls-key-file': join(dir, 'key.pem') };
-    const fromFile = kafkaFromFlags({ ...withKey, 'kafka-tls-key-password-file': join(dir, 'key-password') });
+    writeFileSync(join(dir, 'wrong-password'), 'wrong-Secret-345\n');
+    const base = { 'kafka-brokers': 'h:1', 'kafka-topic': ['t=m'], 'kafka-tls-cert-file': join(dir, 'cert.pem') };
+    const withKey = (file: string) => ({ ...base, 'kafka-tls-key-file': join(dir, file) });
+    const fromFile = kafkaFromFlags({
+      ...withKey('key.pem'),
+      'kafka-tls-key-password-file': join(dir, 'key-password'),
+    });
     expect(fromFile?.tls?.passphrase).toBe('key-Secret-789');
-    expect(kafkaFromFlags(withKey, { MLMON_KAFKA_TLS_KEY_PASSWORD: 'env-Secret-012' })?.tls?.passphrase).toBe(
-      'env-Secret-012'
-    );
-    expect(kafkaFromFlags(withKey, {})?.tls).not.toHaveProperty('passphrase');
-    expect(() =>
-      kafkaFromFlags({
-        'kafka-brokers': 'h:1',
-        'kafka-topic': ['t=m'],
-        'kafka-tls-key-password-file': join(dir, 'key-password'),
-      })
-    ).toThrow(/--kafka-tls-key-password-file is the password of --kafka-tls-key-file/);
+    expect(
+      kafkaFromFlags(withKey('key.pem'), { MLMON_KAFKA_TLS_KEY_PASSWORD: 'key-Secret-789' })?.tls?.passphrase
+    ).toBe('key-Secret-789');
+    expect(kafkaFromFlags(withKey('plain.pem'), {})?.tls).not.toHaveProperty('passphrase');
     expect(secretRedactor(fromFile!)('failed with key-Secret-789 in it')).toBe('failed with [redacted] in it');
+
+    // Refused before any connection, naming the flags and quoting neither key nor password.
+    const refusals: Array<[Parameters<typeof kafkaFromFlags>[0], RegExp]> = [
+      [withKey('key.pem'), /it is encrypted; give its password in --kafka-tls-key-password-file/],
+      [
+        { ...withKey('key.pem'), 'kafka-tls-key-password-file': join(dir, 'wrong-password') },
+        /the password in --kafka-tls-key-password-file does not decrypt the key in --kafka-tls-key-file/,
+      ],
+      [withKey('garbage.pem'), /--kafka-tls-key-file holds no PEM private key that can be read/],
+      [
+        { 'kafka-brokers': 'h:1', 'kafka-topic': ['t=m'], 'kafka-tls-key-password-file': join(dir, 'key-password') },
+        /--kafka-tls-key-password-file is the password of --kafka-tls-key-file/,
+      ],
+    ];
+    for (const [flags, message] of refusals) {
+      let thrown = '';
+      try {
+        kafkaFromFlags(flags, {});
+      } catch (error) {
+        thrown = (error as Error).message;
+      }
+      expect(thrown).toMatch(message);
+      expect(['Secret', 'PRIVATE KEY'].filter((secret) => thrown.includes(secret))).toEqual([]);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

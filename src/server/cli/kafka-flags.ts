@@ -3,6 +3,7 @@
  * consumer group, the dead-letter topic, and SASL/TLS. Secrets (the SASL password, the TLS key) come from files or
  * the environment, never from a command-line value that other users could read in the process list.
  */
+import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { KafkaRoute, KafkaSourceConfig } from '../collector/kafka/config';
 import { checkModelName } from '../collector/validate';
@@ -102,6 +103,31 @@ export function parseRoutes(values: string[] | undefined, kind: KafkaRoute['kind
 }
 
 /** The Kafka source the flags and environment describe, or undefined without --kafka-brokers. */
+/** PEM markers of an encrypted private key (PKCS#8, and the traditional OpenSSL header). */
+const ENCRYPTED_PEM = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/;
+
+/**
+ * Refuses, before any connection, a client key that cannot be read: an encrypted one without its password or with a
+ * wrong one, or no PEM private key at all. The messages name the flags, never the key or the password.
+ */
+function checkClientKey(key: string, passphrase: string | undefined): void {
+  try {
+    createPrivateKey({ key, format: 'pem', passphrase });
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? 'unreadable';
+    if (!ENCRYPTED_PEM.test(key)) {
+      throw new UsageError(`--kafka-tls-key-file holds no PEM private key that can be read (${code})`);
+    }
+    throw new UsageError(
+      passphrase === undefined
+        ? 'the key in --kafka-tls-key-file cannot be read: it is encrypted; give its password in ' +
+            '--kafka-tls-key-password-file (or $MLMON_KAFKA_TLS_KEY_PASSWORD), or the key unencrypted'
+        : 'the password in --kafka-tls-key-password-file does not decrypt the key in --kafka-tls-key-file: give ' +
+            'the password the key was encrypted with'
+    );
+  }
+}
+
 export function kafkaFromFlags(
   values: FlagValues,
   env: NodeJS.ProcessEnv = process.env
@@ -181,6 +207,9 @@ export function kafkaFromFlags(
       : env.MLMON_KAFKA_TLS_KEY_PASSWORD;
     if (keyPassword) {
       config.tls.passphrase = keyPassword;
+    }
+    if (config.tls.key !== undefined) {
+      checkClientKey(config.tls.key, config.tls.passphrase);
     }
   }
   if (values['kafka-tls-key-password-file'] && !values['kafka-tls-key-file']) {

@@ -79,10 +79,9 @@ async function runFetching(data: FetchThreadData, port: MessagePort): Promise<vo
   const { config, batchRecords } = data;
   const post = (message: FromFetchThread, transfer?: ArrayBuffer[]) => port.postMessage(message, transfer);
   const redact = secretRedactor(config);
-  const keyPassword = config.tls?.passphrase !== undefined;
   const say = (line: string) => post({ type: 'log', line: redact(line) });
   const noteError = (what: string, err: unknown) => {
-    const hint = tlsFailureHint(err, keyPassword);
+    const hint = tlsFailureHint(err);
     const message = `${what}: ${(err as Error)?.message ?? String(err)}${hint ? ` — ${hint}` : ''}`;
     post({ type: 'error', message: redact(message) });
   };
@@ -411,7 +410,7 @@ async function runFetching(data: FetchThreadData, port: MessagePort): Promise<vo
       break;
     } catch (err) {
       // A certificate the other side refuses stays refused: no retry.
-      const hint = tlsFailureHint(err, keyPassword);
+      const hint = tlsFailureHint(err);
       if ((attempt + 1 >= START_ATTEMPTS || hint) && !data.retryForever) {
         clearInterval(lagTimer);
         await producer?.close().catch(() => undefined);

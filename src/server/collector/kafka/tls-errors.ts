@@ -32,10 +32,10 @@ function errorsIn(error: unknown, seen = new Set<unknown>()): Array<Error & { co
 
 /**
  * The reason and the next step for a TLS failure in `error`'s causes, or undefined when it holds none. Quotes only
- * codes and Node's messages about certificates, never a configured value. `keyPassword`: whether the client key
- * came with a password (a key that does not decrypt then means a wrong password, else an encrypted key).
+ * codes and Node's messages about certificates, never a configured value. (A client key that cannot be read is refused
+ * before connecting: kafka-flags.ts.)
  */
-export function tlsFailureHint(error: unknown, keyPassword = false): string | undefined {
+export function tlsFailureHint(error: unknown): string | undefined {
   for (const inner of errorsIn(error)) {
     const code = typeof inner.code === 'string' ? inner.code : '';
     if (UNTRUSTED.has(code)) {
@@ -52,13 +52,6 @@ export function tlsFailureHint(error: unknown, keyPassword = false): string | un
         `the brokers' TLS certificate does not name the host dialled (${inner.message}): give --kafka-brokers a ` +
         'name or address the certificate lists'
       );
-    }
-    if (code === 'ERR_OSSL_BAD_DECRYPT') {
-      return keyPassword
-        ? 'the password in --kafka-tls-key-password-file does not decrypt the key in --kafka-tls-key-file: give ' +
-            'the password the key was encrypted with'
-        : 'the key in --kafka-tls-key-file cannot be read: it is encrypted (give its password in ' +
-            '--kafka-tls-key-password-file, or the key unencrypted) or it is not a PEM private key';
     }
     if (CLIENT_REFUSED.test(code)) {
       return (
