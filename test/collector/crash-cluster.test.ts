@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ClickHouseStore } from '../../src/server/store/clickhouse';
-import { startClickHouseCluster, type ClickHouseClusterHandle } from '../support/clickhouse';
+import { clusterStoreFlags, startClickHouseCluster, type ClickHouseClusterHandle } from '../support/clickhouse';
 import { expectNothingLostOrDuplicated, runCrashScenario } from './crash';
 
 let cluster: ClickHouseClusterHandle;
@@ -22,17 +22,7 @@ test('a collector killed with SIGKILL under load loses no acknowledged record an
   const database = cluster.shards[0].database;
   try {
     const report = await runCrashScenario({
-      storeArgs: [
-        '--clickhouse',
-        urls[0],
-        '--clickhouse-database',
-        database,
-        '--clickhouse-cluster',
-        cluster.name,
-        ...urls.flatMap((url) => ['--clickhouse-shard', url]),
-        '--state-dir',
-        path.join(dir, 'state'),
-      ],
+      storeArgs: [...clusterStoreFlags(cluster), '--state-dir', path.join(dir, 'state')],
       openStore: () => ClickHouseStore.open({ url: urls[0], database, cluster: cluster.name, shardUrls: urls }),
       records: Number(process.env.MLMON_CRASH_RECORDS ?? 30_000),
     });

@@ -21,6 +21,7 @@ import { ClickHouseStore } from '../../src/server/store/clickhouse';
 import { EmbeddedStore } from '../../src/server/store/embedded';
 import type { PredictionStore } from '../../src/server/store/types';
 import {
+  clusterStoreFlags,
   startClickHouse,
   startClickHouseCluster,
   type ClickHouseClusterHandle,
@@ -142,17 +143,8 @@ describe('every legal model name is stored by the collector', () => {
   it('on a two-shard ClickHouse cluster', async () => {
     const urls = cluster.shards.map((shard) => shard.url);
     const database = cluster.shards[0].database;
-    await expectEveryNameStored(
-      [
-        '--clickhouse',
-        urls[0],
-        '--clickhouse-database',
-        database,
-        '--clickhouse-cluster',
-        cluster.name,
-        ...urls.flatMap((url) => ['--clickhouse-shard', url]),
-      ],
-      () => ClickHouseStore.open({ url: urls[0], database, cluster: cluster.name, shardUrls: urls })
+    await expectEveryNameStored(clusterStoreFlags(cluster), () =>
+      ClickHouseStore.open({ url: urls[0], database, cluster: cluster.name, shardUrls: urls })
     );
   }, 120_000);
 });

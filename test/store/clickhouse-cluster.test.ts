@@ -17,6 +17,7 @@ import { prepareCounts } from '../../src/server/counting/prepare-counts';
 import type { FrameLike } from '../../src/core/query/frames';
 import type { PredictionRecord } from '../../src/server/store/types';
 import {
+  clusterStoreFlags,
   startClickHouse,
   startClickHouseCluster,
   type ClickHouseClusterHandle,
@@ -141,7 +142,7 @@ describe('two-shard cluster', () => {
     });
     onSingle = instanceFor({ storeKind: 'clickhouse', clickhouseUrl: single.url, database: LAYOUT.database });
     await Promise.all([
-      writeThroughCollector(clusterFlags(), onCluster),
+      writeThroughCollector(clusterStoreFlags(cluster), onCluster),
       writeThroughCollector(['--clickhouse', single.url, '--clickhouse-database', LAYOUT.database], onSingle),
     ]);
   }, 300_000);
@@ -151,16 +152,6 @@ describe('two-shard cluster', () => {
     await onSingle?.dispose();
     await Promise.all([cluster?.stop(), single?.stop()]);
   });
-
-  const clusterFlags = () => [
-    '--clickhouse',
-    cluster.shards[0].url,
-    '--clickhouse-database',
-    LAYOUT.database,
-    '--clickhouse-cluster',
-    cluster.name,
-    ...shardUrls().flatMap((url) => ['--clickhouse-shard', url]),
-  ];
 
   /**
    * Baselines through the store (the collector takes only traffic); predictions and labels through `mlmon serve`

@@ -18,6 +18,7 @@ import { qualityQuery } from '../../src/server/queries/quality';
 import { severityQuery } from '../../src/server/queries/severity';
 import type { PredictionStore } from '../../src/server/store/types';
 import {
+  clusterStoreFlags,
   startClickHouse,
   startClickHouseCluster,
   type ClickHouseClusterHandle,
@@ -172,15 +173,13 @@ describe('the longest legal model name on every store', () => {
     }));
     const file = join(dataDir, 'long.ndjson');
     await writeFile(file, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    const urls = cluster.shards.map((shard) => shard.url);
-    const flags = ['--model', model, '--version', 'v1', '--clickhouse', urls[0], '--clickhouse-database', DATABASE];
-    const clusterFlags = ['--clickhouse-cluster', cluster.name, ...urls.flatMap((url) => ['--clickhouse-shard', url])];
+    const flags = ['--model', model, '--version', 'v1', ...clusterStoreFlags(cluster)];
     const messages: string[] = [];
     const stderr = jest
       .spyOn(process.stderr, 'write')
       .mockImplementation((chunk) => (messages.push(String(chunk)), true));
     try {
-      expect([await ingestCommand.run([file, ...flags, ...clusterFlags]), messages.join('')]).toEqual([
+      expect([await ingestCommand.run([file, ...flags]), messages.join('')]).toEqual([
         0,
         expect.stringMatching(/done, 90 rows stored/),
       ]);
@@ -189,7 +188,9 @@ describe('the longest legal model name on every store', () => {
     }
     const store = await instances.cluster.store();
     const fitted = async () =>
-      (await Promise.all(urls.map(tablesOf))).flat().filter((name) => name.includes('_ingest_iii'));
+      (await Promise.all(cluster.shards.map((shard) => tablesOf(shard.url))))
+        .flat()
+        .filter((name) => name.includes('_ingest_iii'));
     expect(await fitted()).toHaveLength(2 * 5); // per shard: predictions and labels (local, Distributed), the view
     expect(await store.compact(model)).toEqual({ rowsKept: 90 });
     expect(await store.applyRetention(model, start + DAY)).toEqual({ daysDropped: ['2026-01-01'] });

@@ -295,6 +295,15 @@ export interface ClickHouseClusterHandle {
   stop(): Promise<void>;
 }
 
+/** The `mlmon` store flags of the cluster: shard 1's URL and database, the cluster's name and every shard's URL. */
+export function clusterStoreFlags(cluster: ClickHouseClusterHandle): string[] {
+  return [
+    ...['--clickhouse', cluster.shards[0].url, '--clickhouse-database', cluster.shards[0].database],
+    ...['--clickhouse-cluster', cluster.name],
+    ...cluster.shards.flatMap((shard) => ['--clickhouse-shard', shard.url]),
+  ];
+}
+
 /** Starts `shards` servers on loopback forming one cluster of one-replica shards; see the module comment. */
 export async function startClickHouseCluster(
   options: { shards?: number; name?: string; database?: string; logQueries?: boolean } = {}
